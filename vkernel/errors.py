@@ -1,0 +1,41 @@
+"""Exceptions raised by vkernel's public API."""
+
+from __future__ import annotations
+
+
+class VkernelError(Exception):
+    """Base class of every error vkernel raises on purpose."""
+
+
+class AsmError(VkernelError):
+    """Malformed assembly. Carries where it happened and shows it with a caret.
+
+    >>> import vkernel
+    >>> try:
+    ...     vkernel.assemble("addi a0, a0, 5000")
+    ... except vkernel.AsmError as e:
+    ...     print(e.line, e.column)
+    1 14
+    """
+
+    def __init__(self, message: str, line: int = 0, column: int = 0, source_line: str = "",
+                 filename: str = "<asm>") -> None:
+        self.message = message
+        self.line = line
+        self.column = column
+        self.source_line = source_line
+        self.filename = filename
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        if not self.line:
+            return self.message
+        head = f"{self.filename}:{self.line}:{self.column}: {self.message}"
+        if not self.source_line:
+            return head
+        caret = " " * max(self.column - 1, 0) + "^"
+        return f"{head}\n    {self.source_line}\n    {caret}"
+
+
+class LoadError(VkernelError):
+    """A file that is not a loadable RV64 RISC-V ELF executable, with the reason."""

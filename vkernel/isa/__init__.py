@@ -1,0 +1,1 @@
+"""The RISC-V toolchain inside vkernel: one instruction table, assembler, disassembler, ELF."""

@@ -1,0 +1,69 @@
+"""Program: what the assembler produces and the ELF loader returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from os import PathLike
+
+
+@dataclass
+class Section:
+    """One section of a program: where it lives in guest memory and its bytes.
+
+    ``nobits`` sections (``.bss``) occupy memory but have no file contents; their
+    ``data`` is all zeros.
+    """
+
+    name: str
+    addr: int
+    data: bytes
+    executable: bool = False
+    writable: bool = False
+    nobits: bool = False
+
+    @property
+    def size(self) -> int:
+        """Size in bytes."""
+        return len(self.data)
+
+    @property
+    def end(self) -> int:
+        """First address past the section."""
+        return self.addr + len(self.data)
+
+
+@dataclass
+class Program:
+    """An assembled or loaded RV64 program.
+
+    >>> import vkernel
+    >>> p = vkernel.assemble("_start: li a0, 1\\n ret")
+    >>> hex(p.entry), p.sections[".text"].data.hex(), hex(p.symbols["_start"])
+    ('0x80000000', '1305100067800000', '0x80000000')
+    """
+
+    sections: dict[str, Section]
+    symbols: dict[str, int]
+    entry: int
+    name: str = "program"
+    globals: set[str] = field(default_factory=set)
+    # address -> 1-based source line, for programs that came from assembly source
+    lines: dict[int, int] = field(default_factory=dict)
+    source: str | None = None
+
+    def to_elf(self, path: str | PathLike[str]) -> None:
+        """Write an ELF64 RISC-V executable (``riscv64-unknown-elf-objdump -d`` reads it)."""
+        from vkernel.isa.elf import write_elf
+
+        write_elf(self, path)
+
+    def segments(self) -> list[tuple[int, bytes]]:
+        """``(address, bytes)`` of every section, in address order, for loading into RAM."""
+        return [(s.addr, s.data) for s in sorted(self.sections.values(), key=lambda s: s.addr)
+                if s.data]
+
+    def symbol_at(self, addr: int) -> str | None:
+        """Name of a symbol defined at ``addr`` (globals first), if any."""
+        names = [n for n, a in self.symbols.items() if a == addr]
+        names.sort(key=lambda n: (n not in self.globals, n.startswith("."), n))
+        return names[0] if names else None
