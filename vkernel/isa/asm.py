@@ -183,10 +183,10 @@ class _Parser:
 
     @property
     def tok(self) -> Tok:
-        return self.toks[self.i]
+        return self.toks[min(self.i, len(self.toks) - 1)]
 
     def next(self) -> Tok:
-        t = self.toks[self.i]
+        t = self.tok
         self.i += 1
         return t
 
@@ -277,17 +277,27 @@ class _Parser:
     def operand_tokens(self) -> list[list[Tok]]:
         """Split the remaining tokens on top-level commas."""
         groups: list[list[Tok]] = [[]]
-        depth = 0
+        opened: list[Tok] = []
         while not self.done():
             t = self.next()
             if t.kind == "op" and t.text == "(":
-                depth += 1
+                opened.append(t)
             elif t.kind == "op" and t.text == ")":
-                depth -= 1
+                if not opened:
+                    raise self.line.error("unbalanced ')'", t.col)
+                opened.pop()
+            depth = len(opened)
             if t.kind == "op" and t.text == "," and depth == 0:
+                if not groups[-1]:
+                    raise self.line.error("missing operand before ','", t.col)
                 groups.append([])
+                last_comma = t
             else:
                 groups[-1].append(t)
+        if opened:
+            raise self.line.error("missing ')'", opened[-1].col)
+        if len(groups) > 1 and not groups[-1]:
+            raise self.line.error("missing operand after ','", last_comma.col)
         return [] if groups == [[]] else groups
 
 
@@ -867,9 +877,8 @@ class _Ops:
     def count(self, *allowed: int) -> int:
         if len(self.groups) not in allowed:
             want = " or ".join(str(a) for a in allowed)
-            col = self.groups[-1][0].col if self.groups and len(self.groups) > max(allowed) \
-                else self.tok.col
-            if self.groups and len(self.groups) > max(allowed):
+            col = self.tok.col
+            if len(self.groups) > max(allowed):  # point at the first extra operand
                 col = self.groups[max(allowed)][0].col
             raise self.line.error(f"{self.mnemonic} takes {want} operand"
                                   f"{'s' if want != '1' else ''}, got {len(self.groups)}", col)
