@@ -67,7 +67,7 @@ def test_line_map_points_every_instruction_at_its_source_line() -> None:
     prog = assemble(SOURCE)
     assert prog.lines[0x8000_0000] == 3          # la expands to two instructions
     assert prog.lines[0x8000_0004] == 3
-    assert prog.lines[prog.symbols["helper"]] == 6
+    assert prog.lines[prog.symbols["helper"]] == 7
 
 
 def test_option_push_pop_restores_compression() -> None:
