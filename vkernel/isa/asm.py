@@ -552,11 +552,17 @@ class _Assembler:
                                  operand.col)
             return _lo12(hi - where)
         value = self._eval(line, inner, operand.col)
-        if func == "%hi":
-            return _hi20(value)
         if func == "%lo":
             return _lo12(value)
-        return _hi20(value - pc)  # %pcrel_hi
+        if func == "%pcrel_hi":
+            value -= pc
+        if not -(1 << 31) <= value + 0x800 < (1 << 31):
+            # lui/auipc sign-extend their 32-bit result on RV64, so this would go wrong
+            what = "address" if func == "%hi" else "distance"
+            raise line.error(f"{func}: {what} {value:#x} is not reachable with a signed "
+                             f"32-bit value{' (use la for addresses)' if func == '%hi' else ''}",
+                             operand.col)
+        return _hi20(value)
 
     # --- statements -----------------------------------------------------------------
 
@@ -645,8 +651,8 @@ class _Assembler:
         order = sorted(self.sections.values(),
                        key=lambda s: (not s.executable, s.writable, s.nobits))
         order = [s for s in order if s.items or s.name == ".text"]
-        for sec in order:  # GNU as pads a section's end to its alignment
-            if sec.align > 1 and sec.items:
+        for sec in order:  # GNU as pads the end of a code section to its alignment
+            if sec.align > 1 and sec.items and sec.executable:
                 sec.items.append(_Align(sec.items[-1].line, boundary=sec.align,
                                         code=sec.executable))
         for _ in range(1000):
@@ -689,7 +695,7 @@ class _Assembler:
         while form + 1 < len(item.forms) and offset % 2 == 0:
             spec = item.forms[form][0]
             target_field = next(FIELDS[f] for f in spec.fields if FIELDS[f].kind == PCREL)
-            if item.forms[form][2] == 8 or target_field.fits(offset):
+            if item.forms[form][2] > 4 or target_field.fits(offset):
                 break
             form += 1
         if form == item.form:
@@ -741,7 +747,7 @@ class _Assembler:
                 out += (value & ((1 << bits) - 1)).to_bytes(item.width, "little")
             return bytes(out)
         assert isinstance(item, _Insn) and item.spec is not None
-        if item.size == 8:  # inverted branch over a jump (GNU as "branch relaxation")
+        if item.size > 4:  # inverted branch over a jump (GNU as "branch relaxation")
             return self._encode_long_branch(item)
         word = self._encode_insn(item.line, item.spec, item.operands, item.addr)
         return word.to_bytes(item.spec.size, "little")
@@ -765,17 +771,19 @@ class _Assembler:
     def _encode_long_branch(self, item: _Insn) -> bytes:
         assert item.spec is not None
         spec = item.spec
-        inverted = _INVERT[spec.name]
-        skip = dict(item.operands, imm_b=_Operand(("num", item.addr + 8), 0))
-        first = self._encode_insn(item.line, BY_NAME[inverted], skip, item.addr)
+        target_name = "c_imm_b" if spec.size == 2 else "imm_b"
+        first_size = spec.size
+        skip = dict(item.operands)
+        skip[target_name] = _Operand(("num", item.addr + first_size + 4), 0)
+        first = self._encode_insn(item.line, BY_NAME[_INVERT[spec.name]], skip, item.addr)
         jump = self._encode_insn(item.line, BY_NAME["jal"],
-                                 {"rd": _Operand(("num", 0), 0), "imm_j": item.operands["imm_b"]},
-                                 item.addr + 4)
-        return first.to_bytes(4, "little") + jump.to_bytes(4, "little")
+                                 {"rd": _Operand(("num", 0), 0),
+                                  "imm_j": item.operands[target_name]}, item.addr + first_size)
+        return first.to_bytes(first_size, "little") + jump.to_bytes(4, "little")
 
 
 _INVERT = {"beq": "bne", "bne": "beq", "blt": "bge", "bge": "blt", "bltu": "bgeu",
-           "bgeu": "bltu"}
+           "bgeu": "bltu", "c.beqz": "c.bnez", "c.bnez": "c.beqz"}
 
 
 def _branch_forms(spec: InsnSpec, values: dict[str, _Operand], rvc: bool
@@ -783,18 +791,18 @@ def _branch_forms(spec: InsnSpec, values: dict[str, _Operand], rvc: bool
     """The forms a branch/jump to a label may take, shortest first (as GNU as relaxes).
 
     A conditional branch that is still out of range becomes the inverted branch over a
-    ``jal`` (8 bytes). An explicit ``c.*`` branch never grows.
+    ``jal``: 8 bytes, or 6 when the branch had a compressed form (``c.bnez`` + ``jal``).
+    An explicit ``c.*`` branch never grows.
     """
     if spec.size == 2:
         return [(spec, values, 2)]
     forms: list[tuple[InsnSpec, dict[str, _Operand], int]] = []
-    if rvc:
-        small = _compress_branch(spec, values)
-        if small is not None:
-            forms.append((*small, 2))
+    small = _compress_branch(spec, values) if rvc else None
+    if small is not None:
+        forms.append((*small, 2))
     forms.append((spec, values, 4))
     if spec.fmt == "B":
-        forms.append((spec, values, 8))
+        forms.append((*small, 6) if small is not None else (spec, values, 8))
     return forms
 
 
@@ -1197,9 +1205,8 @@ def _call(asm: _Assembler, o: _Ops) -> None:
     if o.mnemonic == "tail":
         o.count(1)
         link, temp, target = _ZERO, _num(6), o.imm(0)  # tail uses t1 (x6)
-    elif o.count(1, 2) == 2:
-        link = temp = o.reg(0)
-        target = o.imm(1)
+    elif o.count(1, 2) == 2:  # call rd, sym: GNU as goes through t1
+        link, temp, target = o.reg(0), _num(6), o.imm(1)
     else:
         link = temp = _num(1)
         target = o.imm(0)
