@@ -430,11 +430,14 @@ class _Assembler:
 
     # --- symbols --------------------------------------------------------------------
 
-    def _switch(self, name: str, flags: str | None = None) -> _Section:
+    def _switch(self, name: str, flags: str | None = None, kind: str | None = None
+                ) -> _Section:
         if name not in self.sections:
             executable, writable, nobits = _section_kind(name)
             if flags is not None:
                 executable, writable = "x" in flags, "w" in flags
+            if kind is not None:
+                nobits = kind == "nobits"
             self.sections[name] = _Section(name, executable, writable, nobits)
         return self.sections[name]
 
@@ -650,7 +653,7 @@ class _Assembler:
     def layout(self) -> None:
         order = sorted(self.sections.values(),
                        key=lambda s: (not s.executable, s.writable, s.nobits))
-        order = [s for s in order if s.items or s.name == ".text"]
+        order = [s for s in order if s.items] or [self.sections[".text"]]
         for sec in order:  # GNU as pads the end of a code section to its alignment
             if sec.align > 1 and sec.items and sec.executable:
                 sec.items.append(_Align(sec.items[-1].line, boundary=sec.align,
@@ -1438,29 +1441,29 @@ def _d_section_short(asm: _Assembler, p: _Parser, t: Tok) -> None:
 
 @_directive(".section")
 def _d_section(asm: _Assembler, p: _Parser, t: Tok) -> None:
+    """``.section name[, "flags"[, @progbits|@nobits]]``."""
     name_tok = p.next()
     if name_tok.kind not in ("ident", "str"):
         p.i -= 1
         raise p.error("expected a section name")
-    name = name_tok.text.strip('"')
-    flags = None
+    flags = kind = None
     if p.at(","):
         p.next()
         flag_tok = p.next()
-        if flag_tok.kind != "str":
+        if flag_tok.kind != "str" or not re.fullmatch(r'"[awxMSGT]*"', flag_tok.text):
             raise p.line.error('expected section flags like "ax" or "aw"', flag_tok.col)
         flags = flag_tok.text.strip('"')
         if p.at(","):
             p.next()
-            if p.at("%") or (p.tok.kind == "reloc"):  # %progbits / %nobits
-                p.next()
-            elif p.tok.text == "@" or p.tok.kind == "ident":
-                p.next()
-    while not p.done():  # @progbits / @nobits spelled with '@' (not a token of ours)
-        p.next()
-    asm.section = asm._switch(name, flags)
+            kind_tok = p.next()  # '@nobits' reaches us as '%nobits' (see assemble)
+            if kind_tok.text not in ("%progbits", "%nobits"):
+                raise p.line.error("expected @progbits or @nobits", kind_tok.col)
+            kind = kind_tok.text[1:]
+    _end(p)
+    asm.section = asm._switch(name_tok.text.strip('"'), flags, kind)
 
 
+# GNU as writes section and symbol types with '@', which is not a token of ours
 _AT_TYPE = re.compile(r",\s*@(progbits|nobits|function|object|note)\b")
 
 
@@ -1689,7 +1692,7 @@ def assemble(source: str, *, base: int = 0x8000_0000, name: str = "program",
     lines = source.split("\n")
     for number, text in enumerate(_strip_comments(source), start=1):
         line = _Line(number, lines[number - 1], filename)
-        text = _AT_TYPE.sub(lambda m: "", text)  # ",@progbits" etc. carry nothing for us
+        text = _AT_TYPE.sub(lambda m: ", %" + m.group(1), text)
         for statement, offset in _split_statements(text):
             if statement.strip():
                 asm.statement(line, statement, offset)
