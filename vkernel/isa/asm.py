@@ -655,7 +655,7 @@ class _Assembler:
                        key=lambda s: (not s.executable, s.writable, s.nobits))
         order = [s for s in order if s.items] or [self.sections[".text"]]
         for sec in order:  # GNU as pads the end of a code section to its alignment
-            if sec.align > 1 and sec.items and sec.executable:
+            if sec.align > (2 if self.rvc else 4) and sec.items and sec.executable:
                 sec.items.append(_Align(sec.items[-1].line, boundary=sec.align,
                                         code=sec.executable))
         for _ in range(1000):
@@ -797,16 +797,26 @@ def _branch_forms(spec: InsnSpec, values: dict[str, _Operand], rvc: bool
     ``jal``: 8 bytes, or 6 when the branch had a compressed form (``c.bnez`` + ``jal``).
     An explicit ``c.*`` branch never grows.
     """
-    if spec.size == 2:
-        return [(spec, values, 2)]
+    if spec.size == 2:  # GNU as relaxes an explicit c.j / c.beqz / c.bnez the same way
+        small = (spec, values)
+        spec, values = _expand_branch(spec, values)
+    else:
+        small = _compress_branch(spec, values) if rvc else None
     forms: list[tuple[InsnSpec, dict[str, _Operand], int]] = []
-    small = _compress_branch(spec, values) if rvc else None
     if small is not None:
         forms.append((*small, 2))
     forms.append((spec, values, 4))
     if spec.fmt == "B":
         forms.append((*small, 6) if small is not None else (spec, values, 8))
     return forms
+
+
+def _expand_branch(spec: InsnSpec, v: dict[str, _Operand]
+                   ) -> tuple[InsnSpec, dict[str, _Operand]]:
+    """The 32-bit instruction a compressed branch or jump stands for."""
+    if spec.name == "c.j":
+        return BY_NAME["jal"], {"rd": _num(0), "imm_j": v["c_imm_j"]}
+    return BY_NAME[spec.name[2:5]], {"rs1": v["c_rs1p"], "rs2": _num(0), "imm_b": v["c_imm_b"]}
 
 
 def _compress_branch(spec: InsnSpec, v: dict[str, _Operand]
@@ -1006,6 +1016,10 @@ class _Ops:
         for name, op in values.items():
             if FIELDS[name].kind in (XREG, XREG3):
                 _check_field(self.line, spec, FIELDS[name], op.expr[1], op.col)
+        for name, reserved in spec.reserved_values:  # e.g. c.lui sp is c.addi16sp's encoding
+            if values[name].expr == ("num", reserved):
+                raise self.line.error(f"{spec.name} cannot use {ABI_NAMES[reserved]} here "
+                                      "(that encoding is reserved)", values[name].col)
         return values
 
     def _lui_value(self, op: _Operand, f: Field) -> _Operand:
@@ -1066,7 +1080,7 @@ def _compress(line: _Line, spec: InsnSpec, v: dict[str, _Operand], asm: _Assembl
         if rs1 == 0 and rd != 0 and fits("c_imm6", imm):
             return BY_NAME["c.li"], {"c_rd": v["rd"], "c_imm6": n(imm)}
         if imm == 0 and rd != 0 and rs1 != 0:
-            return BY_NAME["c.mv"], {"c_rd_nz": v["rd"], "c_rs2_nz": v["rs1"]}
+            return BY_NAME["c.mv"], {"c_rd": v["rd"], "c_rs2_nz": v["rs1"]}
         return None
     if name == "addiw":
         if rd == rs1 and rd != 0 and fits("c_imm6", imm):
@@ -1075,11 +1089,11 @@ def _compress(line: _Line, spec: InsnSpec, v: dict[str, _Operand], asm: _Assembl
     if name in ("add", "and", "or", "xor", "addw", "sub", "subw"):
         if name == "add":
             if rd != 0 and rs2 != 0 and rd == rs1:
-                return BY_NAME["c.add"], {"c_rd_nz": v["rd"], "c_rs2_nz": v["rs2"]}
+                return BY_NAME["c.add"], {"c_rd": v["rd"], "c_rs2_nz": v["rs2"]}
             if rd != 0 and rs1 != 0 and rd == rs2:
-                return BY_NAME["c.add"], {"c_rd_nz": v["rd"], "c_rs2_nz": v["rs1"]}
+                return BY_NAME["c.add"], {"c_rd": v["rd"], "c_rs2_nz": v["rs1"]}
             if rd != 0 and rs1 == 0 and rs2 != 0:
-                return BY_NAME["c.mv"], {"c_rd_nz": v["rd"], "c_rs2_nz": v["rs2"]}
+                return BY_NAME["c.mv"], {"c_rd": v["rd"], "c_rs2_nz": v["rs2"]}
             return None
         c = BY_NAME["c." + name]
         if prime(rd) and rd == rs1 and prime(rs2):
@@ -1093,7 +1107,7 @@ def _compress(line: _Line, spec: InsnSpec, v: dict[str, _Operand], asm: _Assembl
         return None
     if name == "slli":
         if rd == rs1 and rd != 0 and fits("c_shamt", imm):
-            return BY_NAME["c.slli"], {"c_rd_nz": v["rd"], "c_shamt": n(imm)}
+            return BY_NAME["c.slli"], {"c_rd": v["rd"], "c_shamt": n(imm)}
         return None
     if name in ("srli", "srai"):
         if prime(rd) and rd == rs1 and fits("c_shamt", imm):
@@ -1165,8 +1179,12 @@ def _li(asm: _Assembler, o: _Ops) -> None:
     if not -(1 << 63) <= value < (1 << 64):
         raise o.line.error(f"li constant out of range for 64 bits: {value}", op.col)
     value = _sext(value, 64)
-    if -2048 <= value < 2048:
-        _emit(asm, o, "addi", rd=rd, rs1=_ZERO, imm_i=_num(value))
+    if -2048 <= value < 2048:  # GNU as's li compresses only to c.li here, never c.nop
+        small = asm.rvc and rd.expr[1] != 0 and FIELDS["c_imm6"].fits(value)
+        if small:
+            asm.emit(o.line, BY_NAME["c.li"], {"c_rd": rd, "c_imm6": _num(value)})
+        else:
+            _emit(asm, o, "addi", False, rd=rd, rs1=_ZERO, imm_i=_num(value))
         return
     _load_const(asm, o, rd, value)
 
@@ -1174,7 +1192,7 @@ def _li(asm: _Assembler, o: _Ops) -> None:
 def _load_const(asm: _Assembler, o: _Ops, rd: _Operand, value: int) -> None:
     """Build a 64-bit constant as GNU as does: lui/addiw, then shift-and-add chunks."""
     lower = _sext(value, 12)
-    upper = value - lower
+    upper = _sext(value - lower, 64)  # int64 arithmetic, as in GNU as
     if not -(1 << 31) <= value < (1 << 31):
         shift = 12
         while (upper >> shift) & 1 == 0:
@@ -1188,7 +1206,7 @@ def _load_const(asm: _Assembler, o: _Ops, rd: _Operand, value: int) -> None:
     if upper:
         _emit(asm, o, "lui", rd=rd, imm_u=_num((upper >> 12) & 0xFFFFF))
         hi_reg = rd
-    if lower or hi_reg is _ZERO:
+    if lower or hi_reg.expr[1] == 0:  # GNU as tests the register number: li zero adds one
         _emit(asm, o, "addiw", rd=rd, rs1=hi_reg, imm_i=_num(lower))
 
 
@@ -1220,20 +1238,31 @@ def _call(asm: _Assembler, o: _Ops) -> None:
                          target.col))
 
 
-def _two_regs(name: str, swap: bool = False, rs1_zero: bool = False, imm: int | None = None,
+def _two_regs(name: str, rs1_zero: bool = False, imm: int | None = None,
               rs2_zero: bool = False) -> PseudoHandler:
-    """A pseudo-instruction ``op rd, rs`` that is one table instruction."""
+    """A pseudo-instruction ``op rd, rs`` that is one table instruction.
+
+    GNU as compresses a pseudo-instruction only through its own compressed aliases:
+    ``mv`` to c.mv and ``sext.w`` to c.addiw; the others never.
+    """
     def handler(asm: _Assembler, o: _Ops) -> None:
         o.count(2)
         rd, rs = o.reg(0), o.reg(1)
+        r, s = rd.expr[1], rs.expr[1]
+        if asm.rvc and name == "addi" and imm == 0 and r != 0 and s != 0:  # mv
+            asm.emit(o.line, BY_NAME["c.mv"], {"c_rd": rd, "c_rs2_nz": rs})
+            return
+        if asm.rvc and name == "addiw" and r == s != 0:  # sext.w
+            asm.emit(o.line, BY_NAME["c.addiw"], {"c_rd_nz": rd, "c_imm6": _ZERO})
+            return
         spec = BY_NAME[name]
         if imm is not None:
             field_name = [f for f in spec.fields if f not in ("rd", "rs1")][0]
-            asm.emit(o.line, spec, {"rd": rd, "rs1": rs, field_name: _num(imm)})
+            asm.emit(o.line, spec, {"rd": rd, "rs1": rs, field_name: _num(imm)}, False)
         elif rs1_zero:
-            asm.emit(o.line, spec, {"rd": rd, "rs1": _ZERO, "rs2": rs})
+            asm.emit(o.line, spec, {"rd": rd, "rs1": _ZERO, "rs2": rs}, False)
         else:  # rs2_zero
-            asm.emit(o.line, spec, {"rd": rd, "rs1": rs, "rs2": _ZERO})
+            asm.emit(o.line, spec, {"rd": rd, "rs1": rs, "rs2": _ZERO}, False)
     return handler
 
 
@@ -1509,6 +1538,8 @@ def _d_align(asm: _Assembler, p: _Parser, t: Tok) -> None:
             raise p.line.error(f"alignment exponent out of range 0..16: {amount}", col)
         boundary = 1 << amount
     asm.section.align = max(asm.section.align, boundary)
+    if asm.section.executable and fill is None and boundary <= (2 if asm.rvc else 4):
+        return  # GNU as: code is never aligned below instruction size, so it pads nothing
     asm.add(_Align(p.line, boundary=boundary, fill=fill, max_skip=max_skip,
                    code=asm.section.executable))
 

@@ -20,8 +20,8 @@ where its bits live in the instruction word and what values it accepts.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 # ----------------------------------------------------------------------------- fields
 
@@ -305,7 +305,8 @@ for _width, _w in [(2, "w"), (3, "d")]:
                 _add(f"{_op}.{_w}{_order}", "R", _m, F7, "A", "rd, rs2, (rs1)")
 
 # --- C (RV64C, no floating point). Reserved encodings are excluded through
-# reserved_zero / reserved_values; HINT encodings decode as the instruction they extend.
+# reserved_zero / reserved_values; HINT encodings (e.g. rd=x0 for c.li, c.mv, c.add,
+# c.slli, c.lui) decode as the instruction they extend, as GNU as and objdump treat them.
 _add("c.addi4spn", "CIW", 0x0000, 0xE003, "C", "c_rdp, c_sp, c_addi4spn",
      reserved_zero=("c_addi4spn",))
 _add("c.lw", "CL", 0x4000, 0xE003, "C", "c_rdp, c_uimm_w(c_rs1p)")
@@ -329,16 +330,16 @@ for _m, _n in [(0x8C01, "c.sub"), (0x8C21, "c.xor"), (0x8C41, "c.or"), (0x8C61, 
 _add("c.j", "CJ", 0xA001, 0xE003, "C", "c_imm_j")
 _add("c.beqz", "CB", 0xC001, 0xE003, "C", "c_rs1p, c_imm_b")
 _add("c.bnez", "CB", 0xE001, 0xE003, "C", "c_rs1p, c_imm_b")
-_add("c.slli", "CI", 0x0002, 0xE003, "C", "c_rd_nz, c_shamt")
+_add("c.slli", "CI", 0x0002, 0xE003, "C", "c_rd, c_shamt")
 _add("c.lwsp", "CI", 0x4002, 0xE003, "C", "c_rd_nz, c_uimm_lwsp(c_sp)",
      reserved_zero=("c_rd",))
 _add("c.ldsp", "CI", 0x6002, 0xE003, "C", "c_rd_nz, c_uimm_ldsp(c_sp)",
      reserved_zero=("c_rd",))
 _add("c.jr", "CR", 0x8002, 0xF07F, "C", "c_rd_nz", reserved_zero=("c_rd",))
-_add("c.mv", "CR", 0x8002, 0xF003, "C", "c_rd_nz, c_rs2_nz", reserved_zero=("c_rs2",))
+_add("c.mv", "CR", 0x8002, 0xF003, "C", "c_rd, c_rs2_nz", reserved_zero=("c_rs2",))
 _add("c.ebreak", "CR", 0x9002, 0xFFFF, "C", "")
 _add("c.jalr", "CR", 0x9002, 0xF07F, "C", "c_rd_nz", reserved_zero=("c_rd",))
-_add("c.add", "CR", 0x9002, 0xF003, "C", "c_rd_nz, c_rs2_nz", reserved_zero=("c_rs2",))
+_add("c.add", "CR", 0x9002, 0xF003, "C", "c_rd, c_rs2_nz", reserved_zero=("c_rs2",))
 _add("c.swsp", "CSS", 0xC002, 0xE003, "C", "c_rs2, c_uimm_swsp(c_sp)")
 _add("c.sdsp", "CSS", 0xE002, 0xE003, "C", "c_rs2, c_uimm_sdsp(c_sp)")
 
