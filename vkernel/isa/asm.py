@@ -67,8 +67,10 @@ _TOKEN = re.compile(r"""
   | (?P<num>0[xX][0-9a-fA-F]+|0[bB][01]+(?![\w.$]))
   | (?P<localref>[0-9]+[bf](?![\w.$]))
   | (?P<dec>[0-9]+)
-  | (?P<char>'(?:\\.|[^\\'])'?)
-  | (?P<str>"(?:\\.|[^\\"])*"?)
+  | (?P<char>'(?:\\.|[^\\'])')
+  | (?P<str>"(?:\\.|[^\\"])*")
+  | (?P<badchar>')
+  | (?P<badstr>")
   | (?P<reloc>%[A-Za-z_]+)
   | (?P<ident>[A-Za-z_.$][\w.$]*)
   | (?P<op><<|>>|&&|\|\||==|!=|<>|<=|>=|[-+*/%&|^~!(),:=<>])
@@ -108,10 +110,9 @@ def _lex(line: _Line, text: str, offset: int) -> list[Tok]:
         pos = m.end()
         if kind == "ws":
             continue
-        if kind == "str" and (len(value) < 2 or not value.endswith('"')
-                              or value.endswith('\\"') and not value.endswith('\\\\"')):
+        if kind == "badstr":
             raise line.error("unterminated string", col)
-        if kind == "char" and (len(value) < 3 or not value.endswith("'")):
+        if kind == "badchar":
             raise line.error("unterminated character constant", col)
         if kind == "dec":
             kind = "num"
