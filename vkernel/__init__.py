@@ -8,21 +8,46 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from vkernel.errors import AsmError, LoadError, VkernelError
-from vkernel.isa.asm import assemble
-from vkernel.isa.disasm import Insn, disassemble
-from vkernel.isa.elf import load_elf
-from vkernel.isa.program import Program, Section
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "AsmError", "Insn", "LoadError", "Program", "Section", "VkernelError", "assemble",
-    "disassemble", "load_elf", "__version__",
-]
+# Public names and the module each comes from; loaded on first use so that
+# `import vkernel` stays quick and a student's first cell does not wait.
+_LAZY = {
+    "assemble": "vkernel.isa.asm",
+    "disassemble": "vkernel.isa.disasm",
+    "Insn": "vkernel.isa.disasm",
+    "load_elf": "vkernel.isa.elf",
+    "Program": "vkernel.isa.program",
+    "Section": "vkernel.isa.program",
+}
+
+__all__ = ["AsmError", "LoadError", "VkernelError", "__version__", *_LAZY]
+
+if TYPE_CHECKING:
+    from vkernel.isa.asm import assemble
+    from vkernel.isa.disasm import Insn, disassemble
+    from vkernel.isa.elf import load_elf
+    from vkernel.isa.program import Program, Section
 
 
-def load_ipython_extension(ipython) -> None:  # noqa: ANN001 - IPython's own type
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'vkernel' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext vkernel`` registers the ``%%asm`` cell magic."""
     from vkernel.magic import register
 
