@@ -26,7 +26,8 @@ _LAZY = {
     "Section": "vkernel.isa.program",
 }
 
-__all__ = ["AsmError", "LoadError", "VkernelError", "__version__", *_LAZY]
+__all__ = ["AsmError", "Insn", "LoadError", "Program", "Section", "VkernelError",
+           "__version__", "assemble", "disassemble", "load_elf"]
 
 if TYPE_CHECKING:
     from vkernel.isa.asm import assemble
