@@ -1389,7 +1389,7 @@ def _fence_vma(asm: _Assembler, o: _Ops) -> None:
 def _unimp(asm: _Assembler, o: _Ops) -> None:
     o.count(0)
     if asm.rvc:  # GNU as: c.unimp, the all-zero halfword, which is always illegal
-        asm.add(_Bytes(o.line, size=2, data=b"\0\0"))
+        asm.emit(o.line, BY_NAME["c.unimp"], {})
     else:
         _emit(asm, o, "csrrw", rd=_ZERO, csr=_num(CSR_NUMBER["cycle"]), rs1=_ZERO)
 

@@ -307,6 +307,7 @@ for _width, _w in [(2, "w"), (3, "d")]:
 # --- C (RV64C, no floating point). Reserved encodings are excluded through
 # reserved_zero / reserved_values; HINT encodings (e.g. rd=x0 for c.li, c.mv, c.add,
 # c.slli, c.lui) decode as the instruction they extend, as GNU as and objdump treat them.
+_add("c.unimp", "CIW", 0x0000, 0xFFFF, "C", "")  # all zeros: defined to be illegal
 _add("c.addi4spn", "CIW", 0x0000, 0xE003, "C", "c_rdp, c_sp, c_addi4spn",
      reserved_zero=("c_addi4spn",))
 _add("c.lw", "CL", 0x4000, 0xE003, "C", "c_rdp, c_uimm_w(c_rs1p)")
