@@ -1,0 +1,106 @@
+"""Shared fixtures. ``gnu`` wraps the GNU RISC-V binutils used as an independent oracle."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from elftools.elf.elffile import ELFFile
+
+MARCH = "rv64imac_zicsr_zifencei_h"
+
+
+def require_tool(name: str) -> str:
+    """Path of an external tool; skip when missing, but fail under CI, where it must exist."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} not found (make test installs binutils-riscv64-unknown-elf)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@dataclass
+class Built:
+    """What GNU as + ld made of a source: section bytes, symbols and the ELF path."""
+
+    elf: Path
+    sections: dict[str, bytes]
+    addrs: dict[str, int]
+    symbols: dict[str, int]
+
+
+class Gnu:
+    """GNU as, ld and objdump for RISC-V, working in a temporary directory."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.as_ = require_tool("riscv64-unknown-elf-as")
+        self.ld = require_tool("riscv64-unknown-elf-ld")
+        self.objdump_ = require_tool("riscv64-unknown-elf-objdump")
+        self.count = 0
+
+    def build(self, source: str, sections: dict[str, int]) -> Built:
+        """Assemble with ``-mno-relax`` and link each section at the given address.
+
+        GNU as needs the C extension enabled for explicit ``c.*`` mnemonics, so it runs
+        with ``-march=rv64imac...``; sources start with ``.option norvc`` where they want
+        no compression.
+        """
+        self.count += 1
+        stem = self.workdir / f"gnu{self.count}"
+        src, obj, elf = (stem.with_suffix(s) for s in (".s", ".o", ".elf"))
+        src.write_text(source)
+        self._run([self.as_, f"-march={MARCH}", "-mno-relax", str(src), "-o", str(obj)])
+        # one output section per input section, placed where vkernel placed it
+        script = stem.with_suffix(".ld")
+        lines = ["SECTIONS {"]
+        for name, addr in sections.items():
+            lines.append(f"  {name} {addr:#x} : {{ *({name}) }}")
+        lines.append("}")
+        script.write_text("\n".join(lines) + "\n")
+        self._run([self.ld, "--no-relax", "-e", "0", "-T", str(script), str(obj), "-o",
+                   str(elf)])
+        with open(elf, "rb") as f:
+            e = ELFFile(f)
+            data = {s.name: s.data() for s in e.iter_sections() if s.name in sections}
+            addrs = {s.name: s["sh_addr"] for s in e.iter_sections() if s.name in sections}
+            symtab = e.get_section_by_name(".symtab")
+            symbols = {s.name: s["st_value"] for s in symtab.iter_symbols() if s.name}
+        return Built(elf, data, addrs, symbols)
+
+    def objdump(self, elf: Path, no_aliases: bool = False) -> list[tuple[int, int, str]]:
+        """``(address, raw, text)`` for each instruction objdump shows, text normalised:
+        one space after the mnemonic, targets as ``0x`` addresses, comments dropped."""
+        args = [self.objdump_, "-d", "-z", str(elf)]
+        if no_aliases:
+            args[2:2] = ["-M", "no-aliases"]
+        out = self._run(args)
+        rows = []
+        for line in out.splitlines():
+            m = re.match(r"\s*([0-9a-f]+):\s+([0-9a-f]+)\s+(\S+)\s*(.*)$", line)
+            if not m:
+                continue
+            addr, raw, mnemonic, rest = m.groups()
+            rest = rest.split("#")[0].strip()
+            rest = re.sub(r"\b([0-9a-f]+) <[^>]*>", lambda t: f"{int(t.group(1), 16):#x}", rest)
+            rows.append((int(addr, 16), int(raw, 16), f"{mnemonic} {rest}".strip()))
+        return rows
+
+    def _run(self, args: list[str]) -> str:
+        result = subprocess.run(args, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} failed:\n{result.stderr}")
+        return result.stdout
+
+
+@pytest.fixture
+def gnu(tmp_path: Path) -> Gnu:
+    """GNU binutils for RISC-V as an oracle (skipped locally when missing, never in CI)."""
+    return Gnu(tmp_path)
