@@ -1,0 +1,49 @@
+# vkernel: the two commands of the README, plus benchmarks.
+#   make lab   - set up .venv and start JupyterLab on notebooks/
+#   make test  - set up .venv (and, as root, the Debian tools the tests use) and run everything
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LAB_ARGS ?=
+# Debian packages the tests use as independent oracles
+APT_PACKAGES := binutils-riscv64-unknown-elf
+
+.PHONY: lab test bench lint clean apt
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall only when the project's dependencies change.
+$(VENV)/.lab-stamp: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[lab]'
+	touch $@
+
+$(VENV)/.dev-stamp: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.lab-stamp
+
+lab: $(VENV)/.lab-stamp
+	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "not root: tests needing$$missing will be skipped"; fi; \
+	fi
+
+lint: $(VENV)/.dev-stamp
+	$(BIN)/ruff check vkernel tests benchmarks
+
+test: $(VENV)/.dev-stamp apt lint
+	$(BIN)/python -m pytest -n auto
+
+bench: $(VENV)/.dev-stamp apt
+	$(BIN)/python benchmarks/bench_asm.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info
