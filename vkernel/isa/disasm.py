@@ -109,12 +109,15 @@ def _alias(spec: InsnSpec, v: dict[str, int], addr: int) -> tuple[str, tuple[str
         return "sgtz", (rd, rs2)
     if spec.fmt == "B":
         target = _fmt("imm_b", v["imm_b"], addr)
+        # objdump's order decides when both registers are zero: blez before bgez,
+        # bltz before bgtz
+        if name == "bge" and v["rs1"] == 0:
+            return "blez", (rs2, target)
         zero_rs2 = {"beq": "beqz", "bne": "bnez", "bge": "bgez", "blt": "bltz"}
-        zero_rs1 = {"bge": "blez", "blt": "bgtz"}
         if v["rs2"] == 0 and name in zero_rs2:
             return zero_rs2[name], (rs1, target)
-        if v["rs1"] == 0 and name in zero_rs1:
-            return zero_rs1[name], (rs2, target)
+        if name == "blt" and v["rs1"] == 0:
+            return "bgtz", (rs2, target)
     if name == "jal" and v["rd"] in (0, 1):
         return ("j" if v["rd"] == 0 else "jal"), (_fmt("imm_j", v["imm_j"], addr),)
     if name == "jalr" and v["rd"] in (0, 1):
@@ -122,6 +125,8 @@ def _alias(spec: InsnSpec, v: dict[str, int], addr: int) -> tuple[str, tuple[str
             return "ret", ()
         short = "jr" if v["rd"] == 0 else "jalr"
         return short, (rs1,) if imm == 0 else (f"{imm}({rs1})",)
+    if name == "jalr" and imm == 0:
+        return "jalr", (rd, rs1)
     if name in ("csrrs", "csrrw", "csrrc", "csrrsi", "csrrwi", "csrrci"):
         csr = _fmt("csr", v["csr"], addr)
         if name == "csrrw" and v["rd"] == 0 and v["csr"] == 0xC00 and v["rs1"] == 0:
