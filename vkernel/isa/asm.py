@@ -662,8 +662,9 @@ class _Assembler:
         for _ in range(1000):
             changed = False
             addr = self.base
-            for sec in order:
-                addr = _align_up(addr, max(SECTION_ALIGN, sec.align))
+            for i, sec in enumerate(order):
+                if i:  # the first section starts exactly at base
+                    addr = _align_up(addr, max(SECTION_ALIGN, sec.align))
                 sec.addr = addr
                 for item in sec.items:
                     item.addr = addr
@@ -1704,8 +1705,8 @@ def assemble(source: str, *, base: int = 0x8000_0000, name: str = "program",
              filename: str = "<asm>") -> Program:
     """Assemble RISC-V (RV64IMAC, Zicsr, Zifencei, privileged, H) source into a Program.
 
-    Sections are placed one after another from ``base``, each on a 4 KiB boundary
-    (``.text`` first, then read-only data, data and ``.bss``). The entry point is
+    Sections are placed one after another from ``base`` (``.text`` first, then
+    read-only data, data and ``.bss``), each after the first on a 4 KiB boundary. The entry point is
     ``_start`` if defined, else the start of ``.text``.
 
     >>> prog = assemble("li a0, 1\\nebreak")
