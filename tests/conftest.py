@@ -65,7 +65,7 @@ class Gnu:
             lines.append(f"  {name} {addr:#x} : {{ *({name}) }}")
         lines.append("}")
         script.write_text("\n".join(lines) + "\n")
-        self._run([self.ld, "--no-relax", "-e", "0", "-T", str(script), str(obj), "-o",
+        self._run([self.ld, "--no-relax", "-e", "_start", "-T", str(script), str(obj), "-o",
                    str(elf)])
         with open(elf, "rb") as f:
             e = ELFFile(f)

@@ -28,6 +28,7 @@ SHN_ABS = 0xFFF1
 STB_LOCAL, STB_GLOBAL, STB_WEAK = 0, 1, 2
 EF_RISCV_RVC = 0x1
 PAGE = 0x1000
+MAX_SEGMENT = 256 << 20  # a guest's RAM is 128 MiB by default; larger means a broken file
 
 _MACHINES = {0: "no machine", 3: "x86 (32-bit)", 8: "MIPS", 20: "PowerPC", 21: "PowerPC64",
              40: "ARM (32-bit)", 62: "x86-64", 183: "AArch64", 243: "RISC-V", 258: "LoongArch"}
@@ -223,8 +224,9 @@ def _read(elf: object, raw: bytes, name: str) -> Program:
         if filesz > memsz:
             raise LoadError(f"{name}: corrupt segment {i} (file size {filesz} > memory size "
                             f"{memsz})")
-        if memsz > 1 << 32:
-            raise LoadError(f"{name}: corrupt segment {i} (memory size {memsz} bytes)")
+        if memsz > MAX_SEGMENT:
+            raise LoadError(f"{name}: segment {i} is {memsz} bytes in memory, more than the "
+                            f"{MAX_SEGMENT >> 20} MiB vkernel loads (corrupt file?)")
         image = raw[off:off + filesz] + bytes(memsz - filesz)
         segments.append((i, start, image, seg["p_flags"], filesz))
     if not segments:
