@@ -184,7 +184,8 @@ class _Parser:
 
     @property
     def tok(self) -> Tok:
-        return self.toks[min(self.i, len(self.toks) - 1)]
+        toks = self.toks
+        return toks[self.i] if self.i < len(toks) else toks[-1]
 
     def next(self) -> Tok:
         t = self.tok
