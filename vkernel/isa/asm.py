@@ -529,7 +529,9 @@ class _Assembler:
             "+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,
             "/": lambda: abs(a) // abs(b) * (1 if (a < 0) == (b < 0) else -1),
             "%": lambda: a - b * (abs(a) // abs(b) * (1 if (a < 0) == (b < 0) else -1)),
-            "<<": lambda: (a << b) if b < 64 else 0, ">>": lambda: a >> min(b, 64),
+            # GNU as shifts right logically, on the 64-bit pattern
+            "<<": lambda: (a << b) if b < 64 else 0,
+            ">>": lambda: ((a & (2**64 - 1)) >> b) if b < 64 else 0,
             "&": lambda: a & b, "|": lambda: a | b, "^": lambda: a ^ b, "!": lambda: a | ~b,
             "==": lambda: -int(a == b), "!=": lambda: -int(a != b), "<>": lambda: -int(a != b),
             "<": lambda: -int(a < b), ">": lambda: -int(a > b), "<=": lambda: -int(a <= b),
