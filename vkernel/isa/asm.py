@@ -59,6 +59,7 @@ REGISTERS.update({f"x{i}": i for i in range(32)})
 REGISTERS["fp"] = 8
 
 SECTION_ALIGN = 0x1000  # each section starts on its own page, so it can be mapped alone
+MAX_FILL = 256 << 20    # .zero/.space beyond this is a typo, not a program
 
 # ----------------------------------------------------------------------------- lexer
 
@@ -1580,8 +1581,8 @@ def _d_string(asm: _Assembler, p: _Parser, t: Tok) -> None:
 @_directive(".zero", ".space", ".skip")
 def _d_space(asm: _Assembler, p: _Parser, t: Tok) -> None:
     count, col = _const_arg(asm, p, "size")
-    if count < 0:
-        raise p.line.error(f"negative size {count}", col)
+    if not 0 <= count <= MAX_FILL:
+        raise p.line.error(f"size {count} out of range 0..{MAX_FILL}", col)
     value = 0
     if p.at(","):
         p.next()
@@ -1726,14 +1727,20 @@ def assemble(source: str, *, base: int = 0x8000_0000, name: str = "program",
         raise TypeError(f"assemble() takes source text (str), not {type(source).__name__}")
     asm = _Assembler(base, filename)
     lines = source.split("\n")
-    for number, text in enumerate(_strip_comments(source), start=1):
-        line = _Line(number, lines[number - 1], filename)
-        text = _AT_TYPE.sub(lambda m: ", %" + m.group(1), text)
-        for statement, offset in _split_statements(text):
-            if statement.strip():
-                asm.statement(line, statement, offset)
-    asm.layout()
-    asm.encode()
+    line = _Line(0, "", filename)
+    try:
+        for number, text in enumerate(_strip_comments(source), start=1):
+            line = _Line(number, lines[number - 1], filename)
+            text = _AT_TYPE.sub(lambda m: ", %" + m.group(1), text)
+            for statement, offset in _split_statements(text):
+                if statement.strip():
+                    asm.statement(line, statement, offset)
+        line = _Line(0, "", filename)
+        asm.layout()
+        asm.encode()
+    except RecursionError:
+        # a thousand nested parentheses, or a long chain of .equ symbols
+        raise line.error("expression nested too deeply") from None
     sections = {
         s.name: Section(s.name, s.addr, asm.output[s.name], s.executable, s.writable, s.nobits)
         for s in asm.order

@@ -26,6 +26,11 @@ class Section:
         """Size in bytes."""
         return len(self.data)
 
+    def __repr__(self) -> str:
+        perms = "r" + ("w" if self.writable else "-") + ("x" if self.executable else "-")
+        kind = ", nobits" if self.nobits else ""
+        return f"Section({self.name!r}, {self.addr:#x}, {self.size} bytes, {perms}{kind})"
+
     @property
     def end(self) -> int:
         """First address past the section."""
@@ -50,6 +55,11 @@ class Program:
     # address -> 1-based source line, for programs that came from assembly source
     lines: dict[int, int] = field(default_factory=dict)
     source: str | None = None
+
+    def __repr__(self) -> str:
+        sections = ", ".join(repr(s) for s in self.sections.values())
+        return (f"Program({self.name!r}, entry={self.entry:#x}, sections=[{sections}], "
+                f"{len(self.symbols)} symbols)")
 
     def to_elf(self, path: str | PathLike[str]) -> None:
         """Write an ELF64 RISC-V executable (``riscv64-unknown-elf-objdump -d`` reads it)."""
