@@ -11,7 +11,18 @@ import random
 
 from vkernel.isa.asm import ABI_NAMES
 from vkernel.isa.csr import CSR_NAME
-from vkernel.isa.table import CSR, FENCE, FIELDS, INSTRUCTIONS, LUI, PCREL, SP, XREG, XREG3
+from vkernel.isa.table import (
+    CSR,
+    FENCE,
+    FIELDS,
+    INSTRUCTIONS,
+    LUI,
+    PCREL,
+    SP,
+    XREG,
+    XREG3,
+    operand_fields,
+)
 
 TARGETS = ["start", "1f", "1b", "end"]
 TWO_REGS = ["mv", "not", "neg", "negw", "sext.w", "zext.b", "seqz", "snez", "sltz", "sgtz"]
@@ -55,7 +66,7 @@ def table_program(seed: int, n: int = 1500) -> str:
         spec = rng.choice(INSTRUCTIONS)
         ops = []
         for syntax in spec.operands:
-            names = syntax.replace("(", " ").replace(")", " ").split()
+            names = operand_fields(syntax)
             if syntax.startswith("("):
                 ops.append(f"({_field_text(rng, names[0])})")
             elif "(" in syntax:

@@ -82,7 +82,9 @@ def test_field_encode_decode_roundtrip(name: str, data: st.DataObject) -> None:
     if f.kind == SP:
         assert f.decode(0) == 2 and f.fits(2) and not f.fits(3)
         return
-    value = data.draw(st.integers(f.lo, f.hi).filter(f.fits))
+    step = 1 if f.kind in (XREG, XREG3) else f.scale
+    value = data.draw(st.integers(f.lo // step, f.hi // step).map(lambda v: v * step)
+                      .filter(f.fits))
     assert f.decode(f.encode(value)) == value
     assert not f.fits(f.hi + 1) and not f.fits(f.lo - 1)
     if f.kind not in (XREG, XREG3) and f.scale > 1:

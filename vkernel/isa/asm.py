@@ -47,6 +47,7 @@ from vkernel.isa.table import (
     XREG3,
     Field,
     InsnSpec,
+    operand_fields,
 )
 
 # ------------------------------------------------------------------------- registers
@@ -394,7 +395,6 @@ class _Section:
     items: list[_Item] = field(default_factory=list)
     align: int = 1
     addr: int = 0
-    size: int = 0
 
 
 def _section_kind(name: str) -> tuple[bool, bool, bool]:
@@ -410,9 +410,6 @@ def _section_kind(name: str) -> tuple[bool, bool, bool]:
 
 # ------------------------------------------------------------------------- assembler
 
-Handler = Callable[["_Assembler", _Parser, str, list[list[Tok]]], None]
-
-
 class _Assembler:
     def __init__(self, base: int, filename: str) -> None:
         self.base = base
@@ -424,7 +421,7 @@ class _Assembler:
         self.option_stack: list[bool] = []
         self.labels: dict[str, tuple[_Label, _Line]] = {}
         self.equs: dict[str, tuple[Expr, _Line, int]] = {}  # symbols defined from labels
-        self.consts: dict[str, tuple[int, _Line]] = {}      # symbols with constant values
+        self.consts: dict[str, int] = {}                     # symbols with constant values
         self.globals: set[str] = set()
         self.local_counts: dict[str, int] = {}
         self.symbols: dict[str, int] = {}
@@ -446,8 +443,7 @@ class _Assembler:
 
     def constant_now(self, name: str) -> int | None:
         """Value of an ``.equ`` constant defined so far (GNU as binds them at parse time)."""
-        entry = self.consts.get(name)
-        return entry[0] if entry else None
+        return self.consts.get(name)
 
     def local_ref(self, line: _Line, tok: Tok) -> str:
         number, direction = tok.text[:-1], tok.text[-1]
@@ -479,7 +475,7 @@ class _Assembler:
             self._check_new(line, name, col)
         if _is_constant(e):
             self.equs.pop(name, None)
-            self.consts[name] = (self._eval(line, e, col), line)
+            self.consts[name] = self._eval(line, e, col)
         else:
             self._check_new(line, name, col)
             self.equs[name] = (e, line, col)
@@ -497,7 +493,7 @@ class _Assembler:
             finally:
                 self.evaluating.discard(name)
         if name in self.consts:
-            return self.consts[name][0]
+            return self.consts[name]
         if name.startswith(".L") and "^" in name:
             number = name[2:name.index("^")]
             raise line.error(f"undefined local label '{number}f': no '{number}:' after it", col)
@@ -675,7 +671,6 @@ class _Assembler:
                     if isinstance(item, _Align):
                         item.size = self._align_size(item, addr)
                     addr += item.size
-                sec.size = addr - sec.addr
             for label, _ in self.labels.values():
                 self.symbols[label.name] = label.addr
             for sec in order:
@@ -898,9 +893,6 @@ class _Ops:
         self.groups = groups
         self.mnemonic = tok.text.lower()
 
-    def __len__(self) -> int:
-        return len(self.groups)
-
     def count(self, *allowed: int) -> int:
         if len(self.groups) not in allowed:
             want = " or ".join(str(a) for a in allowed)
@@ -992,7 +984,7 @@ class _Ops:
         self.count(len(syntax))
         values: dict[str, _Operand] = {}
         for i, text in enumerate(syntax):
-            names = [n for n in text.replace("(", " ").replace(")", " ").split() if n]
+            names = operand_fields(text)
             if "(" in text:
                 if text.startswith("("):  # "(rs1)": an AMO address; GNU as also takes 0(rs1)
                     offset, reg = self.mem(i)
@@ -1746,7 +1738,7 @@ def assemble(source: str, *, base: int = 0x8000_0000, name: str = "program",
         for s in asm.order
     }
     symbols = {n: a for n, a in asm.symbols.items() if "^" not in n}
-    for n, (value, _) in asm.consts.items():
+    for n, value in asm.consts.items():
         symbols.setdefault(n, value & ((1 << 64) - 1))
     for n, (_, eline, ecol) in asm.equs.items():
         symbols[n] = asm.lookup(eline, n, ecol) & ((1 << 64) - 1)

@@ -16,7 +16,18 @@ from typing import Any
 
 from vkernel.isa.csr import CSR_NAME
 from vkernel.isa.decode import decode
-from vkernel.isa.table import CSR, FENCE, FIELDS, LUI, PCREL, SP, XREG, XREG3, InsnSpec
+from vkernel.isa.table import (
+    CSR,
+    FENCE,
+    FIELDS,
+    LUI,
+    PCREL,
+    SP,
+    XREG,
+    XREG3,
+    InsnSpec,
+    operand_fields,
+)
 
 ABI = ["zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "s0", "s1",
        *[f"a{i}" for i in range(8)], *[f"s{i}" for i in range(2, 12)],
@@ -68,7 +79,7 @@ def _fmt(name: str, value: int, addr: int) -> str:
 def _operands(spec: InsnSpec, values: dict[str, int], addr: int) -> tuple[str, ...]:
     out = []
     for syntax in spec.operands:
-        names = syntax.replace("(", " ").replace(")", " ").split()
+        names = operand_fields(syntax)
         if syntax.startswith("("):
             out.append(f"({_fmt(names[0], values[names[0]], addr)})")
         elif "(" in syntax:

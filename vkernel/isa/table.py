@@ -185,7 +185,7 @@ class InsnSpec:
     def __post_init__(self) -> None:
         names: list[str] = []
         for op in self.operands:
-            names.extend(_field_names(op))
+            names.extend(operand_fields(op))
         object.__setattr__(self, "fields", tuple(names))
 
     @property
@@ -214,8 +214,9 @@ class InsnSpec:
         return {name: FIELDS[name].decode(word) for name in self.fields}
 
 
-def _field_names(operand: str) -> list[str]:
-    return [p for p in operand.replace("(", " ").replace(")", " ").split() if p]
+def operand_fields(operand: str) -> list[str]:
+    """Field names in one operand's syntax: ``"imm_i(rs1)"`` → ``["imm_i", "rs1"]``."""
+    return operand.replace("(", " ").replace(")", " ").split()
 
 
 def _ops(text: str) -> tuple[str, ...]:
