@@ -88,3 +88,10 @@ def test_numeric_local_labels_bind_to_nearest() -> None:
     # j 1b at +4 jumps back to +4 (offset 0); j 1f at +8 jumps to +12 (offset 4)
     assert int.from_bytes(text[4:8], "little") == 0x0000006F
     assert int.from_bytes(text[8:12], "little") == 0x0040006F
+
+
+def test_sections_of_a_kind_keep_their_order_of_first_use() -> None:
+    prog = assemble('.section .text.init, "ax"\n_start: nop\n.text\nmain: ret\n'
+                    '.data\n.word 1\n.section .tohost, "aw"\ntohost: .dword 0')
+    assert list(prog.sections) == [".text.init", ".text", ".data", ".tohost"]
+    assert prog.entry == prog.sections[".text.init"].addr == 0x8000_0000

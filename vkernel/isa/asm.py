@@ -395,6 +395,7 @@ class _Section:
     items: list[_Item] = field(default_factory=list)
     align: int = 1
     addr: int = 0
+    first_use: int = 0
 
 
 def _section_kind(name: str) -> tuple[bool, bool, bool]:
@@ -461,7 +462,7 @@ class _Assembler:
             name = f".L{name}^{self.local_counts[name]}"
         self._check_new(line, name, col)
         label = _Label(line, name=name)
-        self.section.items.append(label)
+        self._place(label)
         self.labels[name] = (label, line)
 
     def _check_new(self, line: _Line, name: str, col: int) -> None:
@@ -606,6 +607,11 @@ class _Assembler:
         if self.section.nobits and not isinstance(item, (_Fill, _Align, _Label)):
             raise item.line.error(f"only labels, .zero, .space and alignment are allowed in "
                                   f"{self.section.name}")
+        self._place(item)
+
+    def _place(self, item: _Item) -> None:
+        if not self.section.items:  # sections of a kind are laid out in order of first use
+            self.section.first_use = sum(1 for s in self.sections.values() if s.items)
         self.section.items.append(item)
 
     # --- instructions ---------------------------------------------------------------
@@ -653,7 +659,7 @@ class _Assembler:
 
     def layout(self) -> None:
         order = sorted(self.sections.values(),
-                       key=lambda s: (not s.executable, s.writable, s.nobits))
+                       key=lambda s: (not s.executable, s.writable, s.nobits, s.first_use))
         order = [s for s in order if s.items] or [self.sections[".text"]]
         for sec in order:  # GNU as pads the end of a code section to its alignment
             if sec.align > (2 if self.rvc else 4) and sec.items and sec.executable:
