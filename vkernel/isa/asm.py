@@ -318,6 +318,12 @@ def _lo12(value: int) -> int:
     return _sext(value, 12)
 
 
+def _symbols_in(e: Expr) -> list[str]:
+    if e[0] == "sym":
+        return [e[1]]
+    return [n for x in e[1:] if isinstance(x, tuple) for n in _symbols_in(x)]
+
+
 def _is_constant(e: Expr) -> bool:
     if e[0] == "num":
         return True
@@ -384,6 +390,7 @@ class _Insn(_Item):
     forms: list[tuple[InsnSpec, dict[str, _Operand], int]] = field(default_factory=list)
     form: int = 0
     target: _Operand | None = None
+    forward: bool = False  # the target names a label not yet defined where the branch is
 
 
 @dataclass
@@ -428,6 +435,9 @@ class _Assembler:
         self.symbols: dict[str, int] = {}
         self.dot = 0  # address of the item being evaluated
         self.evaluating: set[str] = set()  # .equ symbols being evaluated (cycle check)
+        self.moved = False                  # during layout: labels ahead are stale
+        self.stretch = 0
+        self.fresh: set[str] = set()
 
     # --- symbols --------------------------------------------------------------------
 
@@ -483,6 +493,8 @@ class _Assembler:
 
     def lookup(self, line: _Line, name: str, col: int) -> int:
         if name in self.symbols:
+            if self.moved and name in self.labels and name not in self.fresh:
+                return self.symbols[name] + self.stretch  # a label this pass has not reached
             return self.symbols[name]
         if name in self.equs:
             if name in self.evaluating:
@@ -640,6 +652,7 @@ class _Assembler:
         item = _Insn(line, size=spec.size, spec=spec, operands=values)
         if pcrel and not _is_constant(values[pcrel[0]].expr):
             item.target = values[pcrel[0]]
+            item.forward = any(n not in self.labels for n in _symbols_in(item.target.expr))
             item.forms = _branch_forms(spec, values, self.rvc and compress)
             item.spec, item.operands, item.size = item.forms[0]
         elif self.rvc and compress and spec.size == 4:
@@ -665,28 +678,45 @@ class _Assembler:
             if sec.align > (2 if self.rvc else 4) and sec.items and sec.executable:
                 sec.items.append(_Align(sec.items[-1].line, boundary=sec.align,
                                         code=sec.executable))
-        for _ in range(1000):
-            changed = False
-            addr = self.base
-            for i, sec in enumerate(order):
-                if i:  # the first section starts exactly at base
-                    addr = _align_up(addr, max(SECTION_ALIGN, sec.align))
-                sec.addr = addr
-                for item in sec.items:
-                    item.addr = addr
-                    if isinstance(item, _Align):
-                        item.size = self._align_size(item, addr)
-                    addr += item.size
-            for label, _ in self.labels.values():
-                self.symbols[label.name] = label.addr
-            for sec in order:
-                for item in sec.items:
-                    if isinstance(item, _Insn) and item.target is not None:
-                        changed |= self._relax(item)
-            if not changed:
-                self.order = order
-                return
-        raise AsmError("branch relaxation did not converge")
+        self.order = order
+        # GNU as lets a branch shrink as well as grow, starting a branch to a label not
+        # yet defined at its longest; so do we, passing over the items in order with the
+        # labels ahead moved by what changed behind them. If that ever oscillates, later
+        # passes only let branches grow, which always ends.
+        for n in range(200):
+            if not self._layout_pass(first=n == 0, grow_only=n >= 100) and n:
+                break
+        else:
+            raise AsmError("branch relaxation did not converge")
+        self.stretch = 0
+        self.moved = False
+
+    def _layout_pass(self, first: bool, grow_only: bool) -> bool:
+        """Give every item its address and every branch its form. True if a form changed."""
+        changed = False
+        addr = self.base
+        self.fresh: set[str] = set()  # labels placed in this pass
+        self.moved = True
+        for i, sec in enumerate(self.order):
+            if i:  # the first section starts exactly at base
+                addr = _align_up(addr, max(SECTION_ALIGN, sec.align))
+            sec.addr = addr
+            for item in sec.items:
+                self.stretch = addr - item.addr  # how far this pass moved what lies ahead
+                item.addr = addr
+                if isinstance(item, _Label):
+                    self.symbols[item.name] = addr
+                    self.fresh.add(item.name)
+                elif isinstance(item, _Align):
+                    item.size = self._align_size(item, addr)
+                elif isinstance(item, _Insn) and item.target is not None:
+                    form = self._choose_form(item, first, grow_only)
+                    if form != item.form:
+                        changed = True
+                        item.form = form
+                        item.spec, item.operands, item.size = item.forms[form]
+                addr += item.size
+        return changed
 
     def _align_size(self, item: _Align, addr: int) -> int:
         pad = _align_up(addr, item.boundary) - addr
@@ -694,25 +724,24 @@ class _Assembler:
             return 0
         return pad
 
-    def _relax(self, item: _Insn) -> bool:
-        """Grow a branch to the first form whose target is in range. True if it grew."""
+    def _choose_form(self, item: _Insn, first: bool, grow_only: bool) -> int:
+        """The shortest form of a branch whose target is in range from where it is now."""
         assert item.target is not None
+        last = len(item.forms) - 1
+        if first and item.forward:
+            return last
         try:
             offset = self.value(item.line, item.target, item.addr) - item.addr
         except AsmError:
-            return False  # reported when encoding
-        form = item.form
-        while form + 1 < len(item.forms) and offset % 2 == 0:
+            return item.form  # reported when encoding
+        form = 0
+        while form < last and offset % 2 == 0:
             spec = item.forms[form][0]
             target_field = next(FIELDS[f] for f in spec.fields if FIELDS[f].kind == PCREL)
-            if item.forms[form][2] > 4 or target_field.fits(offset):
+            if target_field.fits(offset):
                 break
             form += 1
-        if form == item.form:
-            return False
-        item.form = form
-        item.spec, item.operands, item.size = item.forms[form]
-        return True
+        return max(form, item.form) if grow_only else form
 
     def encode(self) -> None:
         # auipc instructions with %pcrel_hi, so %pcrel_lo(label) can find their target
