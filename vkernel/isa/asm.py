@@ -1676,6 +1676,9 @@ def _strip_comments(source: str) -> list[str]:
     out = []
     in_block = False
     for raw in source.split("\n"):
+        if not in_block and not any(c in raw for c in "#/\"'"):
+            out.append(raw)  # the common case: nothing to blank out
+            continue
         chars = list(raw)
         i = 0
         quote = None
@@ -1711,6 +1714,8 @@ def _strip_comments(source: str) -> list[str]:
 
 def _split_statements(text: str) -> list[tuple[str, int]]:
     """Split a line on ';' outside strings → (statement, column offset)."""
+    if ";" not in text:
+        return [(text, 0)]
     parts: list[tuple[str, int]] = []
     start = 0
     quote = None
