@@ -95,3 +95,10 @@ def test_sections_of_a_kind_keep_their_order_of_first_use() -> None:
                     '.data\n.word 1\n.section .tohost, "aw"\ntohost: .dword 0')
     assert list(prog.sections) == [".text.init", ".text", ".data", ".tohost"]
     assert prog.entry == prog.sections[".text.init"].addr == 0x8000_0000
+
+
+def test_segments_are_the_loadable_bytes_in_address_order() -> None:
+    prog = assemble(".data\nd: .word 7\n.text\nnop\n.bss\n.zero 8")
+    assert prog.segments() == [(0x8000_0000, bytes.fromhex("13000000")),
+                               (0x8000_1000, (7).to_bytes(4, "little")),
+                               (0x8000_2000, bytes(8))]
