@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import random
 
-from vkernel.isa.asm import ABI_NAMES
 from vkernel.isa.csr import CSR_NAME
 from vkernel.isa.table import (
+    ABI_NAMES,
     CSR,
     FENCE,
     FIELDS,

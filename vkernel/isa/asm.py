@@ -36,6 +36,7 @@ from vkernel.errors import AsmError
 from vkernel.isa.csr import CSR_NUMBER
 from vkernel.isa.program import Program, Section
 from vkernel.isa.table import (
+    ABI_NAMES,
     BY_NAME,
     CSR,
     FENCE,
@@ -52,9 +53,6 @@ from vkernel.isa.table import (
 
 # ------------------------------------------------------------------------- registers
 
-ABI_NAMES = ["zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "s0", "s1",
-             *[f"a{i}" for i in range(8)], *[f"s{i}" for i in range(2, 12)],
-             *[f"t{i}" for i in range(3, 7)]]
 REGISTERS: dict[str, int] = {name: i for i, name in enumerate(ABI_NAMES)}
 REGISTERS.update({f"x{i}": i for i in range(32)})
 REGISTERS["fp"] = 8

@@ -17,6 +17,7 @@ from typing import Any
 from vkernel.isa.csr import CSR_NAME
 from vkernel.isa.decode import decode
 from vkernel.isa.table import (
+    ABI_NAMES,
     CSR,
     FENCE,
     FIELDS,
@@ -28,10 +29,6 @@ from vkernel.isa.table import (
     InsnSpec,
     operand_fields,
 )
-
-ABI = ["zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "s0", "s1",
-       *[f"a{i}" for i in range(8)], *[f"s{i}" for i in range(2, 12)],
-       *[f"t{i}" for i in range(3, 7)]]
 
 _HEX_IMMEDIATES = {"shamt6", "shamt5", "c_shamt"}  # objdump shows shift amounts in hex
 _COUNTERS = {0xC00: "rdcycle", 0xC01: "rdtime", 0xC02: "rdinstret"}
@@ -61,7 +58,7 @@ class Insn:
 def _fmt(name: str, value: int, addr: int) -> str:
     f = FIELDS[name]
     if f.kind in (XREG, XREG3, SP):
-        return ABI[value]
+        return ABI_NAMES[value]
     if f.kind == PCREL:
         return f"{(addr + value) & (2**64 - 1):#x}"
     if f.kind == LUI:
@@ -93,7 +90,7 @@ def _operands(spec: InsnSpec, values: dict[str, int], addr: int) -> tuple[str, .
 def _alias(spec: InsnSpec, v: dict[str, int], addr: int) -> tuple[str, tuple[str, ...]] | None:
     """objdump's pseudo-instruction for a 32-bit instruction, if it prints one."""
     name = spec.name
-    rd, rs1, rs2 = (ABI[v[k]] if k in v else "" for k in ("rd", "rs1", "rs2"))
+    rd, rs1, rs2 = (ABI_NAMES[v[k]] if k in v else "" for k in ("rd", "rs1", "rs2"))
     imm = v.get("imm_i")
     if name == "addi":
         if v["rd"] == v["rs1"] == 0 and imm == 0:

@@ -23,6 +23,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+# Integer register names by number (the psABI names the assembler and disassembler use).
+ABI_NAMES: tuple[str, ...] = (
+    "zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "s0", "s1",
+    *(f"a{i}" for i in range(8)), *(f"s{i}" for i in range(2, 12)),
+    *(f"t{i}" for i in range(3, 7)))
+
 # ----------------------------------------------------------------------------- fields
 
 # Kinds of field: how the assembler parses it and the disassembler prints it.
