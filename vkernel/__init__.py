@@ -24,9 +24,12 @@ _LAZY = {
     "load_elf": "vkernel.isa.elf",
     "Program": "vkernel.isa.program",
     "Section": "vkernel.isa.program",
+    "Machine": "vkernel.machine",
+    "Exit": "vkernel.machine",
 }
 
-__all__ = ["AsmError", "Insn", "LoadError", "Program", "Section", "VkernelError",
+__all__ = ["AsmError", "Exit", "Insn", "LoadError", "Machine", "Program", "Section",
+           "VkernelError",
            "__version__", "assemble", "disassemble", "load_elf"]
 
 if TYPE_CHECKING:
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
     from vkernel.isa.disasm import Insn, disassemble
     from vkernel.isa.elf import load_elf
     from vkernel.isa.program import Program, Section
+    from vkernel.machine import Exit, Machine
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,1 @@
+"""The machine core: the hart's numba kernels (``kernel``) and its state arrays (``state``)."""

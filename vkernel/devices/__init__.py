@@ -1,0 +1,37 @@
+"""Devices of the QEMU ``virt`` board that live in Python, reached by an exit from the core.
+
+The CLINT and RAM are hot, so they live inside the numba core (``vkernel.core.kernel``).
+Each device here has ``read(offset, size) -> int`` and ``write(offset, size, value)``,
+an ``irq`` property (its interrupt line, for the PLIC) where it has one, and
+``state()``/``set_state()`` so that machine snapshots are exact.
+
+>>> from vkernel.devices import MEMORY_MAP
+>>> [(name, hex(base)) for name, base, size in MEMORY_MAP][:3]
+[('finisher', '0x100000'), ('clint', '0x2000000'), ('plic', '0xc000000')]
+"""
+
+from __future__ import annotations
+
+from vkernel.devices.finisher import TestFinisher
+from vkernel.devices.plic import Plic
+from vkernel.devices.uart import Uart16550
+from vkernel.devices.virtio_blk import VirtioBlock
+
+# name, base, size (QEMU virt)
+MEMORY_MAP: list[tuple[str, int, int]] = [
+    ("finisher", 0x0010_0000, 0x1000),
+    ("clint", 0x0200_0000, 0x1_0000),
+    ("plic", 0x0C00_0000, 0x60_0000),
+    ("uart", 0x1000_0000, 0x100),
+    ("virtio", 0x1000_1000, 0x1000),
+    ("ram", 0x8000_0000, None),  # size set by the machine
+]
+
+# device numbers used in the io event family (CLINT's comes from the core)
+DEVICE_ID = {"clint": 1, "uart": 2, "plic": 3, "virtio": 4, "finisher": 5, "htif": 6}
+
+UART_IRQ = 10
+VIRTIO_IRQ = 1
+
+__all__ = ["DEVICE_ID", "MEMORY_MAP", "Plic", "TestFinisher", "Uart16550", "VirtioBlock",
+           "UART_IRQ", "VIRTIO_IRQ"]

@@ -1,0 +1,618 @@
+"""The machine: one RV64 hart, RAM and the devices of QEMU's ``virt`` board.
+
+The hart runs in the numba core (:mod:`vkernel.core.kernel`) until something needs Python:
+a device access, a store to HTIF ``tohost``, a full trace buffer, a breakpoint, an idle
+``wfi`` or the end of the step budget. :meth:`Machine.run` handles those exits and returns
+an :class:`Exit` when the caller has something to look at.
+
+>>> import vkernel
+>>> m = vkernel.Machine(ram_mb=1)
+>>> prog = m.load(vkernel.assemble('''
+...     li a0, 6
+...     li a1, 7
+...     mul a2, a0, a1
+...     li t0, 0x100000          # the SiFive test finisher: 0x5555 = pass
+...     li t1, 0x5555
+...     sw t1, 0(t0)
+... '''))
+>>> m.run()
+Exit(reason='halt', step=7, pc=0x8000001c, exit_code=0)
+>>> m.hart.x["a2"], m.hart.mode.name
+(42, 'M')
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vkernel.core import kernel as K
+from vkernel.devices import DEVICE_ID, UART_IRQ, VIRTIO_IRQ, Plic, TestFinisher, Uart16550
+from vkernel.devices.virtio_blk import VirtioBlock
+from vkernel.errors import LoadError, VkernelError
+from vkernel.isa.csr import CSR_NAME, CSR_NUMBER, cause_name
+from vkernel.isa.program import Program
+from vkernel.isa.table import ABI_NAMES
+
+MASK64 = (1 << 64) - 1
+CHUNK = 1 << 24  # steps per call into the core: long enough to amortise, short for Ctrl-C
+FAMILIES = ("step", "write", "trap", "walk", "io")
+_FAMILY_BIT = {"step": K.TRACE_STEP, "write": K.TRACE_WRITE, "trap": K.TRACE_TRAP,
+               "walk": K.TRACE_WALK, "io": K.TRACE_IO}
+# column names of the event families (one numpy array each when drained)
+COLUMNS = {
+    "step": ("pc", "insn", "mode"),
+    "write": ("step", "kind", "target", "value", "size", "paddr"),
+    "trap": ("step", "cause", "tval", "from_mode", "to_mode", "epc"),
+    "walk": ("step", "vaddr", "level", "pte_addr", "pte", "result", "stage", "access"),
+    "io": ("step", "device", "offset", "write", "value", "size"),
+}
+
+
+class Mode(enum.IntEnum):
+    """Privilege modes, numbered as in mstatus.MPP."""
+
+    U = K.PRV_U
+    S = K.PRV_S
+    M = K.PRV_M
+
+
+class MachineError(VkernelError):
+    """Misuse of the machine API (an address outside RAM, an unknown CSR name, ...)."""
+
+
+@dataclass(frozen=True)
+class Exit:
+    """Why :meth:`Machine.run` or :meth:`Machine.step` returned.
+
+    ``reason`` is one of ``"budget"`` (the step budget is spent), ``"breakpoint"`` (the pc
+    reached a breakpoint; running again steps over it), ``"halt"`` (the guest ended the
+    machine through the test finisher or HTIF; see ``exit_code``), ``"host-exit"`` (a trap
+    whose target level the host owns, see :attr:`Machine.host_traps`; ``cause`` and
+    ``tval`` say which) and ``"wfi-idle"`` (the hart waits for an interrupt that only
+    outside input, such as :meth:`Machine.send_console`, can bring). ``step`` is the
+    number of instructions retired so far.
+    """
+
+    reason: str
+    step: int
+    pc: int
+    exit_code: int | None = None
+    cause: int | None = None
+    tval: int | None = None
+
+    def __repr__(self) -> str:
+        extra = ""
+        if self.exit_code is not None:
+            extra += f", exit_code={self.exit_code}"
+        if self.cause is not None:
+            extra += f", cause={cause_name(self.cause)!r}, tval={self.tval:#x}"
+        return f"Exit(reason={self.reason!r}, step={self.step}, pc={self.pc:#x}{extra})"
+
+
+def _signed(v: int) -> int:
+    v &= MASK64
+    return v - (1 << 64) if v >> 63 else v
+
+
+class Registers:
+    """The integer registers, by number or ABI name; values read as unsigned 64-bit.
+
+    Writes to ``x0``/``zero`` are ignored, as in hardware.
+    """
+
+    def __init__(self, x: np.ndarray) -> None:
+        self._x = x
+
+    @staticmethod
+    def _index(key: int | str) -> int:
+        if isinstance(key, str):
+            name = key.lower()
+            if name in ABI_NAMES:
+                return ABI_NAMES.index(name)
+            if name == "fp":
+                return 8
+            if name.startswith("x") and name[1:].isdigit() and int(name[1:]) < 32:
+                return int(name[1:])
+            raise MachineError(f"no register named {key!r}")
+        if not 0 <= key < 32:
+            raise MachineError(f"register number {key} is not in 0..31")
+        return int(key)
+
+    def __getitem__(self, key: int | str) -> int:
+        return int(self._x[self._index(key)]) & MASK64
+
+    def __setitem__(self, key: int | str, value: int) -> None:
+        i = self._index(key)
+        if i:
+            self._x[i] = _signed(value)
+
+    def __len__(self) -> int:
+        return 32
+
+    def __iter__(self) -> Iterator[int]:
+        return (int(v) & MASK64 for v in self._x)
+
+    def tolist(self) -> list[int]:
+        return list(self)
+
+    def __repr__(self) -> str:
+        return "Registers(" + ", ".join(f"{n}={v:#x}" for n, v in zip(ABI_NAMES, self)
+                                        if v) + ")"
+
+
+class CSRFile(Mapping[str, int]):
+    """CSRs by name (or number), read and written as M-mode software would: writes go
+    through the same WARL rules as a ``csrw`` instruction."""
+
+    def __init__(self, machine: Machine) -> None:
+        self._m = machine
+
+    @staticmethod
+    def _number(key: str | int) -> int:
+        n = CSR_NUMBER.get(key) if isinstance(key, str) else key
+        if n is None or not K.csr_exists(n):
+            raise KeyError(f"no CSR {key!r} on this hart")
+        return n
+
+    def __getitem__(self, key: str | int) -> int:
+        m = self._m
+        return int(K.csr_read(m._s, m._csr, self._number(key), m._s[K.S_INSTRET])) & MASK64
+
+    def __setitem__(self, key: str | int, value: int) -> None:
+        m = self._m
+        # csr_write's counter convention is "the writing instruction retires": undo it
+        K.csr_write(m._s, m._csr, self._number(key), _signed(value), m._s[K.S_INSTRET] - 1)
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for n, name in sorted(CSR_NAME.items()) if K.csr_exists(n))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class Hart:
+    """The architectural state of hart 0: ``pc``, ``x``, ``csr``, ``mode``."""
+
+    def __init__(self, machine: Machine) -> None:
+        self._m = machine
+        self.x = Registers(machine._x)
+        self.csr = CSRFile(machine)
+
+    @property
+    def pc(self) -> int:
+        return int(self._m._s[K.S_PC]) & MASK64
+
+    @pc.setter
+    def pc(self, value: int) -> None:
+        self._m._s[K.S_PC] = _signed(value)
+
+    @property
+    def mode(self) -> Mode:
+        return Mode(int(self._m._s[K.S_MODE]))
+
+    @mode.setter
+    def mode(self, value: Mode | int | str) -> None:
+        self._m._s[K.S_MODE] = int(Mode[value] if isinstance(value, str) else Mode(value))
+
+    @property
+    def instret(self) -> int:
+        """Instructions retired since reset (the step counter of every event)."""
+        return int(self._m._s[K.S_INSTRET])
+
+    @property
+    def mtime(self) -> int:
+        s = self._m._s
+        return int((s[K.S_INSTRET] + s[K.S_TIME_OFF]) // s[K.S_TIME_DIV])
+
+    def __repr__(self) -> str:
+        return f"Hart(pc={self.pc:#x}, mode={self.mode.name}, instret={self.instret})"
+
+
+class Memory:
+    """Physical memory as the hart sees it (RAM only; devices are not readable here)."""
+
+    def __init__(self, ram: np.ndarray) -> None:
+        self._ram = ram
+
+    @property
+    def base(self) -> int:
+        return K.RAM_BASE
+
+    @property
+    def size(self) -> int:
+        return int(self._ram.shape[0])
+
+    def _offset(self, addr: int, n: int) -> int:
+        off = addr - K.RAM_BASE
+        if n < 0 or off < 0 or off + n > self.size:
+            raise MachineError(f"{n} bytes at {addr:#x} are not inside RAM "
+                               f"({K.RAM_BASE:#x}..{K.RAM_BASE + self.size:#x})")
+        return off
+
+    def read(self, addr: int, n: int) -> bytes:
+        off = self._offset(addr, n)
+        return self._ram[off:off + n].tobytes()
+
+    def write(self, addr: int, data: bytes | bytearray | memoryview) -> None:
+        off = self._offset(addr, len(data))
+        self._ram[off:off + len(data)] = np.frombuffer(bytes(data), np.uint8)
+
+    def read_u64(self, addr: int) -> int:
+        return int.from_bytes(self.read(addr, 8), "little")
+
+    def write_u64(self, addr: int, value: int) -> None:
+        self.write(addr, (value & MASK64).to_bytes(8, "little"))
+
+
+@dataclass
+class Snapshot:
+    """Everything a machine is, copied: restoring it continues bit-identically."""
+
+    arrays: dict[str, np.ndarray]
+    devices: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_RVC_TABLE: np.ndarray | None = None
+
+
+def _rvc_table() -> np.ndarray:
+    global _RVC_TABLE
+    if _RVC_TABLE is None:
+        _RVC_TABLE = K.build_rvc_table()
+    return _RVC_TABLE
+
+
+class Machine:
+    """A QEMU-``virt``-compatible RISC-V machine with one RV64IMAC hart.
+
+    ``ram_mb`` sets RAM (at 0x8000_0000); ``disk`` a raw image for the virtio block
+    device; ``time_divider`` the retired instructions per timer tick (time is derived
+    from retired instructions, so runs are deterministic); ``hardware_ad=False`` makes
+    the MMU raise page faults instead of setting A/D bits (menvcfg.ADUE resets to 0);
+    ``record`` the event families recorded from the start (see :meth:`record`).
+    """
+
+    def __init__(self, ram_mb: int = 128, disk: str | os.PathLike[str] | None = None, *,
+                 time_divider: int = 10, hardware_ad: bool = True,
+                 record: tuple[str, ...] | list[str] = (), buffer_rows: int = 1 << 16) -> None:
+        if not isinstance(ram_mb, int) or not 1 <= ram_mb <= 4096:
+            raise MachineError(f"ram_mb must be an integer from 1 to 4096, not {ram_mb!r}")
+        if time_divider < 1:
+            raise MachineError("time_divider must be at least 1")
+        self.ram_mb = ram_mb
+        self.time_divider = time_divider
+        self.hardware_ad = hardware_ad
+        self._s = np.zeros(K.S_SIZE, np.int64)
+        self._x = np.zeros(32, np.int64)
+        self._csr = np.zeros(4096, np.int64)
+        self._ram = np.zeros(ram_mb << 20, np.uint8)
+        self._tlb = np.zeros((3, 3, K.TLB_SIZE), np.int64)
+        self._rows = buffer_rows
+        self._alloc_buffers(0)
+        self.hart = Hart(self)
+        self.mem = Memory(self._ram)
+        self.breakpoints: set[int] = set()
+        self.program: Program | None = None
+        self.on_console: Callable[[str], None] | None = None
+        self.uart = Uart16550(on_output=self._console_byte)
+        self.plic = Plic()
+        self.finisher = TestFinisher()
+        self.virtio = VirtioBlock(disk, self.mem)
+        self._htif_console = bytearray()
+        self._console = bytearray()
+        self._events: dict[str, list[dict[str, np.ndarray]]] = {f: [] for f in FAMILIES}
+        self.exit_code: int | None = None
+        self.host_traps: set[int] = set()
+        self.reset()
+        if record:
+            self.record(*record)
+
+    # --- state --------------------------------------------------------------------------
+    def _alloc_buffers(self, trace: int) -> None:
+        def rows(bit: int) -> int:
+            # a family that is off still gets a small buffer: its fill check never fires
+            return self._rows if trace & bit else 2 * K.MARGIN
+        self._st_pc = np.zeros(rows(K.TRACE_STEP), np.int64)
+        self._st_insn = np.zeros(rows(K.TRACE_STEP), np.uint32)
+        self._st_mode = np.zeros(rows(K.TRACE_STEP), np.uint8)
+        self._wr = np.zeros((rows(K.TRACE_WRITE), K.WRITE_COLS), np.int64)
+        self._tr = np.zeros((rows(K.TRACE_TRAP), K.TRAP_COLS), np.int64)
+        self._wk = np.zeros((rows(K.TRACE_WALK), K.WALK_COLS), np.int64)
+        self._io = np.zeros((rows(K.TRACE_IO), K.IO_COLS), np.int64)
+
+    def reset(self) -> None:
+        """Power-on state: M-mode, registers zero, pc at the program's entry (or RAM)."""
+        s, csr = self._s, self._csr
+        s[:] = 0
+        self._x[:] = 0
+        csr[:] = 0
+        self._tlb[:] = 0
+        s[K.S_PC] = self.program.entry if self.program else K.RAM_BASE
+        s[K.S_MODE] = K.PRV_M
+        s[K.S_TIME_DIV] = self.time_divider
+        s[K.S_MTIMECMP] = -1
+        s[K.S_RES_ADDR] = -1
+        s[K.S_BP_SKIP] = -1
+        s[K.S_TOHOST] = -1
+        if self.program is not None and "tohost" in self.program.symbols:
+            s[K.S_TOHOST] = self.program.symbols["tohost"]
+        csr[K.CSR_MSTATUS] = K.MSTATUS_UXL_SXL
+        csr[K.CSR_MENVCFG] = K.MENVCFG_ADUE if self.hardware_ad else 0
+        self.exit_code = None
+
+    def load(self, program: Program | str | os.PathLike[str]) -> Program:
+        """Load a program (an assembled :class:`Program`, or a path to an ELF file or an
+        assembly source ``.s``) into RAM and reset the hart to its entry point."""
+        if not isinstance(program, Program):
+            path = Path(program)
+            if path.suffix.lower() in (".s", ".asm"):
+                from vkernel.isa.asm import assemble
+
+                try:
+                    text = path.read_text()
+                except OSError as e:
+                    raise LoadError(f"cannot read {path}: {e.strerror}") from None
+                program = assemble(text, name=path.stem, filename=str(path))
+            else:
+                from vkernel.isa.elf import load_elf
+
+                program = load_elf(path)
+        for sec in program.sections.values():
+            if sec.size == 0:
+                continue
+            off = sec.addr - K.RAM_BASE
+            if off < 0 or off + sec.size > self._ram.shape[0]:
+                raise LoadError(f"section {sec.name} ({sec.addr:#x}..{sec.end:#x}) of "
+                                f"{program.name} is outside RAM ({K.RAM_BASE:#x}.."
+                                f"{K.RAM_BASE + self._ram.shape[0]:#x}); "
+                                f"try a larger ram_mb")
+            self._ram[off:off + sec.size] = np.frombuffer(bytes(sec.data), np.uint8) \
+                if not sec.nobits else 0
+        self.program = program
+        self.reset()
+        return program
+
+    # --- recording ----------------------------------------------------------------------
+    def record(self, *families: str) -> None:
+        """Choose the event families recorded from now on: any of ``step``, ``write``,
+        ``trap``, ``walk``, ``io`` (or ``"all"``); none turns recording off."""
+        if families == ("all",):
+            families = FAMILIES
+        unknown = set(families) - set(FAMILIES)
+        if unknown:
+            raise MachineError(f"unknown event families {sorted(unknown)}; "
+                               f"choose from {', '.join(FAMILIES)}")
+        self._drain()
+        bits = 0
+        for f in families:
+            bits |= _FAMILY_BIT[f]
+        self._alloc_buffers(bits)
+        self._s[K.S_TRACE] = bits
+
+    @property
+    def recording(self) -> tuple[str, ...]:
+        return tuple(f for f in FAMILIES if self._s[K.S_TRACE] & _FAMILY_BIT[f])
+
+    def _drain(self) -> None:
+        s = self._s
+        n = int(s[K.S_N_STEP])
+        if n:
+            self._events["step"].append({"pc": self._st_pc[:n].copy(),
+                                         "insn": self._st_insn[:n].copy(),
+                                         "mode": self._st_mode[:n].copy()})
+        for fam, buf, idx in (("write", self._wr, K.S_N_WRITE), ("trap", self._tr, K.S_N_TRAP),
+                              ("walk", self._wk, K.S_N_WALK), ("io", self._io, K.S_N_IO)):
+            n = int(s[idx])
+            if n:
+                rows = buf[:n].copy()
+                self._events[fam].append({c: rows[:, i] for i, c in enumerate(COLUMNS[fam])})
+            s[idx] = 0
+        s[K.S_N_STEP] = 0
+
+    def events(self, family: str) -> dict[str, np.ndarray]:
+        """The events of one family recorded so far, as named numpy columns."""
+        if family not in COLUMNS:
+            raise MachineError(f"unknown event family {family!r}")
+        self._drain()
+        chunks = self._events[family]
+        if not chunks:
+            dtypes = {"pc": np.int64, "insn": np.uint32, "mode": np.uint8}
+            return {c: np.zeros(0, dtypes.get(c, np.int64)) for c in COLUMNS[family]}
+        if len(chunks) > 1:
+            self._events[family] = [{c: np.concatenate([ch[c] for ch in chunks])
+                                     for c in COLUMNS[family]}]
+        return dict(self._events[family][0])
+
+    def clear_events(self) -> None:
+        self._drain()
+        self._events = {f: [] for f in FAMILIES}
+
+    # --- console ------------------------------------------------------------------------
+    def _console_byte(self, b: int) -> None:
+        self._console.append(b)
+        if self.on_console is not None:
+            self.on_console(bytes([b]).decode("latin-1"))
+
+    @property
+    def console(self) -> str:
+        """Everything the guest printed (UART and HTIF console) so far."""
+        return self._console.decode("utf-8", errors="replace")
+
+    def send_console(self, text: str | bytes) -> None:
+        """Type ``text`` at the guest's console (the UART receive FIFO)."""
+        self.uart.receive(text.encode() if isinstance(text, str) else bytes(text))
+        self._update_irqs()
+
+    # --- running ------------------------------------------------------------------------
+    @property
+    def halted(self) -> bool:
+        return self.exit_code is not None
+
+    def step(self, n: int = 1) -> Exit:
+        """Execute ``n`` steps (instructions retired or traps taken)."""
+        return self.run(max_steps=n)
+
+    def run(self, max_steps: int | None = None) -> Exit:
+        """Run until the guest halts, a breakpoint, a host-owned trap, an idle ``wfi``,
+        or ``max_steps`` steps (retired instructions and traps taken)."""
+        if max_steps is not None and max_steps < 0:
+            raise MachineError("max_steps must not be negative")
+        s = self._s
+        remaining = max_steps
+        bps = np.array(sorted(b - (1 << 64) if b >> 63 else b for b in self.breakpoints),
+                       dtype=np.int64)
+        s[K.S_HOST_EXC] = sum(1 << c for c in self.host_traps if c < 64 and not c >> 63)
+        rvc = _rvc_table()
+        while True:
+            if self.halted:
+                return self._exit("halt")
+            if remaining == 0:
+                return self._exit("budget")
+            chunk = CHUNK if remaining is None else min(remaining, CHUNK)
+            before = s[K.S_INSTRET] + s[K.S_TRAPS]
+            reason = K.run(s, self._x, self._csr, self._ram, self._tlb, rvc, bps,
+                           self._st_pc, self._st_insn, self._st_mode, self._wr, self._tr,
+                           self._wk, self._io, chunk)
+            if remaining is not None:
+                remaining -= int(s[K.S_INSTRET] + s[K.S_TRAPS] - before)
+                remaining = max(remaining, 0)
+            if reason == K.EXIT_BUDGET:
+                continue
+            if reason == K.EXIT_BUFFER:
+                self._drain()
+                continue
+            if reason == K.EXIT_MMIO:
+                self._mmio()
+                continue
+            if reason == K.EXIT_HTIF:
+                self._htif()
+                continue
+            if reason == K.EXIT_BREAKPOINT:
+                s[K.S_BP_SKIP] = s[K.S_PC]
+                return self._exit("breakpoint")
+            if reason == K.EXIT_WFI:
+                if self._update_irqs():
+                    continue
+                return self._exit("wfi-idle")
+            if reason == K.EXIT_HOST_TRAP:
+                return self._exit("host-exit", cause=int(s[K.S_EXIT_A]) & MASK64,
+                                  tval=int(s[K.S_EXIT_B]) & MASK64)
+            raise VkernelError(f"the core stopped for an unknown reason {reason}")
+
+    def _exit(self, reason: str, **kw: Any) -> Exit:
+        return Exit(reason, self.hart.instret, self.hart.pc,
+                    exit_code=self.exit_code if reason == "halt" else None, **kw)
+
+    # --- devices ------------------------------------------------------------------------
+    def _device_at(self, addr: int) -> tuple[str, Any, int] | None:
+        for name, dev, base, size in (("finisher", self.finisher, 0x0010_0000, 0x1000),
+                                      ("plic", self.plic, 0x0C00_0000, 0x60_0000),
+                                      ("uart", self.uart, 0x1000_0000, 0x100),
+                                      ("virtio", self.virtio, 0x1000_1000, 0x1000)):
+            if base <= addr < base + size:
+                return name, dev, addr - base
+        return None
+
+    def _mmio(self) -> None:
+        s = self._s
+        addr = int(s[K.S_MMIO_ADDR])
+        size = int(s[K.S_MMIO_SIZE])
+        write = bool(s[K.S_MMIO_WRITE])
+        found = self._device_at(addr)
+        if found is None:
+            # nothing answers at this address: an access fault, taken at the instruction
+            cause = K.EXC_STORE_ACCESS if write else K.EXC_LOAD_ACCESS
+            K.raise_exception(s, self._csr, self._tr, cause, s[K.S_EXIT_B])
+            return
+        name, dev, off = found
+        if write:
+            value = int(s[K.S_MMIO_DATA]) & ((1 << (8 * size)) - 1)
+            dev.write(off, size, value)
+        else:
+            value = dev.read(off, size) & ((1 << (8 * size)) - 1)
+            s[K.S_MMIO_DATA] = _signed(value)
+        s[K.S_MMIO_DONE] = 1
+        if s[K.S_TRACE] & K.TRACE_IO:
+            n = int(s[K.S_N_IO])
+            self._io[n] = (s[K.S_INSTRET], DEVICE_ID[name], off, int(write), _signed(value), size)
+            s[K.S_N_IO] = n + 1
+        self._update_irqs()
+        if self.finisher.exit_code is not None:
+            # retire the store that ended the machine, so the step count includes it
+            K.run(s, self._x, self._csr, self._ram, self._tlb, _rvc_table(),
+                  np.zeros(0, np.int64), self._st_pc, self._st_insn, self._st_mode,
+                  self._wr, self._tr, self._wk, self._io, 1)
+            self.exit_code = self.finisher.exit_code
+
+    def _update_irqs(self) -> bool:
+        """Feed the device lines to the PLIC and the PLIC's outputs to the hart. True when
+        an external interrupt line into the hart is up."""
+        self.plic.update({UART_IRQ: self.uart.irq, VIRTIO_IRQ: self.virtio.irq})
+        m, s_ = self.plic.outputs()
+        self._s[K.S_EXT_M] = int(m)
+        self._s[K.S_EXT_S] = int(s_)
+        return m or s_
+
+    def _htif(self) -> None:
+        """A store to tohost: exit (bit 0 set) or a console character (device 1, cmd 1)."""
+        s = self._s
+        addr = int(s[K.S_TOHOST])
+        value = self.mem.read_u64(addr)
+        if value == 0:
+            return
+        device, cmd, payload = value >> 56, (value >> 48) & 0xFF, value & ((1 << 48) - 1)
+        if device == 0 and cmd == 0 and payload & 1:
+            self.exit_code = payload >> 1
+        elif device == 1 and cmd == 1:
+            self._console_byte(payload & 0xFF)
+            self.mem.write_u64(addr, 0)  # the host consumed it: the guest may send the next
+        else:
+            self.mem.write_u64(addr, 0)  # a request we do not serve (e.g. proxied syscalls)
+        if s[K.S_TRACE] & K.TRACE_IO:
+            n = int(s[K.S_N_IO])
+            self._io[n] = (s[K.S_INSTRET], DEVICE_ID["htif"], 0, 1, _signed(value), 8)
+            s[K.S_N_IO] = n + 1
+
+    # --- snapshots ----------------------------------------------------------------------
+    _ARRAYS = ("_s", "_x", "_csr", "_ram", "_tlb", "_st_pc", "_st_insn", "_st_mode", "_wr",
+               "_tr", "_wk", "_io")
+
+    def snapshot(self) -> Snapshot:
+        """Copy the whole machine. ``restore`` of it continues bit-identically."""
+        return Snapshot(
+            arrays={a: getattr(self, a).copy() for a in self._ARRAYS},
+            devices={"uart": self.uart.state(), "plic": self.plic.state(),
+                     "finisher": self.finisher.state(), "virtio": self.virtio.state()},
+            extra={"console": bytes(self._console), "exit_code": self.exit_code,
+                   "program": self.program,
+                   "events": {f: list(c) for f, c in self._events.items()}})
+
+    def restore(self, snap: Snapshot) -> None:
+        for a, arr in snap.arrays.items():
+            if getattr(self, a).shape == arr.shape:
+                np.copyto(getattr(self, a), arr)
+            else:
+                setattr(self, a, arr.copy())
+        self.mem = Memory(self._ram)
+        self.hart = Hart(self)
+        self.virtio.memory = self.mem
+        self.uart.set_state(snap.devices["uart"])
+        self.plic.set_state(snap.devices["plic"])
+        self.finisher.set_state(snap.devices["finisher"])
+        self.virtio.set_state(snap.devices["virtio"])
+        self._console = bytearray(snap.extra["console"])
+        self.exit_code = snap.extra["exit_code"]
+        self.program = snap.extra["program"]
+        self._events = {f: list(c) for f, c in snap.extra["events"].items()}
+
+    def __repr__(self) -> str:
+        name = self.program.name if self.program else "nothing loaded"
+        return f"<Machine {self.ram_mb} MiB, {name}, {self.hart!r}>"
