@@ -1,0 +1,29 @@
+"""Run the self-checking guest programs in tests/guests/ (see prelude.s for conventions)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vkernel import Machine, assemble
+
+GUEST_DIR = Path(__file__).parent / "guests"
+PRELUDE = (GUEST_DIR / "prelude.s").read_text()
+
+
+def guest_names() -> list[str]:
+    return sorted(p.stem for p in GUEST_DIR.glob("*.s") if p.stem != "prelude")
+
+
+def build(name: str):
+    source = (GUEST_DIR / f"{name}.s").read_text()
+    return assemble(PRELUDE + source, name=name, filename=f"tests/guests/{name}.s")
+
+
+def run_guest(name: str, max_steps: int = 5_000_000, **machine_kw) -> tuple[Machine, object]:
+    m = Machine(**{"ram_mb": 4, **machine_kw})
+    m.load(build(name))
+    return m, m.run(max_steps=max_steps)
+
+
+def check_number(exit_code: int | None) -> str:
+    return "did not halt" if exit_code is None else f"failed check {exit_code}"
