@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 LAB_ARGS ?=
 # Debian packages the tests use as independent oracles
-APT_PACKAGES := binutils-riscv64-unknown-elf
+APT_PACKAGES := binutils-riscv64-unknown-elf qemu-system-misc
 
 .PHONY: lab test bench lint clean apt
 

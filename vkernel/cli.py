@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from vkernel.errors import AsmError, LoadError
+from vkernel.errors import AsmError, LoadError, VkernelError
 
 
 def _int(text: str) -> int:
@@ -40,7 +40,118 @@ def _parser() -> argparse.ArgumentParser:
     dis.add_argument("file", type=Path, help="ELF executable or assembly source")
     dis.add_argument("--no-aliases", action="store_true",
                      help="print every instruction under its own name (no pseudo-instructions)")
+    run = sub.add_parser("run", help="run a program (.s or ELF) on the virt machine",
+                         description="Run a bare-metal program on the emulated QEMU-virt "
+                                     "machine. The UART goes to stdout and stdin to the UART; "
+                                     "the exit status is the guest's (HTIF or test finisher; "
+                                     "0 on pass), 124 when --max-steps ran out, 125 when the "
+                                     "guest waits for input that cannot come.")
+    run.add_argument("file", type=Path, help="ELF executable or assembly source")
+    run.add_argument("--max-steps", type=_int, default=None,
+                     help="stop after this many steps (instructions or traps)")
+    run.add_argument("--ram-mb", type=int, default=128, help="RAM size in MiB (default 128)")
+    run.add_argument("--disk", type=Path, help="raw disk image for the virtio block device")
+
+    bench = sub.add_parser("bench", help="run a benchmark from benchmarks/ (source checkout)",
+                           description="Run one of the benchmarks in the source checkout's "
+                                       "benchmarks/ folder; it prints a table and writes JSON "
+                                       "to benchmarks/results/.")
+    bench.add_argument("name", choices=["core", "asm"], help="which benchmark")
+    bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the benchmark")
     return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    import os
+    import select
+
+    from vkernel.machine import Machine
+
+    program = _load(args.file)
+    m = Machine(ram_mb=args.ram_mb, disk=args.disk)
+    m.load(program)
+    out = sys.stdout.buffer
+    m.on_console = lambda ch: out.write(ch.encode("latin-1"))
+    stdin_fd: int | None = None
+    saved_tty = None
+    try:
+        stdin_fd = sys.stdin.fileno()
+    except (OSError, ValueError, AttributeError):
+        stdin_fd = None
+    if stdin_fd is not None and os.isatty(stdin_fd):
+        import termios
+        import tty
+
+        saved_tty = termios.tcgetattr(stdin_fd)
+        tty.setcbreak(stdin_fd)  # keys go straight to the guest, which echoes them itself
+
+    def feed(timeout: float | None) -> bool:
+        """Forward what stdin has to the UART; False once stdin is closed."""
+        nonlocal stdin_fd
+        if stdin_fd is None:
+            return False
+        ready, _, _ = select.select([stdin_fd], [], [], timeout)
+        if ready:
+            data = os.read(stdin_fd, 4096)
+            if not data:
+                stdin_fd = None
+                return False
+            m.send_console(data)
+        return True
+
+    start = m.steps
+    try:
+        while True:
+            chunk = 1 << 21  # poll stdin between chunks
+            if args.max_steps is not None:
+                left = args.max_steps - (m.steps - start)
+                if left <= 0:
+                    print(f"vkernel: stopped after {args.max_steps} steps (--max-steps)",
+                          file=sys.stderr)
+                    return 124
+                chunk = min(chunk, left)
+            ex = m.run(max_steps=chunk)
+            out.flush()
+            if ex.reason == "halt":
+                code = ex.exit_code or 0
+                return code if code < 256 else 255
+            if ex.reason == "budget":
+                feed(0)
+            elif ex.reason == "wfi-idle":
+                if not feed(None):
+                    print(f"vkernel: the guest waits in wfi at {ex.pc:#x} for an interrupt "
+                          f"nothing can send (step {ex.step})", file=sys.stderr)
+                    return 125
+            else:
+                print(f"vkernel: stopped: {ex!r}", file=sys.stderr)
+                return 1
+    except KeyboardInterrupt:
+        out.flush()
+        print(f"\nvkernel: interrupted at step {m.hart.instret}, pc {m.hart.pc:#x}",
+              file=sys.stderr)
+        return 130
+    finally:
+        if saved_tty is not None:
+            import termios
+
+            termios.tcsetattr(stdin_fd if stdin_fd is not None else 0, termios.TCSADRAIN,
+                              saved_tty)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import runpy
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / f"bench_{args.name}.py"
+    if not script.exists():
+        print(f"vkernel: {script} not found: benchmarks run from a source checkout",
+              file=sys.stderr)
+        return 2
+    sys.argv = [str(script), *args.args]
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    except SystemExit as e:
+        return int(e.code or 0)
+    return 0
 
 
 def _load(path: Path, base: int = 0x8000_0000):  # noqa: ANN202 - returns a Program
@@ -70,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
             size = sum(s.size for s in program.sections.values())
             print(f"{output}: {len(program.sections)} sections, {size} bytes, "
                   f"entry {program.entry:#x}")
+        elif args.command == "run":
+            return _run(args)
+        elif args.command == "bench":
+            return _bench(args)
         elif args.command == "disasm":
             from vkernel.isa.disasm import disassemble, to_text
 
@@ -80,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"\nDisassembly of section {section.name}:\n")
                 insns = disassemble(section.data, section.addr, aliases=not args.no_aliases)
                 print(to_text(insns, program.symbols))
-    except (AsmError, LoadError) as e:
+    except (AsmError, LoadError, VkernelError) as e:
         print(f"vkernel: {e}", file=sys.stderr)
         return 1
     return 0

@@ -453,6 +453,12 @@ class Machine:
 
     # --- running ------------------------------------------------------------------------
     @property
+    def steps(self) -> int:
+        """Steps taken since reset: instructions retired plus traps taken (what budgets
+        count)."""
+        return int(self._s[K.S_INSTRET] + self._s[K.S_TRAPS])
+
+    @property
     def halted(self) -> bool:
         return self.exit_code is not None
 

@@ -1,0 +1,126 @@
+"""`vkernel run`: bare-metal programs built for QEMU's virt board, end to end."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import require_tool
+
+UART_PRINT = """
+    .option norvc
+    .equ UART, 0x10000000
+    .globl _start
+_start:
+    la a0, msg
+    li a1, UART
+1:  lbu t0, 0(a0)
+    beqz t0, 2f
+3:  lbu t1, 5(a1)          # LSR: wait until the transmit holding register is empty
+    andi t1, t1, 0x20
+    beqz t1, 3b
+    sb t0, 0(a1)
+    addi a0, a0, 1
+    j 1b
+2:  li t0, 0x100000        # SiFive test finisher
+    li t1, {finish}
+    sw t1, 0(t0)
+4:  j 4b
+    .section .rodata
+msg: .string "{text}"
+"""
+
+ECHO = """
+    .equ UART, 0x10000000
+    .globl _start
+_start:
+    li a1, UART
+1:  lbu t1, 5(a1)          # LSR.DR: a byte has arrived
+    andi t1, t1, 1
+    beqz t1, 1b
+    lbu t0, 0(a1)
+    sb t0, 0(a1)           # echo it
+    li t2, 'q'
+    bne t0, t2, 1b
+    li t0, 0x100000
+    li t1, 0x5555
+    sw t1, 0(t0)
+"""
+
+
+def vkernel_run(*args: str, stdin: bytes | None = None, timeout: float = 120):
+    return subprocess.run([sys.executable, "-m", "vkernel", "run", *args], input=stdin,
+                          stdin=None if stdin is not None else subprocess.DEVNULL,
+                          capture_output=True, timeout=timeout, check=False)
+
+
+def build(gnu, source: str):
+    return gnu.build(source, {".text": 0x8000_0000, ".rodata": 0x8000_1000}).elf
+
+
+def test_uart_output_of_a_gnu_built_elf(gnu):
+    elf = build(gnu, UART_PRINT.format(text="Hello, virt!\\n", finish="0x5555"))
+    r = vkernel_run(str(elf))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"Hello, virt!\n"
+
+
+def test_same_output_as_qemu(gnu):
+    qemu = require_tool("qemu-system-riscv64")
+    elf = build(gnu, UART_PRINT.format(text="same bytes as QEMU\\n", finish="0x5555"))
+    q = subprocess.run([qemu, "-machine", "virt", "-bios", "none", "-kernel", str(elf),
+                        "-display", "none", "-serial", "stdio", "-monitor", "none"],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
+    r = vkernel_run(str(elf))
+    assert (r.returncode, r.stdout) == (q.returncode, q.stdout) == (0, b"same bytes as QEMU\n")
+
+
+def test_finisher_failure_code_is_the_exit_status(gnu):
+    elf = build(gnu, UART_PRINT.format(text="bad\\n", finish="0x3333 | (5 << 16)"))
+    r = vkernel_run(str(elf))
+    assert (r.returncode, r.stdout) == (5, b"bad\n")
+
+
+def test_htif_exit_code_from_assembly_source(tmp_path):
+    src = tmp_path / "htif.s"
+    src.write_text("""
+        li t0, (21 << 1) | 1       # HTIF: fail with code 21
+        la t1, tohost
+        sd t0, 0(t1)
+    1:  j 1b
+        .data
+        .align 3
+    tohost: .dword 0
+    """)
+    r = vkernel_run(str(src))
+    assert r.returncode == 21
+
+
+def test_budget_and_idle_exits(tmp_path):
+    spin = tmp_path / "spin.s"
+    spin.write_text("1: j 1b\n")
+    r = vkernel_run(str(spin), "--max-steps", "1000")
+    assert r.returncode == 124 and b"1000 steps" in r.stderr
+    idle = tmp_path / "idle.s"
+    idle.write_text("wfi\nj .\n")  # nothing can ever interrupt it
+    r = vkernel_run(str(idle))
+    assert r.returncode == 125 and b"wfi" in r.stderr
+
+
+def test_stdin_reaches_the_uart(tmp_path):
+    src = tmp_path / "echo.s"
+    src.write_text(ECHO)
+    r = vkernel_run(str(src), stdin=b"typed text q")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"typed text q"
+
+
+@pytest.mark.parametrize("content, message", [(b"\x7fELF\x01garbage", b"truncated ELF"),
+                                              (b"li a0, bogus(\n", b"bad.s:1:13")])
+def test_bad_files_are_reported(tmp_path, content, message):
+    path = tmp_path / ("bad.elf" if content.startswith(b"\x7f") else "bad.s")
+    path.write_bytes(content)
+    r = vkernel_run(str(path))
+    assert r.returncode == 1 and message in r.stderr and b"Traceback" not in r.stderr
