@@ -309,6 +309,8 @@ class Machine:
         self._htif_console = bytearray()
         self._console = bytearray()
         self._events: dict[str, list[dict[str, np.ndarray]]] = {f: [] for f in FAMILIES}
+        # where drained events go; None keeps them in memory for events()
+        self.on_drain: Callable[[str, dict[str, np.ndarray]], None] | None = None
         self.exit_code: int | None = None
         self.host_traps: set[int] = set()
         self.reset()
@@ -331,7 +333,9 @@ class Machine:
     def reset(self) -> None:
         """Power-on state: M-mode, registers zero, pc at the program's entry (or RAM)."""
         s, csr = self._s, self._csr
+        trace = s[K.S_TRACE]
         s[:] = 0
+        s[K.S_TRACE] = trace  # what is being recorded survives a reset
         self._x[:] = 0
         csr[:] = 0
         self._tlb[:] = 0
@@ -402,20 +406,22 @@ class Machine:
         return tuple(f for f in FAMILIES if self._s[K.S_TRACE] & _FAMILY_BIT[f])
 
     def _drain(self) -> None:
+        """Move the rows in the core's buffers out (to ``on_drain`` or memory); the
+        buffers are then reused."""
         s = self._s
+        out = self.on_drain or (lambda fam, cols: self._events[fam].append(cols))
         n = int(s[K.S_N_STEP])
         if n:
-            self._events["step"].append({"pc": self._st_pc[:n].copy(),
-                                         "insn": self._st_insn[:n].copy(),
-                                         "mode": self._st_mode[:n].copy()})
+            out("step", {"pc": self._st_pc[:n].copy(), "insn": self._st_insn[:n].copy(),
+                         "mode": self._st_mode[:n].copy()})
+        s[K.S_N_STEP] = 0
         for fam, buf, idx in (("write", self._wr, K.S_N_WRITE), ("trap", self._tr, K.S_N_TRAP),
                               ("walk", self._wk, K.S_N_WALK), ("io", self._io, K.S_N_IO)):
             n = int(s[idx])
             if n:
                 rows = buf[:n].copy()
-                self._events[fam].append({c: rows[:, i] for i, c in enumerate(COLUMNS[fam])})
+                out(fam, {c: rows[:, i] for i, c in enumerate(COLUMNS[fam])})
             s[idx] = 0
-        s[K.S_N_STEP] = 0
 
     def events(self, family: str) -> dict[str, np.ndarray]:
         """The events of one family recorded so far, as named numpy columns."""
@@ -476,7 +482,6 @@ class Machine:
         bps = np.array(sorted(b - (1 << 64) if b >> 63 else b for b in self.breakpoints),
                        dtype=np.int64)
         s[K.S_HOST_EXC] = sum(1 << c for c in self.host_traps if c < 64 and not c >> 63)
-        rvc = _rvc_table()
         while True:
             if self.halted:
                 return self._exit("halt")
@@ -484,9 +489,7 @@ class Machine:
                 return self._exit("budget")
             chunk = CHUNK if remaining is None else min(remaining, CHUNK)
             before = s[K.S_INSTRET] + s[K.S_TRAPS]
-            reason = K.run(s, self._x, self._csr, self._ram, self._tlb, rvc, bps,
-                           self._st_pc, self._st_insn, self._st_mode, self._wr, self._tr,
-                           self._wk, self._io, chunk)
+            reason = self._core_run(bps, chunk)
             if remaining is not None:
                 remaining -= int(s[K.S_INSTRET] + s[K.S_TRAPS] - before)
                 remaining = max(remaining, 0)
@@ -512,6 +515,14 @@ class Machine:
                 return self._exit("host-exit", cause=int(s[K.S_EXIT_A]) & MASK64,
                                   tval=int(s[K.S_EXIT_B]) & MASK64)
             raise VkernelError(f"the core stopped for an unknown reason {reason}")
+
+    def _core_run(self, bps: np.ndarray, budget: int) -> int:
+        """One call into the numba core: run up to ``budget`` steps."""
+        ram = self._ram
+        return K.run(self._s, self._x, self._csr, ram, ram.view(np.uint16),
+                     ram.view(np.uint32), ram.view(np.int64), self._tlb, _rvc_table(), bps,
+                     self._st_pc, self._st_insn, self._st_mode, self._wr, self._tr, self._wk,
+                     self._io, budget)
 
     def _exit(self, reason: str, **kw: Any) -> Exit:
         return Exit(reason, self.hart.instret, self.hart.pc,
@@ -553,9 +564,7 @@ class Machine:
         self._update_irqs()
         if self.finisher.exit_code is not None:
             # retire the store that ended the machine, so the step count includes it
-            K.run(s, self._x, self._csr, self._ram, self._tlb, _rvc_table(),
-                  np.zeros(0, np.int64), self._st_pc, self._st_insn, self._st_mode,
-                  self._wr, self._tr, self._wk, self._io, 1)
+            self._core_run(np.zeros(0, np.int64), 1)
             self.exit_code = self.finisher.exit_code
 
     def _update_irqs(self) -> bool:

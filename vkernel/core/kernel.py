@@ -989,7 +989,7 @@ def walk(s, csr, ram, tlb, wk, wr, va, acc, mode, step):
         idx = vpn & (TLB_SIZE - 1)
         tlb[acc, TLB_KEY, idx] = tlb_key(vpn, tlb_ctx(csr, mode))
         tlb[acc, TLB_PAGE, idx] = pa & ~0xFFF
-        tlb[acc, TLB_FLAGS, idx] = pte & 0xFF
+        tlb[acc, TLB_FLAGS, idx] = (pte & 0xFF) | (level << 8)  # level: for sfence.vma rs1
         return pa
     s[S_TRAP_CAUSE] = page_fault_cause(acc)
     s[S_TRAP_TVAL] = va
@@ -1006,6 +1006,10 @@ def translate(s, csr, ram, tlb, wk, wr, va, acc, step):
     """Virtual to physical for one access: TLB first, walk on a miss. -1 on a fault."""
     mode = effective_mode(s, csr, acc)
     if not translating(csr, mode):
+        if va < 0:  # bit 63 set: no physical address is that large (and -1 means a fault)
+            s[S_TRAP_CAUSE] = access_fault_cause(acc)
+            s[S_TRAP_TVAL] = va
+            return -1
         return va
     s[S_TLB_LOOKUPS] += 1
     vpn = va >> 12
@@ -1028,7 +1032,10 @@ def tlb_flush(tlb, csr, va, asid, all_va, all_asid):
             raw = key - 1
             e_vpn = raw >> 20
             e_asid = (raw >> 4) & 0xFFFF
-            hit_va = all_va or e_vpn == ((va >> 12) & ((1 << 27) - 1))
+            # an entry cut from a superpage stands for its leaf PTE: compare the VPN bits
+            # above the superpage's offset (level in bits 8-9 of the flags)
+            sh = 9 * ((tlb[k, TLB_FLAGS, i] >> 8) & 3)
+            hit_va = all_va or (e_vpn >> sh) == (((va >> 12) & ((1 << 27) - 1)) >> sh)
             hit_asid = all_asid or (e_asid == asid and (tlb[k, TLB_FLAGS, i] & PTE_G) == 0)
             if hit_va and hit_asid:
                 tlb[k, TLB_KEY, i] = 0
@@ -1172,13 +1179,12 @@ def load_slow(s, csr, ram, tlb, wk, wr, io, va, size, step):
     v = np.int64(0)
     for i in range(size):
         pa = translate(s, csr, ram, tlb, wk, wr, va + i, ACC_LOAD, step)
-        if pa < 0:
-            s[S_TRAP_TVAL] = va
+        if pa < 0:  # stval = the address of the part that faulted (translate set va + i)
             return np.int64(0), 1
         off = pa - RAM_BASE
         if off < 0 or off >= ram.shape[0]:
             s[S_TRAP_CAUSE] = EXC_LOAD_ACCESS
-            s[S_TRAP_TVAL] = va
+            s[S_TRAP_TVAL] = va + i
             return np.int64(0), 1
         v |= np.int64(ram[off]) << (8 * i)
     return v, 0
@@ -1204,13 +1210,12 @@ def store_slow(s, csr, ram, tlb, wk, wr, io, va, size, v, step):
     first = np.int64(-1)
     for i in range(size):
         pa = translate(s, csr, ram, tlb, wk, wr, va + i, ACC_STORE, step)
-        if pa < 0:
-            s[S_TRAP_TVAL] = va
+        if pa < 0:  # stval = the address of the part that faulted (translate set va + i)
             return 1
         off = pa - RAM_BASE
         if off < 0 or off >= ram.shape[0]:
             s[S_TRAP_CAUSE] = EXC_STORE_ACCESS
-            s[S_TRAP_TVAL] = va
+            s[S_TRAP_TVAL] = va + i
             return 1
         if i == 0:
             first = pa
@@ -1255,8 +1260,12 @@ def amo_op(f5, old, src, size):
 # The run loop
 # ---------------------------------------------------------------------------------------
 @njit(cache=True)
-def run(s, x, csr, ram, tlb, rvc, bps, st_pc, st_insn, st_mode, wr, tr, wk, io, budget):
-    """Execute up to ``budget`` instructions. Returns the exit reason (also in s[S_EXIT])."""
+def run(s, x, csr, ram, r16, r32, r64, tlb, rvc, bps, st_pc, st_insn, st_mode, wr, tr, wk, io,
+        budget):
+    """Execute up to ``budget`` steps. Returns the exit reason (also in s[S_EXIT]).
+
+    ``r16``, ``r32`` and ``r64`` are views of ``ram``: the fast paths read aligned values
+    with one indexed load."""
     pc = s[S_PC]
     instret = s[S_INSTRET]
     end = instret + budget
@@ -1280,6 +1289,7 @@ def run(s, x, csr, ram, tlb, rvc, bps, st_pc, st_insn, st_mode, wr, tr, wk, io, 
     s_ctx = np.int64(0)
     tohost = s[S_TOHOST]
     reason = EXIT_NONE
+    tlb_hits = np.int64(0)  # fast-path TLB hits, added to S_TLB_LOOKUPS on the way out
     while True:
         if instret >= check_at:
             s[S_PC] = pc
@@ -1288,6 +1298,13 @@ def run(s, x, csr, ram, tlb, rvc, bps, st_pc, st_insn, st_mode, wr, tr, wk, io, 
                 reason = EXIT_BUDGET
                 break
             if t_step and s[S_N_STEP] >= st_pc.shape[0]:
+                reason = EXIT_BUFFER
+                break
+            # traps retire nothing, so a trap storm only passes here: drain before rows drop
+            if t_var and (s[S_N_WRITE] > wr.shape[0] - MARGIN
+                          or s[S_N_TRAP] > tr.shape[0] - MARGIN
+                          or s[S_N_WALK] > wk.shape[0] - MARGIN
+                          or s[S_N_IO] > io.shape[0] - MARGIN):
                 reason = EXIT_BUFFER
                 break
             irq = interrupt_to_take(s, csr, instret)
@@ -1344,7 +1361,7 @@ def run(s, x, csr, ram, tlb, rvc, bps, st_pc, st_insn, st_mode, wr, tr, wk, io, 
         raw = np.int64(0)
         ilen = 4
         if exc < 0:
-            lo = np.int64(ram[off]) | (np.int64(ram[off + 1]) << 8)
+            lo = np.int64(r16[off >> 1])
             if (lo & 3) != 3:
                 raw = lo
                 insn = np.int64(rvc[lo])
@@ -1353,7 +1370,10 @@ def run(s, x, csr, ram, tlb, rvc, bps, st_pc, st_insn, st_mode, wr, tr, wk, io, 
                     exc = EXC_ILLEGAL
                     tval = lo
             elif (pc & 0xFFF) != 0xFFE:
-                insn = lo | (np.int64(ram[off + 2]) << 16) | (np.int64(ram[off + 3]) << 24)
+                if off & 3:
+                    insn = lo | (np.int64(r16[(off >> 1) + 1]) << 16)
+                else:
+                    insn = np.int64(r32[off >> 2])
                 raw = insn
             else:  # the instruction's upper half is on the next page
                 pa2 = translate(s, csr, ram, tlb, wk, wr, pc + 2, ACC_FETCH, instret)
@@ -1474,7 +1494,7 @@ def run(s, x, csr, ram, tlb, rvc, bps, st_pc, st_insn, st_mode, wr, tr, wk, io, 
                             key = tlb_key(vpn, l_ctx)
                             if tlb[ACC_LOAD, TLB_KEY, idx] == key and canonical(va):
                                 pa = tlb[ACC_LOAD, TLB_PAGE, idx] | (va & 0xFFF)
-                                s[S_TLB_LOOKUPS] += 1
+                                tlb_hits += 1
                             else:
                                 pa = -1
                         else:
@@ -1482,7 +1502,14 @@ def run(s, x, csr, ram, tlb, rvc, bps, st_pc, st_insn, st_mode, wr, tr, wk, io, 
                         poff = pa - RAM_BASE
                         if pa >= 0 and poff >= 0 and poff + size <= ram_size \
                                 and (va & (size - 1)) == 0:
-                            v = ram_read(ram, poff, size)
+                            if size == 4:
+                                v = np.int64(r32[poff >> 2])
+                            elif size == 8:
+                                v = r64[poff >> 3]
+                            elif size == 1:
+                                v = np.int64(ram[poff])
+                            else:
+                                v = np.int64(r16[poff >> 1])
                         else:
                             v, status = load_slow(s, csr, ram, tlb, wk, wr, io, va, size,
                                                   instret)
@@ -1514,7 +1541,7 @@ def run(s, x, csr, ram, tlb, rvc, bps, st_pc, st_insn, st_mode, wr, tr, wk, io, 
                             key = tlb_key(vpn, s_ctx)
                             if tlb[ACC_STORE, TLB_KEY, idx] == key and canonical(va):
                                 pa = tlb[ACC_STORE, TLB_PAGE, idx] | (va & 0xFFF)
-                                s[S_TLB_LOOKUPS] += 1
+                                tlb_hits += 1
                             else:
                                 pa = -1
                         else:
@@ -1522,7 +1549,14 @@ def run(s, x, csr, ram, tlb, rvc, bps, st_pc, st_insn, st_mode, wr, tr, wk, io, 
                         poff = pa - RAM_BASE
                         if pa >= 0 and poff >= 0 and poff + size <= ram_size \
                                 and (va & (size - 1)) == 0:
-                            ram_write(ram, poff, size, b)
+                            if size == 4:
+                                r32[poff >> 2] = np.uint32(b & _M32)
+                            elif size == 8:
+                                r64[poff >> 3] = b
+                            elif size == 1:
+                                ram[poff] = np.uint8(b & 0xFF)
+                            else:
+                                r16[poff >> 1] = np.uint16(b & 0xFFFF)
                         else:
                             s[S_CLINT_STORE] = 0
                             status = store_slow(s, csr, ram, tlb, wk, wr, io, va, size, b,
@@ -1708,6 +1742,7 @@ def run(s, x, csr, ram, tlb, rvc, bps, st_pc, st_insn, st_mode, wr, tr, wk, io, 
     s[S_PC] = pc
     s[S_INSTRET] = instret
     s[S_EXIT] = reason
+    s[S_TLB_LOOKUPS] += tlb_hits
     return reason
 
 
@@ -1882,12 +1917,15 @@ def system(s, x, csr, ram, tlb, wk, wr, io, insn, ilen, instret):
         return 1
     old = csr_read(s, csr, n, instret)
     if write:
+        base = old
+        if n == CSR_MIP:  # csrrs/csrrc modify only the software SEIP bit, never latching
+            base = (old & ~MIP_SEIP) | (csr[CSR_MIP] & MIP_SEIP)  # the PLIC's line (3.1.9)
         if kind == 1:
             new = src
         elif kind == 2:
-            new = old | src
+            new = base | src
         else:
-            new = old & ~src
+            new = base & ~src
         held = csr_write(s, csr, n, new, instret)
         if s[S_TRACE] & TRACE_WRITE:
             rec_write(s, wr, instret, WRITE_CSR, n, held, 8, -1)
