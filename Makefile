@@ -44,6 +44,7 @@ test: $(VENV)/.dev-stamp apt lint
 
 bench: $(VENV)/.dev-stamp apt
 	$(BIN)/python benchmarks/bench_asm.py
+	$(BIN)/python benchmarks/bench_core.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info

@@ -143,7 +143,7 @@ class Registers:
         return list(self)
 
     def __repr__(self) -> str:
-        return "Registers(" + ", ".join(f"{n}={v:#x}" for n, v in zip(ABI_NAMES, self)
+        return "Registers(" + ", ".join(f"{n}={v:#x}" for n, v in zip(ABI_NAMES, self, strict=True)
                                         if v) + ")"
 
 
@@ -264,9 +264,30 @@ _RVC_TABLE: np.ndarray | None = None
 
 
 def _rvc_table() -> np.ndarray:
+    """The RVC expansion table, cached on disk next to numba's cache (keyed by the core's
+    source) because loading the compiled builder costs more than reading 256 KiB."""
     global _RVC_TABLE
     if _RVC_TABLE is None:
-        _RVC_TABLE = K.build_rvc_table()
+        import hashlib
+
+        src = Path(K.__file__)
+        key = hashlib.sha1(src.read_bytes()).hexdigest()[:16]
+        cache_dir = Path(os.environ.get("NUMBA_CACHE_DIR") or src.parent / "__pycache__")
+        path = cache_dir / f"rvc-{key}.npy"
+        try:
+            table = np.load(path)
+            if table.shape != (65536,) or table.dtype != np.uint32:
+                raise ValueError("stale")
+        except (OSError, ValueError):
+            table = K.build_rvc_table()
+            try:
+                cache_dir.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(f".{os.getpid()}.npy")
+                np.save(tmp, table)
+                os.replace(tmp, path)
+            except OSError:
+                pass  # a read-only install: build it each time
+        _RVC_TABLE = table
     return _RVC_TABLE
 
 
@@ -482,17 +503,18 @@ class Machine:
         bps = np.array(sorted(b - (1 << 64) if b >> 63 else b for b in self.breakpoints),
                        dtype=np.int64)
         s[K.S_HOST_EXC] = sum(1 << c for c in self.host_traps if c < 64 and not c >> 63)
+        start = int(s[K.S_INSTRET] + s[K.S_TRAPS])
         while True:
             if self.halted:
                 return self._exit("halt")
+            if max_steps is not None:
+                # counted from the start, so a trap raised here in Python (an MMIO access
+                # fault) uses up a step of the budget as well
+                remaining = max(max_steps - int(s[K.S_INSTRET] + s[K.S_TRAPS] - start), 0)
             if remaining == 0:
                 return self._exit("budget")
             chunk = CHUNK if remaining is None else min(remaining, CHUNK)
-            before = s[K.S_INSTRET] + s[K.S_TRAPS]
             reason = self._core_run(bps, chunk)
-            if remaining is not None:
-                remaining -= int(s[K.S_INSTRET] + s[K.S_TRAPS] - before)
-                remaining = max(remaining, 0)
             if reason == K.EXIT_BUDGET:
                 continue
             if reason == K.EXIT_BUFFER:

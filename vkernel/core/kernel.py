@@ -332,7 +332,10 @@ def div_s(a, b):
         return -1
     if a == _INT64_MIN and b == -1:
         return a
-    q = np.int64(np.uint64(abs(a) if a != _INT64_MIN else a) // np.uint64(abs(b) if b != _INT64_MIN else b))
+    # magnitudes as unsigned: |INT64_MIN| does not fit an int64
+    ua = np.uint64(abs(a) if a != _INT64_MIN else a)
+    ub = np.uint64(abs(b) if b != _INT64_MIN else b)
+    q = np.int64(ua // ub)
     return -q if (a < 0) != (b < 0) else q
 
 
@@ -1316,6 +1319,7 @@ def run(s, x, csr, ram, r16, r32, r64, tlb, rvc, bps, st_pc, st_insn, st_mode, w
                 pc = s[S_PC]
                 f_page = NO_PAGE
                 ctx_valid = False
+                continue  # check again: that step may have been the budget's last
             check_at = min(end, timer_deadline(s, csr, instret))
             if t_step:
                 check_at = min(check_at, instret + st_pc.shape[0] - s[S_N_STEP])

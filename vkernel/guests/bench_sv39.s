@@ -6,6 +6,12 @@
     .equ N, 256
     .globl _start
 _start:
+    # PMP: let S-mode reach all memory (with no matching entry it would reach nothing)
+    li t0, -1
+    srli t0, t0, 10
+    csrw pmpaddr0, t0
+    li t0, 0x1f                   # NAPOT, R W X
+    csrw pmpcfg0, t0
     # root (level 2) -> level 1 -> level 0 table with 512 leaf PTEs for 0x8000_0000..+2 MiB
     la t0, pt_l2
     la t1, pt_l1
