@@ -592,7 +592,10 @@ class Machine:
     def _update_irqs(self) -> bool:
         """Feed the device lines to the PLIC and the PLIC's outputs to the hart. True when
         an external interrupt line into the hart is up."""
-        self.plic.update({UART_IRQ: self.uart.irq, VIRTIO_IRQ: self.virtio.irq})
+        raised = [src for src, dev in ((UART_IRQ, self.uart), (VIRTIO_IRQ, self.virtio))
+                  if dev.raised]
+        self.uart.raised = self.virtio.raised = False
+        self.plic.update({UART_IRQ: self.uart.irq, VIRTIO_IRQ: self.virtio.irq}, raised)
         m, s_ = self.plic.outputs()
         self._s[K.S_EXT_M] = int(m)
         self._s[K.S_EXT_S] = int(s_)

@@ -1268,7 +1268,8 @@ def run(s, x, csr, ram, r16, r32, r64, tlb, rvc, bps, st_pc, st_insn, st_mode, w
     """Execute up to ``budget`` steps. Returns the exit reason (also in s[S_EXIT]).
 
     ``r16``, ``r32`` and ``r64`` are views of ``ram``: the fast paths read aligned values
-    with one indexed load."""
+    with one indexed load. Their indexes are cast to uint64 once proven in range, which
+    spares numba's negative-index wraparound code on every access."""
     pc = s[S_PC]
     instret = s[S_INSTRET]
     end = instret + budget
@@ -1286,6 +1287,7 @@ def run(s, x, csr, ram, r16, r32, r64, tlb, rvc, bps, st_pc, st_insn, st_mode, w
     f_off = np.int64(0)
     # load/store fast path state, recomputed whenever mode, satp or mstatus may change
     ctx_valid = False
+    cur_mode = s[S_MODE]  # the mode instructions execute in (refreshed with the context)
     l_xlate = False
     s_xlate = False
     l_ctx = np.int64(0)
@@ -1341,6 +1343,7 @@ def run(s, x, csr, ram, r16, r32, r64, tlb, rvc, bps, st_pc, st_insn, st_mode, w
             l_ctx = tlb_ctx(csr, lm)
             s_ctx = l_ctx
             ctx_valid = True
+            cur_mode = s[S_MODE]  # what the step rows record: mret/sret change S_MODE early
 
         # ---- fetch -------------------------------------------------------------------
         exc = -1
@@ -1365,19 +1368,19 @@ def run(s, x, csr, ram, r16, r32, r64, tlb, rvc, bps, st_pc, st_insn, st_mode, w
         raw = np.int64(0)
         ilen = 4
         if exc < 0:
-            lo = np.int64(r16[off >> 1])
+            lo = np.int64(r16[np.uint64(off >> 1)])
             if (lo & 3) != 3:
                 raw = lo
-                insn = np.int64(rvc[lo])
+                insn = np.int64(rvc[np.uint64(lo)])
                 ilen = 2
                 if insn == 0:
                     exc = EXC_ILLEGAL
                     tval = lo
             elif (pc & 0xFFF) != 0xFFE:
                 if off & 3:
-                    insn = lo | (np.int64(r16[(off >> 1) + 1]) << 16)
+                    insn = lo | (np.int64(r16[np.uint64((off >> 1) + 1)]) << 16)
                 else:
-                    insn = np.int64(r32[off >> 2])
+                    insn = np.int64(r32[np.uint64(off >> 2)])
                 raw = insn
             else:  # the instruction's upper half is on the next page
                 pa2 = translate(s, csr, ram, tlb, wk, wr, pc + 2, ACC_FETCH, instret)
@@ -1507,13 +1510,13 @@ def run(s, x, csr, ram, r16, r32, r64, tlb, rvc, bps, st_pc, st_insn, st_mode, w
                         if pa >= 0 and poff >= 0 and poff + size <= ram_size \
                                 and (va & (size - 1)) == 0:
                             if size == 4:
-                                v = np.int64(r32[poff >> 2])
+                                v = np.int64(r32[np.uint64(poff >> 2)])
                             elif size == 8:
-                                v = r64[poff >> 3]
+                                v = r64[np.uint64(poff >> 3)]
                             elif size == 1:
-                                v = np.int64(ram[poff])
+                                v = np.int64(ram[np.uint64(poff)])
                             else:
-                                v = np.int64(r16[poff >> 1])
+                                v = np.int64(r16[np.uint64(poff >> 1)])
                         else:
                             v, status = load_slow(s, csr, ram, tlb, wk, wr, io, va, size,
                                                   instret)
@@ -1554,13 +1557,13 @@ def run(s, x, csr, ram, r16, r32, r64, tlb, rvc, bps, st_pc, st_insn, st_mode, w
                         if pa >= 0 and poff >= 0 and poff + size <= ram_size \
                                 and (va & (size - 1)) == 0:
                             if size == 4:
-                                r32[poff >> 2] = np.uint32(b & _M32)
+                                r32[np.uint64(poff >> 2)] = np.uint32(b & _M32)
                             elif size == 8:
-                                r64[poff >> 3] = b
+                                r64[np.uint64(poff >> 3)] = b
                             elif size == 1:
-                                ram[poff] = np.uint8(b & 0xFF)
+                                ram[np.uint64(poff)] = np.uint8(b & 0xFF)
                             else:
-                                r16[poff >> 1] = np.uint16(b & 0xFFFF)
+                                r16[np.uint64(poff >> 1)] = np.uint16(b & 0xFFFF)
                         else:
                             s[S_CLINT_STORE] = 0
                             status = store_slow(s, csr, ram, tlb, wk, wr, io, va, size, b,
@@ -1733,7 +1736,7 @@ def run(s, x, csr, ram, r16, r32, r64, tlb, rvc, bps, st_pc, st_insn, st_mode, w
             n = s[S_N_STEP]
             st_pc[n] = pc
             st_insn[n] = np.uint32(raw & _M32)
-            st_mode[n] = np.uint8(s[S_MODE])
+            st_mode[n] = np.uint8(cur_mode)
             s[S_N_STEP] = n + 1
         pc = npc
         instret += 1

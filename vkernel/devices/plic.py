@@ -1,9 +1,15 @@
 """The platform-level interrupt controller (SiFive PLIC as on QEMU virt, at 0x0C00_0000),
 with two contexts for hart 0: 0 = M-mode, 1 = S-mode.
 
-Sources are level-triggered: a source whose line is high becomes pending unless it has
-been claimed and not yet completed. A context's output is raised while some pending,
-enabled source has a priority above the context's threshold.
+Gateways behave as QEMU's sifive_plic (checked against QEMU 7.2): a source becomes
+pending when its device raises its line - a rising edge, or a device event that re-asserts
+a line that is already high (``raised``: a THR write, an RBR read, a virtio completion, as
+QEMU's devices call qemu_set_irq); a line going low clears it. Claiming clears the pending
+bit; completing does not look at the line again, so a device that stays high without a new
+event is not taken again (xv6 2022 relies on this: its uartintr never reads IIR, and a
+level-triggered gateway would interrupt forever). A source raised while claimed stays
+pending and is delivered after its completion. A context's output is raised while some
+pending, unclaimed, enabled source has a priority above the context's threshold.
 
 Layout: priority[i] at 4·i; pending bits at 0x1000; enable bits at 0x2000 + 0x80·ctx;
 threshold at 0x20_0000 + 0x1000·ctx and claim/complete 4 bytes further.
@@ -17,6 +23,8 @@ threshold at 0x20_0000 + 0x1000·ctx and claim/complete 4 bytes further.
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 N_SOURCES = 96  # as QEMU virt (source 0 does not exist)
 N_CONTEXTS = 2
@@ -32,19 +40,21 @@ class Plic:
         self.enable = [[False] * N_SOURCES for _ in range(N_CONTEXTS)]
         self.threshold = [0] * N_CONTEXTS
 
-    def update(self, lines: dict[int, bool]) -> None:
-        """Sample the interrupt lines of the devices (source number -> level)."""
+    def update(self, lines: dict[int, bool], raised: Collection[int] = ()) -> None:
+        """Sample the interrupt lines of the devices (source number -> level); ``raised``:
+        the sources whose device re-asserted its line since the last update."""
         for src, high in lines.items():
-            self.level[src] = high
-            if high and not self.claimed[src]:
+            if high and (not self.level[src] or src in raised):
                 self.pending[src] = True
             elif not high:
                 self.pending[src] = False
+            self.level[src] = high
 
     def _best(self, ctx: int) -> int:
         best, best_prio = 0, self.threshold[ctx]
         for src in range(1, N_SOURCES):
-            if self.pending[src] and self.enable[ctx][src] and self.priority[src] > best_prio:
+            if self.pending[src] and not self.claimed[src] and self.enable[ctx][src] \
+                    and self.priority[src] > best_prio:
                 best, best_prio = src, self.priority[src]
         return best
 
@@ -99,9 +109,7 @@ class Plic:
                 self.threshold[ctx] = min(value, MAX_PRIORITY)
             elif reg == 4:  # complete
                 if 0 < value < N_SOURCES and self.claimed[value]:
-                    self.claimed[value] = False
-                    if self.level[value]:
-                        self.pending[value] = True
+                    self.claimed[value] = False  # (as QEMU: the line is not sampled again)
 
     @staticmethod
     def _bits(flags: list[bool], word: int) -> int:

@@ -41,6 +41,9 @@ class Uart16550:
         self.dll = 1
         self.dlm = 0
         self.thr_ip = False  # the "THR empty" interrupt is pending
+        # an access after which QEMU's serial.c calls serial_update_irq (re-asserting a line
+        # that is up); the machine hands it to the PLIC and clears it
+        self.raised = False
 
     @property
     def irq(self) -> bool:
@@ -49,12 +52,14 @@ class Uart16550:
     def receive(self, data: bytes) -> None:
         """Bytes typed at the console: they wait in the receive FIFO."""
         self.rx.extend(data)
+        self.raised = True
 
     def read(self, offset: int, size: int) -> int:
         dlab = self.lcr & LCR_DLAB
         if offset == 0:
             if dlab:
                 return self.dll
+            self.raised = True
             return self.rx.popleft() if self.rx else 0
         if offset == 1:
             return self.dlm if dlab else self.ier
@@ -64,6 +69,7 @@ class Uart16550:
                 return IIR_RDI | fifo
             if self.ier & IER_THRI and self.thr_ip:
                 self.thr_ip = False  # reading IIR acknowledges the THR-empty interrupt
+                self.raised = True
                 return IIR_THRI | fifo
             return IIR_NONE | fifo
         if offset == 3:
@@ -89,15 +95,18 @@ class Uart16550:
             if self.on_output is not None:
                 self.on_output(value)
             self.thr_ip = True  # sent at once: the holding register is empty again
+            self.raised = True
         elif offset == 1:
             if dlab:
                 self.dlm = value
                 return
             if value & IER_THRI and not self.ier & IER_THRI:
                 self.thr_ip = True  # enabling it with an empty THR raises it at once
+            self.raised |= (value & 0x0F) != self.ier
             self.ier = value & 0x0F
         elif offset == 2:
             self.fcr = value
+            self.raised = True
             if value & 2:
                 self.rx.clear()
         elif offset == 3:

@@ -71,6 +71,7 @@ class VirtioBlock:
         self.queue_device = 0
         self.last_avail = 0
         self.interrupt_status = 0
+        self.raised = False  # ISR set again (QEMU's virtio_notify): the PLIC's gateway sees it
 
     @property
     def present(self) -> bool:
@@ -141,6 +142,7 @@ class VirtioBlock:
                 self._process()
         elif offset == 0x064:
             self.interrupt_status &= ~value
+            self.raised = True
         elif offset == 0x070:
             if value == 0:
                 self.reset()
@@ -175,10 +177,12 @@ class VirtioBlock:
                 self.last_avail = (self.last_avail + 1) & 0xFFFF
                 self.requests += 1
             self.interrupt_status |= 1
+            self.raised = True
         except (IndexError, ValueError):
             # the driver pointed us outside RAM: the device stops, as the spec allows
             self.status |= STATUS_NEEDS_RESET
             self.interrupt_status |= 2
+            self.raised = True
 
     def _chain(self, head: int) -> list[tuple[int, int, int]]:
         descs, i = [], head
