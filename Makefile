@@ -1,4 +1,4 @@
-# vkernel: the two commands of the README, plus benchmarks.
+# vkernel: the two commands of the README, plus benchmarks and long fuzzing.
 #   make lab   - set up .venv and start JupyterLab on notebooks/
 #   make test  - set up .venv (and, as root, the Debian tools the tests use) and run everything
 SHELL := /bin/bash
@@ -9,7 +9,7 @@ LAB_ARGS ?=
 # Debian packages the tests use as independent oracles
 APT_PACKAGES := binutils-riscv64-unknown-elf qemu-system-misc
 
-.PHONY: lab test bench lint clean apt
+.PHONY: lab test bench fuzz lint clean apt
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ test: $(VENV)/.dev-stamp apt lint
 bench: $(VENV)/.dev-stamp apt
 	$(BIN)/python benchmarks/bench_asm.py
 	$(BIN)/python benchmarks/bench_core.py
+
+# long fuzzing of the core (the suite runs a bounded amount): FUZZ_SECONDS=600 make fuzz
+FUZZ_SECONDS ?= 300
+fuzz: $(VENV)/.dev-stamp
+	$(BIN)/python benchmarks/fuzz_core.py --seconds $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info

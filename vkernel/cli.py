@@ -102,7 +102,8 @@ def _run(args: argparse.Namespace) -> int:
     start = m.steps
     try:
         while True:
-            chunk = 1 << 21  # poll stdin between chunks
+            # poll stdin between chunks: often while it can still bring input
+            chunk = 1 << 21 if stdin_fd is None else 1 << 16
             if args.max_steps is not None:
                 left = args.max_steps - (m.steps - start)
                 if left <= 0:
