@@ -78,6 +78,7 @@ def _run(args: argparse.Namespace) -> int:
         stdin_fd = sys.stdin.fileno()
     except (OSError, ValueError, AttributeError):
         stdin_fd = None
+    tty_fd = stdin_fd
     if stdin_fd is not None and os.isatty(stdin_fd):
         import termios
         import tty
@@ -135,8 +136,7 @@ def _run(args: argparse.Namespace) -> int:
         if saved_tty is not None:
             import termios
 
-            termios.tcsetattr(stdin_fd if stdin_fd is not None else 0, termios.TCSADRAIN,
-                              saved_tty)
+            termios.tcsetattr(tty_fd, termios.TCSADRAIN, saved_tty)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -156,15 +156,9 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _load(path: Path, base: int = 0x8000_0000):  # noqa: ANN202 - returns a Program
-    from vkernel import assemble, load_elf
+    from vkernel.isa.program import load_program
 
-    if path.suffix in (".s", ".S", ".asm"):
-        try:
-            source = path.read_text()
-        except OSError as e:
-            raise LoadError(f"{path}: cannot read: {e.strerror}") from e
-        return assemble(source, base=base, name=path.stem, filename=str(path))
-    return load_elf(path)
+    return load_program(path, base)
 
 
 def main(argv: list[str] | None = None) -> int:

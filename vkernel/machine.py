@@ -33,11 +33,19 @@ from typing import Any
 import numpy as np
 
 from vkernel.core import kernel as K
-from vkernel.devices import DEVICE_ID, UART_IRQ, VIRTIO_IRQ, Plic, TestFinisher, Uart16550
+from vkernel.devices import (
+    DEVICE_ID,
+    MEMORY_MAP,
+    UART_IRQ,
+    VIRTIO_IRQ,
+    Plic,
+    TestFinisher,
+    Uart16550,
+)
 from vkernel.devices.virtio_blk import VirtioBlock
 from vkernel.errors import LoadError, VkernelError
 from vkernel.isa.csr import CSR_NAME, CSR_NUMBER, cause_name
-from vkernel.isa.program import Program
+from vkernel.isa.program import Program, load_program
 from vkernel.isa.table import ABI_NAMES
 
 MASK64 = (1 << 64) - 1
@@ -327,6 +335,8 @@ class Machine:
         self.plic = Plic()
         self.finisher = TestFinisher()
         self.virtio = VirtioBlock(disk, self.mem)
+        self._python_devices = {"finisher": self.finisher, "plic": self.plic, "uart": self.uart,
+                                "virtio": self.virtio}
         self._htif_console = bytearray()
         self._console = bytearray()
         self._events: dict[str, list[dict[str, np.ndarray]]] = {f: [] for f in FAMILIES}
@@ -377,19 +387,7 @@ class Machine:
         """Load a program (an assembled :class:`Program`, or a path to an ELF file or an
         assembly source ``.s``) into RAM and reset the hart to its entry point."""
         if not isinstance(program, Program):
-            path = Path(program)
-            if path.suffix.lower() in (".s", ".asm"):
-                from vkernel.isa.asm import assemble
-
-                try:
-                    text = path.read_text()
-                except OSError as e:
-                    raise LoadError(f"cannot read {path}: {e.strerror}") from None
-                program = assemble(text, name=path.stem, filename=str(path))
-            else:
-                from vkernel.isa.elf import load_elf
-
-                program = load_elf(path)
+            program = load_program(program)
         for sec in program.sections.values():
             if sec.size == 0:
                 continue
@@ -552,11 +550,10 @@ class Machine:
 
     # --- devices ------------------------------------------------------------------------
     def _device_at(self, addr: int) -> tuple[str, Any, int] | None:
-        for name, dev, base, size in (("finisher", self.finisher, 0x0010_0000, 0x1000),
-                                      ("plic", self.plic, 0x0C00_0000, 0x60_0000),
-                                      ("uart", self.uart, 0x1000_0000, 0x100),
-                                      ("virtio", self.virtio, 0x1000_1000, 0x1000)):
-            if base <= addr < base + size:
+        """The Python device answering at a physical address: (name, device, offset)."""
+        for name, base, size in MEMORY_MAP:
+            dev = self._python_devices.get(name)
+            if dev is not None and base <= addr < base + size:
                 return name, dev, addr - base
         return None
 

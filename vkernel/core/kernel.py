@@ -268,11 +268,6 @@ _INT64_MIN = -(1 << 63)
 # Arithmetic helpers
 # ---------------------------------------------------------------------------------------
 @njit(cache=True)
-def _u(v):
-    return np.uint64(v)
-
-
-@njit(cache=True)
 def sext32(v):
     """Sign-extend the low 32 bits of ``v``."""
     return ((v & _M32) ^ 0x8000_0000) - 0x8000_0000
@@ -1506,8 +1501,8 @@ def run(s, x, csr, ram, r16, r32, r64, tlb, rvc, bps, st_pc, st_insn, st_mode, w
                                 pa = -1
                         else:
                             pa = va
-                        poff = pa - RAM_BASE
-                        if pa >= 0 and poff >= 0 and poff + size <= ram_size \
+                        poff = pa - RAM_BASE  # negative for a TLB miss (pa = -1) too
+                        if poff >= 0 and poff + size <= ram_size \
                                 and (va & (size - 1)) == 0:
                             if size == 4:
                                 v = np.int64(r32[np.uint64(poff >> 2)])
@@ -1554,7 +1549,7 @@ def run(s, x, csr, ram, r16, r32, r64, tlb, rvc, bps, st_pc, st_insn, st_mode, w
                         else:
                             pa = va
                         poff = pa - RAM_BASE
-                        if pa >= 0 and poff >= 0 and poff + size <= ram_size \
+                        if poff >= 0 and poff + size <= ram_size \
                                 and (va & (size - 1)) == 0:
                             if size == 4:
                                 r32[np.uint64(poff >> 2)] = np.uint32(b & _M32)

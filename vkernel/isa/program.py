@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from os import PathLike
+from pathlib import Path
 
 
 @dataclass
@@ -77,3 +78,23 @@ class Program:
         names = [n for n, a in self.symbols.items() if a == addr]
         names.sort(key=lambda n: (n not in self.globals, n.startswith("."), n))
         return names[0] if names else None
+
+
+def load_program(path: str | PathLike[str], base: int = 0x8000_0000) -> Program:
+    """A Program from a file: assembly source (``.s``, ``.S``, ``.asm``) is assembled at
+    ``base``, anything else is loaded as an ELF executable.
+
+    Raises :class:`vkernel.AsmError` or :class:`vkernel.LoadError` saying what is wrong.
+    """
+    from vkernel.errors import LoadError
+    from vkernel.isa.asm import assemble
+    from vkernel.isa.elf import load_elf
+
+    path = Path(path)
+    if path.suffix in (".s", ".S", ".asm"):
+        try:
+            source = path.read_text()
+        except OSError as e:
+            raise LoadError(f"{path}: cannot read: {e.strerror}") from e
+        return assemble(source, base=base, name=path.stem, filename=str(path))
+    return load_elf(path)
