@@ -104,3 +104,29 @@ class Gnu:
 def gnu(tmp_path: Path) -> Gnu:
     """GNU binutils for RISC-V as an oracle (skipped locally when missing, never in CI)."""
     return Gnu(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _validate_every_trace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every trace Dataset a test produces (built by a machine or opened from a file) is
+    checked against the schema, values included."""
+    from vkernel.trace import files, recorder
+    from vkernel.trace.schema import validate
+
+    build, open_ = recorder.Recorder.dataset, files.open_trace
+
+    def dataset(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        return validate(build(self, *args, **kwargs))
+
+    def open_trace(path, *args, check=True, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        ds = open_(path, *args, check=check, **kwargs)
+        return validate(ds) if check else ds
+
+    monkeypatch.setattr(recorder.Recorder, "dataset", dataset)
+    monkeypatch.setattr(files, "open_trace", open_trace)
+    monkeypatch.setattr(recorder, "open_trace", open_trace)
+    import vkernel
+    import vkernel.trace
+
+    monkeypatch.setattr(vkernel, "open_trace", open_trace, raising=False)
+    monkeypatch.setattr(vkernel.trace, "open_trace", open_trace, raising=False)

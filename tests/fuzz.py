@@ -304,7 +304,7 @@ def build(case: Case) -> tuple[Machine, list]:
     m.hart.mode = case.mode
     m._s[K.S_MTIMECMP] = case.mtimecmp - (1 << 64) if case.mtimecmp >> 63 else case.mtimecmp
     m._s[K.S_MSIP] = case.msip
-    m.record(*case.record)
+    m.trace(*case.record)
     return m, _guard(m)
 
 
@@ -379,7 +379,7 @@ def check(m: Machine, case: Case, ex) -> Result:  # noqa: ANN001
     in_ram = (pcs >= RAM_BASE) & (pcs <= RAM_BASE + RAM_SIZE - 2)
     bad = np.flatnonzero((modes == K.PRV_M) & ~in_ram)
     assert not len(bad), f"M-mode instruction retired at {int(pcs[bad[0]]):#x}"
-    top = steps["pc"] >> 38
+    top = steps["pc"].view(np.int64) >> 38
     bad = np.flatnonzero((modes != K.PRV_M) & (top != 0) & (top != -1))
     assert not len(bad), f"instruction retired at non-canonical {int(pcs[bad[0]]):#x}"
     assert set(np.unique(modes).tolist()) <= {0, 1, 3}

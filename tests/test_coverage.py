@@ -30,7 +30,7 @@ MASK64 = (1 << 64) - 1
 
 def executed_by(name: str) -> set[str]:
     """Names of the table entries guest ``name`` retired or trapped on."""
-    m, ex = run_guest(name, record=("step", "trap"))
+    m, ex = run_guest(name, trace=("step", "trap"))
     assert (ex.reason, ex.exit_code) == ("halt", 0), \
         f"guest {name} did not pass ({ex!r}, {check_number(ex.exit_code)})"
     seen: set[str] = set()

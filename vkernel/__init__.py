@@ -11,7 +11,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from vkernel.errors import AsmError, LoadError, VkernelError
+from vkernel.errors import AsmError, LoadError, TraceError, VkernelError
 
 __version__ = "0.1.0"
 
@@ -26,11 +26,13 @@ _LAZY = {
     "Section": "vkernel.isa.program",
     "Machine": "vkernel.machine",
     "Exit": "vkernel.machine",
+    "open_trace": "vkernel.trace.files",
+    "trace": "vkernel.trace",
 }
 
 __all__ = ["AsmError", "Exit", "Insn", "LoadError", "Machine", "Program", "Section",
-           "VkernelError",
-           "__version__", "assemble", "disassemble", "load_elf"]
+           "TraceError", "VkernelError",
+           "__version__", "assemble", "disassemble", "load_elf", "open_trace", "trace"]
 
 if TYPE_CHECKING:
     from vkernel.isa.asm import assemble
@@ -38,11 +40,13 @@ if TYPE_CHECKING:
     from vkernel.isa.elf import load_elf
     from vkernel.isa.program import Program, Section
     from vkernel.machine import Exit, Machine
+    from vkernel.trace.files import open_trace
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
+        module = import_module(_LAZY[name])
+        value = module if module.__name__ == f"vkernel.{name}" else getattr(module, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'vkernel' has no attribute {name!r}")

@@ -51,12 +51,21 @@ def _parser() -> argparse.ArgumentParser:
                      help="stop after this many steps (instructions or traps)")
     run.add_argument("--ram-mb", type=int, default=128, help="RAM size in MiB (default 128)")
     run.add_argument("--disk", type=Path, help="raw disk image for the virtio block device")
+    run.add_argument("--trace", type=Path, metavar="OUT",
+                     help="record a trace to OUT.nc (netCDF-4, kept in memory until the end) "
+                          "or OUT.zarr (Zarr v3, streamed as the run goes: any length)")
+    run.add_argument("--families", default="step,trap,walk,io",
+                     help="event families to trace, comma-separated, from step, write, trap, "
+                          "walk, io, or 'all' (default: step,trap,walk,io)")
+    run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                     help="show a progress bar while tracing (default: when stderr is a "
+                          "terminal)")
 
     bench = sub.add_parser("bench", help="run a benchmark from benchmarks/ (source checkout)",
                            description="Run one of the benchmarks in the source checkout's "
                                        "benchmarks/ folder; it prints a table and writes JSON "
                                        "to benchmarks/results/.")
-    bench.add_argument("name", choices=["core", "asm"], help="which benchmark")
+    bench.add_argument("name", choices=["core", "asm", "trace"], help="which benchmark")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the benchmark")
     return parser
 
@@ -70,6 +79,9 @@ def _run(args: argparse.Namespace) -> int:
     program = _load(args.file)
     m = Machine(ram_mb=args.ram_mb, disk=args.disk)
     m.load(program)
+    bar = None
+    if args.trace is not None:
+        bar = _start_trace(m, args)
     out = sys.stdout.buffer
     m.on_console = lambda ch: out.write(ch.encode("latin-1"))
     stdin_fd: int | None = None
@@ -112,8 +124,10 @@ def _run(args: argparse.Namespace) -> int:
                           file=sys.stderr)
                     return 124
                 chunk = min(chunk, left)
-            ex = m.run(max_steps=chunk)
+            ex = m.run(max_steps=chunk, progress=False)
             out.flush()
+            if bar is not None:
+                bar.update(m.steps - start - bar.n)
             if ex.reason == "halt":
                 code = ex.exit_code or 0
                 return code if code < 256 else 255
@@ -137,6 +151,35 @@ def _run(args: argparse.Namespace) -> int:
             import termios
 
             termios.tcsetattr(tty_fd, termios.TCSADRAIN, saved_tty)
+        if bar is not None:
+            bar.close()
+        if args.trace is not None:
+            _finish_trace(m, args.trace)
+
+
+def _start_trace(m, args: argparse.Namespace):  # noqa: ANN001, ANN202 - Machine, tqdm bar
+    """Begin recording for --trace; check the output path first, so that a long run never
+    ends in an error about where to write."""
+    from vkernel.machine import progress_bar, watched
+    from vkernel.trace.files import refuse_to_clobber, trace_format
+
+    families = [f.strip() for f in args.families.split(",") if f.strip()]
+    if trace_format(args.trace) == "zarr":
+        m.trace(*families, mode="stream", path=args.trace)
+    else:
+        refuse_to_clobber(args.trace)
+        m.trace(*families)
+    show = args.progress if args.progress is not None else watched()
+    return progress_bar(args.max_steps, m.program.name if m.program else None) \
+        if show else None
+
+
+def _finish_trace(m, path: Path) -> None:  # noqa: ANN001 - Machine
+    ds = m.trace_dataset()
+    if path.suffix.lower() == ".nc":
+        ds.vk.save(path)
+    rows = ", ".join(f"{ds.sizes[f]} {f}" for f in ds.dims)
+    print(f"vkernel: trace written to {path} ({rows})", file=sys.stderr)
 
 
 def _bench(args: argparse.Namespace) -> int:

@@ -39,3 +39,8 @@ class AsmError(VkernelError):
 
 class LoadError(VkernelError):
     """A file that is not a loadable RV64 RISC-V ELF executable, with the reason."""
+
+
+class TraceError(VkernelError):
+    """A Dataset or file that is not a valid vkernel trace (or one this version cannot
+    read), with what is wrong with it."""

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,24 +43,24 @@ from vkernel.devices import (
     Uart16550,
 )
 from vkernel.devices.virtio_blk import VirtioBlock
-from vkernel.errors import LoadError, VkernelError
+from vkernel.errors import LoadError, TraceError, VkernelError
 from vkernel.isa.csr import CSR_NAME, CSR_NUMBER, cause_name
 from vkernel.isa.program import Program, load_program
 from vkernel.isa.table import ABI_NAMES
+from vkernel.trace.schema import FAMILIES as SCHEMA
+from vkernel.trace.schema import ISA, RECORDABLE
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from vkernel.trace.recorder import Recorder
 
 MASK64 = (1 << 64) - 1
 CHUNK = 1 << 24  # steps per call into the core: long enough to amortise, short for Ctrl-C
-FAMILIES = ("step", "write", "trap", "walk", "io")
+FAMILIES = RECORDABLE
 _FAMILY_BIT = {"step": K.TRACE_STEP, "write": K.TRACE_WRITE, "trap": K.TRACE_TRAP,
                "walk": K.TRACE_WALK, "io": K.TRACE_IO}
-# column names of the event families (one numpy array each when drained)
-COLUMNS = {
-    "step": ("pc", "insn", "mode"),
-    "write": ("step", "kind", "target", "value", "size", "paddr"),
-    "trap": ("step", "cause", "tval", "from_mode", "to_mode", "epc"),
-    "walk": ("step", "vaddr", "level", "pte_addr", "pte", "result", "stage", "access"),
-    "io": ("step", "device", "offset", "write", "value", "size"),
-}
+TraceSpec = str | Sequence[str] | Mapping[str, Any] | None
 
 
 class Mode(enum.IntEnum):
@@ -102,6 +102,36 @@ class Exit:
         if self.cause is not None:
             extra += f", cause={cause_name(self.cause)!r}, tval={self.tval:#x}"
         return f"Exit(reason={self.reason!r}, step={self.step}, pc={self.pc:#x}{extra})"
+
+
+def watched() -> bool:
+    """Whether a person is likely watching this process: a notebook kernel, or standard
+    error on a terminal. ``VKERNEL_PROGRESS=0`` (or 1) decides instead."""
+    env = os.environ.get("VKERNEL_PROGRESS")
+    if env in ("0", "1"):
+        return env == "1"
+    import sys
+
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    if shell is not None and getattr(shell, "kernel", None) is not None:
+        return True
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def progress_bar(total: int | None, name: str | None = None) -> Any:
+    """A tqdm bar counting steps that appears only after a second (short runs stay
+    quiet); a notebook widget where ipywidgets is installed."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tqdm.auto warns when ipywidgets is missing
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc=name, unit=" steps", unit_scale=True, delay=1.0,
+                    leave=False, dynamic_ncols=True)
 
 
 def _signed(v: int) -> int:
@@ -306,12 +336,18 @@ class Machine:
     device; ``time_divider`` the retired instructions per timer tick (time is derived
     from retired instructions, so runs are deterministic); ``hardware_ad=False`` makes
     the MMU raise page faults instead of setting A/D bits (menvcfg.ADUE resets to 0);
-    ``record`` the event families recorded from the start (see :meth:`record`).
+    ``trace`` what is recorded from the start: family names (``"all"``, ``"step"``,
+    ``("step", "trap")``, ...) or a dict of :meth:`trace`'s arguments;
+    ``buffer_rows`` the rows of each of the core's event buffers.
+
+    >>> m = Machine(ram_mb=1, trace={"families": "all", "mode": "last", "last": 1000})
+    >>> m.tracing
+    ('step', 'write', 'trap', 'walk', 'io')
     """
 
     def __init__(self, ram_mb: int = 128, disk: str | os.PathLike[str] | None = None, *,
                  time_divider: int = 10, hardware_ad: bool = True,
-                 record: tuple[str, ...] | list[str] = (), buffer_rows: int = 1 << 16) -> None:
+                 trace: TraceSpec = None, buffer_rows: int = 1 << 16) -> None:
         if not isinstance(ram_mb, int) or not 1 <= ram_mb <= 4096:
             raise MachineError(f"ram_mb must be an integer from 1 to 4096, not {ram_mb!r}")
         if time_divider < 1:
@@ -339,14 +375,19 @@ class Machine:
                                 "virtio": self.virtio}
         self._htif_console = bytearray()
         self._console = bytearray()
-        self._events: dict[str, list[dict[str, np.ndarray]]] = {f: [] for f in FAMILIES}
-        # where drained events go; None keeps them in memory for events()
-        self.on_drain: Callable[[str, dict[str, np.ndarray]], None] | None = None
+        self._recorder: Recorder | None = None  # where drained events go
         self.exit_code: int | None = None
         self.host_traps: set[int] = set()
+        self.technique = "native"  # the hypervisor layer sets its own
         self.reset()
-        if record:
-            self.record(*record)
+        if isinstance(trace, Mapping):
+            options = dict(trace)
+            families = options.pop("families", ())
+            self.trace(*((families,) if isinstance(families, str) else families), **options)
+        elif isinstance(trace, str):
+            self.trace(trace)
+        elif trace is not None:
+            self.trace(*trace)
 
     # --- state --------------------------------------------------------------------------
     def _alloc_buffers(self, trace: int) -> None:
@@ -366,7 +407,7 @@ class Machine:
         s, csr = self._s, self._csr
         trace = s[K.S_TRACE]
         s[:] = 0
-        s[K.S_TRACE] = trace  # what is being recorded survives a reset
+        s[K.S_TRACE] = trace  # what is being recorded survives a reset: a new run starts
         self._x[:] = 0
         csr[:] = 0
         self._tlb[:] = 0
@@ -382,6 +423,8 @@ class Machine:
         csr[K.CSR_MSTATUS] = K.MSTATUS_UXL_SXL
         csr[K.CSR_MENVCFG] = K.MENVCFG_ADUE if self.hardware_ad else 0
         self.exit_code = None
+        if self._recorder is not None and self._recorder.end_counters is None:
+            self._recorder.restart(0, self.counters)
 
     def load(self, program: Program | str | os.PathLike[str]) -> Program:
         """Load a program (an assembled :class:`Program`, or a path to an ELF file or an
@@ -404,16 +447,45 @@ class Machine:
         return program
 
     # --- recording ----------------------------------------------------------------------
-    def record(self, *families: str) -> None:
-        """Choose the event families recorded from now on: any of ``step``, ``write``,
-        ``trap``, ``walk``, ``io`` (or ``"all"``); none turns recording off."""
-        if families == ("all",):
+    def trace(self, *families: str, mode: str = "all", last: int = 100_000,
+              path: str | os.PathLike[str] | None = None,
+              chunk_rows: int = 1 << 20) -> None:
+        """Record event families from now on: any of ``step``, ``write``, ``trap``,
+        ``walk``, ``io``, or ``"all"``. ``mode`` says where the rows go: ``"all"`` keeps
+        every row in memory, ``"last"`` a ring of the ``last`` steps, ``"stream"`` appends
+        them to the Zarr store ``path`` in chunks of ``chunk_rows`` as the run goes (memory
+        stays flat). No families stops recording and keeps what was recorded for
+        :meth:`trace_dataset`; a new recording replaces the old one.
+
+        >>> m = Machine(ram_mb=1)
+        >>> m.trace("step", "trap", mode="last", last=10_000)
+        >>> m.tracing
+        ('step', 'trap')
+        """
+        if len(families) == 1 and not isinstance(families[0], str):
+            families = tuple(families[0])  # trace(["step", "trap"]) too
+        if "all" in families:
             families = FAMILIES
         unknown = set(families) - set(FAMILIES)
         if unknown:
-            raise MachineError(f"unknown event families {sorted(unknown)}; "
-                               f"choose from {', '.join(FAMILIES)}")
+            raise TraceError(f"unknown event families {sorted(unknown)}; "
+                             f"choose from {', '.join(FAMILIES)} or 'all'")
         self._drain()
+        old = self._recorder
+        if not families:
+            if old is not None and old.end_counters is None:
+                old.stop(self.counters)
+            self._alloc_buffers(0)
+            self._s[K.S_TRACE] = 0
+            return
+        if old is not None:
+            old.close()
+        from vkernel.trace.recorder import Recorder
+
+        families = tuple(f for f in FAMILIES if f in families)
+        self._recorder = Recorder(families, self.hart.instret, self.counters, mode=mode,
+                                  last=last, path=Path(path) if path is not None else None,
+                                  chunk_rows=chunk_rows, attrs=self._trace_attrs())
         bits = 0
         for f in families:
             bits |= _FAMILY_BIT[f]
@@ -421,44 +493,93 @@ class Machine:
         self._s[K.S_TRACE] = bits
 
     @property
-    def recording(self) -> tuple[str, ...]:
+    def tracing(self) -> tuple[str, ...]:
+        """The families being recorded now."""
         return tuple(f for f in FAMILIES if self._s[K.S_TRACE] & _FAMILY_BIT[f])
 
-    def _drain(self) -> None:
-        """Move the rows in the core's buffers out (to ``on_drain`` or memory); the
-        buffers are then reused."""
+    @property
+    def counters(self) -> dict[str, int]:
+        """The core's event counters since reset (the trace's totals are checked
+        against these)."""
         s = self._s
-        out = self.on_drain or (lambda fam, cols: self._events[fam].append(cols))
+        return {"instret": int(s[K.S_INSTRET]), "traps": int(s[K.S_TRAPS]),
+                "tlb_lookups": int(s[K.S_TLB_LOOKUPS]), "tlb_misses": int(s[K.S_TLB_MISSES]),
+                "pte_reads": int(s[K.S_WALKS])}
+
+    def _trace_attrs(self) -> dict[str, Any]:
+        """The Dataset attributes that describe this machine and program."""
+        import datetime
+        import json
+
+        import vkernel
+        from vkernel.trace.schema import SCHEMA_VERSION
+
+        disk = self.virtio.path
+        machine = {"ram_mb": self.ram_mb, "time_divider": self.time_divider,
+                   "hardware_ad": self.hardware_ad,
+                   "disk": None if disk is None else {"name": Path(disk).name,
+                                                      "bytes": int(self.virtio.disk.size)}}
+        p = self.program
+        program = {"name": p.name, "sha256": p.sha256(), "entry": p.entry} if p else \
+            {"name": None, "sha256": None, "entry": None}
+        return {"trace_schema": SCHEMA_VERSION, "vkernel_version": vkernel.__version__,
+                "isa": ISA, "technique": self.technique,
+                "created_at": datetime.datetime.now(datetime.UTC).isoformat(
+                    timespec="seconds"),
+                "machine": json.dumps(machine, sort_keys=True),
+                "program": json.dumps(program, sort_keys=True)}
+
+    def trace_dataset(self) -> xr.Dataset:
+        """The recorded trace as an :class:`xarray.Dataset` (schema: docs/trace-schema.md).
+        It can be asked for at any point; a streamed trace is flushed and opened from its
+        store.
+
+        >>> import vkernel
+        >>> m = Machine(ram_mb=1, trace="all")
+        >>> _ = m.load(vkernel.assemble("li a0, 1\\nli a1, 2\\nebreak"))
+        >>> _ = m.run(max_steps=3)
+        >>> ds = m.trace_dataset()
+        >>> ds.sizes["step"], ds.vk.disasm(1), int(ds.trap_cause[0])
+        (2, 'li a1,2', 3)
+        """
+        if self._recorder is None:
+            raise TraceError("nothing was recorded: call machine.trace(...) (or pass "
+                             "trace=... to Machine) before running")
+        self._drain()
+        return self._recorder.dataset(self._trace_attrs(), self.hart.instret, self.counters)
+
+    def _drain(self) -> None:
+        """Move the rows in the core's buffers to the recorder; the buffers are then
+        reused."""
+        s = self._s
+        rec = self._recorder
+        now = int(s[K.S_INSTRET])
         n = int(s[K.S_N_STEP])
-        if n:
-            out("step", {"pc": self._st_pc[:n].copy(), "insn": self._st_insn[:n].copy(),
-                         "mode": self._st_mode[:n].copy()})
+        if n and rec is not None:
+            rec.add("step", {"step_pc": self._st_pc[:n].view(np.uint64).copy(),
+                             "step_insn": self._st_insn[:n].copy(),
+                             "step_mode": self._st_mode[:n].copy()}, now)
         s[K.S_N_STEP] = 0
         for fam, buf, idx in (("write", self._wr, K.S_N_WRITE), ("trap", self._tr, K.S_N_TRAP),
                               ("walk", self._wk, K.S_N_WALK), ("io", self._io, K.S_N_IO)):
             n = int(s[idx])
-            if n:
-                rows = buf[:n].copy()
-                out(fam, {c: rows[:, i] for i, c in enumerate(COLUMNS[fam])})
+            if n and rec is not None:
+                rows = buf[:n]
+                rec.add(fam, {v.name: rows[:, i].astype(v.dtype)
+                              for i, v in enumerate(SCHEMA[fam].variables)}, now)
             s[idx] = 0
 
     def events(self, family: str) -> dict[str, np.ndarray]:
-        """The events of one family recorded so far, as named numpy columns."""
-        if family not in COLUMNS:
-            raise MachineError(f"unknown event family {family!r}")
+        """The rows of one family recorded so far, as numpy columns named as in the
+        schema without the family prefix (``events("trap")["cause"]``): the raw material
+        of :meth:`trace_dataset`, for code that wants arrays."""
+        if family not in FAMILIES:
+            raise TraceError(f"unknown event family {family!r}; choose from "
+                             f"{', '.join(FAMILIES)}")
         self._drain()
-        chunks = self._events[family]
-        if not chunks:
-            dtypes = {"pc": np.int64, "insn": np.uint32, "mode": np.uint8}
-            return {c: np.zeros(0, dtypes.get(c, np.int64)) for c in COLUMNS[family]}
-        if len(chunks) > 1:
-            self._events[family] = [{c: np.concatenate([ch[c] for ch in chunks])
-                                     for c in COLUMNS[family]}]
-        return dict(self._events[family][0])
-
-    def clear_events(self) -> None:
-        self._drain()
-        self._events = {f: [] for f in FAMILIES}
+        cols = self._recorder.columns(family) if self._recorder is not None else \
+            {v.name: np.zeros(0, v.dtype) for v in SCHEMA[family].variables}
+        return {k[len(family) + 1:]: v for k, v in cols.items()}
 
     # --- console ------------------------------------------------------------------------
     def _console_byte(self, b: int) -> None:
@@ -491,11 +612,24 @@ class Machine:
         """Execute ``n`` steps (instructions retired or traps taken)."""
         return self.run(max_steps=n)
 
-    def run(self, max_steps: int | None = None) -> Exit:
+    def run(self, max_steps: int | None = None, *, progress: bool | None = None) -> Exit:
         """Run until the guest halts, a breakpoint, a host-owned trap, an idle ``wfi``,
-        or ``max_steps`` steps (retired instructions and traps taken)."""
+        or ``max_steps`` steps (retired instructions and traps taken).
+
+        ``progress`` shows a tqdm bar (in a notebook, a widget) once a run has taken more
+        than a second; by default only where someone watches: a notebook or a terminal.
+        """
         if max_steps is not None and max_steps < 0:
             raise MachineError("max_steps must not be negative")
+        bar = progress_bar(max_steps, self.program.name if self.program else None) \
+            if (progress is None and watched()) or progress else None
+        try:
+            return self._run(max_steps, bar)
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _run(self, max_steps: int | None, bar: Any) -> Exit:
         s = self._s
         remaining = max_steps
         bps = np.array(sorted(b - (1 << 64) if b >> 63 else b for b in self.breakpoints),
@@ -513,6 +647,8 @@ class Machine:
                 return self._exit("budget")
             chunk = CHUNK if remaining is None else min(remaining, CHUNK)
             reason = self._core_run(bps, chunk)
+            if bar is not None:
+                bar.update(int(s[K.S_INSTRET] + s[K.S_TRAPS]) - start - bar.n)
             if reason == K.EXIT_BUDGET:
                 continue
             if reason == K.EXIT_BUFFER:
@@ -619,25 +755,40 @@ class Machine:
             s[K.S_N_IO] = n + 1
 
     # --- snapshots ----------------------------------------------------------------------
-    _ARRAYS = ("_s", "_x", "_csr", "_ram", "_tlb", "_st_pc", "_st_insn", "_st_mode", "_wr",
-               "_tr", "_wk", "_io")
+    _ARRAYS = ("_s", "_x", "_csr", "_ram", "_tlb")
 
     def snapshot(self) -> Snapshot:
-        """Copy the whole machine. ``restore`` of it continues bit-identically."""
+        """Copy the whole machine. ``restore`` of it continues bit-identically, and cuts
+        the trace being recorded back to this point."""
+        self._drain()  # the core's event buffers are empty now: no need to copy them
+        rec = self._recorder
         return Snapshot(
             arrays={a: getattr(self, a).copy() for a in self._ARRAYS},
             devices={"uart": self.uart.state(), "plic": self.plic.state(),
                      "finisher": self.finisher.state(), "virtio": self.virtio.state()},
             extra={"console": bytes(self._console), "exit_code": self.exit_code,
                    "program": self.program,
-                   "events": {f: list(c) for f, c in self._events.items()}})
+                   "trace": (rec.epoch, rec.mark()) if rec is not None else None})
 
     def restore(self, snap: Snapshot) -> None:
+        """Return to a snapshot. What is being recorded stays as it is now; the trace
+        loses the rows recorded after the snapshot (or, restoring to a point it never
+        recorded, starts again there)."""
+        self._drain()
+        tracing = self._s[K.S_TRACE]
         for a, arr in snap.arrays.items():
             if getattr(self, a).shape == arr.shape:
                 np.copyto(getattr(self, a), arr)
             else:
                 setattr(self, a, arr.copy())
+        self._s[K.S_TRACE] = tracing
+        rec = self._recorder
+        if rec is not None and rec.end_counters is None:
+            mark = snap.extra["trace"]
+            if mark is not None and mark[0] == rec.epoch:
+                rec.truncate(mark[1], self.hart.instret, self.counters)
+            else:
+                rec.restart(self.hart.instret, self.counters)
         self.mem = Memory(self._ram)
         self.hart = Hart(self)
         self.virtio.memory = self.mem
@@ -648,7 +799,6 @@ class Machine:
         self._console = bytearray(snap.extra["console"])
         self.exit_code = snap.extra["exit_code"]
         self.program = snap.extra["program"]
-        self._events = {f: list(c) for f, c in snap.extra["events"].items()}
 
     def __repr__(self) -> str:
         name = self.program.name if self.program else "nothing loaded"

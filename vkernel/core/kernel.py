@@ -109,7 +109,7 @@ DEV_CLINT = 1
 
 # buffer shapes
 WRITE_COLS = 6  # step, kind, target (register, CSR or virtual address), value, size, paddr
-TRAP_COLS = 6  # step, cause (mcause encoding), tval, from-mode, to-mode, epc
+TRAP_COLS = 7  # step, cause (mcause encoding), tval, from-mode, to-mode, epc, handler pc
 WALK_COLS = 8  # step, vaddr, level, pte address, pte, result, stage, access
 IO_COLS = 6  # step, device, offset, write?, value, size
 MARGIN = 64  # rows kept free in the variable-rate buffers so one instruction always fits
@@ -702,6 +702,7 @@ def take_trap(s, csr, tr, cause, tval, interrupt, pc, instret):
             tr[n, 3] = mode
             tr[n, 4] = new_mode
             tr[n, 5] = pc
+            tr[n, 6] = s[S_PC]
             s[S_N_TRAP] = n + 1
     return True
 

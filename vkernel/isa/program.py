@@ -68,6 +68,23 @@ class Program:
 
         write_elf(self, path)
 
+    def sha256(self) -> str:
+        """SHA-256 of what a machine loads: the entry point and every section's name,
+        address and bytes (a trace names the program it ran by this).
+
+        >>> import vkernel
+        >>> vkernel.assemble("nop").sha256() == vkernel.assemble("nop").sha256()
+        True
+        """
+        import hashlib
+
+        h = hashlib.sha256(self.entry.to_bytes(8, "little"))
+        for s in sorted(self.sections.values(), key=lambda s: (s.addr, s.name)):
+            h.update(f"{s.name}\0{s.addr:x}\0{len(s.data)}\0{int(s.nobits)}\0".encode())
+            if not s.nobits:
+                h.update(bytes(s.data))
+        return h.hexdigest()
+
     def segments(self) -> list[tuple[int, bytes]]:
         """``(address, bytes)`` of every section, in address order, for loading into RAM."""
         return [(s.addr, s.data) for s in sorted(self.sections.values(), key=lambda s: s.addr)

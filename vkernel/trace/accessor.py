@@ -1,0 +1,253 @@
+"""``ds.vk``: analyses of a trace Dataset. Each returns a new object and never changes
+``ds``.
+
+>>> import vkernel
+>>> m = vkernel.Machine(ram_mb=1, trace="all")
+>>> _ = m.load(vkernel.assemble('''
+...     la t0, handler
+...     csrw mtvec, t0
+...     ecall
+... handler:
+...     ebreak
+... '''))
+>>> _ = m.run(max_steps=5)          # 3 instructions retire, then ecall and ebreak trap
+>>> ds = m.trace_dataset()
+>>> ds.vk.disasm(2), ds.vk.modes()["steps"].sel(mode="M").item()
+('csrw mtvec,t0', 3)
+>>> ds.vk.traps()["by_cause"].to_series().to_dict()
+{3: 1, 11: 1}
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from vkernel.errors import TraceError
+from vkernel.isa.csr import cause_name
+from vkernel.isa.disasm import decode_one
+from vkernel.trace.files import json_attr, save
+from vkernel.trace.schema import (
+    DEVICE,
+    DIRECTION,
+    FAMILIES,
+    MODE,
+    WALK_RESULT,
+    WALK_STAGE,
+    validate,
+)
+
+_MODE_ORDER = ("U", "S", "M", "VU", "VS")  # lanes a timeline draws, least privileged first
+_MODE_VALUE = {name: value for value, name in MODE.items()}
+
+
+def _mode_names(present: np.ndarray) -> list[str]:
+    """U, S and M always; the virtualized modes when they occur."""
+    seen = {MODE[int(v)] for v in present}
+    return [m for m in _MODE_ORDER if m in ("U", "S", "M") or m in seen]
+
+
+@xr.register_dataset_accessor("vk")
+class TraceAccessor:
+    """Analyses of a vkernel trace, as ``ds.vk.<name>``."""
+
+    def __init__(self, ds: xr.Dataset) -> None:
+        self._ds = ds
+        self._steps: dict[str, np.ndarray] = {}  # <family>_step columns, read once
+
+    # --- the file and its description -----------------------------------------------------
+    def validate(self, *, values: bool = True) -> xr.Dataset:
+        """Check the Dataset against the schema (see :func:`vkernel.trace.validate`)."""
+        return validate(self._ds, values=values)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the trace to ``path``: ``.nc`` (netCDF-4) or ``.zarr`` (Zarr v3).
+        :func:`vkernel.open_trace` reads it back identical."""
+        return save(self._ds, path)
+
+    @property
+    def machine(self) -> dict[str, Any]:
+        """The machine's configuration (the ``machine`` attribute, decoded)."""
+        return json_attr(self._ds, "machine")
+
+    @property
+    def program(self) -> dict[str, Any]:
+        """Name, SHA-256 and entry point of the program that ran."""
+        return json_attr(self._ds, "program")
+
+    @property
+    def recording(self) -> dict[str, Any]:
+        """How the trace was recorded, and the machine's counters at its start and end
+        (``{"instret": [start, end], ...}``)."""
+        return json_attr(self._ds, "recording")
+
+    def _need(self, family: str, what: str) -> None:
+        if family not in self._ds.dims:
+            raise TraceError(f"{what} needs the {family!r} family, which this trace did not "
+                             f"record: record it with machine.trace({family!r}, ...)")
+
+    def _step_column(self, family: str) -> np.ndarray:
+        if family not in self._steps:
+            self._steps[family] = self._ds[f"{family}_step"].values
+        return self._steps[family]
+
+    # --- analyses -----------------------------------------------------------------------
+    def modes(self) -> xr.Dataset:
+        """Residency per privilege mode (``steps``, ``fraction``) and the transitions
+        between modes (``transitions``, from_mode x to_mode: how often one step ran in
+        ``from_mode`` and the next in ``to_mode``)."""
+        self._need("step", "modes()")
+        mode = self._ds["step_mode"].values
+        names = _mode_names(np.unique(mode))
+        values = [_MODE_VALUE[n] for n in names]
+        counts = np.bincount(mode, minlength=8)
+        steps = np.array([counts[v] for v in values], np.int64)
+        pair = np.zeros((8, 8), np.int64)
+        if mode.size > 1:
+            a, b = mode[:-1], mode[1:]
+            changed = a != b
+            np.add.at(pair, (a[changed], b[changed]), 1)
+        transitions = pair[np.ix_(values, values)]
+        total = max(int(steps.sum()), 1)
+        return xr.Dataset(
+            {"steps": ("mode", steps, {"description": "steps retired in each mode"}),
+             "fraction": ("mode", steps / total, {"description": "share of the steps"}),
+             "transitions": (("from_mode", "to_mode"), transitions,
+                             {"description": "consecutive steps in from_mode then to_mode"})},
+            coords={"mode": names, "from_mode": names, "to_mode": names})
+
+    def traps(self) -> xr.Dataset:
+        """Traps counted by cause and by handler level: ``count`` (cause x level),
+        ``by_cause``, ``by_level``. The ``cause`` coordinate is the mcause value,
+        ``cause_name`` says it in words."""
+        self._need("trap", "traps()")
+        cause = self._ds["trap_cause"].values
+        level = self._ds["trap_to_mode"].values
+        causes = np.unique(cause)
+        levels = [m for m in _MODE_ORDER if _MODE_VALUE[m] in set(level.tolist())] \
+            or ["M"]
+        table = np.zeros((causes.size, len(levels)), np.int64)
+        ci = np.searchsorted(causes, cause)
+        for j, name in enumerate(levels):
+            sel = level == _MODE_VALUE[name]
+            table[:, j] = np.bincount(ci[sel], minlength=causes.size)
+        return xr.Dataset(
+            {"count": (("cause", "level"), table, {"description": "traps taken"}),
+             "by_cause": ("cause", table.sum(axis=1)),
+             "by_level": ("level", table.sum(axis=0))},
+            coords={"cause": causes,
+                    "cause_name": ("cause", [cause_name(int(c)) for c in causes]),
+                    "level": levels})
+
+    def walks(self) -> xr.Dataset:
+        """Page-walk references: in all, per translation, per stage, level and result;
+        and the TLB's hit rate over the recorded span (from the machine's counters)."""
+        self._need("walk", "walks()")
+        ds = self._ds
+        result = ds["walk_result"].values
+        stage = ds["walk_stage"].values
+        level = ds["walk_level"].values
+        refs = int(result.size)
+        # a translation ends at its first-stage row that is not a pointer to the next level
+        translations = int(np.count_nonzero((result != 0) & (stage == 0)))
+        counters = self.recording.get("counters", {})
+
+        def span(name: str) -> int:
+            start, end = counters.get(name, (0, 0))
+            return int(end) - int(start)
+
+        lookups, misses = span("tlb_lookups"), span("tlb_misses")
+        by_result = np.bincount(result, minlength=len(WALK_RESULT))[:len(WALK_RESULT)]
+        by_stage = np.bincount(stage, minlength=len(WALK_STAGE))[:len(WALK_STAGE)]
+        by_level = np.bincount(level, minlength=3)
+        return xr.Dataset(
+            {"references": refs, "translations": translations,
+             "references_per_translation": refs / translations if translations else np.nan,
+             "by_stage": ("stage", by_stage), "by_level": ("level", by_level),
+             "by_result": ("result", by_result),
+             "tlb_lookups": lookups, "tlb_misses": misses,
+             "tlb_hit_rate": 1 - misses / lookups if lookups else np.nan},
+            coords={"stage": list(WALK_STAGE.values()), "level": np.arange(by_level.size),
+                    "result": list(WALK_RESULT.values())})
+
+    def io(self) -> xr.Dataset:
+        """Device accesses per device and direction (``count``) and the bytes moved."""
+        self._need("io", "io()")
+        ds = self._ds
+        dev = ds["io_device"].values
+        direction = ds["io_direction"].values
+        size = ds["io_size"].values.astype(np.int64)
+        devices = [d for d in sorted(DEVICE) if np.any(dev == d)]
+        count = np.zeros((len(devices), 2), np.int64)
+        nbytes = np.zeros((len(devices), 2), np.int64)
+        for i, d in enumerate(devices):
+            for j in (0, 1):
+                sel = (dev == d) & (direction == j)
+                count[i, j] = np.count_nonzero(sel)
+                nbytes[i, j] = size[sel].sum()
+        return xr.Dataset(
+            {"count": (("device", "direction"), count, {"description": "register accesses"}),
+             "bytes": (("device", "direction"), nbytes, {"units": "byte"})},
+            coords={"device": [DEVICE[d] for d in devices],
+                    "direction": [DIRECTION[0], DIRECTION[1]]})
+
+    # --- around one step ----------------------------------------------------------------
+    def disasm(self, step: int | slice | list[int] | np.ndarray) -> str | list[str]:
+        """The instruction retired at ``step`` (a step number, as the ``step`` coordinate
+        counts), in assembly; a list for several steps or a slice of them."""
+        self._need("step", "disasm()")
+        sel = self._ds[["step_pc", "step_insn"]].sel(step=step)
+        pcs = np.atleast_1d(sel["step_pc"].values)
+        raws = np.atleast_1d(sel["step_insn"].values)
+        text = []
+        for pc, raw in zip(pcs.tolist(), raws.tolist(), strict=True):
+            size = 4 if raw & 3 == 3 else 2
+            text.append(str(decode_one(raw.to_bytes(4, "little")[:size], 0, pc)))
+        return text[0] if np.ndim(step) == 0 and not isinstance(step, slice) else text
+
+    def window(self, step: int, before: int = 16, after: int = 16) -> xr.Dataset:
+        """The trace from ``step - before`` to ``step + after`` (inclusive): those steps
+        and every other family's rows that happened at them. What a widget shows around
+        one step."""
+        lo, hi = step - before, step + after
+        ds = self._ds
+        parts: dict[str, slice] = {}
+        for family in FAMILIES:
+            if family not in ds.dims:
+                continue
+            if family == "step":
+                parts["step"] = slice(None)
+                continue
+            col = self._step_column(family)
+            parts[family] = slice(int(np.searchsorted(col, lo, side="left")),
+                                  int(np.searchsorted(col, hi, side="right")))
+        out = ds.isel({f: s for f, s in parts.items() if f != "step"})
+        if "step" in ds.dims:
+            out = out.sel(step=slice(lo, hi))
+        return out
+
+    def to_dataframe(self, family: str, *, names: bool = True) -> pd.DataFrame:
+        """One family's rows as a pandas DataFrame indexed by the family's coordinate,
+        columns named without the family prefix. ``names=True`` turns enumerations
+        (mode, cause, device, ...) into categorical columns of their names."""
+        if family not in FAMILIES:
+            raise TraceError(f"unknown event family {family!r}; choose from "
+                             f"{', '.join(FAMILIES)}")
+        self._need(family, f"to_dataframe({family!r})")
+        data = {}
+        for v in FAMILIES[family].variables:
+            col = self._ds[v.name].values
+            short = v.name[len(family) + 1:]
+            if names and v.flags is not None:
+                keys = np.array(sorted(v.flags), dtype=v.dtype)
+                labels = [cause_name(int(k)) if v.name == "trap_cause" else v.flags[int(k)]
+                          for k in keys]
+                col = pd.Categorical.from_codes(np.searchsorted(keys, col), labels)
+            data[short] = col
+        index = pd.Index(self._ds[family].values, name=family)
+        return pd.DataFrame(data, index=index)

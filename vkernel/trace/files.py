@@ -1,0 +1,227 @@
+"""Trace files: netCDF-4 (``.nc``, through h5netcdf) and Zarr v3 (``.zarr``).
+
+Both keep every dtype (netCDF-4, unlike classic netCDF, has unsigned 64-bit integers), every
+attribute and every value, so ``open_trace(save(ds))`` is identical to ``ds``. Anything
+that goes wrong reading a file comes out as a :class:`~vkernel.TraceError` that names the
+file and says what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from vkernel.errors import TraceError
+from vkernel.trace.schema import FAMILIES, VARIABLES, check_version, validate
+
+CHUNK_ROWS = 1 << 20  # rows per chunk on disk: a widget's window reads one or two
+
+
+def _zarr_codecs() -> tuple[Any, ...]:
+    from zarr.codecs import BloscCodec
+
+    # byte shuffle groups the bytes of neighbouring values (pcs differ in their low
+    # bytes only), which lets zstd find the repeats: ~1 byte per step on real traces
+    return (BloscCodec(cname="zstd", clevel=3, shuffle="shuffle"),)
+
+
+def trace_format(path: str | os.PathLike[str]) -> str:
+    """``"netcdf"`` or ``"zarr"``, from the file name's suffix."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".nc":
+        return "netcdf"
+    if suffix == ".zarr":
+        return "zarr"
+    raise TraceError(f"{os.fspath(path)}: a trace file is named .nc (netCDF-4) or .zarr "
+                     f"(Zarr v3), not {suffix or 'without a suffix'}")
+
+
+def zarr_encoding(ds: xr.Dataset, chunk_rows: int | None = None) -> dict[str, dict[str, Any]]:
+    """Chunks of ``chunk_rows`` rows (for a store that will grow), or of up to
+    :data:`CHUNK_ROWS` for a store written once."""
+    codecs = _zarr_codecs()
+    return {str(name): {"chunks": (chunk_rows or max(1, min(CHUNK_ROWS, var.size)),),
+                        "compressors": codecs}
+            for name, var in ds.variables.items()}
+
+
+def _netcdf_encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
+    enc = {}
+    for name, var in ds.variables.items():
+        if var.size:
+            enc[str(name)] = {"zlib": True, "complevel": 4, "shuffle": True,
+                              "chunksizes": (min(CHUNK_ROWS, var.size),)}
+    return enc
+
+
+def is_trace(path: Path) -> bool:
+    """Whether ``path`` holds a vkernel trace (so it may be replaced by a new one)."""
+    try:
+        open_trace(path, check=False)
+    except TraceError:
+        return False
+    return True
+
+
+def refuse_to_clobber(path: Path) -> None:
+    """A new trace may replace an old trace, never anything else."""
+    if path.exists() and not is_trace(path):
+        raise TraceError(f"refusing to overwrite {path}: it exists and is not a vkernel trace")
+
+
+def remove_trace(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+def save(ds: xr.Dataset, path: str | os.PathLike[str]) -> Path:
+    """Write a trace to ``path`` (``.nc`` or ``.zarr``); an existing trace there is
+    replaced, anything else is left alone (:class:`TraceError`)."""
+    path = Path(path)
+    fmt = trace_format(path)
+    validate(ds, values=False)
+    refuse_to_clobber(path)
+    # write next to the target and rename into place: a failed write loses nothing
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    remove_trace(tmp)
+    try:
+        if fmt == "netcdf":
+            ds.to_netcdf(tmp, engine="h5netcdf", format="NETCDF4",
+                         encoding=_netcdf_encoding(ds))
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", category=UserWarning)  # consolidated metadata
+                ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False,
+                           encoding=zarr_encoding(ds))
+        remove_trace(path)
+        os.replace(tmp, path)
+    finally:
+        remove_trace(tmp)
+    return path
+
+
+def _range_indexes(ds: xr.Dataset) -> xr.Dataset:
+    """Give each dimension its index. Coordinates vkernel writes are consecutive integers,
+    so a lazy ``pandas.RangeIndex`` replaces reading them (8 bytes a row) into memory."""
+    for dim in list(ds.dims):
+        if dim not in ds.coords:
+            continue
+        c = ds.coords[dim].variable
+        n = c.shape[0]
+        if n and c.dtype == np.int64:
+            first, last = int(c[0].values), int(c[n - 1].values)
+            if last - first == n - 1 and (n < 3 or int(c[n // 2].values) == first + n // 2):
+                idx = xr.indexes.PandasIndex(pd.RangeIndex(first, last + 1, name=dim), dim)
+                coords = xr.Coordinates.from_xindex(idx)
+                coords[dim].attrs.update(c.attrs)
+                ds = ds.drop_vars(dim).assign_coords(coords)
+                continue
+        ds = ds.set_xindex(dim)
+    return ds
+
+
+def _normalise_attrs(ds: xr.Dataset) -> None:
+    """Zarr keeps attributes as JSON: give flag_values back their variable's dtype."""
+    for name, da in ds.variables.items():
+        fv = da.attrs.get("flag_values")
+        if fv is not None and str(name) in VARIABLES:
+            da.attrs["flag_values"] = np.asarray(fv, dtype=VARIABLES[str(name)].dtype)
+    for key, value in list(ds.attrs.items()):
+        if isinstance(value, np.integer):
+            ds.attrs[key] = int(value)
+
+
+LAZY_BYTES = 256 << 20  # files larger than this are opened lazily by default
+
+
+def _disk_bytes(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+def open_trace(path: str | os.PathLike[str], *, lazy: bool | None = None,
+               check: bool = True) -> xr.Dataset:
+    """Open a trace saved by :meth:`Dataset.vk.save` (or streamed by the machine).
+
+    A trace up to 256 MiB on disk is read into memory at once, so a damaged file is found
+    here; a larger one (or ``lazy=True``) is opened lazily: variables are read when used,
+    a chunk at a time. Raises :class:`~vkernel.TraceError` for a missing or unreadable
+    file, a file that is not a vkernel trace, or a trace of a newer schema version than
+    this vkernel reads.
+
+    >>> import vkernel
+    >>> vkernel.open_trace("nowhere.nc")
+    Traceback (most recent call last):
+    ...
+    vkernel.errors.TraceError: nowhere.nc: no such file or directory
+    """
+    from vkernel.trace import accessor  # noqa: F401  (the Dataset gets ds.vk)
+
+    path = Path(path)
+    fmt = trace_format(path)
+    if not path.exists():
+        raise TraceError(f"{path}: no such file or directory")
+    opts: dict[str, Any] = {"mask_and_scale": False, "decode_times": False,
+                            "create_default_indexes": False}
+    try:
+        if fmt == "netcdf":
+            with path.open("rb") as f:
+                magic = f.read(8)
+            if magic != b"\x89HDF\r\n\x1a\n":
+                kind = "a classic netCDF file" if magic[:3] == b"CDF" else "not a netCDF-4 file"
+                raise TraceError(f"{path}: {kind}; vkernel traces are netCDF-4 (HDF5)")
+            ds = xr.open_dataset(path, engine="h5netcdf", **opts)
+        else:
+            if not (path / "zarr.json").is_file():
+                raise TraceError(f"{path}: not a Zarr v3 store (no zarr.json)")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", category=UserWarning)
+                ds = xr.open_dataset(path, engine="zarr", consolidated=False, chunks=None,
+                                     zarr_format=3, **opts)
+    except TraceError:
+        raise
+    except Exception as e:  # h5py, zarr and xarray each raise their own kinds
+        raise TraceError(f"{path}: cannot be read as {fmt}: {type(e).__name__}: {e}") from e
+    try:
+        check_version(ds, str(path))
+        if not check:
+            return ds
+        ds = _range_indexes(ds)
+        ordered = [n for n in VARIABLES if n in ds.data_vars]  # the schema's order
+        ds = ds[ordered + [str(n) for n in ds.data_vars if n not in VARIABLES]]
+        _normalise_attrs(ds)
+        validate(ds, values=False)
+        if not (lazy if lazy is not None else _disk_bytes(path) > LAZY_BYTES):
+            loaded = ds.load()
+            ds.close()
+            ds = loaded
+    except TraceError as e:
+        ds.close()
+        raise TraceError(f"{path}: {e}" if not str(e).startswith(str(path)) else str(e)) \
+            from None
+    except Exception as e:
+        ds.close()
+        raise TraceError(f"{path}: damaged trace: {type(e).__name__}: {e}") from e
+    return ds
+
+
+def families_in(ds: xr.Dataset) -> list[str]:
+    return [f for f in FAMILIES if f in ds.dims]
+
+
+def json_attr(ds: xr.Dataset, name: str) -> dict[str, Any]:
+    try:
+        return json.loads(ds.attrs[name])
+    except (KeyError, TypeError, ValueError) as e:
+        raise TraceError(f"this Dataset has no valid {name!r} attribute") from e
