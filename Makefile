@@ -45,6 +45,7 @@ test: $(VENV)/.dev-stamp apt lint
 bench: $(VENV)/.dev-stamp apt
 	$(BIN)/python benchmarks/bench_asm.py
 	$(BIN)/python benchmarks/bench_core.py
+	$(BIN)/python benchmarks/bench_trace.py
 
 # long fuzzing of the core (the suite runs a bounded amount): FUZZ_SECONDS=600 make fuzz
 FUZZ_SECONDS ?= 300

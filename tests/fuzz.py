@@ -426,4 +426,18 @@ def check(m: Machine, case: Case, ex) -> Result:  # noqa: ANN001
         if spec is None or spec.name not in CONTROL:
             assert pc == (last_pc + size) & MASK64, \
                 f"pc {pc:#x} after {spec.name if spec else hex(raw)} at {last_pc:#x}"
+    # the trace of whatever a random machine did follows the schema and matches it
+    if m.tracing:
+        from vkernel.trace.schema import validate
+
+        ds = validate(m.trace_dataset())
+        assert ds.sizes.get("step", retired) == retired
+        assert ds.sizes.get("trap", n_traps) == n_traps
+        if "step" in ds.dims and n_traps:
+            # the step after traps is the handler the last of them went to
+            t_step = trap["step"]
+            for s in np.unique(t_step[t_step < retired]):
+                last = np.flatnonzero(t_step == s)[-1]
+                assert int(ds.step_pc.values[s]) == int(trap["handler"][last]), \
+                    f"step {s} is not the handler of the trap before it"
     return Result(ex.reason, retired + n_traps, retired, counts)

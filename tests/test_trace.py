@@ -541,6 +541,17 @@ def test_every_cause_name_is_a_flag():
                                                 if c.isalnum())
 
 
+def test_the_schema_page_names_every_variable():
+    page = (REPO / "docs" / "trace-schema.md").read_text()
+    for family in FAMILIES.values():
+        assert f"### `{family.name}`" in page
+        for v in family.variables:
+            assert f"| `{v.name}` | {v.dtype} | {v.units} |" in page, v.name
+            for meaning in (v.flags or {}).values():
+                assert f"`{meaning}`" in page or v.name == "trap_cause", meaning
+    assert f"(version {SCHEMA_VERSION})" in page
+
+
 # --- progress bar ------------------------------------------------------------------------
 def test_progress_bar_counts_steps(capsys):
     m = Machine(ram_mb=1)
@@ -563,7 +574,7 @@ def vkernel_cli(*args: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("suffix", [".nc", ".zarr"])
 def test_cli_run_writes_a_trace(tmp_path, suffix):
     src = tmp_path / "k.s"
-    from guests import PRELUDE, GUEST_DIR
+    from guests import GUEST_DIR, PRELUDE
     src.write_text(PRELUDE + (GUEST_DIR / "tiny_kernel.s").read_text())
     out = tmp_path / f"k{suffix}"
     r = vkernel_cli("run", str(src), "--trace", str(out), "--families", "step,trap")

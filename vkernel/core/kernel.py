@@ -1258,10 +1258,13 @@ def amo_op(f5, old, src, size):
 # ---------------------------------------------------------------------------------------
 # The run loop
 # ---------------------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def run(s, x, csr, ram, r16, r32, r64, tlb, rvc, bps, st_pc, st_insn, st_mode, wr, tr, wk, io,
         budget):
     """Execute up to ``budget`` steps. Returns the exit reason (also in s[S_EXIT]).
+
+    It releases the GIL (it touches only its arrays), so a thread streaming a trace to
+    disk compresses and writes while the hart runs.
 
     ``r16``, ``r32`` and ``r64`` are views of ``ram``: the fast paths read aligned values
     with one indexed load. Their indexes are cast to uint64 once proven in range, which

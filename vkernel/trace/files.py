@@ -141,24 +141,18 @@ def _normalise_attrs(ds: xr.Dataset) -> None:
             ds.attrs[key] = int(value)
 
 
-LAZY_BYTES = 256 << 20  # files larger than this are opened lazily by default
-
-
-def _disk_bytes(path: Path) -> int:
-    if path.is_dir():
-        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    return path.stat().st_size
+LAZY_BYTES = 256 << 20  # traces larger than this in memory are opened lazily by default
 
 
 def open_trace(path: str | os.PathLike[str], *, lazy: bool | None = None,
                check: bool = True) -> xr.Dataset:
     """Open a trace saved by :meth:`Dataset.vk.save` (or streamed by the machine).
 
-    A trace up to 256 MiB on disk is read into memory at once, so a damaged file is found
-    here; a larger one (or ``lazy=True``) is opened lazily: variables are read when used,
-    a chunk at a time. Raises :class:`~vkernel.TraceError` for a missing or unreadable
-    file, a file that is not a vkernel trace, or a trace of a newer schema version than
-    this vkernel reads.
+    A trace of up to 256 MiB (uncompressed) is read into memory at once, so a damaged
+    file is found here; a larger one (or ``lazy=True``) is opened lazily: variables are
+    read when used, a chunk at a time. Raises :class:`~vkernel.TraceError` for a missing
+    or unreadable file, a file that is not a vkernel trace, or a trace of a newer schema
+    version than this vkernel reads.
 
     >>> import vkernel
     >>> vkernel.open_trace("nowhere.nc")
@@ -202,7 +196,7 @@ def open_trace(path: str | os.PathLike[str], *, lazy: bool | None = None,
         ds = ds[ordered + [str(n) for n in ds.data_vars if n not in VARIABLES]]
         _normalise_attrs(ds)
         validate(ds, values=False)
-        if not (lazy if lazy is not None else _disk_bytes(path) > LAZY_BYTES):
+        if not (lazy if lazy is not None else ds.nbytes > LAZY_BYTES):
             loaded = ds.load()
             ds.close()
             ds = loaded

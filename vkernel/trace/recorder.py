@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import queue
+import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,12 +173,15 @@ class Recorder:
             r.kept = keep
             r.total = mark[f]
             if self.mode == "stream" and r.written > r.total:
+                self._queue.join()
                 self._resize(f, r.total)
         self.end_counters = None
 
     # --- stream mode --------------------------------------------------------------------
     def _create_store(self) -> None:
         assert self.path is not None
+        if getattr(self, "_thread", None) is not None:
+            self.close()  # a restart: the old writer finishes first
         refuse_to_clobber(self.path)
         remove_trace(self.path)
         ds = self._skeleton()
@@ -187,6 +192,15 @@ class Recorder:
         import zarr
 
         self._group = zarr.open_group(self.path, mode="r+", zarr_format=3)
+        # Zarr compares every chunk with the fill value to skip empty ones: a trace has
+        # none, and the comparison costs more than compressing
+        self._arrays = {name: arr.with_config({"write_empty_chunks": True})
+                        for name, arr in self._group.arrays()}
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
+        self._error: Exception | None = None
+        self._thread: threading.Thread | None = threading.Thread(
+            target=self._writer, name=f"vkernel trace writer {self.path.name}", daemon=True)
+        self._thread.start()
 
     def _skeleton(self) -> xr.Dataset:
         ds = xr.merge([family_dataset(f, _empty(f), 0) for f in self.families],
@@ -195,34 +209,60 @@ class Recorder:
         return ds
 
     def _write(self, family: str, whole_chunks: bool = False) -> None:
-        """Append pending rows to the store; ``whole_chunks`` keeps back a partial chunk,
-        so that Zarr never has to read back and rewrite one."""
+        """Hand pending rows to the writer thread; ``whole_chunks`` keeps back a partial
+        chunk, so that Zarr never has to read back and rewrite one."""
         r = self.rows[family]
         n = r.kept - r.kept % self.chunk_rows if whole_chunks else r.kept
         if not n:
             return
         cols = r.concat()
-        for name, values in cols.items():
-            self._group[name].append(values[:n])
         coord = np.arange(r.written, r.written + n, dtype=np.int64)
         if family == "step":
             coord += self.first_step
-        self._group[family].append(coord)
+        # at most two batches wait: the run slows to the disk's pace, memory stays flat
+        self._queue.put((family, {k: v[:n] for k, v in cols.items()}, coord))
         r.written += n
         r.chunks = [{k: v[n:].copy() for k, v in cols.items()}] if n < r.kept else []
         r.kept -= n
+        self._raise_writer_error()
+
+    def _writer(self) -> None:
+        """The writer thread: compresses and appends batches while the hart runs (the
+        numba core releases the GIL)."""
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                family, cols, coord = item
+                if self._error is None:
+                    for name, values in cols.items():
+                        self._arrays[name].append(values)
+                    self._arrays[family].append(coord)
+            except Exception as e:  # disk full, store removed, ...: reported by the run
+                self._error = e
+            finally:
+                self._queue.task_done()
+
+    def _raise_writer_error(self) -> None:
+        if self._error is not None:
+            e, self._error = self._error, None
+            raise TraceError(f"writing the trace to {self.path} failed: "
+                             f"{type(e).__name__}: {e}") from e
 
     def _resize(self, family: str, n: int) -> None:
         for v in FAMILIES[family].variables:
-            self._group[v.name].resize((n,))
-        self._group[family].resize((n,))
+            self._arrays[v.name].resize((n,))
+        self._arrays[family].resize((n,))
         self.rows[family].written = n
 
     def flush(self) -> None:
-        """Stream mode: write every pending row to the store."""
+        """Stream mode: write every pending row to the store and wait until it is there."""
         if self.mode == "stream":
             for f in self.families:
                 self._write(f)
+            self._queue.join()
+            self._raise_writer_error()
 
     # --- the Dataset ----------------------------------------------------------------------
     def _dataset_attrs(self, attrs: dict[str, Any],
@@ -278,4 +318,10 @@ class Recorder:
         return dict(self.rows[family].concat() or _empty(family))
 
     def close(self) -> None:
+        """Write what is pending; a stream's writer thread ends."""
         self.flush()
+        thread = getattr(self, "_thread", None)
+        if thread is not None:
+            self._queue.put(None)
+            thread.join()
+            self._thread = None
