@@ -40,3 +40,14 @@ def test_every_notebook_has_goals_exercises_and_summary() -> None:
             assert heading in text, f"{path.name} lacks {heading}"
         solution = ROOT / "notebooks" / "solutions" / f"{path.stem}-solutions.ipynb"
         assert solution.exists(), f"{path.name} has no solutions notebook"
+
+
+def test_binder_installs_every_runtime_dependency():
+    """postBuild installs vkernel with --no-deps: environment.yml must list what it needs."""
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    deps = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    env = (root / "binder" / "environment.yml").read_text()
+    for dep in deps:
+        assert f"- {dep}" in env, f"binder/environment.yml lacks {dep}"

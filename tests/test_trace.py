@@ -310,6 +310,11 @@ def test_stream_refuses_to_overwrite_what_is_not_a_trace(tmp_path):
         Machine(ram_mb=1, trace={"families": "step", "path": tmp_path / "x.zarr"})
     with pytest.raises(TraceError, match="unknown recording mode"):
         Machine(ram_mb=1, trace={"families": "step", "mode": "ring"})
+    with pytest.raises(TraceError, match="last must be a positive"):
+        Machine(ram_mb=1, trace={"families": "step", "mode": "last", "last": 0})
+    with pytest.raises(TraceError, match="chunk_rows must be a positive"):
+        Machine(ram_mb=1).trace("step", mode="stream", path=tmp_path / "t.zarr",
+                                chunk_rows=0)
 
 
 def test_dataset_at_any_point_is_a_prefix_of_the_next():
@@ -327,17 +332,19 @@ def test_dataset_at_any_point_is_a_prefix_of_the_next():
             first[names].drop_attrs(deep=False)), family
 
 
-def test_restore_cuts_the_trace_back(kernel_trace):
+@pytest.mark.parametrize("mode", ["all", "stream"])
+def test_restore_cuts_the_trace_back(kernel_trace, tmp_path, mode):
     _, full = kernel_trace
-    m = Machine(ram_mb=4, trace="all", buffer_rows=200)
+    stream = {"path": tmp_path / "t.zarr", "chunk_rows": 100} if mode == "stream" else {}
+    m = Machine(ram_mb=4, trace={"families": "all", "mode": mode, **stream},
+                buffer_rows=200)
     m.load(build_guest("tiny_kernel"))
     m.run(max_steps=900)
     snap = m.snapshot()
-    m.run(max_steps=600)
+    m.run(max_steps=600)  # in stream mode, these rows reach the store
     m.restore(snap)
     m.run(max_steps=100_000)
-    assert without_created_at(m.trace_dataset().drop_attrs(deep=False)).identical(
-        full.drop_attrs(deep=False))
+    assert m.trace_dataset().drop_attrs(deep=False).identical(full.drop_attrs(deep=False))
 
 
 def test_stop_keeps_the_trace_and_reset_starts_a_new_one():
@@ -490,6 +497,8 @@ def test_disasm_matches_the_disassembler(kernel_trace):
         want = vkernel.disassemble(text.data[pc_phys - text.addr:][:4], pc)[0]
         assert ds.vk.disasm(step) == str(want)
     assert ds.vk.disasm(slice(0, 1)) == [ds.vk.disasm(0), ds.vk.disasm(1)]  # labels: inclusive
+    with pytest.raises(TraceError, match=r"step 99999 is not in this trace \(it holds steps 0"):
+        ds.vk.disasm(99_999)
 
 
 @settings(max_examples=60, deadline=None)
@@ -553,16 +562,30 @@ def test_the_schema_page_names_every_variable():
 
 
 # --- progress bar ------------------------------------------------------------------------
-def test_progress_bar_counts_steps(capsys):
+def test_progress_bar_counts_every_step(monkeypatch):
+    import io
+
+    from vkernel import machine
     m = Machine(ram_mb=1)
-    m.load(assemble("1: j 1b"))
-    m.run(max_steps=1000, progress=True)
-    m.run(max_steps=10)  # not a terminal: no bar
-    from vkernel.machine import progress_bar
-    bar = progress_bar(50, "x")
-    bar.update(50)
-    assert bar.n == 50
-    bar.close()
+    m.load(assemble("li a0, 0\n1: addi a0, a0, 1\nj 1b"))
+    out = io.StringIO()
+    bars = []
+    real = machine.progress_bar
+
+    def bar(total, name=None):  # noqa: ANN001, ANN202
+        bars.append(real(total, name, delay=0, file=out))
+        return bars[-1]
+    monkeypatch.setattr(machine, "progress_bar", bar)
+    m.run(max_steps=50_000_000, progress=True)
+    assert bars[0].n == bars[0].total == 50_000_000
+    assert "50.0M/50.0M" in out.getvalue() and "program" in out.getvalue()
+    m.run(max_steps=10)  # nobody watches (not a terminal, not a notebook): no bar
+    assert len(bars) == 1
+    monkeypatch.setenv("VKERNEL_PROGRESS", "1")
+    m.run(max_steps=10)
+    assert len(bars) == 2 and bars[1].n == 10
+    monkeypatch.setenv("VKERNEL_PROGRESS", "0")
+    assert not machine.watched()
 
 
 # --- CLI -----------------------------------------------------------------------------------

@@ -121,17 +121,18 @@ def watched() -> bool:
         return False
 
 
-def progress_bar(total: int | None, name: str | None = None) -> Any:
-    """A tqdm bar counting steps that appears only after a second (short runs stay
-    quiet); a notebook widget where ipywidgets is installed."""
+def progress_bar(total: int | None, name: str | None = None, *, delay: float = 1.0,
+                 file: Any = None) -> Any:
+    """A tqdm bar counting steps that appears only after ``delay`` seconds (short runs
+    stay quiet); a notebook widget where ipywidgets is installed."""
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tqdm.auto warns when ipywidgets is missing
         from tqdm.auto import tqdm
 
-        return tqdm(total=total, desc=name, unit=" steps", unit_scale=True, delay=1.0,
-                    leave=False, dynamic_ncols=True)
+        return tqdm(total=total, desc=name, unit=" steps", unit_scale=True, delay=delay,
+                    leave=False, dynamic_ncols=True, file=file)
 
 
 def _signed(v: int) -> int:

@@ -67,7 +67,17 @@ class TraceAccessor:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the trace to ``path``: ``.nc`` (netCDF-4) or ``.zarr`` (Zarr v3).
-        :func:`vkernel.open_trace` reads it back identical."""
+        :func:`vkernel.open_trace` reads it back identical.
+
+        >>> import tempfile, vkernel
+        >>> m = vkernel.Machine(ram_mb=1, trace="step")
+        >>> _ = m.load(vkernel.assemble("nop\\nnop"))
+        >>> _ = m.run(max_steps=2)
+        >>> ds = m.trace_dataset()
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     vkernel.open_trace(ds.vk.save(f"{d}/run.nc")).identical(ds)
+        True
+        """
         return save(self._ds, path)
 
     @property
@@ -201,7 +211,12 @@ class TraceAccessor:
         """The instruction retired at ``step`` (a step number, as the ``step`` coordinate
         counts), in assembly; a list for several steps or a slice of them."""
         self._need("step", "disasm()")
-        sel = self._ds[["step_pc", "step_insn"]].sel(step=step)
+        try:
+            sel = self._ds[["step_pc", "step_insn"]].sel(step=step)
+        except KeyError:
+            steps = self._ds["step"]
+            held = f"steps {int(steps[0])}..{int(steps[-1])}" if steps.size else "no steps"
+            raise TraceError(f"step {step} is not in this trace (it holds {held})") from None
         pcs = np.atleast_1d(sel["step_pc"].values)
         raws = np.atleast_1d(sel["step_insn"].values)
         text = []

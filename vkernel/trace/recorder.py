@@ -90,6 +90,9 @@ class Recorder:
             raise TraceError(f"unknown recording mode {mode!r}; choose from {', '.join(MODES)}")
         if mode == "last" and (not isinstance(last, int) or last < 1):
             raise TraceError(f"last must be a positive number of steps, not {last!r}")
+        if not isinstance(chunk_rows, int) or chunk_rows < 1:
+            raise TraceError(f"chunk_rows must be a positive number of rows, not "
+                             f"{chunk_rows!r}")
         if mode == "stream":
             if path is None:
                 raise TraceError("mode='stream' needs path=, a .zarr store to write")
