@@ -304,6 +304,12 @@ def test_stream_refuses_to_overwrite_what_is_not_a_trace(tmp_path):
     with pytest.raises(TraceError, match="refusing to overwrite"):
         Machine(ram_mb=1, trace={"families": "step", "mode": "stream", "path": precious})
     assert (precious / "notes.txt").read_text() == "keep me"
+    m = Machine(ram_mb=1, trace="trap")  # a failed trace() leaves the recording as it was
+    m.load(assemble("ebreak"))
+    with pytest.raises(TraceError, match="refusing to overwrite"):
+        m.trace("step", mode="stream", path=precious)
+    m.run(max_steps=1)
+    assert m.tracing == ("trap",) and m.trace_dataset().sizes["trap"] == 1
     with pytest.raises(TraceError, match="needs path="):
         Machine(ram_mb=1, trace={"families": "step", "mode": "stream"})
     with pytest.raises(TraceError, match="only for mode='stream'"):

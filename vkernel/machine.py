@@ -479,14 +479,17 @@ class Machine:
             self._alloc_buffers(0)
             self._s[K.S_TRACE] = 0
             return
-        if old is not None:
-            old.close()
         from vkernel.trace.recorder import Recorder
 
+        path = Path(path) if path is not None else None
+        if old is not None and old.path is not None and old.path == path:
+            old.close()  # the new stream replaces the old one's store: let its writer finish
         families = tuple(f for f in FAMILIES if f in families)
-        self._recorder = Recorder(families, self.hart.instret, self.counters, mode=mode,
-                                  last=last, path=Path(path) if path is not None else None,
-                                  chunk_rows=chunk_rows, attrs=self._trace_attrs())
+        new = Recorder(families, self.hart.instret, self.counters, mode=mode, last=last,
+                       path=path, chunk_rows=chunk_rows, attrs=self._trace_attrs())
+        if old is not None:
+            old.close()  # only now: bad arguments leave the recording as it was
+        self._recorder = new
         bits = 0
         for f in families:
             bits |= _FAMILY_BIT[f]
@@ -533,7 +536,8 @@ class Machine:
     def trace_dataset(self) -> xr.Dataset:
         """The recorded trace as an :class:`xarray.Dataset` (schema: docs/trace-schema.md).
         It can be asked for at any point; a streamed trace is flushed and opened from its
-        store.
+        store. An in-memory trace shares its arrays with the recording (no copy): copy
+        before writing into them.
 
         >>> import vkernel
         >>> m = Machine(ram_mb=1, trace="all")
