@@ -390,9 +390,9 @@ def test_round_trip_is_exact(kernel_trace, tmp_path, suffix):
             assert type(back[name].attrs[key]) is type(value), (name, key)
             if isinstance(value, np.ndarray):
                 assert back[name].attrs[key].dtype == value.dtype
-    # saving again over a trace replaces it
-    ds.isel(step=slice(0, 10)).vk.save(path)
-    assert open_trace(path).sizes["step"] == 10
+    # saving again over a trace replaces it; a selection of steps keeps its numbers
+    ds.isel(step=[0, 1, 2, 5, 6]).vk.save(path)
+    assert open_trace(path).step.values.tolist() == [0, 1, 2, 5, 6]
 
 
 @pytest.mark.parametrize("suffix", [".nc", ".zarr"])

@@ -65,7 +65,7 @@ def _netcdf_encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
 def is_trace(path: Path) -> bool:
     """Whether ``path`` holds a vkernel trace (so it may be replaced by a new one)."""
     try:
-        open_trace(path, check=False)
+        open_trace(path, check=False).close()
     except TraceError:
         return False
     return True
@@ -110,9 +110,11 @@ def save(ds: xr.Dataset, path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def _range_indexes(ds: xr.Dataset) -> xr.Dataset:
+def _range_indexes(ds: xr.Dataset, exact: bool) -> xr.Dataset:
     """Give each dimension its index. Coordinates vkernel writes are consecutive integers,
-    so a lazy ``pandas.RangeIndex`` replaces reading them (8 bytes a row) into memory."""
+    so a lazy ``pandas.RangeIndex`` replaces reading them (8 bytes a row) into memory.
+    ``exact`` compares every value; otherwise (a lazily opened file) the first, middle and
+    last."""
     for dim in list(ds.dims):
         if dim not in ds.coords:
             continue
@@ -120,7 +122,11 @@ def _range_indexes(ds: xr.Dataset) -> xr.Dataset:
         n = c.shape[0]
         if n and c.dtype == np.int64:
             first, last = int(c[0].values), int(c[n - 1].values)
-            if last - first == n - 1 and (n < 3 or int(c[n // 2].values) == first + n // 2):
+            if exact:
+                consecutive = np.array_equal(c.values, np.arange(first, first + n))
+            else:
+                consecutive = last - first == n - 1 and int(c[n // 2].values) == first + n // 2
+            if consecutive:
                 idx = xr.indexes.PandasIndex(pd.RangeIndex(first, last + 1, name=dim), dim)
                 coords = xr.Coordinates.from_xindex(idx)
                 coords[dim].attrs.update(c.attrs)
@@ -191,12 +197,14 @@ def open_trace(path: str | os.PathLike[str], *, lazy: bool | None = None,
         check_version(ds, str(path))
         if not check:
             return ds
-        ds = _range_indexes(ds)
+        if lazy is None:
+            lazy = ds.nbytes > LAZY_BYTES
+        ds = _range_indexes(ds, exact=not lazy)
         ordered = [n for n in VARIABLES if n in ds.data_vars]  # the schema's order
         ds = ds[ordered + [str(n) for n in ds.data_vars if n not in VARIABLES]]
         _normalise_attrs(ds)
         validate(ds, values=False)
-        if not (lazy if lazy is not None else ds.nbytes > LAZY_BYTES):
+        if not lazy:
             loaded = ds.load()
             ds.close()
             ds = loaded
