@@ -167,6 +167,39 @@ def test_counts_equal_the_machine_and_the_guest(kernel_trace):
     assert io["count"].sel(device="htif", direction="write").item() == 1
 
 
+def test_sample_rows_hold_the_totals_before_their_step(kernel_trace):
+    m, ds = kernel_trace
+    every = ds.vk.recording["sample_every"]
+    s = ds.sample_step.values
+    assert s.tolist() == list(range(0, m.hart.instret, every))
+    for family, total in (("trap", "traps"), ("walk", "pte_reads")):
+        steps = ds[f"{family}_step"].values
+        want = [np.count_nonzero(steps < k) for k in s]
+        assert ds[f"sample_{total}"].values.tolist() == want, family
+    # a walk ends at every TLB miss here (no non-canonical addresses)
+    ends = ds.walk_step.values[ds.walk_result.values != 0]
+    assert ds.sample_tlb_misses.values.tolist() == [np.count_nonzero(ends < k) for k in s]
+    iv = ds.vk.intervals()
+    assert iv["steps"].sum() == m.hart.instret and iv["traps"].sum() == m.counters["traps"]
+    assert iv["tlb_lookups"].sum() == m.counters["tlb_lookups"]
+    hit = iv["tlb_hit_rate"].values
+    assert np.nanmin(hit) >= 0 and np.nanmax(hit) <= 1
+
+
+def test_sampling_starts_where_recording_starts():
+    m = Machine(ram_mb=4)
+    m.load(build_guest("tiny_kernel"))
+    m.run(max_steps=333)
+    m.trace("sample", sample_every=200)
+    m.run(max_steps=100_000)
+    ds = m.trace_dataset()
+    start = ds.vk.recording["first_step"]
+    assert ds.sample_step.values.tolist() == [start, 400, 600, 800, 1000, 1200, 1400,
+                                              1600, 1800, 2000, 2200, 2400]
+    with pytest.raises(TraceError, match="sample_every must be a positive"):
+        m.trace("sample", sample_every=0)
+
+
 def _successor(name: str, f: dict[str, int], pc: int, size: int, x: list[int],
                csr: dict[int, int]) -> int:
     """Where an instruction that retired at ``pc`` sends the hart, from the registers
@@ -252,6 +285,18 @@ def test_two_runs_give_identical_datasets_but_created_at():
     _, a = tiny_kernel_ds()
     _, b = tiny_kernel_ds()
     assert without_created_at(a).identical(without_created_at(b))
+
+
+def test_the_trace_does_not_depend_on_how_the_run_is_cut(kernel_trace):
+    """Stopping every 37 steps (as a stepping widget or a chunked CLI run does) changes
+    nothing: not the rows, not the counters (the TLB's lookups included)."""
+    m_full, full = kernel_trace
+    m = Machine(ram_mb=4, trace="all", buffer_rows=150)
+    m.load(build_guest("tiny_kernel"))
+    while m.run(max_steps=37).reason == "budget":
+        pass
+    assert m.counters == m_full.counters
+    assert m.trace_dataset().drop_attrs(deep=False).identical(full.drop_attrs(deep=False))
 
 
 def tiny_kernel_ds(**trace_kw) -> tuple[Machine, xr.Dataset]:

@@ -59,7 +59,7 @@ MASK64 = (1 << 64) - 1
 CHUNK = 1 << 24  # steps per call into the core: long enough to amortise, short for Ctrl-C
 FAMILIES = RECORDABLE
 _FAMILY_BIT = {"step": K.TRACE_STEP, "write": K.TRACE_WRITE, "trap": K.TRACE_TRAP,
-               "walk": K.TRACE_WALK, "io": K.TRACE_IO}
+               "walk": K.TRACE_WALK, "io": K.TRACE_IO, "sample": K.TRACE_SAMPLE}
 TraceSpec = str | Sequence[str] | Mapping[str, Any] | None
 
 
@@ -343,7 +343,7 @@ class Machine:
 
     >>> m = Machine(ram_mb=1, trace={"families": "all", "mode": "last", "last": 1000})
     >>> m.tracing
-    ('step', 'write', 'trap', 'walk', 'io')
+    ('step', 'write', 'trap', 'walk', 'io', 'sample')
     """
 
     def __init__(self, ram_mb: int = 128, disk: str | os.PathLike[str] | None = None, *,
@@ -402,13 +402,15 @@ class Machine:
         self._tr = np.zeros((rows(K.TRACE_TRAP), K.TRAP_COLS), np.int64)
         self._wk = np.zeros((rows(K.TRACE_WALK), K.WALK_COLS), np.int64)
         self._io = np.zeros((rows(K.TRACE_IO), K.IO_COLS), np.int64)
+        self._sm = np.zeros((rows(K.TRACE_SAMPLE), K.SAMPLE_COLS), np.int64)
 
     def reset(self) -> None:
         """Power-on state: M-mode, registers zero, pc at the program's entry (or RAM)."""
         s, csr = self._s, self._csr
-        trace = s[K.S_TRACE]
+        trace, every = s[K.S_TRACE], s[K.S_SAMPLE_EVERY]
         s[:] = 0
         s[K.S_TRACE] = trace  # what is being recorded survives a reset: a new run starts
+        s[K.S_SAMPLE_EVERY] = every
         self._x[:] = 0
         csr[:] = 0
         self._tlb[:] = 0
@@ -450,13 +452,14 @@ class Machine:
     # --- recording ----------------------------------------------------------------------
     def trace(self, *families: str, mode: str = "all", last: int = 100_000,
               path: str | os.PathLike[str] | None = None,
-              chunk_rows: int = 1 << 20) -> None:
+              chunk_rows: int = 1 << 20, sample_every: int = 1024) -> None:
         """Record event families from now on: any of ``step``, ``write``, ``trap``,
-        ``walk``, ``io``, or ``"all"``. ``mode`` says where the rows go: ``"all"`` keeps
-        every row in memory, ``"last"`` a ring of the ``last`` steps, ``"stream"`` appends
-        them to the Zarr store ``path`` in chunks of ``chunk_rows`` as the run goes (memory
-        stays flat). No families stops recording and keeps what was recorded for
-        :meth:`trace_dataset`; a new recording replaces the old one.
+        ``walk``, ``io``, ``sample`` (the machine's counters every ``sample_every`` steps),
+        or ``"all"``. ``mode`` says where the rows go: ``"all"`` keeps every row in memory,
+        ``"last"`` a ring of the ``last`` steps, ``"stream"`` appends them to the Zarr store
+        ``path`` in chunks of ``chunk_rows`` as the run goes (memory stays flat). No
+        families stops recording and keeps what was recorded for :meth:`trace_dataset`; a
+        new recording replaces the old one.
 
         >>> m = Machine(ram_mb=1)
         >>> m.trace("step", "trap", mode="last", last=10_000)
@@ -471,6 +474,9 @@ class Machine:
         if unknown:
             raise TraceError(f"unknown event families {sorted(unknown)}; "
                              f"choose from {', '.join(FAMILIES)} or 'all'")
+        if not isinstance(sample_every, int) or sample_every < 1:
+            raise TraceError(f"sample_every must be a positive number of steps, not "
+                             f"{sample_every!r}")
         self._drain()
         old = self._recorder
         if not families:
@@ -486,7 +492,8 @@ class Machine:
             old.close()  # the new stream replaces the old one's store: let its writer finish
         families = tuple(f for f in FAMILIES if f in families)
         new = Recorder(families, self.hart.instret, self.counters, mode=mode, last=last,
-                       path=path, chunk_rows=chunk_rows, attrs=self._trace_attrs())
+                       path=path, chunk_rows=chunk_rows, attrs=self._trace_attrs(),
+                       sample_every=sample_every if "sample" in families else None)
         if old is not None:
             old.close()  # only now: bad arguments leave the recording as it was
         self._recorder = new
@@ -495,6 +502,8 @@ class Machine:
             bits |= _FAMILY_BIT[f]
         self._alloc_buffers(bits)
         self._s[K.S_TRACE] = bits
+        self._s[K.S_SAMPLE_EVERY] = sample_every
+        self._s[K.S_NEXT_SAMPLE] = self.hart.instret  # the first row: where recording starts
 
     @property
     def tracing(self) -> tuple[str, ...]:
@@ -566,7 +575,8 @@ class Machine:
                              "step_mode": self._st_mode[:n].copy()}, now)
         s[K.S_N_STEP] = 0
         for fam, buf, idx in (("write", self._wr, K.S_N_WRITE), ("trap", self._tr, K.S_N_TRAP),
-                              ("walk", self._wk, K.S_N_WALK), ("io", self._io, K.S_N_IO)):
+                              ("walk", self._wk, K.S_N_WALK), ("io", self._io, K.S_N_IO),
+                              ("sample", self._sm, K.S_N_SAMPLE)):
             n = int(s[idx])
             if n and rec is not None:
                 rows = buf[:n]
@@ -683,7 +693,7 @@ class Machine:
         return K.run(self._s, self._x, self._csr, ram, ram.view(np.uint16),
                      ram.view(np.uint32), ram.view(np.int64), self._tlb, _rvc_table(), bps,
                      self._st_pc, self._st_insn, self._st_mode, self._wr, self._tr, self._wk,
-                     self._io, budget)
+                     self._io, self._sm, budget)
 
     def _exit(self, reason: str, **kw: Any) -> Exit:
         return Exit(reason, self.hart.instret, self.hart.pc,
@@ -780,13 +790,16 @@ class Machine:
         loses the rows recorded after the snapshot (or, restoring to a point it never
         recorded, starts again there)."""
         self._drain()
-        tracing = self._s[K.S_TRACE]
+        tracing, every = self._s[K.S_TRACE], self._s[K.S_SAMPLE_EVERY]
         for a, arr in snap.arrays.items():
             if getattr(self, a).shape == arr.shape:
                 np.copyto(getattr(self, a), arr)
             else:
                 setattr(self, a, arr.copy())
+        if self._s[K.S_SAMPLE_EVERY] != every or self._s[K.S_TRACE] != tracing:
+            self._s[K.S_NEXT_SAMPLE] = self._s[K.S_INSTRET]  # sampled differently then
         self._s[K.S_TRACE] = tracing
+        self._s[K.S_SAMPLE_EVERY] = every
         rec = self._recorder
         if rec is not None and rec.end_counters is None:
             mark = snap.extra["trace"]

@@ -64,12 +64,15 @@ S_HOST_EXC = 30  # bit set of exception causes that exit to the host instead of 
 S_HOST_INT = 31  # bit set of interrupt causes that exit to the host instead of M-mode
 S_TRAP_CAUSE = 32  # scratch: the exception raised by a helper
 S_TRAP_TVAL = 33
-S_TLB_LOOKUPS = 34  # translated accesses (fetch-page changes, loads, stores)
+S_TLB_LOOKUPS = 34  # translated accesses: every fetch, load and store while translating
 S_TLB_MISSES = 35  # of which needed a page walk
 S_WALKS = 36  # page-table memory references
 S_TRAPS = 37  # traps taken (exceptions and interrupts)
 S_ENV_FLAGS = 38  # configuration bits (ENV_*)
 S_CLINT_STORE = 39  # scratch: set when a store reached the CLINT
+S_SAMPLE_EVERY = 40  # steps between two rows of the sample family (when it is recorded)
+S_NEXT_SAMPLE = 41  # the step the next sample row is due at
+S_N_SAMPLE = 42  # rows used in the sample buffer
 S_SIZE = 48
 
 # exit reasons
@@ -88,6 +91,7 @@ TRACE_WRITE = 2
 TRACE_TRAP = 4
 TRACE_WALK = 8
 TRACE_IO = 16
+TRACE_SAMPLE = 32
 
 # write-family kinds
 WRITE_XREG = 0
@@ -112,6 +116,7 @@ WRITE_COLS = 6  # step, kind, target (register, CSR or virtual address), value, 
 TRAP_COLS = 7  # step, cause (mcause encoding), tval, from-mode, to-mode, epc, handler pc
 WALK_COLS = 8  # step, vaddr, level, pte address, pte, result, stage, access
 IO_COLS = 6  # step, device, offset, write?, value, size
+SAMPLE_COLS = 5  # step, traps, TLB lookups, TLB misses, PTE reads (totals since reset)
 MARGIN = 64  # rows kept free in the variable-rate buffers so one instruction always fits
 
 ENV_NO_HW_AD = 1  # menvcfg.ADUE resets to 0 (page faults instead of A/D updates)
@@ -1260,7 +1265,7 @@ def amo_op(f5, old, src, size):
 # ---------------------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
 def run(s, x, csr, ram, r16, r32, r64, tlb, rvc, bps, st_pc, st_insn, st_mode, wr, tr, wk, io,
-        budget):
+        sm, budget):
     """Execute up to ``budget`` steps. Returns the exit reason (also in s[S_EXIT]).
 
     It releases the GIL (it touches only its arrays), so a thread streaming a trace to
@@ -1276,6 +1281,7 @@ def run(s, x, csr, ram, r16, r32, r64, tlb, rvc, bps, st_pc, st_insn, st_mode, w
     t_step = (trace & TRACE_STEP) != 0
     t_write = (trace & TRACE_WRITE) != 0
     t_var = (trace & (TRACE_WRITE | TRACE_TRAP | TRACE_WALK | TRACE_IO)) != 0
+    t_sample = (trace & TRACE_SAMPLE) != 0 and s[S_SAMPLE_EVERY] > 0
     ram_size = ram.shape[0]
     nbp = bps.shape[0]
     s[S_EXIT] = EXIT_NONE
@@ -1284,6 +1290,7 @@ def run(s, x, csr, ram, r16, r32, r64, tlb, rvc, bps, st_pc, st_insn, st_mode, w
     # fetch fast path: the virtual page last fetched from and its offset in RAM
     f_page = NO_PAGE
     f_off = np.int64(0)
+    f_xlate = np.int64(0)  # 1 when that page came through the TLB: each fetch is a lookup
     # load/store fast path state, recomputed whenever mode, satp or mstatus may change
     ctx_valid = False
     cur_mode = s[S_MODE]  # the mode instructions execute in (refreshed with the context)
@@ -1298,6 +1305,21 @@ def run(s, x, csr, ram, r16, r32, r64, tlb, rvc, bps, st_pc, st_insn, st_mode, w
         if instret >= check_at:
             s[S_PC] = pc
             s[S_INSTRET] = instret
+            # first of all, before anything can happen at this step: a sample row holds
+            # the totals of every event at the steps before it
+            if t_sample and instret >= s[S_NEXT_SAMPLE]:
+                n = s[S_N_SAMPLE]
+                if n >= sm.shape[0]:
+                    reason = EXIT_BUFFER
+                    break
+                sm[n, 0] = instret
+                sm[n, 1] = s[S_TRAPS]
+                sm[n, 2] = s[S_TLB_LOOKUPS] + tlb_hits
+                sm[n, 3] = s[S_TLB_MISSES]
+                sm[n, 4] = s[S_WALKS]
+                s[S_N_SAMPLE] = n + 1
+                every = s[S_SAMPLE_EVERY]
+                s[S_NEXT_SAMPLE] = instret - instret % every + every
             if instret >= end:
                 reason = EXIT_BUDGET
                 break
@@ -1324,6 +1346,8 @@ def run(s, x, csr, ram, r16, r32, r64, tlb, rvc, bps, st_pc, st_insn, st_mode, w
             check_at = min(end, timer_deadline(s, csr, instret))
             if t_step:
                 check_at = min(check_at, instret + st_pc.shape[0] - s[S_N_STEP])
+            if t_sample:
+                check_at = min(check_at, s[S_NEXT_SAMPLE])
         if nbp > 0:
             hit = False
             for i in range(nbp):
@@ -1349,8 +1373,11 @@ def run(s, x, csr, ram, r16, r32, r64, tlb, rvc, bps, st_pc, st_insn, st_mode, w
         tval = np.int64(0)
         if (pc >> 12) == f_page:
             off = f_off + (pc & 0xFFF)
+            tlb_hits += f_xlate
         else:
+            lookups = s[S_TLB_LOOKUPS]
             pa = translate(s, csr, ram, tlb, wk, wr, pc, ACC_FETCH, instret)
+            f_xlate = s[S_TLB_LOOKUPS] - lookups
             if pa < 0:
                 exc = s[S_TRAP_CAUSE]
                 tval = s[S_TRAP_TVAL]

@@ -185,6 +185,28 @@ class TraceAccessor:
             coords={"stage": list(WALK_STAGE.values()), "level": np.arange(by_level.size),
                     "result": list(WALK_RESULT.values())})
 
+    def intervals(self) -> xr.Dataset:
+        """Rates over time, from the ``sample`` family: for each interval between two
+        sample rows (the last one ends where the recording does), its ``steps`` (retired
+        instructions), ``traps``, ``tlb_lookups``, ``tlb_misses``, ``pte_reads``, and
+        ``traps_per_kilostep`` and ``tlb_hit_rate``. The ``start`` coordinate is the
+        interval's first step."""
+        self._need("sample", "intervals()")
+        ds = self._ds
+        names = ("traps", "tlb_lookups", "tlb_misses", "pte_reads")
+        end = {k: v[1] for k, v in self.recording.get("counters", {}).items()}
+        step = np.append(ds["sample_step"].values, end.get("instret", 0))
+        totals = {n: np.append(ds[f"sample_{n}"].values, end.get(n, 0)) for n in names}
+        if step.size > 1 and step[-1] <= step[-2]:  # the recording ended on a sample
+            step, totals = step[:-1], {n: v[:-1] for n, v in totals.items()}
+        steps = np.diff(step)  # instructions retired in each interval
+        out = {n: ("start", np.diff(v)) for n, v in totals.items()}
+        out["steps"] = ("start", steps)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["traps_per_kilostep"] = ("start", 1000 * out["traps"][1] / steps)
+            out["tlb_hit_rate"] = ("start", 1 - out["tlb_misses"][1] / out["tlb_lookups"][1])
+        return xr.Dataset(out, coords={"start": step[:-1]})
+
     def io(self) -> xr.Dataset:
         """Device accesses per device and direction (``count``) and the bytes moved."""
         self._need("io", "io()")

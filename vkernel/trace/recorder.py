@@ -85,7 +85,8 @@ class Recorder:
 
     def __init__(self, families: tuple[str, ...], first_step: int, counters: dict[str, int],
                  *, mode: str = "all", last: int = 100_000, path: Path | None = None,
-                 chunk_rows: int = CHUNK_ROWS, attrs: dict[str, Any] | None = None) -> None:
+                 chunk_rows: int = CHUNK_ROWS, attrs: dict[str, Any] | None = None,
+                 sample_every: int | None = None) -> None:
         if mode not in MODES:
             raise TraceError(f"unknown recording mode {mode!r}; choose from {', '.join(MODES)}")
         if mode == "last" and (not isinstance(last, int) or last < 1):
@@ -106,6 +107,7 @@ class Recorder:
         self.last = last
         self.path = Path(path) if path is not None else None
         self.chunk_rows = chunk_rows
+        self.sample_every = sample_every
         self.start_counters = dict(counters)
         self.end_counters: dict[str, int] | None = None  # set when recording stops
         self._attrs = dict(attrs or {})
@@ -274,6 +276,8 @@ class Recorder:
                                      "first_step": self.first_step}
         if self.mode == "last":
             recording["last"] = self.last
+        if self.sample_every is not None:
+            recording["sample_every"] = self.sample_every
         recording["counters"] = {k: [v, (counters or self.start_counters)[k]]
                                  for k, v in self.start_counters.items()}
         out = dict(attrs)

@@ -160,12 +160,22 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                Var("io_value", U64, "1", "the value read or written"),
                Var("io_size", U8, "byte", "access size"),
            )),
+    Family("sample", "one row every sample_every steps: the machine's event totals, for "
+           "rates over time", "row number since recording started", (
+               Var("sample_step", I64, "1", "the step the row was taken at; its totals count "
+                   "every event at the steps before it"),
+               Var("sample_traps", I64, "1", "traps taken since reset"),
+               Var("sample_tlb_lookups", I64, "1", "translated accesses since reset: every "
+                   "fetch, load and store while translating"),
+               Var("sample_tlb_misses", I64, "1", "of those, the ones that missed the TLB"),
+               Var("sample_pte_reads", I64, "1", "page-table entries read since reset"),
+           )),
     # Reserved for the hypervisor layer: its VM exits, emulations, hypercalls, ...
     Family("hv", "reserved for the hypervisor layer's actions", "row number since "
            "recording started"),
 )}
 
-RECORDABLE = ("step", "write", "trap", "walk", "io")  # the families the machine records
+RECORDABLE = ("step", "write", "trap", "walk", "io", "sample")  # what the machine records
 
 VARIABLES: dict[str, Var] = {v.name: v for f in FAMILIES.values() for v in f.variables}
 
