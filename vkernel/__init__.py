@@ -28,11 +28,12 @@ _LAZY = {
     "Exit": "vkernel.machine",
     "open_trace": "vkernel.trace.files",
     "trace": "vkernel.trace",
+    "plots": "vkernel.plots",
 }
 
 __all__ = ["AsmError", "Exit", "Insn", "LoadError", "Machine", "Program", "Section",
            "TraceError", "VkernelError",
-           "__version__", "assemble", "disassemble", "load_elf", "open_trace", "trace"]
+           "__version__", "assemble", "disassemble", "load_elf", "open_trace", "plots", "trace"]
 
 if TYPE_CHECKING:
     from vkernel.isa.asm import assemble
