@@ -6,8 +6,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 LAB_ARGS ?=
-# Debian packages the tests use as independent oracles
-APT_PACKAGES := binutils-riscv64-unknown-elf qemu-system-misc
+# Debian packages the tests use: independent oracles, and a real browser for JupyterLab
+APT_PACKAGES := binutils-riscv64-unknown-elf qemu-system-misc chromium
 
 .PHONY: lab test bench fuzz lint clean apt
 

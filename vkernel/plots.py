@@ -53,6 +53,7 @@ def _figure(marks: list, title: str, x_label: str, y_label: str,
     ax_x = bq.Axis(scale=scales["x"], label=x_label, tick_format="~s")
     ax_y = bq.Axis(scale=scales["y"], label=y_label, side="left")
     return bq.Figure(marks=marks, axes=[ax_x, ax_y], title=title, legend_location="top-right",
+                     legend_style={"fill": "none", "stroke": "none"},
                      fig_margin={"top": 50, "bottom": 50, "left": 60, "right": 20})
 
 
@@ -75,7 +76,8 @@ def residency(ds: xr.Dataset, bins: int = 100):  # noqa: ANN201 - a bqplot Figur
     total = counts.sum(axis=0)
     share = np.divide(counts, total, out=np.zeros_like(counts), where=total > 0)
     x = lo + np.arange(n) * width
-    scales = {"x": bq.LinearScale(), "y": bq.LinearScale(min=0, max=1)}
+    # headroom above the bars (they always reach 1) keeps the legend off the data
+    scales = {"x": bq.LinearScale(), "y": bq.LinearScale(min=0, max=1.25)}
     bars = bq.Bars(x=x, y=share, type="stacked", scales=scales, labels=names,
                    colors=[MODE_COLOURS[nm] for nm in names], display_legend=True,
                    padding=0, tooltip=bq.Tooltip(fields=["x", "y"], labels=["step", "share"]))
@@ -113,7 +115,7 @@ def tlb_hit_rate(ds: xr.Dataset):  # noqa: ANN201 - a bqplot Figure
     iv = ds.vk.intervals()
     x = iv["start"].values
     hit = iv["tlb_hit_rate"].values
-    scales = {"x": bq.LinearScale(), "y": bq.LinearScale(min=0, max=1)}
+    scales = {"x": bq.LinearScale(), "y": bq.LinearScale(min=0, max=1.25)}
     lines = bq.Lines(x=x, y=np.vstack([hit, 1 - hit]), scales=scales,
                      labels=["hit rate", "miss rate"], colors=[PALETTE[1], PALETTE[2]],
                      display_legend=True, line_style="solid")
