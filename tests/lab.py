@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -47,16 +48,22 @@ def chromium_path() -> str:
 
 
 class JupyterLab:
-    """One JupyterLab server for the tests, serving the repository."""
+    """One JupyterLab server for the tests, serving a copy of the notebooks (a run in the
+    browser must never save outputs into the repository's notebooks)."""
 
     def __init__(self, workdir: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.root = workdir / "root"
+        shutil.copytree(ROOT / "notebooks", self.root / "notebooks",
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
         settings = workdir / "settings"
-        news = settings / "@jupyterlab" / "apputils-extension"
-        news.mkdir(parents=True)
-        (news / "notification.jupyterlab-settings").write_text(
-            json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+        for plugin, values in (("apputils-extension/notification",
+                                {"fetchNews": "false", "checkForUpdates": False}),
+                               ("docmanager-extension/plugin", {"autosave": False})):
+            path = settings / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(values))
         env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings),
                "JUPYTERLAB_WORKSPACES_DIR": str(workdir / "workspaces"),
                "VKERNEL_PROGRESS": "0"}
@@ -65,8 +72,8 @@ class JupyterLab:
             [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={self.port}",
              "--ServerApp.token=", "--ServerApp.password=", "--ServerApp.ip=127.0.0.1",
              "--ServerApp.port_retries=0", "--allow-root",
-             "--LabApp.expose_app_in_browser=True", f"--ServerApp.root_dir={ROOT}"],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)
+             "--LabApp.expose_app_in_browser=True", f"--ServerApp.root_dir={self.root}"],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.root)
         self._wait()
 
     def _wait(self, seconds: float = 90) -> None:
@@ -148,7 +155,8 @@ ERRORS = """() => {
 
 
 def open_notebook(page, lab: JupyterLab, path: str, timeout_s: float = 240) -> None:  # noqa: ANN001
-    """Open ``path`` (relative to the repository) in JupyterLab and run all its cells."""
+    """Open ``path`` (relative to the repository, e.g. ``notebooks/00-tour.ipynb``) in
+    JupyterLab and run all its cells."""
     page.goto(f"{lab.url}/lab/tree/{path}?reset", wait_until="domcontentloaded")
     page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
     page.evaluate(RUN_ALL)
