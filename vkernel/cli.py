@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
                           "or OUT.zarr (Zarr v3, streamed as the run goes: any length)")
     run.add_argument("--families", default="step,trap,walk,io",
                      help="event families to trace, comma-separated, from step, write, trap, "
-                          "walk, io, or 'all' (default: step,trap,walk,io)")
+                          "walk, io, sample, or 'all' (default: step,trap,walk,io)")
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="show a progress bar while tracing (default: when stderr is a "
                           "terminal)")
