@@ -170,3 +170,20 @@ def screenshot(page, name: str) -> Path:  # noqa: ANN001
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=False)
     return path
+
+
+KERNEL_PRINT = """async (code) => {
+    const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+    const future = kernel.requestExecute({code: code, store_history: false});
+    let out = '';
+    future.onIOPub = (msg) => {
+        if (msg.header.msg_type === 'stream') out += msg.content.text;
+    };
+    await future.done;
+    return out;
+}"""
+
+
+def kernel_print(page, code: str) -> str:  # noqa: ANN001
+    """Run ``code`` in the notebook's kernel and return what it printed."""
+    return page.evaluate(KERNEL_PRINT, code)
