@@ -126,17 +126,23 @@ RUN_ALL = """async () => {
     await app.commands.execute('notebook:run-all-cells');
 }"""
 
-# every code cell has run (an execution count) and the kernel is idle again
+# every code cell has run (an execution count) and the kernel is idle again; or a cell
+# failed (run-all stops there: the error is reported at once, not after the timeout)
 ALL_RAN = """() => {
     const panel = window.jupyterapp.shell.currentWidget;
     const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
     if (!kernel || kernel.status !== 'idle') return false;
     const cells = panel.content.model.cells;
+    let done = true;
     for (let i = 0; i < cells.length; i++) {
         const c = cells.get(i);
-        if (c.type === 'code' && c.sharedModel.source.trim() && !c.executionCount) return false;
+        if (c.type !== 'code') continue;
+        for (let j = 0; j < c.outputs.length; j++) {
+            if (c.outputs.get(j).type === 'error') return true;
+        }
+        if (c.sharedModel.source.trim() && !c.executionCount) done = false;
     }
-    return true;
+    return done;
 }"""
 
 ERRORS = """() => {
