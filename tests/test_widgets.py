@@ -56,6 +56,20 @@ def test_back_returns_to_exactly_the_previous_state(kernel):
     assert kernel.trace_dataset().sizes["step"] == 0
 
 
+def test_checkpoints_stay_within_their_memory_budget(kernel):
+    view = MachineView(kernel, checkpoint_every=3)
+    view.max_checkpoints = 4
+    saved = []
+    for _ in range(60):
+        saved.append(state(kernel))
+        view.do("step")
+    assert len(view._checkpoints) <= 4 and view.checkpoint_every > 3
+    assert min(view._checkpoints) == 0
+    for want in reversed(saved[-25:]):  # stepping back is still exact
+        view.do("back")
+        assert state(kernel) == want
+
+
 def test_run_to_trap_and_reset(kernel):
     view = MachineView(kernel)
     first = state(kernel)

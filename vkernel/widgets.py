@@ -73,6 +73,8 @@ class MachineView(anywidget.AnyWidget):
         self.checkpoint_every = int(kwargs.get("checkpoint_every", 1000))
         if self.window < 1 or self.checkpoint_every < 1:
             raise ValueError("window and checkpoint_every must be positive")
+        # checkpoints copy RAM: hold at most ~256 MiB of them (and at least 4)
+        self.max_checkpoints = max(4, (256 << 20) // machine.mem.size)
         self._checkpoints = {machine.steps: machine.snapshot()}
         self._last_regs: list[int] = list(machine.hart.x.tolist())
         self._last_csrs: dict[str, int] = self._csr_values()
@@ -113,10 +115,22 @@ class MachineView(anywidget.AnyWidget):
             left -= m.steps - before
             if m.steps % self.checkpoint_every == 0 and m.steps not in self._checkpoints:
                 self._checkpoints[m.steps] = m.snapshot()
+                self._thin()
             if ex.reason != "budget" or m.steps == before:
                 break
         self.status = repr(ex) if ex is not None else ""
         return ex
+
+    def _thin(self) -> None:
+        """Each checkpoint copies all of RAM: past the memory budget, keep every other one
+        (the first always) and space new ones twice as far. A step back then replays
+        more steps, which the core does at tens of millions a second."""
+        if len(self._checkpoints) <= self.max_checkpoints:
+            return
+        steps = sorted(self._checkpoints)
+        keep = {steps[0], *steps[2::2]}
+        self._checkpoints = {s: snap for s, snap in self._checkpoints.items() if s in keep}
+        self.checkpoint_every *= 2
 
     def _goto(self, target: int) -> None:
         """Restore the last checkpoint at or before ``target`` and replay up to it."""
