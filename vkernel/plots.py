@@ -23,14 +23,13 @@ import xarray as xr
 
 from vkernel.errors import TraceError
 from vkernel.isa.csr import cause_name
-from vkernel.trace.schema import MODE
+from vkernel.trace.schema import MODE, mode_names
 
 # Okabe & Ito (2008), "Color Universal Design": the six that read on white and on dark grey
 PALETTE = ("#0072B2", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#E69F00")
 # one colour per privilege mode, kept by every view (plots, timelines, widgets)
 MODE_COLOURS = {"U": "#0072B2", "S": "#009E73", "M": "#D55E00", "VU": "#56B4E9",
                 "VS": "#CC79A7"}
-_MODE_ORDER = ("U", "S", "M", "VU", "VS")
 
 
 def _bins(ds: xr.Dataset, bins: int) -> tuple[int, int, int]:
@@ -68,8 +67,7 @@ def residency(ds: xr.Dataset, bins: int = 100):  # noqa: ANN201 - a bqplot Figur
     steps = ds["step"].values
     b = (steps - lo) // width
     n = int(b.max()) + 1 if b.size else 0
-    names = [m for m in _MODE_ORDER if m in ("U", "S", "M") or
-             any(MODE[int(v)] == m for v in np.unique(mode))]
+    names = mode_names(np.unique(mode))
     value = {name: code for code, name in MODE.items()}
     counts = np.array([np.bincount(b[mode == value[nm]], minlength=n) for nm in names],
                       dtype=float)

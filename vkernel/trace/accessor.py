@@ -37,19 +37,14 @@ from vkernel.trace.schema import (
     DIRECTION,
     FAMILIES,
     MODE,
+    MODE_ORDER,
     WALK_RESULT,
     WALK_STAGE,
+    mode_names,
     validate,
 )
 
-_MODE_ORDER = ("U", "S", "M", "VU", "VS")  # lanes a timeline draws, least privileged first
 _MODE_VALUE = {name: value for value, name in MODE.items()}
-
-
-def _mode_names(present: np.ndarray) -> list[str]:
-    """U, S and M always; the virtualized modes when they occur."""
-    seen = {MODE[int(v)] for v in present}
-    return [m for m in _MODE_ORDER if m in ("U", "S", "M") or m in seen]
 
 
 @xr.register_dataset_accessor("vk")
@@ -113,7 +108,7 @@ class TraceAccessor:
         ``from_mode`` and the next in ``to_mode``)."""
         self._need("step", "modes()")
         mode = self._ds["step_mode"].values
-        names = _mode_names(np.unique(mode))
+        names = mode_names(np.unique(mode))
         values = [_MODE_VALUE[n] for n in names]
         counts = np.bincount(mode, minlength=8)
         steps = np.array([counts[v] for v in values], np.int64)
@@ -139,7 +134,7 @@ class TraceAccessor:
         cause = self._ds["trap_cause"].values
         level = self._ds["trap_to_mode"].values
         causes = np.unique(cause)
-        levels = [m for m in _MODE_ORDER if _MODE_VALUE[m] in set(level.tolist())] \
+        levels = [m for m in MODE_ORDER if _MODE_VALUE[m] in set(level.tolist())] \
             or ["M"]
         table = np.zeros((causes.size, len(levels)), np.int64)
         ci = np.searchsorted(causes, cause)

@@ -45,6 +45,14 @@ def _flag_word(text: str) -> str:
 # Privilege mode of a step: the MPP encoding, plus 4 for the virtualized modes of the H
 # extension (VU = 4 | U, VS = 4 | S).
 MODE = {0: "U", 1: "S", 3: "M", 4: "VU", 5: "VS"}
+MODE_ORDER = ("U", "S", "M", "VU", "VS")  # lanes a view draws, least privileged first
+
+
+def mode_names(present: Any) -> list[str]:
+    """The modes a view shows: U, S and M always, the virtualized ones when present
+    (``present``: mode values from a trace)."""
+    seen = {MODE[int(v)] for v in present}
+    return [m for m in MODE_ORDER if m in ("U", "S", "M") or m in seen]
 CAUSE = {code: _flag_word(name) for code, name in EXCEPTION_NAME.items()} | {
     INTERRUPT_BIT | code: _flag_word(name) for code, name in INTERRUPT_NAME.items()}
 WRITE_KIND = {0: "x_register", 1: "memory", 2: "csr", 3: "pte_ad_update"}
