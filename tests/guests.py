@@ -27,3 +27,12 @@ def run_guest(name: str, max_steps: int = 5_000_000, **machine_kw) -> tuple[Mach
 
 def check_number(exit_code: int | None) -> str:
     return "did not halt" if exit_code is None else f"failed check {exit_code}"
+
+
+def long_kernel(loops: int):
+    """tiny_kernel with its user program's busy loop made ``loops`` iterations long (two
+    steps each; the kernel's timer interrupts it every 400 steps)."""
+    source = (GUEST_DIR / "tiny_kernel.s").read_text()
+    busy = "li s0, 1000 "
+    assert source.count(busy) == 1
+    return assemble(PRELUDE + source.replace(busy, f"li s0, {loops} "), name="long_kernel")

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import traitlets
 from guests import build as build_guest
+from guests import long_kernel
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from vkernel import Machine, assemble
-from vkernel.widgets import MachineView
+from vkernel import Machine, TraceError, assemble
+from vkernel.widgets import MachineView, RingTimeline, link
 
 
 def state(m: Machine) -> tuple:
@@ -31,7 +35,8 @@ def test_step_and_messages_update_the_view(kernel):
     view._on_msg(view, {"cmd": "step", "n": 3}, [])  # what a button click sends
     assert view.step == kernel.steps == 3
     assert view.pc == f"{kernel.hart.pc:#x}"
-    assert view.regs[3] == f"{kernel.hart.x['gp']:#018x}"
+    regs = np.frombuffer(view.regs, "<u8")  # the registers cross as one binary buffer
+    assert regs.tolist() == kernel.hart.x.tolist() and regs[3] == kernel.hart.x["gp"]
     from vkernel.isa.table import ABI_NAMES
     highlighted = 0
     for _ in range(30):  # every step highlights exactly the registers it changed
@@ -97,7 +102,267 @@ def test_user_code_is_disassembled_through_the_page_tables(kernel):
 def test_unknown_keyword_arguments_name_the_valid_ones():
     m = Machine(ram_mb=1)
     m.load(assemble("nop"))
-    with pytest.raises(TypeError, match="valid ones are window, checkpoint_every"):
+    with pytest.raises(TypeError, match="valid ones are window, checkpoint_every, run_slice"):
         MachineView(m, windw=3)
+    t = Machine(ram_mb=1, trace="all")
+    t.load(assemble("nop"))
+    t.run(max_steps=1)
+    with pytest.raises(TypeError, match=r"\['colours'\]; valid ones are names, max_marks"):
+        RingTimeline(t, colours="dark")
     with pytest.raises(ValueError, match="unknown command"):
         MachineView(m).do("fly")
+
+
+# --- MachineView: goto, the slider, run/pause -------------------------------------------------
+def straight(steps: int) -> tuple:
+    """The state a fresh machine reaches by running ``steps`` steps in one go."""
+    m = Machine(ram_mb=4, trace="all")
+    m.load(build_guest("tiny_kernel"))
+    m.run(max_steps=steps)
+    return state(m)
+
+
+TINY_RETIRED, TINY_TRAPS = 2489, 15  # the tiny kernel's run to its halt (checked below)
+TINY_STEPS = TINY_RETIRED + TINY_TRAPS  # machine steps: a trap taken is a step too
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.integers(0, TINY_STEPS), min_size=1, max_size=6),
+       st.sampled_from([1, 50, 1000]))
+def test_goto_reaches_exactly_the_state_of_a_straight_run(targets, every):
+    m = Machine(ram_mb=4, trace="all")
+    m.load(build_guest("tiny_kernel"))
+    view = MachineView(m, checkpoint_every=every)
+    furthest = 0
+    for target in targets:
+        view.goto(target)
+        furthest = max(furthest, target)
+        assert view.step == m.steps == target
+        assert state(m) == straight(target)
+        assert view.furthest == furthest and view.first == 0
+    # the trace recorded on the way is the straight run's trace
+    assert m.trace_dataset().step_pc.values.tolist() == \
+        straight_trace(targets[-1])
+
+
+def straight_trace(steps: int) -> list[int]:
+    m = Machine(ram_mb=4, trace="all")
+    m.load(build_guest("tiny_kernel"))
+    m.run(max_steps=steps)
+    return m.trace_dataset().step_pc.values.tolist()
+
+
+def test_run_slices_until_the_machine_halts_and_answers_each_message(kernel):
+    view = MachineView(kernel, run_slice=0.001)
+    sent = []
+    view.send = sent.append  # what would go to the browser
+    slices = 0
+    while not view.halted:
+        view._on_msg(view, {"cmd": "run", "n": 1}, [])
+        slices += 1
+        assert slices < 1000
+    assert kernel.steps == TINY_STEPS and view.furthest == TINY_STEPS
+    assert view.instret == kernel.hart.instret == TINY_RETIRED
+    assert view.status.startswith("Exit(reason='halt'")
+    assert sent[-1] == {"cmd": "run", "halted": True}
+    assert all(msg == {"cmd": "run", "halted": False} for msg in sent[:-1])
+    assert state(kernel) == straight(10**6)
+    # the slider's range is what was reached; going anywhere in it is exact
+    view._on_msg(view, {"cmd": "goto", "n": 1234}, [])
+    assert sent[-1] == {"cmd": "goto", "halted": False}
+    assert state(kernel) == straight(1234) and view.furthest == TINY_STEPS
+    view.goto(-5)  # before the first step: the first step
+    assert view.step == 0
+
+
+# --- RingTimeline -------------------------------------------------------------------------------
+def transitions_by_hand(ds) -> list[tuple]:
+    """The oracle: walk the trace row by row, as a student would, noting every trap and
+    every change of mode that no trap explains (an mret/sret just before)."""
+    from vkernel.trace.schema import MODE
+    trap_steps = ds.trap_step.values.tolist()
+    trap_from, trap_to = ds.trap_from_mode.values.tolist(), ds.trap_to_mode.values.tolist()
+    trap_cause = ds.trap_cause.values.tolist()
+    step_mode, step_insn = ds.step_mode.values.tolist(), ds.step_insn.values.tolist()
+    out, mode_now, prev_insn, t = [], None, None, 0
+    steps = ds.step.values.tolist()
+    for i, step in enumerate(steps + [None]):
+        while t < len(trap_steps) and (step is None or trap_steps[t] <= step):
+            frm, to = trap_from[t], trap_to[t]
+            here = trap_steps[t]
+            if mode_now is not None and frm != mode_now:
+                known = steps and steps[0] <= here - 1
+                out.append((here, MODE[mode_now], MODE[frm], "return",
+                            prev_insn if known else 0))
+            out.append((here, MODE[frm], MODE[to], "trap", trap_cause[t]))
+            mode_now, t = to, t + 1
+        if step is None:
+            break
+        mode = step_mode[i]
+        if mode_now is not None and mode != mode_now:
+            out.append((step, MODE[mode_now], MODE[mode], "return",
+                        prev_insn if i else 0))
+        mode_now, prev_insn = mode, step_insn[i]
+    return out
+
+
+def as_tuples(frame) -> list[tuple]:
+    names = {"mret": 0x30200073, "sret": 0x10200073, "return": 0}  # "return": not recorded
+    rows = []
+    for r in frame.itertuples():
+        if r.kind == "return":
+            rows.append((r.step, r.from_mode, r.to_mode, "return", names[r.label]))
+        else:
+            rows.append((r.step, r.from_mode, r.to_mode, "trap", r.cause))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def long_trace():
+    m = Machine(ram_mb=4, trace="all")
+    m.load(long_kernel(20_000))
+    ex = m.run(max_steps=10**6)
+    assert ex.reason == "halt" and ex.exit_code == 0
+    return m.trace_dataset()
+
+
+def test_transitions_match_a_walk_through_the_trace(long_trace):
+    frame = long_trace.vk.transitions()
+    assert as_tuples(frame) == transitions_by_hand(long_trace)
+    labels = frame.label.value_counts().to_dict()
+    # the kernel's own counts: 5 system calls + exit, 4 page faults, one timer per tick
+    assert labels["ecall from U"] == 6 and labels["store page fault"] == 4
+    assert labels["S timer"] == (frame.cause == (1 << 63 | 5)).sum() > 90
+    # M starts the kernel with one mret; the kernel enters U with one sret and returns
+    # from every trap but the last (the exit call) with another
+    traps = long_trace.sizes["trap"]
+    assert labels["mret"] == 1 and labels["sret"] == 1 + traps - 1
+    assert len(frame) == traps + labels["mret"] + labels["sret"]
+    # chained, the transitions give the mode of every step
+    mode = long_trace.step_mode.values
+    here = "M"
+    for r in frame.itertuples():
+        assert r.from_mode == here
+        here = r.to_mode
+    from vkernel.trace.schema import MODE
+    assert MODE[int(mode[-1])] == here
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(1, 2500), st.integers(64, 600))
+def test_transitions_of_a_ring_recording(cut, ring):
+    """A ring ("last" mode) keeps each family's last rows: the trace may start anywhere,
+    even between a return and a trap, with traps from before its first step."""
+    part = Machine(ram_mb=4)
+    part.load(build_guest("tiny_kernel"))
+    part.trace("step", "trap", mode="last", last=ring)
+    part.run(max_steps=cut)
+    ds = part.trace_dataset()
+    frame = ds.vk.transitions()
+    assert as_tuples(frame) == transitions_by_hand(ds)
+    assert (frame.kind != "return").sum() == ds.sizes["trap"]
+
+
+def decode(tl: RingTimeline) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    seg = np.frombuffer(tl.segments, "<f8").reshape(-1, 3)
+    marks = np.frombuffer(tl.marks, "<f8").reshape(-1, 5)
+    density = np.frombuffer(tl.density, "<f8")
+    return seg, marks, density
+
+
+def test_timeline_sends_only_what_is_in_view(long_trace):
+    tl = RingTimeline(long_trace, max_marks=100, max_segments=100, bins=200)
+    n = long_trace.sizes["step"]
+    assert (tl.first, tl.end) == (0, n) and tl.view == [0.0, float(n)]
+    assert [lane[0] for lane in tl.lanes] == ["M", "S", "U"]  # most privileged on top
+    # zoomed out: a per-bin summary and no arrows, with a note saying why
+    seg, marks, density = decode(tl)
+    assert seg.size == 0 and marks.size == 0 and "zoom in" in tl.note
+    assert density[:2].tolist() == [0.0, float(n)]
+    shares = density[2:].reshape(3, 200)
+    assert np.allclose(shares.sum(axis=0), 1.0)
+    residency = long_trace.vk.modes()["steps"].to_pandas()
+    width = n / 200
+    assert np.allclose(shares.sum(axis=1) * width,
+                       [residency["M"], residency["S"], residency["U"]])
+    # zoomed in: exact segments tiling the view and every arrow in it
+    frame = tl.transitions
+    tl.zoom(10_000, 20_000)
+    seg, marks, density = decode(tl)
+    assert density.size == 0 and tl.note == ""
+    assert seg[0, 0] <= 10_000 < seg[0, 1] and seg[-1, 0] < 20_000 <= seg[-1, 1]
+    assert np.array_equal(seg[1:, 0], seg[:-1, 1])
+    steps = long_trace.step.values
+    for start, end, lane in seg:
+        modes = set(long_trace.step_mode.values[(steps >= start) & (steps < end)].tolist())
+        assert {"M": 3, "S": 1, "U": 0}[tl.lanes[int(lane)][0]] == modes.pop() and not modes
+    inside = frame[(frame.step >= 10_000) & (frame.step < 20_000)]
+    assert marks[:, 0].tolist() == inside.step.tolist()
+    legend = [entry[0] for entry in tl.legend]
+    assert [legend[int(i)] for i in marks[:, 3]] == inside.label.tolist()
+    lane_of = {lane[0]: i for i, lane in enumerate(tl.lanes)}
+    assert marks[:, 1].tolist() == [lane_of[m] for m in inside.from_mode]
+    assert marks[:, 2].tolist() == [lane_of[m] for m in inside.to_mode]
+    assert sum(entry[2] for entry in tl.legend) == len(frame)
+    # a click puts the cursor just before the transition: a trap's step, a return's - 1
+    assert marks[:, 4].tolist() == (inside.step - (inside.kind == "return")).tolist()
+
+
+def test_timeline_moves_names_and_links(long_trace):
+    tl = RingTimeline(long_trace)
+    frame = tl.transitions
+    tl.zoom(0, 1000)
+    tl.step = 0
+    before = (frame.step - (frame.kind == "return")).tolist()  # where a click puts it
+    assert frame.label[0] == "mret" and tl.next() == before[0]
+    assert tl.next() == before[1] and tl.next(-1) == before[0]
+    assert tl.next(-1) is None
+    tl.goto(500_000)  # outside the view: the view follows, keeping its width
+    assert tl.view == [499_500.0, 500_500.0] and tl.step == 500_000
+    assert [lane[1] for lane in tl.lanes] == ["M", "S", "U"]
+    tl.names = "x86"
+    assert [lane[1] for lane in tl.lanes] == ["M (≈ SMM)", "ring 0", "ring 3"]
+    with pytest.raises(traitlets.TraitError, match="'riscv' or 'x86'"):
+        tl.names = "arm"
+    # a click (the front end sets step) moves a linked MachineView, on a machine that
+    # replays the same program, to just before the transition
+    m = Machine(ram_mb=4)
+    m.load(long_kernel(20_000))
+    view = MachineView(m)
+    link(tl, view)
+    timers = frame[frame.label == "S timer"]
+    timer = int(timers.step.iloc[3])
+    tl.step = timer
+    interrupted = int(long_trace.trap_epc[(long_trace.trap_step == timer).values][0])
+    assert view.instret == m.hart.instret == timer and m.hart.mode.name == "U"
+    assert m.hart.pc == interrupted
+    view.do("step")  # the interrupt is taken: a step that retires nothing
+    assert m.hart.mode.name == "S" and view.instret == timer and tl.step == timer
+    assert m.hart.csr["sepc"] == interrupted and m.hart.csr["scause"] == 1 << 63 | 5
+    assert "sstatus" in {name for name, _, changed in view.csrs if changed}  # SPP, SPIE
+    view.do("step")  # the handler's first instruction retires: the cursor follows
+    assert tl.step == timer + 1 and m.hart.pc == int(long_trace.step_pc[timer + 1])
+    # a return: the view stops on the sret itself, and a step takes it back to U
+    sret = frame[(frame.label == "sret") & (frame.step > timer)].iloc[0]
+    tl.step = int(sret.step) - 1
+    assert view.instret == sret.step - 1 and view.disasm[0][1] == "sret"
+    view.do("step")
+    assert m.hart.mode.name == "U" and tl.step == sret.step
+    # backwards, to a step before, and past checkpoints: the same machine state
+    tl.step = 10
+    assert state(m)[1:3] == straight(10)[1:3] and view.instret == 10
+
+
+def test_timeline_of_a_machine_and_its_errors():
+    m = Machine(ram_mb=1)
+    m.load(assemble("nop"))
+    with pytest.raises(ValueError, match=r"machine.trace\('step', 'trap'\)"):
+        RingTimeline(m)
+    m.trace("step")
+    m.run(max_steps=1)
+    with pytest.raises(TraceError, match="needs the 'trap' family"):
+        RingTimeline(m)
+    with pytest.raises(TypeError, match="cannot be linked"):
+        link(MachineView(m), object())
+    with pytest.raises(TypeError, match="two views"):
+        link(MachineView(m))

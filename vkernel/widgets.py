@@ -5,6 +5,14 @@
 its privilege mode and console. Reverse stepping restores the nearest checkpoint and
 replays: the machine is deterministic, so the state it reaches is exactly the one it had.
 
+``RingTimeline(trace)`` draws a trace's privilege levels over time, one lane per level,
+with an arrow for every trap and return. ``link(timeline, view)`` keeps views on one
+step: clicking a transition moves the MachineView there.
+
+Arrays cross to the browser as binary buffers (``traitlets.Bytes``), and only what is
+in view: a timeline of a million steps sends the few thousand segments on screen, or a
+per-pixel summary when there are more.
+
 >>> import vkernel
 >>> from vkernel.widgets import MachineView
 >>> m = vkernel.Machine(ram_mb=1)
@@ -18,10 +26,12 @@ replays: the machine is deterministic, so the state it reaches is exactly the on
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import anywidget
+import numpy as np
 import traitlets
 
 from vkernel.isa.disasm import decode_one
@@ -46,24 +56,42 @@ class MachineView(anywidget.AnyWidget):
 
     ``window`` is how many instructions of disassembly to show around the pc;
     ``checkpoint_every`` how many steps apart reverse stepping keeps snapshots (a step
-    back replays at most that many steps). Keys in the view: ``s`` or → steps, ``b`` or ←
-    steps back, ``t`` runs to the next trap.
+    back replays at most that many steps). The slider goes to any step between the
+    first and the furthest one the view has reached. Run keeps stepping, a slice of
+    ``run_slice`` seconds per message so that Pause gets through, until the machine
+    stops. Keys in the view: ``s`` or → steps, ``b`` or ← steps back, ``t`` runs to
+    the next trap, space runs or pauses.
+
+    >>> import vkernel
+    >>> m = vkernel.Machine(ram_mb=1)
+    >>> _ = m.load(vkernel.assemble("li a0, 7\\n1: addi a0, a0, -1\\nbnez a0, 1b\\nebreak"))
+    >>> view = MachineView(m, checkpoint_every=4)
+    >>> view.goto(9); view.step, view.register("a0")
+    (9, 3)
+    >>> view.goto(2); view.step, view.furthest
+    (2, 9)
     """
 
     _esm = ASSETS / "machine_view.js"
     _css = ASSETS / "vkernel.css"
 
-    step = traitlets.Int(0).tag(sync=True)
+    step = traitlets.Int(0).tag(sync=True)  # machine.steps: instructions retired + traps
+    instret = traitlets.Int(0).tag(sync=True)  # instructions retired: a trace's step number
+    first = traitlets.Int(0).tag(sync=True)  # the slider's range: first..furthest
+    furthest = traitlets.Int(0).tag(sync=True)
     pc = traitlets.Unicode("").tag(sync=True)
     mode = traitlets.Unicode("").tag(sync=True)
-    regs = traitlets.List(traitlets.Unicode()).tag(sync=True)  # 32 hex strings, x0..x31
+    regs = traitlets.Bytes(b"").tag(sync=True)  # x0..x31, 32 little-endian uint64
     changed = traitlets.List(traitlets.Unicode()).tag(sync=True)  # names the action changed
     csrs = traitlets.List().tag(sync=True)  # [name, hex, changed]
     disasm = traitlets.List().tag(sync=True)  # [address hex, text, is the pc]
     console = traitlets.Unicode("").tag(sync=True)
     status = traitlets.Unicode("").tag(sync=True)
+    halted = traitlets.Bool(False).tag(sync=True)  # the last run ended other than by budget
 
-    _KWARGS = ("window", "checkpoint_every")
+    _KWARGS = ("window", "checkpoint_every", "run_slice")
+    LINK_TRAIT = "instret"
+    COMMANDS = ("step", "back", "trap", "reset", "goto", "run")
 
     def __init__(self, machine: Any, **kwargs: Any) -> None:
         _check_kwargs(type(self), kwargs, self._KWARGS)
@@ -71,13 +99,16 @@ class MachineView(anywidget.AnyWidget):
         self.machine = machine
         self.window = int(kwargs.get("window", 8))
         self.checkpoint_every = int(kwargs.get("checkpoint_every", 1000))
-        if self.window < 1 or self.checkpoint_every < 1:
-            raise ValueError("window and checkpoint_every must be positive")
+        self.run_slice = float(kwargs.get("run_slice", 0.1))
+        if self.window < 1 or self.checkpoint_every < 1 or self.run_slice <= 0:
+            raise ValueError("window, checkpoint_every and run_slice must be positive")
         # checkpoints copy RAM: hold at most ~256 MiB of them (and at least 4)
         self.max_checkpoints = max(4, (256 << 20) // machine.mem.size)
         self._checkpoints = {machine.steps: machine.snapshot()}
+        self._instret_at = {machine.steps: machine.hart.instret}  # of each checkpoint
         self._last_regs: list[int] = list(machine.hart.x.tolist())
         self._last_csrs: dict[str, int] = self._csr_values()
+        self.first = self.furthest = machine.steps
         self.on_msg(self._on_msg)
         self._refresh(first=True)
 
@@ -85,12 +116,12 @@ class MachineView(anywidget.AnyWidget):
     def do(self, cmd: str, n: int = 1) -> None:
         """What the buttons do: ``"step"`` (n steps), ``"back"`` (n steps back),
         ``"trap"`` (run to the next trap or exit), ``"reset"`` (back to the first
-        checkpoint)."""
+        checkpoint), ``"goto"`` (to step n), ``"run"`` (one slice of a run)."""
         m = self.machine
         if cmd == "step":
             self._forward(int(n))
         elif cmd == "back":
-            self._goto(max(m.steps - int(n), min(self._checkpoints)))
+            self._goto(max(m.steps - int(n), self.first))
         elif cmd == "trap":
             traps = m.counters["traps"]
             for _ in range(10_000):
@@ -98,10 +129,41 @@ class MachineView(anywidget.AnyWidget):
                 if m.counters["traps"] != traps or ex.reason != "budget":
                     break
         elif cmd == "reset":
-            self._goto(min(self._checkpoints))
+            self._goto(self.first)
+        elif cmd == "goto":
+            self._goto(max(int(n), self.first))
+        elif cmd == "run":
+            self._run_slice()
         else:
-            raise ValueError(f"unknown command {cmd!r}")
+            raise ValueError(f"unknown command {cmd!r}; the commands are "
+                             f"{', '.join(self.COMMANDS)}")
         self._refresh()
+
+    def goto(self, step: int) -> None:
+        """Move the machine to ``step``: back by checkpoint and replay, forwards by
+        running (never before the first step the view saw)."""
+        self.do("goto", step)
+
+    def show(self, step: int) -> None:
+        """Go to the moment a trace calls ``step``: ``step`` instructions retired, before
+        any trap that comes at it (a Step then takes the trap). This is where a linked
+        :class:`RingTimeline` sends the view."""
+        m = self.machine
+        step = int(step)
+        if m.hart.instret >= step:  # back: from the last checkpoint before it
+            start = max((s for s, n in self._instret_at.items() if n < step),
+                        default=self.first)
+            m.restore(self._checkpoints[start])
+        # each run's budget counts traps too: run again until enough have retired
+        while m.hart.instret < step:
+            ex = self._forward(step - m.hart.instret)
+            if ex is None or ex.reason != "budget":
+                break
+        self._refresh()
+
+    def register(self, name: str) -> int:
+        """A register's value as the view shows it (``"a0"``, ``"x10"``...)."""
+        return self.machine.hart.x[name]
 
     def _forward(self, n: int):  # noqa: ANN202 - an Exit
         m = self.machine
@@ -115,11 +177,23 @@ class MachineView(anywidget.AnyWidget):
             left -= m.steps - before
             if m.steps % self.checkpoint_every == 0 and m.steps not in self._checkpoints:
                 self._checkpoints[m.steps] = m.snapshot()
+                self._instret_at[m.steps] = m.hart.instret
                 self._thin()
             if ex.reason != "budget" or m.steps == before:
                 break
+        self.halted = ex is not None and ex.reason != "budget"
         self.status = repr(ex) if ex is not None else ""
         return ex
+
+    def _run_slice(self) -> None:
+        """Run for about ``run_slice`` seconds, in growing chunks."""
+        deadline = time.perf_counter() + self.run_slice
+        chunk = 1000
+        while time.perf_counter() < deadline:
+            ex = self._forward(chunk)
+            if ex is None or ex.reason != "budget":
+                break
+            chunk = min(chunk * 2, 1 << 20)
 
     def _thin(self) -> None:
         """Each checkpoint copies all of RAM: past the memory budget, keep every other one
@@ -130,15 +204,21 @@ class MachineView(anywidget.AnyWidget):
         steps = sorted(self._checkpoints)
         keep = {steps[0], *steps[2::2]}
         self._checkpoints = {s: snap for s, snap in self._checkpoints.items() if s in keep}
+        self._instret_at = {s: n for s, n in self._instret_at.items() if s in keep}
         self.checkpoint_every *= 2
 
     def _goto(self, target: int) -> None:
-        """Restore the last checkpoint at or before ``target`` and replay up to it."""
+        """Restore the last checkpoint at or before ``target`` and replay up to it. When
+        the target is ahead, run on from here if that is shorter, or if the machine is
+        recording a trace (restoring a later checkpoint would leave a gap in it)."""
+        m = self.machine
         start = max(s for s in self._checkpoints if s <= target)
-        self.machine.restore(self._checkpoints[start])
-        if target > start:
-            self.machine.run(max_steps=target - start, progress=False)
-        self.status = f"back at step {self.machine.steps}"
+        if m.steps <= target and (start <= m.steps or m.tracing):
+            self._forward(target - m.steps)
+            return
+        m.restore(self._checkpoints[start])
+        self._forward(target - start)
+        self.status = f"at step {m.steps}"
 
     # --- state for the front end ----------------------------------------------------------
     def _csr_values(self) -> dict[str, int]:
@@ -154,9 +234,11 @@ class MachineView(anywidget.AnyWidget):
         self.csrs = [[n, f"{v:#x}", not first and v != self._last_csrs[n]]
                      for n, v in csrs.items()]
         self._last_regs, self._last_csrs = regs, csrs
-        self.regs = [f"{v:#018x}" for v in regs]
+        self.regs = np.asarray(regs, dtype="<u8").tobytes()
         self.pc = f"{m.hart.pc:#x}"
         self.mode = m.hart.mode.name
+        self.furthest = max(self.furthest, m.steps)
+        self.instret = m.hart.instret
         self.step = m.steps
         self.console = m.console[-2000:]
         self.disasm = self._disassembly()
@@ -203,5 +285,317 @@ class MachineView(anywidget.AnyWidget):
 
     def _on_msg(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
         cmd = content.get("cmd")
-        if cmd in ("step", "back", "trap", "reset"):
+        if cmd in self.COMMANDS:
             self.do(cmd, int(content.get("n", 1)))
+            # the answer: Run asks for the next slice until halted, the slider for the
+            # position it wants by then
+            self.send({"cmd": cmd, "halted": self.halted})
+
+
+# --- RingTimeline -----------------------------------------------------------------------------
+# Lane names. x86 has no mode for RISC-V's M (firmware's level; SMM is the nearest thing),
+# and with the H extension the host's levels are VMX root and the guest's non-root.
+RISCV_NAMES = {"M": "M", "S": "S", "U": "U", "VS": "VS", "VU": "VU"}
+X86_NAMES = {"M": "M (≈ SMM)", "S": "ring 0", "U": "ring 3", "VS": "non-root ring 0",
+             "VU": "non-root ring 3"}
+MODE_TITLES = {"M": "machine mode: firmware, owns the whole machine",
+               "S": "supervisor mode: the operating system kernel",
+               "U": "user mode: applications",
+               "VS": "virtual supervisor: a guest kernel under a hypervisor",
+               "VU": "virtual user: a guest's applications"}
+
+
+def _cause_colour(kind: str, cause: int) -> str:
+    """One colour per group of causes (the Okabe–Ito set of vkernel.plots); the arrow's
+    label says the cause in words, so colour is never the only cue."""
+    from vkernel.plots import PALETTE
+
+    if kind == "return":
+        return "var(--jp-ui-font-color2, #666)"  # neutral, readable on both themes
+    code = cause & ~(1 << 63)
+    if kind == "interrupt":
+        return PALETTE[1] if code in (5, 6, 7) else PALETTE[4]  # timer / other
+    if code in (8, 9, 10, 11):
+        return PALETTE[0]  # environment calls: system calls, hypercalls
+    if code in (12, 13, 15, 20, 21, 23):
+        return PALETTE[2]  # page faults
+    return PALETTE[3]  # illegal / virtual instruction, access faults, breakpoints
+
+
+class RingTimeline(anywidget.AnyWidget):
+    """Privilege levels over time: one lane per level (most privileged on top), the
+    time spent in each, and an arrow for every transition, coloured and labelled by
+    its cause (``ecall from U``, ``S timer``, ``store page fault``, ``sret``...).
+
+    ``source`` is a trace Dataset or a :class:`~vkernel.Machine` that records the
+    ``step`` and ``trap`` families (its trace is read now; :meth:`refresh` reads it
+    again). ``names`` is ``"riscv"`` or ``"x86"`` (ring 3, ring 0). In the view: the
+    wheel or +/− zooms, dragging or ←/→ pans, clicking an arrow (or ``n``/``p``: next,
+    previous) moves the cursor there, and every view linked with :func:`link`.
+
+    >>> import vkernel
+    >>> guest = vkernel.assemble('''
+    ...     la t0, user; csrw mepc, t0; la t0, trap; csrw mtvec, t0; csrw mstatus, zero
+    ...     mret                           # to user mode (mstatus.MPP = U)
+    ... user: ecall                        # back to machine mode
+    ... trap: j trap''')
+    >>> m = vkernel.Machine(ram_mb=1, trace="all")
+    >>> _ = m.load(guest)
+    >>> _ = m.run(max_steps=12)
+    >>> tl = RingTimeline(m)
+    >>> tl.transitions[["step", "from_mode", "to_mode", "label"]].values.tolist()
+    [[8, 'M', 'U', 'mret'], [8, 'U', 'M', 'ecall from U']]
+    """
+
+    _esm = ASSETS / "ring_timeline.js"
+    _css = ASSETS / "vkernel.css"
+
+    names = traitlets.Unicode("riscv").tag(sync=True)
+    lanes = traitlets.List().tag(sync=True)  # [mode, label, colour, title], top lane first
+    first = traitlets.Int(0).tag(sync=True)  # recorded steps: first .. end - 1
+    end = traitlets.Int(0).tag(sync=True)
+    view = traitlets.List(traitlets.Float(), default_value=[0.0, 1.0]).tag(sync=True)
+    step = traitlets.Int(-1).tag(sync=True)  # the cursor; -1: none yet
+    legend = traitlets.List().tag(sync=True)  # [label, colour, count]
+    # what is in view, as float64 rows: (start, end, lane) mode segments; or, zoomed out
+    # past max_segments, the view's lo and hi then lanes x bins of the share of each bin
+    # spent in each lane
+    segments = traitlets.Bytes(b"").tag(sync=True)
+    density = traitlets.Bytes(b"").tag(sync=True)
+    # (step, from lane, to lane, legend index, cursor): the cursor a click gives is the
+    # moment before the transition: the step of a trap, the one before for a return
+    marks = traitlets.Bytes(b"").tag(sync=True)
+    note = traitlets.Unicode("").tag(sync=True)
+
+    _KWARGS = ("names", "max_marks", "max_segments", "bins")
+    LINK_TRAIT = "step"
+
+    def __init__(self, source: Any, **kwargs: Any) -> None:
+        _check_kwargs(type(self), kwargs, self._KWARGS)
+        super().__init__()
+        self.source = source
+        self.max_marks = int(kwargs.get("max_marks", 400))
+        self.max_segments = int(kwargs.get("max_segments", 4000))
+        self.bins = int(kwargs.get("bins", 600))
+        if min(self.max_marks, self.max_segments, self.bins) < 1:
+            raise ValueError("max_marks, max_segments and bins must be positive")
+        self.names = kwargs.get("names", "riscv")
+        self.on_msg(self._on_msg)
+        self.refresh()
+
+    @traitlets.validate("names")
+    def _valid_names(self, proposal: Any) -> str:
+        if proposal["value"] not in ("riscv", "x86"):
+            raise traitlets.TraitError(f"names must be 'riscv' or 'x86', not "
+                                       f"{proposal['value']!r}")
+        return proposal["value"]
+
+    def refresh(self) -> None:
+        """Read the trace again (from the machine, if the source is one)."""
+        from vkernel.trace.schema import MODE, mode_names
+
+        ds = self.source
+        if hasattr(ds, "trace_dataset"):
+            if not ds.tracing:
+                raise ValueError("RingTimeline needs a recording machine: "
+                                 "machine.trace('step', 'trap') before running it")
+            ds = ds.trace_dataset()
+        self.transitions = ds.vk.transitions()  # checks the families are there
+        steps = ds["step"].values
+        mode = ds["step_mode"].values
+        order = mode_names(np.unique(mode))[::-1]  # most privileged lane on top
+        lane = {name: i for i, name in enumerate(order)}
+        value_lane = np.zeros(8, np.int64)
+        for value, name in MODE.items():
+            value_lane[value] = lane.get(name, 0)
+        self._order = order
+        # mode segments: run-length encoding of the step family's mode column
+        cut = np.flatnonzero(mode[1:] != mode[:-1]) + 1
+        starts = np.concatenate([[0], cut]).astype(np.int64)
+        self._seg_start = steps[starts].astype(np.float64) if steps.size else np.zeros(0)
+        self._seg_end = np.append(self._seg_start[1:], steps[-1] + 1.0) if steps.size \
+            else np.zeros(0)
+        self._seg_lane = value_lane[mode[starts]].astype(np.float64) if steps.size \
+            else np.zeros(0)
+        # lane residency before each segment, for the zoomed-out summary
+        lengths = self._seg_end - self._seg_start
+        self._cum = np.zeros((len(order), self._seg_start.size + 1))
+        for i in range(len(order)):
+            np.cumsum(np.where(self._seg_lane == i, lengths, 0), out=self._cum[i, 1:])
+        tr = self.transitions
+        self._tr_step = tr["step"].to_numpy(np.float64)
+        keys = list(zip(tr["label"], tr["kind"], tr["cause"], strict=True))
+        legend: dict[str, list[Any]] = {}
+        index = np.zeros(len(keys))
+        for i, (label, kind, cause) in enumerate(keys):
+            colour = _cause_colour(kind, 0 if kind == "return" else int(cause))
+            entry = legend.setdefault(label, [label, colour, 0, len(legend)])
+            entry[2] += 1
+            index[i] = entry[3]
+        self.legend = [e[:3] for e in legend.values()]
+        value_of = {name: v for v, name in MODE.items()}
+        self._marks = np.column_stack([
+            self._tr_step,
+            value_lane[[value_of[m] for m in tr["from_mode"]]].astype(np.float64),
+            value_lane[[value_of[m] for m in tr["to_mode"]]].astype(np.float64),
+            index,
+            self._tr_step - (tr["kind"] == "return").to_numpy()]) if len(tr) \
+            else np.zeros((0, 5))
+        self.first = int(steps[0]) if steps.size else 0
+        self.end = int(steps[-1]) + 1 if steps.size else 0
+        self._lanes()
+        self.view = [float(self.first), float(max(self.end, self.first + 1))]
+        self._window()
+
+    @traitlets.observe("names")
+    def _lanes(self, _change: Any = None) -> None:
+        if not hasattr(self, "_order"):
+            return
+        from vkernel.plots import MODE_COLOURS
+
+        words = X86_NAMES if self.names == "x86" else RISCV_NAMES
+        virtual = any(m in ("VS", "VU") for m in self._order)
+        label = dict(words)
+        if virtual:  # with guests about, the host's levels get their H-extension names
+            label.update({"S": "HS", "U": "U"} if self.names == "riscv"
+                         else {"S": "root ring 0", "U": "root ring 3"})
+        self.lanes = [[m, label[m], MODE_COLOURS[m], MODE_TITLES[m]] for m in self._order]
+
+    @traitlets.observe("view")
+    def _view_moved(self, _change: Any) -> None:
+        if hasattr(self, "_cum"):
+            self._window()
+
+    def _window(self) -> None:
+        """Send what lies in ``view``: segments (or their per-bin summary) and arrows."""
+        lo, hi = self.view
+        i0 = int(np.searchsorted(self._seg_end, lo, "right"))
+        i1 = int(np.searchsorted(self._seg_start, hi, "left"))
+        notes = []
+        if i1 - i0 <= self.max_segments:
+            rows = np.column_stack([self._seg_start[i0:i1], self._seg_end[i0:i1],
+                                    self._seg_lane[i0:i1]])
+            segments, density = rows.astype("<f8").tobytes(), b""
+        else:
+            # the bins' own range first: the front end may have moved on meanwhile
+            summary = np.concatenate([[lo, hi], self._density(lo, hi).ravel()])
+            segments, density = b"", summary.astype("<f8").tobytes()
+        t0 = int(np.searchsorted(self._tr_step, lo, "left"))
+        t1 = int(np.searchsorted(self._tr_step, hi, "left"))
+        if t1 - t0 <= self.max_marks:
+            marks = self._marks[t0:t1].astype("<f8").tobytes()
+        else:
+            marks = b""
+            notes.append(f"{t1 - t0:,} transitions in view: zoom in to see each one")
+        with self.hold_sync():
+            self.segments, self.density, self.marks = segments, density, marks
+            self.note = "; ".join(notes)
+
+    def _density(self, lo: float, hi: float) -> np.ndarray:
+        """lanes x bins: the share of each bin's steps spent in each lane."""
+        edges = np.linspace(lo, hi, self.bins + 1)
+        k = np.clip(np.searchsorted(self._seg_start, edges, "right") - 1, 0, None)
+        inside = np.clip(edges - self._seg_start[k], 0,
+                         self._seg_end[k] - self._seg_start[k])
+        out = np.zeros((len(self._order), self.bins))
+        for i in range(len(self._order)):
+            before = self._cum[i, k] + np.where(self._seg_lane[k] == i, inside, 0)
+            out[i] = np.diff(before)
+        width = np.diff(edges)
+        return out / np.where(width > 0, width, 1)
+
+    # --- moving ---------------------------------------------------------------------------
+    def goto(self, step: int) -> None:
+        """Put the cursor on ``step`` (linked views follow), scrolling the view to it if
+        it is outside."""
+        step = int(step)
+        lo, hi = self.view
+        if not lo <= step < hi:
+            half = (hi - lo) / 2
+            self.view = [step - half, step + half]
+        self.step = step
+
+    show = goto  # what a link calls
+
+    def zoom(self, lo: float, hi: float) -> None:
+        """Show steps ``lo`` to ``hi``."""
+        if not hi > lo:
+            raise ValueError(f"zoom needs lo < hi, not {lo}, {hi}")
+        self.view = [float(lo), float(hi)]
+
+    def next(self, direction: int = 1) -> int | None:
+        """Move the cursor to just before the next transition (``direction=-1``: the
+        previous one); returns the cursor's step, None at either end."""
+        here, cursors = self.step, self._marks[:, 4]  # in order, as the transitions are
+        if direction > 0:
+            i = int(np.searchsorted(cursors, here, "right"))
+        else:
+            i = int(np.searchsorted(cursors, here, "left")) - 1
+        if not 0 <= i < cursors.size:
+            return None
+        self.goto(int(cursors[i]))
+        return self.step
+
+    def _on_msg(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+        cmd = content.get("cmd")
+        if cmd == "next":
+            self.next(int(content.get("direction", 1)))
+        elif cmd == "goto":
+            self.goto(int(content["step"]))
+
+
+# --- linking --------------------------------------------------------------------------------
+class Link:
+    """Views kept on the same step (made by :func:`link`). The step is the trace's: the
+    number of instructions retired; each view names the trait that holds it
+    (``LINK_TRAIT``) and moves with ``show(step)``."""
+
+    def __init__(self, views: tuple[Any, ...]) -> None:
+        self.views = views
+        self._busy = False
+        for v in views:
+            v.observe(self._moved, names=v.LINK_TRAIT)
+
+    def _moved(self, change: Any) -> None:
+        if self._busy or change["new"] < 0:
+            return
+        self._busy = True  # the views we move must not move us back
+        try:
+            for v in self.views:
+                if v is not change["owner"] and getattr(v, v.LINK_TRAIT) != change["new"]:
+                    v.show(change["new"])
+        finally:
+            self._busy = False
+
+    def unlink(self) -> None:
+        for v in self.views:
+            v.unobserve(self._moved, names=v.LINK_TRAIT)
+
+
+def link(*views: Any) -> Link:
+    """Keep views on one step: clicking a transition in a :class:`RingTimeline` moves a
+    linked :class:`MachineView` to just before it (press Step to watch it happen), and
+    stepping the machine moves the timeline's cursor. Steps are the trace's: instructions
+    retired since reset.
+
+    >>> import vkernel
+    >>> program = vkernel.assemble("li a0, 1\\nli a0, 2\\nli a0, 3\\nebreak")
+    >>> m = vkernel.Machine(ram_mb=1, trace="all")
+    >>> _ = m.load(program)
+    >>> _ = m.run(max_steps=3)
+    >>> tl = RingTimeline(m)
+    >>> replay = vkernel.Machine(ram_mb=1)  # a second machine, stepped by the view
+    >>> _ = replay.load(program)
+    >>> view = MachineView(replay)
+    >>> _ = link(tl, view)
+    >>> tl.goto(2); view.instret, view.register("a0")
+    (2, 2)
+    >>> view.do("step"); tl.step
+    3
+    """
+    if len(views) < 2:
+        raise TypeError("link() needs two views or more")
+    for v in views:
+        if not (hasattr(v, "show") and v.has_trait(getattr(v, "LINK_TRAIT", ""))):
+            raise TypeError(f"{type(v).__name__} cannot be linked: it has no step to follow")
+    return Link(views)

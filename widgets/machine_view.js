@@ -3,12 +3,22 @@
 
 const BUTTONS = [
   ["step", 1, "Step", "one instruction (s or →)"],
-  ["step", 10, "Step ×10", "ten steps"],
   ["back", 1, "Back", "one step back: restore a checkpoint and replay (b or ←)"],
   ["trap", 1, "To next trap", "run until a trap is taken (t)"],
   ["reset", 1, "Reset", "back to the first step"],
 ];
 const KEYS = { s: ["step", 1], ArrowRight: ["step", 1], b: ["back", 1], ArrowLeft: ["back", 1], t: ["trap", 1] };
+const SYNCED = ["step", "first", "furthest", "pc", "mode", "regs", "changed", "csrs", "disasm",
+  "console", "status", "halted"];
+
+// the registers arrive as one binary buffer of 32 little-endian uint64 (a DataView)
+function registers(value) {
+  if (!value || value.byteLength < 256) return [];
+  const view = value.buffer ? new DataView(value.buffer, value.byteOffset, value.byteLength) : new DataView(value);
+  const out = [];
+  for (let i = 0; i < 32; i++) out.push("0x" + view.getBigUint64(8 * i, true).toString(16).padStart(16, "0"));
+  return out;
+}
 
 function el(tag, cls, text) {
   const e = document.createElement(tag);
@@ -27,14 +37,53 @@ function render({ model, el: root }) {
     const b = el("button", "vk-button", label);
     b.title = title;
     b.dataset.cmd = cmd;
-    b.dataset.n = String(n);
     b.addEventListener("click", () => send(cmd, n));
     bar.appendChild(b);
   }
+  // step ×N: how many in the box beside the button
+  const count = el("input", "vk-count");
+  Object.assign(count, { type: "number", min: "1", value: "10", title: "how many steps" });
+  const stepN = el("button", "vk-button", "Step ×N");
+  stepN.title = "the number of steps in the box";
+  stepN.addEventListener("click", () => send("step", Math.max(1, parseInt(count.value, 10) || 1)));
+  // run/pause: Python runs a slice and answers; we ask for the next until paused or done
+  let running = false;
+  const runButton = el("button", "vk-button vk-run", "Run");
+  runButton.title = "run until the machine stops, or pause (space)";
+  const setRunning = (on) => {
+    running = on;
+    runButton.textContent = on ? "Pause" : "Run";
+    runButton.setAttribute("aria-pressed", String(on));
+    if (on) send("run", 1);
+  };
+  runButton.addEventListener("click", () => setRunning(!running));
+  // Python answers every command: {cmd, halted}
+  model.on("msg:custom", (msg) => {
+    if (!msg) return;
+    if (msg.cmd === "run") { if (msg.halted) setRunning(false); else if (running) send("run", 1); }
+    if (msg.cmd === "goto") { sent = null; ask(); }
+  });
+  bar.append(count, stepN, runButton);
   const where = el("span", "vk-where");
   const mode = el("span", "vk-mode");
   bar.append(where, mode);
   const status = el("div", "vk-status");
+
+  // the slider over the steps reached so far; one request in flight, the latest wins
+  const slide = el("div", "vk-slider");
+  const slider = el("input");
+  Object.assign(slider, { type: "range", min: "0", max: "0", step: "1" });
+  slider.title = "go to any step reached so far (back by checkpoint and replay)";
+  const sliderLabel = el("span", "vk-slider-label");
+  slide.append(el("span", "", "steps"), slider, sliderLabel);
+  let wanted = null, sent = null;
+  const ask = () => {
+    if (sent !== null || wanted === null) return;
+    sent = wanted;
+    wanted = null;
+    send("goto", sent);
+  };
+  slider.addEventListener("input", () => { wanted = parseInt(slider.value, 10); ask(); });
 
   const body = el("div", "vk-body");
   const code = el("div", "vk-panel vk-code");
@@ -42,9 +91,11 @@ function render({ model, el: root }) {
   const csrs = el("div", "vk-panel vk-csrs");
   body.append(code, regs, csrs);
   const console_ = el("pre", "vk-console");
-  root.append(bar, status, body, console_);
+  root.append(bar, slide, status, body, console_);
 
   root.addEventListener("keydown", (ev) => {
+    if (ev.target === count) return;
+    if (ev.key === " ") { ev.preventDefault(); setRunning(!running); return; }
     const k = KEYS[ev.key];
     if (k) { ev.preventDefault(); send(k[0], k[1]); }
   });
@@ -61,6 +112,10 @@ function render({ model, el: root }) {
     mode.title = { M: "machine mode (most privileged)", S: "supervisor mode (the kernel)",
       U: "user mode (applications)" }[m] || m;
     status.textContent = model.get("status");
+    slider.max = String(model.get("furthest"));
+    slider.min = String(model.get("first"));
+    if (sent === null && wanted === null) slider.value = String(model.get("step"));
+    sliderLabel.textContent = `${model.get("first")}–${model.get("furthest")}`;
 
     code.replaceChildren(el("div", "vk-title", "Next instructions"));
     for (const [addr, text, current] of model.get("disasm")) {
@@ -72,7 +127,7 @@ function render({ model, el: root }) {
     const changed = new Set(model.get("changed"));
     regs.replaceChildren(el("div", "vk-title", "Registers"));
     const grid = el("div", "vk-grid");
-    model.get("regs").forEach((value, i) => {
+    registers(model.get("regs")).forEach((value, i) => {
       const cell = el("div", changed.has(NAMES[i]) ? "vk-reg vk-changed" : "vk-reg");
       cell.dataset.reg = NAMES[i];
       cell.append(el("span", "vk-name", NAMES[i]), el("span", "vk-value", value));
@@ -90,11 +145,9 @@ function render({ model, el: root }) {
     console_.textContent = model.get("console") || "(console is empty)";
   }
 
-  for (const name of ["step", "pc", "mode", "regs", "changed", "csrs", "disasm", "console", "status"]) {
-    model.on(`change:${name}`, draw);
-  }
+  for (const name of SYNCED) model.on(`change:${name}`, draw);
   draw();
-  return () => { for (const name of ["step", "pc", "mode", "regs", "changed", "csrs", "disasm", "console", "status"]) model.off(`change:${name}`, draw); };
+  return () => { for (const name of SYNCED) model.off(`change:${name}`, draw); };
 }
 
 export default { render };

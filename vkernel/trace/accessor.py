@@ -45,6 +45,25 @@ from vkernel.trace.schema import (
 )
 
 _MODE_VALUE = {name: value for value, name in MODE.items()}
+_RETURNS = {0x30200073: "mret", 0x10200073: "sret"}
+_SHORT_EXCEPTION = {0: "misaligned fetch", 1: "fetch access fault", 2: "illegal instruction",
+                    3: "breakpoint", 4: "misaligned load", 5: "load access fault",
+                    6: "misaligned store", 7: "store access fault", 8: "ecall from U",
+                    9: "ecall from S", 10: "ecall from VS", 11: "ecall from M",
+                    12: "fetch page fault", 13: "load page fault", 15: "store page fault",
+                    20: "fetch guest-page fault", 21: "load guest-page fault",
+                    22: "virtual instruction", 23: "store guest-page fault"}
+_SHORT_INTERRUPT = {1: "S software", 2: "VS software", 3: "M software", 5: "S timer",
+                    6: "VS timer", 7: "M timer", 9: "S external", 10: "VS external",
+                    11: "M external", 12: "guest external"}
+
+
+def short_cause(mcause: int) -> str:
+    """A cause in a few words, for labels on a chart (:func:`cause_name` says it in
+    full): ``short_cause(8) == "ecall from U"``, ``short_cause(1 << 63 | 5) == "S timer"``."""
+    if mcause >> 63:
+        return _SHORT_INTERRUPT.get(mcause & ~(1 << 63), cause_name(mcause))
+    return _SHORT_EXCEPTION.get(mcause, cause_name(mcause))
 
 
 @xr.register_dataset_accessor("vk")
@@ -125,6 +144,61 @@ class TraceAccessor:
              "transitions": (("from_mode", "to_mode"), transitions,
                              {"description": "consecutive steps in from_mode then to_mode"})},
             coords={"mode": names, "from_mode": names, "to_mode": names})
+
+    def transitions(self) -> pd.DataFrame:
+        """Every change of privilege level, in order: each trap (an exception or an
+        interrupt, including one handled at the level it came from) and each return
+        (``mret``/``sret``: the mode changed with no trap). Columns: ``step`` (the first
+        step at the new place: the handler's first instruction, or the one after the
+        return), ``from_mode``, ``to_mode``, ``kind`` (``"exception"``, ``"interrupt"``,
+        ``"return"``), ``cause`` (the mcause value; missing for a return) and ``label`` (a
+        short name: ``"ecall from U"``, ``"S timer"``, ``"sret"``...). Needs the
+        ``step`` and ``trap`` families."""
+        self._need("step", "transitions()")
+        self._need("trap", "transitions()")
+        ds = self._ds
+        steps = ds["step"].values
+        mode = ds["step_mode"].values
+        trap_step = self._step_column("trap")
+        cause = ds["trap_cause"].values
+        # Everything in the order it happened: at each step its traps, then the step.
+        # Each event has a mode before and after (a trap: from and to; a step: its mode).
+        # Where one event ends in another mode than the next begins, a return (mret,
+        # sret) came in between: it retired as the step just before.
+        key = np.concatenate([trap_step * 2, steps * 2 + 1])
+        order = np.argsort(key, kind="stable")  # traps at one step keep their order
+        before = np.concatenate([ds["trap_from_mode"].values, mode])[order]
+        after = np.concatenate([ds["trap_to_mode"].values, mode])[order]
+        gap = np.flatnonzero(after[:-1] != before[1:]) + 1  # a return just before event gap
+        ret_step = key[order][gap] // 2
+        insn = np.zeros(ret_step.size, np.uint32)  # the return instruction, if recorded
+        if steps.size:
+            row = np.minimum(np.searchsorted(steps, ret_step - 1), steps.size - 1)
+            known = steps[row] == ret_step - 1
+            insn[known] = ds["step_insn"].values[row[known]]
+        ret_label = [_RETURNS.get(int(i)) or (
+            decode_one(int(i).to_bytes(4, "little"), 0, 0).mnemonic if i else "return")
+            for i in insn]
+        # traps (already in event order) and returns, merged where they happened
+        trap_at = np.flatnonzero(order < trap_step.size)
+        merged = np.argsort(np.concatenate([trap_at, gap - 0.5]), kind="stable")
+        names = np.array([MODE.get(v, "?") for v in range(8)])
+        is_irq = (cause >> np.uint64(63)).astype(bool)
+        columns = {
+            "step": (trap_step, ret_step),
+            "from_mode": (names[before[trap_at]], names[after[gap - 1]]),
+            "to_mode": (names[after[trap_at]], names[before[gap]]),
+            "kind": (np.where(is_irq, "interrupt", "exception"), np.full(gap.size, "return")),
+            "cause": (cause, np.zeros(gap.size, np.uint64)),
+            "label": (np.array([short_cause(int(c)) for c in cause], dtype=object),
+                      np.array(ret_label, dtype=object)),
+        }
+        frame = pd.DataFrame({name: np.concatenate(parts)[merged]
+                              for name, parts in columns.items()})
+        # a return has no cause: missing, in an unsigned column (bit 63 marks interrupts)
+        frame["cause"] = pd.arrays.IntegerArray(frame["cause"].to_numpy(np.uint64),
+                                                (frame["kind"] == "return").to_numpy())
+        return frame
 
     def traps(self) -> xr.Dataset:
         """Traps counted by cause and by handler level: ``count`` (cause x level),

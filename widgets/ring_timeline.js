@@ -1,0 +1,271 @@
+// RingTimeline: the front end of vkernel.widgets.RingTimeline (anywidget ES module, no build).
+// Python holds the whole trace and sends only what is in view (binary float64 rows);
+// this draws it in SVG, zooms and pans locally at once, then asks Python for the new window.
+
+const SVG = "http://www.w3.org/2000/svg";
+const LANE_H = 38, GUTTER = 118, AXIS_H = 24, PAD_R = 14, MIN_SPAN = 16;
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function svg(tag, attrs, parent) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  if (parent) parent.appendChild(e);
+  return e;
+}
+
+// a Bytes trait arrives as a DataView (or ArrayBuffer); copy so the Float64Array is aligned
+function rows(value, width) {
+  if (!value || !value.byteLength) return [];
+  const buf = value.buffer ? value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength) : value;
+  const a = new Float64Array(buf);
+  const out = [];
+  for (let i = 0; i + width <= a.length; i += width) out.push(a.subarray(i, i + width));
+  return out;
+}
+
+const fmt = (n) => Math.round(n).toLocaleString("en-US");
+
+function niceTicks(lo, hi, count) {
+  const raw = (hi - lo) / count;
+  const mag = Math.pow(10, Math.floor(Math.log10(Math.max(raw, 1))));
+  const step = [1, 2, 5, 10].map((f) => f * mag).find((s) => s >= raw) || mag * 10;
+  const ticks = [];
+  for (let t = Math.ceil(lo / step) * step; t <= hi; t += step) ticks.push(t);
+  return ticks;
+}
+
+let instances = 0;
+
+function render({ model, el: root }) {
+  const id = `vk-tl-${++instances}`;
+  root.classList.add("vk-timeline");
+  root.tabIndex = 0;
+
+  const bar = el("div", "vk-toolbar");
+  const button = (label, title, onClick) => {
+    const b = el("button", "vk-button", label);
+    b.title = title;
+    b.addEventListener("click", onClick);
+    bar.appendChild(b);
+    return b;
+  };
+  const where = el("span", "vk-where");
+  const note = el("span", "vk-note");
+  const wrap = el("div", "vk-timeline-plot");
+  const plot = svg("svg", { role: "img", "aria-label": "privilege levels over time" });
+  wrap.appendChild(plot);
+  const legend = el("div", "vk-legend");
+  root.append(bar, wrap, legend);
+
+  let [lo, hi] = model.get("view");
+  let sendTimer = null;
+
+  const clampView = (a, b) => {
+    const first = model.get("first"), end = Math.max(model.get("end"), first + 1);
+    let span = Math.min(Math.max(b - a, MIN_SPAN), (end - first) * 1.1 + MIN_SPAN);
+    const margin = span * 0.05;
+    a = Math.min(Math.max(a, first - margin), end + margin - span);
+    return [a, a + span];
+  };
+  const setView = (a, b, now) => {
+    [lo, hi] = clampView(a, b);
+    draw();
+    clearTimeout(sendTimer);
+    const send = () => { model.set("view", [lo, hi]); model.save_changes(); };
+    if (now) send(); else sendTimer = setTimeout(send, 60);
+  };
+  const zoomBy = (factor, centre) => {
+    const c = centre === undefined ? (lo + hi) / 2 : centre;
+    setView(c - (c - lo) * factor, c + (hi - c) * factor, true);
+  };
+  const moveCursor = (step) => { model.set("step", step); model.save_changes(); };
+
+  button("+", "zoom in (+ or the wheel)", () => zoomBy(0.5));
+  button("−", "zoom out (−)", () => zoomBy(2));
+  button("Fit", "show the whole trace (0)", () => setView(model.get("first"), model.get("end"), true));
+  button("◀ Prev", "previous transition (p)", () => model.send({ cmd: "next", direction: -1 }));
+  button("Next ▶", "next transition (n)", () => model.send({ cmd: "next", direction: 1 }));
+  const namesButton = button("x86 names", "name the lanes as x86 rings, or as RISC-V modes", () => {
+    model.set("names", model.get("names") === "x86" ? "riscv" : "x86");
+    model.save_changes();
+  });
+  namesButton.classList.add("vk-toggle");
+  bar.append(where, note);
+
+  let width = 800;
+  const xOf = (step) => GUTTER + ((step - lo) / (hi - lo)) * (width - GUTTER - PAD_R);
+  const stepOf = (x) => lo + ((x - GUTTER) / (width - GUTTER - PAD_R)) * (hi - lo);
+
+  function draw() {
+    width = Math.max(wrap.clientWidth || 0, 400);
+    const lanes = model.get("lanes");
+    const height = AXIS_H + lanes.length * LANE_H + 6;
+    plot.setAttribute("width", width);
+    plot.setAttribute("height", height);
+    plot.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    plot.replaceChildren();
+    const laneTop = (i) => AXIS_H + i * LANE_H;
+    const laneMid = (i) => laneTop(i) + LANE_H / 2;
+
+    const defs = svg("defs", {}, plot);
+    const clip = svg("clipPath", { id: `${id}-clip` }, defs);
+    svg("rect", { x: GUTTER, y: 0, width: width - GUTTER - PAD_R + 1, height }, clip);
+    const legendRows = model.get("legend");
+    legendRows.forEach(([, colour], i) => {
+      const m = svg("marker", { id: `${id}-arrow-${i}`, viewBox: "0 0 10 10", refX: 9, refY: 5,
+        markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" }, defs);
+      svg("path", { d: "M0,0 L10,5 L0,10 z" }, m).style.fill = colour;
+    });
+
+    // lanes and their names: a colour chip and the name, so colour is never alone
+    lanes.forEach(([mode, label, colour, title], i) => {
+      svg("rect", { class: "vk-lane", x: 0, y: laneTop(i), width, height: LANE_H }, plot);
+      const chip = svg("rect", { x: 6, y: laneMid(i) - 6, width: 12, height: 12, rx: 2 }, plot);
+      chip.style.fill = colour;
+      const t = svg("text", { class: "vk-lane-label", x: 24, y: laneMid(i) + 4, "data-mode": mode }, plot);
+      t.textContent = label;
+      svg("title", {}, t).textContent = title;
+    });
+
+    // axis
+    const axis = svg("g", { class: "vk-axis" }, plot);
+    for (const t of niceTicks(lo, hi, Math.max(2, Math.floor((width - GUTTER) / 110)))) {
+      const x = xOf(t);
+      if (x < GUTTER || x > width - PAD_R) continue;
+      svg("line", { x1: x, x2: x, y1: AXIS_H - 4, y2: height }, axis);
+      const label = svg("text", { x, y: AXIS_H - 8, "text-anchor": "middle" }, axis);
+      label.textContent = fmt(t);
+    }
+
+    const body = svg("g", { "clip-path": `url(#${id}-clip)` }, plot);
+    // where the hart was: exact segments, or zoomed out, each lane's share of each bin
+    for (const [s, e, lane] of rows(model.get("segments"), 3)) {
+      const x0 = Math.max(xOf(s), GUTTER - 1), x1 = Math.min(xOf(e), width);
+      const r = svg("rect", { class: "vk-segment", x: x0, y: laneTop(lane) + 8,
+        width: Math.max(x1 - x0, 1), height: LANE_H - 16 }, body);
+      r.style.fill = lanes[lane][2];
+    }
+    const density = model.get("density");
+    if (density && density.byteLength) {
+      // [lo, hi] of the view the bins were computed for, then lanes x bins of shares
+      const values = rows(density, 1).map((r) => r[0]);
+      const [vlo, vhi] = values, all = values.slice(2);
+      const n = lanes.length, bins = all.length / n;
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < bins; j++) {
+          const share = all[i * bins + j];
+          if (share <= 0) continue;
+          const x0 = xOf(vlo + ((vhi - vlo) * j) / bins), x1 = xOf(vlo + ((vhi - vlo) * (j + 1)) / bins);
+          const r = svg("rect", { class: "vk-segment", x: x0, y: laneTop(i) + 8,
+            width: Math.max(x1 - x0, 0.6), height: LANE_H - 16 }, body);
+          r.style.fill = lanes[i][2];
+          r.style.opacity = String(0.15 + 0.85 * share);
+        }
+      }
+    }
+
+    // transitions: an arrow from the lane left to the lane entered
+    const marks = rows(model.get("marks"), 5);
+    const labelled = marks.length <= (width - GUTTER) / 60;
+    const cursor = model.get("step");
+    for (const [step, from, to, li, before] of marks) {
+      const x = xOf(step);
+      const [label, colour] = legendRows[li] || ["?", "#888"];
+      const g = svg("g", { class: "vk-mark", "data-step": String(step), "data-label": label }, body);
+      if (before === cursor) g.classList.add("vk-selected");
+      const tip = `step ${fmt(step)}: ${label} (${lanes[from][1]} → ${lanes[to][1]})`;
+      svg("title", {}, g).textContent = tip;
+      if (from === to) { // handled at the level it came from: a loop on the lane
+        const y = laneTop(from) + 7;
+        const p = svg("path", { d: `M${x - 5},${y} a5,5 0 1,1 10,0`, class: "vk-arrow",
+          "marker-end": `url(#${id}-arrow-${li})` }, g);
+        p.style.stroke = colour;
+        svg("circle", { cx: x, cy: y, r: 9, class: "vk-hit" }, g);
+      } else {
+        const y1 = laneMid(from), y2 = laneMid(to) + (to > from ? -9 : 9);
+        const line = svg("line", { x1: x, x2: x, y1, y2, class: "vk-arrow",
+          "marker-end": `url(#${id}-arrow-${li})` }, g);
+        line.style.stroke = colour;
+        svg("line", { x1: x, x2: x, y1, y2, class: "vk-hit" }, g);
+      }
+      if (labelled) {
+        const t = svg("text", { class: "vk-mark-label", x: x + 4,
+          y: (laneMid(from) + laneMid(to)) / 2 + 3 }, g);
+        t.textContent = label;
+      }
+      g.addEventListener("click", (ev) => { ev.stopPropagation(); moveCursor(before); });
+    }
+    if (cursor >= lo && cursor <= hi && cursor >= 0) {
+      const x = xOf(cursor);
+      svg("line", { class: "vk-cursor", x1: x, x2: x, y1: AXIS_H - 4, y2: height }, plot);
+    }
+
+    where.textContent = `steps ${fmt(Math.max(lo, model.get("first")))}–${fmt(Math.min(hi, model.get("end")))}` +
+      ` of ${fmt(model.get("first"))}–${fmt(model.get("end"))}` + (cursor >= 0 ? ` · cursor ${fmt(cursor)}` : "");
+    note.textContent = model.get("note");
+    namesButton.setAttribute("aria-pressed", String(model.get("names") === "x86"));
+    namesButton.textContent = model.get("names") === "x86" ? "RISC-V names" : "x86 names";
+
+    legend.replaceChildren();
+    for (const [label, colour, count] of legendRows) {
+      const item = el("span", "vk-legend-item");
+      const chip = el("span", "vk-chip");
+      chip.style.background = colour;
+      item.append(chip, el("span", "", `${label} (${fmt(count)})`));
+      legend.appendChild(item);
+    }
+  }
+
+  // zoom with the wheel around the pointer; pan by dragging; a click on an arrow selects
+  plot.addEventListener("wheel", (ev) => {
+    ev.preventDefault();
+    const rect = plot.getBoundingClientRect();
+    zoomBy(ev.deltaY > 0 ? 1.25 : 0.8, stepOf(ev.clientX - rect.left));
+  }, { passive: false });
+  let drag = null;
+  plot.addEventListener("pointerdown", (ev) => {
+    if (ev.target.closest && ev.target.closest(".vk-mark")) return;
+    drag = { x: ev.clientX, lo, hi };
+    plot.setPointerCapture(ev.pointerId);
+  });
+  plot.addEventListener("pointermove", (ev) => {
+    if (!drag) return;
+    const perPixel = (drag.hi - drag.lo) / (width - GUTTER - PAD_R);
+    const shift = (drag.x - ev.clientX) * perPixel;
+    setView(drag.lo + shift, drag.hi + shift, false);
+  });
+  const endDrag = () => { if (drag) { drag = null; setView(lo, hi, true); } };
+  plot.addEventListener("pointerup", endDrag);
+  plot.addEventListener("pointercancel", endDrag);
+
+  root.addEventListener("keydown", (ev) => {
+    const span = hi - lo;
+    const keys = {
+      "+": () => zoomBy(0.5), "=": () => zoomBy(0.5), "-": () => zoomBy(2), "0": () => setView(model.get("first"), model.get("end"), true),
+      ArrowLeft: () => setView(lo - span / 4, hi - span / 4, true), ArrowRight: () => setView(lo + span / 4, hi + span / 4, true),
+      n: () => model.send({ cmd: "next", direction: 1 }), p: () => model.send({ cmd: "next", direction: -1 }),
+    };
+    if (keys[ev.key]) { ev.preventDefault(); keys[ev.key](); }
+  });
+
+  const fromPython = () => { [lo, hi] = model.get("view"); draw(); };
+  const names = ["segments", "density", "marks", "lanes", "legend", "step", "note", "names", "first", "end"];
+  for (const n of names) model.on(`change:${n}`, draw);
+  model.on("change:view", fromPython);
+  const resize = new ResizeObserver(() => draw());
+  resize.observe(wrap);
+  draw();
+  return () => {
+    resize.disconnect();
+    for (const n of names) model.off(`change:${n}`, draw);
+    model.off("change:view", fromPython);
+  };
+}
+
+export default { render };
