@@ -1,5 +1,5 @@
 # vkernel: the two commands of the README, plus benchmarks and long fuzzing.
-#   make lab   - set up .venv and start JupyterLab on notebooks/
+#   make lab   - set up .venv and open the tour (notebooks/00-tour.ipynb) in JupyterLab
 #   make test  - set up .venv (and, as root, the Debian tools the tests use) and run everything
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -24,8 +24,9 @@ $(VENV)/.dev-stamp: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.lab-stamp
 
+# JupyterLab serves notebooks/ (the folder of the file it opens) and opens the tour.
 lab: $(VENV)/.lab-stamp
-	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+	$(BIN)/jupyter lab notebooks/00-tour.ipynb $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 apt:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -67,6 +67,13 @@ def _parser() -> argparse.ArgumentParser:
                                        "to benchmarks/results/.")
     bench.add_argument("name", choices=["core", "asm", "trace"], help="which benchmark")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the benchmark")
+
+    sub.add_parser("warm", help="compile the numba core into its on-disk cache",
+                   description="Compile every numba kernel that Python calls (about a "
+                               "minute) into numba's on-disk cache, so that later processes "
+                               "load them at once; prints what it compiled and how long it "
+                               "took. Set NUMBA_CPU_NAME as the later processes will "
+                               "(Binder: generic).")
     return parser
 
 
@@ -223,6 +230,10 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args)
         elif args.command == "bench":
             return _bench(args)
+        elif args.command == "warm":
+            from vkernel.warm import main as warm
+
+            return warm()
         elif args.command == "disasm":
             from vkernel.isa.disasm import disassemble, to_text
 

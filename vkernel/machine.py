@@ -302,17 +302,24 @@ class Snapshot:
 _RVC_TABLE: np.ndarray | None = None
 
 
+def _rvc_table_path() -> Path:
+    """Where the RVC expansion table is cached: next to numba's cache, keyed by the core's
+    source."""
+    import hashlib
+
+    src = Path(K.__file__)
+    key = hashlib.sha1(src.read_bytes()).hexdigest()[:16]
+    cache_dir = Path(os.environ.get("NUMBA_CACHE_DIR") or src.parent / "__pycache__")
+    return cache_dir / f"rvc-{key}.npy"
+
+
 def _rvc_table() -> np.ndarray:
-    """The RVC expansion table, cached on disk next to numba's cache (keyed by the core's
-    source) because loading the compiled builder costs more than reading 256 KiB."""
+    """The RVC expansion table, cached on disk (:func:`_rvc_table_path`) because loading
+    the compiled builder costs more than reading 256 KiB."""
     global _RVC_TABLE
     if _RVC_TABLE is None:
-        import hashlib
-
-        src = Path(K.__file__)
-        key = hashlib.sha1(src.read_bytes()).hexdigest()[:16]
-        cache_dir = Path(os.environ.get("NUMBA_CACHE_DIR") or src.parent / "__pycache__")
-        path = cache_dir / f"rvc-{key}.npy"
+        path = _rvc_table_path()
+        cache_dir = path.parent
         try:
             table = np.load(path)
             if table.shape != (65536,) or table.dtype != np.uint32:
