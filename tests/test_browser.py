@@ -6,7 +6,15 @@ from __future__ import annotations
 import time
 
 import pytest
-from lab import JupyterLab, browser_page, chromium_path, kernel_print, open_notebook, screenshot
+from lab import (
+    ARTIFACTS,
+    JupyterLab,
+    browser_page,
+    chromium_path,
+    kernel_print,
+    open_notebook,
+    screenshot,
+)
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +77,199 @@ def test_machine_view_steps_and_steps_back(lab):
         assert view.locator(".vk-grid").text_content() == regs_before
         assert kernel_print(page, "print(s.steps)").strip() == "8"
         print(f"\nstep click round trip: {round_trip * 1000:.0f} ms")
+        record("step_click", seconds=round_trip)
+
+
+LONG_RUN = """
+import sys
+sys.path.insert(0, {tests!r})
+from guests import long_kernel
+import vkernel
+from vkernel.widgets import MachineView, RingTimeline, link
+program = long_kernel(500_000)  # the tiny kernel with a long busy loop: ~10^6 steps
+m = vkernel.Machine(ram_mb=4, trace=("step", "trap"))
+m.load(program)
+print(m.run(), m.trace_dataset().sizes["step"])
+tl = RingTimeline(m)
+tl
+"""
+REPLAY = """
+r = vkernel.Machine(ram_mb=4)
+r.load(program)
+view = MachineView(r)
+view.do("step", 2_000_000)  # to the end: the slider then spans the whole run
+link(tl, view)
+view
+"""
+
+
+def write_notebook(path, cells: list[str]) -> None:  # noqa: ANN001
+    import nbformat
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c.strip()) for c in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, path)
+
+
+def wait_for_python(page, code: str, want: str, timeout_s: float = 30) -> str:  # noqa: ANN001
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got = kernel_print(page, code).strip()
+        if got == want or time.monotonic() > deadline:
+            return got
+        time.sleep(0.1)
+
+
+def test_ring_timeline_zooms_names_and_moves_a_linked_machine_view(lab):
+    from lab import ROOT
+    write_notebook(lab.root / "notebooks" / "million-steps.ipynb",
+                   [LONG_RUN.format(tests=str(ROOT / "tests")), REPLAY])
+    with browser_page() as page:
+        open_notebook(page, lab, "notebooks/million-steps.ipynb")
+        timeline = page.locator(".vk-timeline")
+        timeline.wait_for(state="visible", timeout=60_000)
+        total = int(kernel_print(page, "print(tl.end)"))
+        assert total > 1_000_000
+        labels = timeline.locator(".vk-lane-label")
+        assert labels.all_text_contents() == ["M", "S", "U"]
+        # zoomed out, a million steps: a per-pixel summary, and a note instead of arrows
+        assert timeline.locator(".vk-segment").count() > 100
+        assert timeline.locator(".vk-mark").count() == 0
+        assert "zoom in" in timeline.locator(".vk-note").text_content()
+        timeline.get_by_role("button", name="x86 names").click()
+        page.wait_for_function("() => document.querySelector('.vk-lane-label')"
+                               ".textContent === 'M (≈ SMM)'", timeout=10_000)
+        assert labels.all_text_contents() == ["M (≈ SMM)", "ring 0", "ring 3"]
+        assert kernel_print(page, "print(tl.names)").strip() == "x86"
+        # zoom in with the keyboard until each arrow is drawn and labelled
+        timeline.focus()
+        for _ in range(10):
+            page.keyboard.press("+")
+        page.wait_for_function("() => document.querySelectorAll('.vk-mark-label').length > 0",
+                               timeout=30_000)
+        assert wait_for_python(page, "print(tl.view[1] - tl.view[0] < 2_000)", "True") == "True"
+        lo, hi = (float(v) for v in kernel_print(page, "print(*tl.view)").split())
+        assert hi - lo < 2_000
+        timer = timeline.locator('.vk-mark[data-label="S timer"]').first
+        step = int(float(timer.get_attribute("data-step")))
+        assert lo <= step <= hi
+        screenshot(page, "ring-timeline")
+        timeline.screenshot(path=str(ARTIFACTS / "ring-timeline-widget.png"))
+        # clicking the interrupt moves the linked MachineView to just before it
+        timer.locator(".vk-hit").click()  # on the arrow itself
+        got = wait_for_python(page, "print(view.instret, tl.step)", f"{step} {step}")
+        assert got == f"{step} {step}"
+        assert kernel_print(page, "print(hex(r.hart.pc) == hex(int(m.trace_dataset()"
+                                  ".trap_epc[(m.trace_dataset().trap_step == tl.step)"
+                                  ".values][0])), r.hart.mode.name)").split() == ["True", "U"]
+        machine = page.locator(".vk-machine")
+        machine.scroll_into_view_if_needed()
+        steps = kernel_print(page, "print(view.step)").strip()
+        page.wait_for_function("(s) => document.querySelector('.vk-machine .vk-where')"
+                               ".textContent.startsWith('step ' + s + ' ')", arg=steps,
+                               timeout=10_000)
+        assert timeline.locator(".vk-mark.vk-selected").count() == 1
+        machine.screenshot(path=str(ARTIFACTS / "machine-view-widget.png"))
+        # the view's Step takes the interrupt: S mode in the browser
+        machine.get_by_role("button", name="Step", exact=True).click()
+        page.wait_for_function("() => document.querySelector('.vk-machine .vk-mode')"
+                               ".textContent === 'S'", timeout=10_000)
+        scrub_machine_view(page, machine, total)
+        scrub_timeline(page, timeline, total)
+
+
+def scrub_machine_view(page, machine, total: int) -> None:  # noqa: ANN001
+    """Drag the MachineView's slider across the whole run, 20 positions, each rendered
+    before the next: the time is reported, not asserted."""
+    furthest = int(kernel_print(page, "print(view.furthest)"))
+    assert furthest > total  # machine steps: retired + traps
+    t0 = time.perf_counter()
+    positions = [furthest * i // 19 for i in range(20)][::-1]  # end to start: replays
+    for target in positions:
+        page.evaluate("(t) => { const s = document.querySelector('.vk-machine "
+                      "input[type=range]'); s.value = String(t); "
+                      "s.dispatchEvent(new Event('input')); }", target)
+        page.wait_for_function("(t) => document.querySelector('.vk-machine .vk-where')"
+                               ".textContent.startsWith('step ' + t + ' ')", arg=target,
+                               timeout=30_000)
+    seconds = time.perf_counter() - t0
+    assert kernel_print(page, "print(r.steps)").strip() == "0"
+    print(f"\nMachineView slider across {furthest:,} steps: {len(positions)} positions in "
+          f"{seconds:.2f} s ({seconds / len(positions) * 1000:.0f} ms each)")
+    record("machine_view_scrub", positions=len(positions), seconds=seconds, steps=furthest)
+
+
+def scrub_timeline(page, timeline, total: int) -> None:  # noqa: ANN001
+    """Pan the zoomed-in timeline from the start of the trace to its end with → (a
+    quarter of the view a press), until the last window has come from Python."""
+    timeline.focus()
+    page.keyboard.press("0")
+    for _ in range(6):
+        page.keyboard.press("+")  # about 16,000 steps in view: every arrow drawn
+    # the front end tells Python where it is once the key presses pause
+    assert wait_for_python(page, "print(tl.view[1] - tl.view[0] < 20_000)", "True") == "True"
+    lo, hi = (float(v) for v in kernel_print(page, "print(*tl.view)").split())
+    presses = int((total - hi) / ((hi - lo) / 4)) + 1
+    t0 = time.perf_counter()
+    for _ in range(presses):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "(end) => { const m = [...document.querySelectorAll('.vk-mark')]; return m.length"
+        " && m.every((e) => +e.dataset.step > end); }", arg=total - (hi - lo) * 1.2,
+        timeout=60_000)
+    seconds = time.perf_counter() - t0
+    print(f"RingTimeline panned across {total:,} steps ({hi - lo:,.0f} in view): "
+          f"{presses} moves in {seconds:.2f} s")
+    record("timeline_scrub", presses=presses, seconds=seconds, steps=total,
+           view=hi - lo)
+
+
+def record(name: str, **figures: float) -> None:
+    """Browser timings go to test-artifacts/browser-timings.json for the notes."""
+    import json
+    path = ARTIFACTS / "browser-timings.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[name] = figures
+    path.write_text(json.dumps(data, indent=2))
+
+
+def test_privilege_notebook_shows_its_kernel_in_both_widgets(lab):
+    """Notebook 02 in the browser: its timeline draws the kernel's transitions by cause,
+    and clicking a page fault moves its linked MachineView to the faulting store."""
+    with browser_page() as page:
+        open_notebook(page, lab, "notebooks/02-privilege-and-traps.ipynb")
+        timeline = page.locator(".vk-timeline")
+        timeline.wait_for(state="visible", timeout=60_000)
+        timeline.scroll_into_view_if_needed()
+        # the notebook switched to x86 names after drawing
+        assert timeline.locator(".vk-lane-label").all_text_contents() == [
+            "M (≈ SMM)", "ring 0", "ring 3"]
+        legend = " ".join(timeline.locator(".vk-legend-item").all_text_contents())
+        for cause in ("ecall from U", "ecall from S", "S timer", "store page fault", "sret"):
+            assert cause in legend
+        timeline.screenshot(path=str(ARTIFACTS / "02-ring-timeline.png"))
+        # Python can move the view too: around the first page faults
+        kernel_print(page, "tl.names = 'riscv'; tl.zoom(1050, 1750)")
+        page.wait_for_function("() => document.querySelector('.vk-lane-label')"
+                               ".textContent === 'M'", timeout=10_000)
+        timeline.locator('.vk-mark[data-label="store page fault"]').first.wait_for()
+        timeline.screenshot(path=str(ARTIFACTS / "02-ring-timeline-zoomed.png"))
+        fault = timeline.locator('.vk-mark[data-label="store page fault"]').first
+        step = int(float(fault.get_attribute("data-step")))
+        fault.locator(".vk-hit").click()
+        got = wait_for_python(page, "print(view.instret, fresh.hart.mode.name)", f"{step} U")
+        assert got == f"{step} U"
+        # the view stands on the store that faults: Step takes the fault into S
+        machine = page.locator(".vk-machine")
+        page.wait_for_function("(s) => document.querySelector('.vk-machine .vk-retired')"
+                               ".textContent === s + ' retired'", arg=f"{step:,}",
+                               timeout=10_000)
+        assert machine.locator(".vk-current .vk-insn").text_content().startswith("sd ")
+        machine.get_by_role("button", name="Step", exact=True).click()
+        page.wait_for_function("() => document.querySelector('.vk-machine .vk-mode')"
+                               ".textContent === 'S'", timeout=10_000)
+        assert machine.locator('[data-csr="scause"]').get_attribute("class") == \
+            "vk-reg vk-changed"
+        machine.scroll_into_view_if_needed()
+        machine.screenshot(path=str(ARTIFACTS / "02-machine-view.png"))

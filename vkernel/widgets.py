@@ -314,9 +314,11 @@ def _cause_colour(kind: str, cause: int) -> str:
         return "var(--jp-ui-font-color2, #666)"  # neutral, readable on both themes
     code = cause & ~(1 << 63)
     if kind == "interrupt":
-        return PALETTE[1] if code in (5, 6, 7) else PALETTE[4]  # timer / other
-    if code in (8, 9, 10, 11):
-        return PALETTE[0]  # environment calls: system calls, hypercalls
+        return PALETTE[1] if code in (5, 6, 7) else PALETTE[5]  # timers / the others
+    if code == 8:
+        return PALETTE[0]  # system calls from user programs
+    if code in (9, 10, 11):
+        return PALETTE[4]  # calls to firmware or a hypervisor (SBI calls, hypercalls)
     if code in (12, 13, 15, 20, 21, 23):
         return PALETTE[2]  # page faults
     return PALETTE[3]  # illegal / virtual instruction, access faults, breakpoints

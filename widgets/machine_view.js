@@ -8,8 +8,8 @@ const BUTTONS = [
   ["reset", 1, "Reset", "back to the first step"],
 ];
 const KEYS = { s: ["step", 1], ArrowRight: ["step", 1], b: ["back", 1], ArrowLeft: ["back", 1], t: ["trap", 1] };
-const SYNCED = ["step", "first", "furthest", "pc", "mode", "regs", "changed", "csrs", "disasm",
-  "console", "status", "halted"];
+const SYNCED = ["step", "instret", "first", "furthest", "pc", "mode", "regs", "changed", "csrs",
+  "disasm", "console", "status", "halted"];
 
 // the registers arrive as one binary buffer of 32 little-endian uint64 (a DataView)
 function registers(value) {
@@ -65,8 +65,11 @@ function render({ model, el: root }) {
   });
   bar.append(count, stepN, runButton);
   const where = el("span", "vk-where");
+  where.title = "steps taken: instructions retired plus traps taken";
+  const retired = el("span", "vk-retired");
+  retired.title = "instructions retired: a trace's step number";
   const mode = el("span", "vk-mode");
-  bar.append(where, mode);
+  bar.append(where, retired, mode);
   const status = el("div", "vk-status");
 
   // the slider over the steps reached so far; one request in flight, the latest wins
@@ -106,6 +109,7 @@ function render({ model, el: root }) {
 
   function draw() {
     where.textContent = `step ${model.get("step")}  pc ${model.get("pc")}`;
+    retired.textContent = `${model.get("instret").toLocaleString("en-US")} retired`;
     const m = model.get("mode");
     mode.textContent = m;
     mode.className = `vk-mode vk-mode-${m}`;
@@ -145,9 +149,15 @@ function render({ model, el: root }) {
     console_.textContent = model.get("console") || "(console is empty)";
   }
 
-  for (const name of SYNCED) model.on(`change:${name}`, draw);
+  // one redraw a frame, however many traits one action changed
+  let frame = null;
+  const schedule = () => { if (frame === null) frame = requestAnimationFrame(() => { frame = null; draw(); }); };
+  for (const name of SYNCED) model.on(`change:${name}`, schedule);
   draw();
-  return () => { for (const name of SYNCED) model.off(`change:${name}`, draw); };
+  return () => {
+    for (const name of SYNCED) model.off(`change:${name}`, schedule);
+    if (frame !== null) cancelAnimationFrame(frame);
+  };
 }
 
 export default { render };

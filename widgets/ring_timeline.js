@@ -73,22 +73,26 @@ function render({ model, el: root }) {
     a = Math.min(Math.max(a, first - margin), end + margin - span);
     return [a, a + span];
   };
-  const setView = (a, b, now) => {
+  // redraw at most once a frame, however many changes arrive together
+  let frame = null;
+  const schedule = () => { if (frame === null) frame = requestAnimationFrame(() => { frame = null; draw(); }); };
+  // the view moves here at once; Python hears of it when the moves pause (a burst of
+  // key presses or a drag is one request, not dozens)
+  const setView = (a, b) => {
     [lo, hi] = clampView(a, b);
-    draw();
+    schedule();
     clearTimeout(sendTimer);
-    const send = () => { model.set("view", [lo, hi]); model.save_changes(); };
-    if (now) send(); else sendTimer = setTimeout(send, 60);
+    sendTimer = setTimeout(() => { model.set("view", [lo, hi]); model.save_changes(); }, 40);
   };
   const zoomBy = (factor, centre) => {
     const c = centre === undefined ? (lo + hi) / 2 : centre;
-    setView(c - (c - lo) * factor, c + (hi - c) * factor, true);
+    setView(c - (c - lo) * factor, c + (hi - c) * factor);
   };
   const moveCursor = (step) => { model.set("step", step); model.save_changes(); };
 
   button("+", "zoom in (+ or the wheel)", () => zoomBy(0.5));
   button("−", "zoom out (−)", () => zoomBy(2));
-  button("Fit", "show the whole trace (0)", () => setView(model.get("first"), model.get("end"), true));
+  button("Fit", "show the whole trace (0)", () => setView(model.get("first"), model.get("end")));
   button("◀ Prev", "previous transition (p)", () => model.send({ cmd: "next", direction: -1 }));
   button("Next ▶", "next transition (n)", () => model.send({ cmd: "next", direction: 1 }));
   const namesButton = button("x86 names", "name the lanes as x86 rings, or as RISC-V modes", () => {
@@ -126,11 +130,12 @@ function render({ model, el: root }) {
     // lanes and their names: a colour chip and the name, so colour is never alone
     lanes.forEach(([mode, label, colour, title], i) => {
       svg("rect", { class: "vk-lane", x: 0, y: laneTop(i), width, height: LANE_H }, plot);
-      const chip = svg("rect", { x: 6, y: laneMid(i) - 6, width: 12, height: 12, rx: 2 }, plot);
+      const name = svg("g", { class: "vk-lane-name" }, plot);
+      svg("title", {}, name).textContent = title;
+      const chip = svg("rect", { x: 6, y: laneMid(i) - 6, width: 12, height: 12, rx: 2 }, name);
       chip.style.fill = colour;
-      const t = svg("text", { class: "vk-lane-label", x: 24, y: laneMid(i) + 4, "data-mode": mode }, plot);
+      const t = svg("text", { class: "vk-lane-label", x: 24, y: laneMid(i) + 4, "data-mode": mode }, name);
       t.textContent = label;
-      svg("title", {}, t).textContent = title;
     });
 
     // axis
@@ -172,10 +177,12 @@ function render({ model, el: root }) {
 
     // transitions: an arrow from the lane left to the lane entered
     const marks = rows(model.get("marks"), 5);
-    const labelled = marks.length <= (width - GUTTER) / 60;
+    // label an arrow only where its label runs into neither the last label nor the next arrow
+    let labelEnd = -Infinity;
+    const xs = marks.map((m) => xOf(m[0]));
     const cursor = model.get("step");
-    for (const [step, from, to, li, before] of marks) {
-      const x = xOf(step);
+    marks.forEach(([step, from, to, li, before], k) => {
+      const x = xs[k];
       const [label, colour] = legendRows[li] || ["?", "#888"];
       const g = svg("g", { class: "vk-mark", "data-step": String(step), "data-label": label }, body);
       if (before === cursor) g.classList.add("vk-selected");
@@ -192,15 +199,18 @@ function render({ model, el: root }) {
         const line = svg("line", { x1: x, x2: x, y1, y2, class: "vk-arrow",
           "marker-end": `url(#${id}-arrow-${li})` }, g);
         line.style.stroke = colour;
-        svg("line", { x1: x, x2: x, y1, y2, class: "vk-hit" }, g);
+        svg("rect", { x: x - 6, y: Math.min(y1, y2), width: 12, height: Math.abs(y2 - y1),
+          class: "vk-hit" }, g);
       }
-      if (labelled) {
+      const room = 10 + 6 * label.length;
+      if (x > labelEnd && (k + 1 === xs.length || xs[k + 1] - x > room)) {
+        labelEnd = x + room;
         const t = svg("text", { class: "vk-mark-label", x: x + 4,
           y: (laneMid(from) + laneMid(to)) / 2 + 3 }, g);
         t.textContent = label;
       }
       g.addEventListener("click", (ev) => { ev.stopPropagation(); moveCursor(before); });
-    }
+    });
     if (cursor >= lo && cursor <= hi && cursor >= 0) {
       const x = xOf(cursor);
       svg("line", { class: "vk-cursor", x1: x, x2: x, y1: AXIS_H - 4, y2: height }, plot);
@@ -238,32 +248,34 @@ function render({ model, el: root }) {
     if (!drag) return;
     const perPixel = (drag.hi - drag.lo) / (width - GUTTER - PAD_R);
     const shift = (drag.x - ev.clientX) * perPixel;
-    setView(drag.lo + shift, drag.hi + shift, false);
+    setView(drag.lo + shift, drag.hi + shift);
   });
-  const endDrag = () => { if (drag) { drag = null; setView(lo, hi, true); } };
+  const endDrag = () => { drag = null; };
   plot.addEventListener("pointerup", endDrag);
   plot.addEventListener("pointercancel", endDrag);
 
   root.addEventListener("keydown", (ev) => {
     const span = hi - lo;
     const keys = {
-      "+": () => zoomBy(0.5), "=": () => zoomBy(0.5), "-": () => zoomBy(2), "0": () => setView(model.get("first"), model.get("end"), true),
-      ArrowLeft: () => setView(lo - span / 4, hi - span / 4, true), ArrowRight: () => setView(lo + span / 4, hi + span / 4, true),
+      "+": () => zoomBy(0.5), "=": () => zoomBy(0.5), "-": () => zoomBy(2), "0": () => setView(model.get("first"), model.get("end")),
+      ArrowLeft: () => setView(lo - span / 4, hi - span / 4), ArrowRight: () => setView(lo + span / 4, hi + span / 4),
       n: () => model.send({ cmd: "next", direction: 1 }), p: () => model.send({ cmd: "next", direction: -1 }),
     };
     if (keys[ev.key]) { ev.preventDefault(); keys[ev.key](); }
   });
 
-  const fromPython = () => { [lo, hi] = model.get("view"); draw(); };
+  const fromPython = () => { [lo, hi] = model.get("view"); schedule(); };
   const names = ["segments", "density", "marks", "lanes", "legend", "step", "note", "names", "first", "end"];
-  for (const n of names) model.on(`change:${n}`, draw);
+  for (const n of names) model.on(`change:${n}`, schedule);
   model.on("change:view", fromPython);
-  const resize = new ResizeObserver(() => draw());
+  const resize = new ResizeObserver(schedule);
   resize.observe(wrap);
   draw();
   return () => {
     resize.disconnect();
-    for (const n of names) model.off(`change:${n}`, draw);
+    clearTimeout(sendTimer);
+    if (frame !== null) cancelAnimationFrame(frame);
+    for (const n of names) model.off(`change:${n}`, schedule);
     model.off("change:view", fromPython);
   };
 }
