@@ -216,6 +216,15 @@ def test_binder_rehearsal(tmp_path: Path) -> None:
                 cwd=repo / "notebooks", env=env, timeout=300)
     host_hits, host_misses = map(int, host.stdout.split())
     timings["total_s"] = time.perf_counter() - t0
+    # 5. the installed package (a wheel, not the checkout) carries the widgets' front ends
+    shipped = _run([str(venv / "bin" / "python"), "-c", "import vkernel.widgets as w; "
+                    "print(w.ASSETS); print(*sorted(p.name for p in w.ASSETS.iterdir() "
+                    "if p.suffix in ('.js', '.css')))"],
+                   "finding the widgets' front ends", cwd=tmp_path, env=env, timeout=300)
+    assets, names = shipped.stdout.splitlines()
+    assert assets.startswith(str(venv)) and assets.endswith("vkernel/_widgets"), assets
+    assert names.split() == sorted(p.name for p in (ROOT / "widgets").iterdir()
+                                   if p.suffix in (".js", ".css")), names
 
     artifact = {
         **timings, "first_cell_s": report["cells_s"][0], "cells_s": report["cells_s"],

@@ -273,3 +273,65 @@ def test_privilege_notebook_shows_its_kernel_in_both_widgets(lab):
             "vk-reg vk-changed"
         machine.scroll_into_view_if_needed()
         machine.screenshot(path=str(ARTIFACTS / "02-machine-view.png"))
+
+
+CONTRAST = """([textSel, backSel, textProp, backProp]) => {
+    const rgb = (c) => c.match(/[\\d.]+/g).slice(0, 3).map(Number);
+    const lum = (c) => {
+        const [r, g, b] = rgb(c).map((v) => { v /= 255;
+            return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const text = getComputedStyle(document.querySelector(textSel))[textProp];
+    const back = getComputedStyle(document.querySelector(backSel))[backProp];
+    const [a, b] = [lum(text), lum(back)].sort((x, y) => y - x);
+    return [(a + 0.05) / (b + 0.05), text, back];
+}"""
+
+
+def contrast(page, text: str, back: str, text_prop: str = "color",  # noqa: ANN001
+             back_prop: str = "backgroundColor") -> float:
+    ratio, fg, bg = page.evaluate(CONTRAST, [text, back, text_prop, back_prop])
+    return ratio
+
+
+def test_widgets_read_in_the_dark_theme(lab):
+    """Switched to JupyterLab Dark, the widgets' text keeps WCAG's 4.5:1 on its background
+    (they draw with JupyterLab's theme variables)."""
+    write_notebook(lab.root / "notebooks" / "dark.ipynb", [DARK])
+    with browser_page() as page:
+        open_notebook(page, lab, "notebooks/dark.ipynb")
+        page.locator(".vk-timeline .vk-mark").first.wait_for(timeout=60_000)
+        checks = [(".vk-lane-label", ".vk-lane", "fill", "fill"),
+                  (".vk-machine .vk-value", ".vk-machine", "color", "backgroundColor"),
+                  (".vk-timeline .vk-button", ".vk-timeline .vk-button", "color",
+                   "backgroundColor")]
+        light = [contrast(page, *c) for c in checks]
+        page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme',"
+                      " {theme: 'JupyterLab Dark'})")
+        page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'",
+                               timeout=30_000)
+        page.wait_for_timeout(500)  # the theme's CSS variables settle
+        dark = [contrast(page, *c) for c in checks]
+        screenshot(page, "widgets-dark")
+        for (text, *_), a, b in zip(checks, light, dark, strict=True):
+            assert a >= 4.5 and b >= 4.5, f"{text}: contrast light {a:.1f}, dark {b:.1f}"
+        back = page.evaluate("() => getComputedStyle(document.querySelector('.vk-machine'))"
+                             ".backgroundColor")
+        assert back != "rgb(255, 255, 255)"  # it really is dark
+
+
+DARK = """
+import vkernel
+from vkernel.widgets import MachineView, RingTimeline
+guest = vkernel.assemble('''
+    la t0, user; csrw mepc, t0; la t0, trap; csrw mtvec, t0; csrw mstatus, zero
+    mret
+user: ecall
+trap: j trap''')
+m = vkernel.Machine(ram_mb=1, trace="all")
+m.load(guest)
+m.run(max_steps=20)
+view = MachineView(m)
+display(RingTimeline(m), view)
+"""

@@ -51,6 +51,19 @@ def _check_kwargs(cls: type, kwargs: dict[str, Any], valid: tuple[str, ...]) -> 
                         f"valid ones are {', '.join(valid)}")
 
 
+def _describe(ex: Any) -> str:
+    """An Exit in words for the status line (nothing when the steps simply ran out)."""
+    if ex is None or ex.reason == "budget":
+        return ""
+    if ex.reason == "halt":
+        return f"the guest ended the machine: exit code {ex.exit_code}"
+    if ex.reason == "breakpoint":
+        return f"breakpoint at {ex.pc:#x}"
+    if ex.reason == "wfi-idle":
+        return "waiting for an interrupt that only outside input can raise (wfi)"
+    return repr(ex)
+
+
 class MachineView(anywidget.AnyWidget):
     """Step a :class:`~vkernel.Machine` forwards and backwards in a notebook.
 
@@ -182,7 +195,7 @@ class MachineView(anywidget.AnyWidget):
             if ex.reason != "budget" or m.steps == before:
                 break
         self.halted = ex is not None and ex.reason != "budget"
-        self.status = repr(ex) if ex is not None else ""
+        self.status = _describe(ex)
         return ex
 
     def _run_slice(self) -> None:

@@ -107,7 +107,10 @@ function render({ model, el: root }) {
   const stepOf = (x) => lo + ((x - GUTTER) / (width - GUTTER - PAD_R)) * (hi - lo);
 
   function draw() {
-    width = Math.max(wrap.clientWidth || 0, 400);
+    // not laid out (not yet in the page, or hidden while JupyterLab restyles): keep what
+    // is drawn; the resize observer calls again once there is a width
+    if (!wrap.clientWidth) return;
+    width = Math.max(wrap.clientWidth, 400);
     const lanes = model.get("lanes");
     const height = AXIS_H + lanes.length * LANE_H + 6;
     plot.setAttribute("width", width);
