@@ -273,6 +273,14 @@ def test_privilege_notebook_shows_its_kernel_in_both_widgets(lab):
             "vk-reg vk-changed"
         machine.scroll_into_view_if_needed()
         machine.screenshot(path=str(ARTIFACTS / "02-machine-view.png"))
+        # Run: slice after slice until the kernel shuts the machine down, then Run again
+        machine.get_by_role("button", name="Run").click()
+        page.wait_for_function("() => document.querySelector('.vk-machine .vk-status')"
+                               ".textContent.includes('ended the machine')", timeout=60_000)
+        page.wait_for_function("() => document.querySelector('.vk-machine .vk-run')"
+                               ".textContent === 'Run'", timeout=10_000)
+        assert kernel_print(page, "print(view.halted, fresh.halted, view.step == view.furthest)"
+                            ).split() == ["True", "True", "True"]
 
 
 CONTRAST = """([textSel, backSel, textProp, backProp]) => {
