@@ -36,6 +36,8 @@ import traitlets
 
 from vkernel.isa.disasm import decode_one
 from vkernel.isa.table import ABI_NAMES
+from vkernel.plots import MODE_COLOURS, PALETTE
+from vkernel.trace.schema import MODE, mode_names
 
 _HERE = Path(__file__).resolve().parent
 # an editable install finds the front ends in the checkout, a wheel in vkernel/_widgets
@@ -321,8 +323,6 @@ MODE_TITLES = {"M": "machine mode: firmware, owns the whole machine",
 def _cause_colour(kind: str, cause: int) -> str:
     """One colour per group of causes (the Okabe–Ito set of vkernel.plots); the arrow's
     label says the cause in words, so colour is never the only cue."""
-    from vkernel.plots import PALETTE
-
     if kind == "return":
         return "var(--jp-ui-font-color2, #666)"  # neutral, readable on both themes
     code = cause & ~(1 << 63)
@@ -407,8 +407,6 @@ class RingTimeline(anywidget.AnyWidget):
 
     def refresh(self) -> None:
         """Read the trace again (from the machine, if the source is one)."""
-        from vkernel.trace.schema import MODE, mode_names
-
         ds = self.source
         if hasattr(ds, "trace_dataset"):
             if not ds.tracing:
@@ -438,7 +436,7 @@ class RingTimeline(anywidget.AnyWidget):
         for i in range(len(order)):
             np.cumsum(np.where(self._seg_lane == i, lengths, 0), out=self._cum[i, 1:])
         tr = self.transitions
-        self._tr_step = tr["step"].to_numpy(np.float64)
+        step = tr["step"].to_numpy(np.float64)
         keys = list(zip(tr["label"], tr["kind"], tr["cause"], strict=True))
         legend: dict[str, list[Any]] = {}
         index = np.zeros(len(keys))
@@ -450,11 +448,11 @@ class RingTimeline(anywidget.AnyWidget):
         self.legend = [e[:3] for e in legend.values()]
         value_of = {name: v for v, name in MODE.items()}
         self._marks = np.column_stack([
-            self._tr_step,
+            step,
             value_lane[[value_of[m] for m in tr["from_mode"]]].astype(np.float64),
             value_lane[[value_of[m] for m in tr["to_mode"]]].astype(np.float64),
             index,
-            self._tr_step - (tr["kind"] == "return").to_numpy()]) if len(tr) \
+            step - (tr["kind"] == "return").to_numpy()]) if len(tr) \
             else np.zeros((0, 5))
         self.first = int(steps[0]) if steps.size else 0
         self.end = int(steps[-1]) + 1 if steps.size else 0
@@ -466,8 +464,6 @@ class RingTimeline(anywidget.AnyWidget):
     def _lanes(self, _change: Any = None) -> None:
         if not hasattr(self, "_order"):
             return
-        from vkernel.plots import MODE_COLOURS
-
         words = X86_NAMES if self.names == "x86" else RISCV_NAMES
         virtual = any(m in ("VS", "VU") for m in self._order)
         label = dict(words)
@@ -495,8 +491,9 @@ class RingTimeline(anywidget.AnyWidget):
             # the bins' own range first: the front end may have moved on meanwhile
             summary = np.concatenate([[lo, hi], self._density(lo, hi).ravel()])
             segments, density = b"", summary.astype("<f8").tobytes()
-        t0 = int(np.searchsorted(self._tr_step, lo, "left"))
-        t1 = int(np.searchsorted(self._tr_step, hi, "left"))
+        steps = self._marks[:, 0]
+        t0 = int(np.searchsorted(steps, lo, "left"))
+        t1 = int(np.searchsorted(steps, hi, "left"))
         if t1 - t0 <= self.max_marks:
             marks = self._marks[t0:t1].astype("<f8").tobytes()
         else:
