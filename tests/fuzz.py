@@ -43,14 +43,25 @@ HOT_CSRS = [CSR_NUMBER[n] for n in (
     "mstatus", "sstatus", "satp", "mtvec", "stvec", "medeleg", "mideleg", "mie", "mip",
     "sie", "sip", "mepc", "sepc", "mcause", "scause", "mtval", "menvcfg", "stimecmp",
     "mcounteren", "scounteren", "time", "cycle", "instret", "mcycle", "minstret",
-    "pmpcfg0", "pmpaddr0", "mscratch", "misa", "mhartid")]
-MODES = {"M": K.PRV_M, "S": K.PRV_S, "U": K.PRV_U}
+    "pmpcfg0", "pmpaddr0", "mscratch", "misa", "mhartid",
+    # the H extension's
+    "hstatus", "hedeleg", "hideleg", "hie", "hip", "hvip", "hgatp", "htval", "henvcfg",
+    "hcounteren", "htimedelta", "vsstatus", "vsie", "vsip", "vstvec", "vsepc", "vscause",
+    "vsatp", "vstimecmp", "mtval2")]
+# the trace's mode numbers: VU = 4 | U, VS = 4 | S
+MODES = {"M": K.PRV_M, "S": K.PRV_S, "U": K.PRV_U, "VS": 4 | K.PRV_S, "VU": 4 | K.PRV_U}
+# privilege order: U and VU < VS < HS < M
+RANK = {K.PRV_U: 0, 4 | K.PRV_U: 0, 4 | K.PRV_S: 1, K.PRV_S: 2, K.PRV_M: 3}
 # causes the core may raise (instruction-address-misaligned cannot happen with C)
 EXCEPTIONS = {K.EXC_FETCH_ACCESS, K.EXC_ILLEGAL, K.EXC_BREAKPOINT, K.EXC_LOAD_MISALIGNED,
               K.EXC_LOAD_ACCESS, K.EXC_STORE_MISALIGNED, K.EXC_STORE_ACCESS, K.EXC_ECALL_U,
               K.EXC_ECALL_S, K.EXC_ECALL_M, K.EXC_FETCH_PAGE, K.EXC_LOAD_PAGE,
-              K.EXC_STORE_PAGE}
-INTERRUPTS = {K.IRQ_SSI, K.IRQ_MSI, K.IRQ_STI, K.IRQ_MTI, K.IRQ_SEI, K.IRQ_MEI}
+              K.EXC_STORE_PAGE, K.EXC_ECALL_VS, K.EXC_FETCH_GUEST_PAGE,
+              K.EXC_LOAD_GUEST_PAGE, K.EXC_STORE_GUEST_PAGE, K.EXC_VIRTUAL_INSTRUCTION}
+INTERRUPTS = {K.IRQ_SSI, K.IRQ_MSI, K.IRQ_STI, K.IRQ_MTI, K.IRQ_SEI, K.IRQ_MEI, K.IRQ_VSSI,
+              K.IRQ_VSTI, K.IRQ_VSEI}
+ECALL_FROM = {K.PRV_U: K.EXC_ECALL_U, 4 | K.PRV_U: K.EXC_ECALL_U, K.PRV_S: K.EXC_ECALL_S,
+              4 | K.PRV_S: K.EXC_ECALL_VS, K.PRV_M: K.EXC_ECALL_M}
 # instructions that must trap below M (mret) or in U (the rest)
 PRIVILEGED = {"mret": K.PRV_M, "sret": K.PRV_S, "wfi": K.PRV_S, "sfence.vma": K.PRV_S}
 CSR_OPS = {"csrrw", "csrrs", "csrrc", "csrrwi", "csrrsi", "csrrci"}
@@ -188,6 +199,17 @@ def random_satp(rng: random.Random) -> int:
     return (K.SATP_MODE_SV39 << 60) | (rng.getrandbits(16) << 44) | root
 
 
+def random_hgatp(rng: random.Random) -> int:
+    kind = rng.randrange(4)
+    if kind == 0:
+        return _u64(rng)  # any mode: unsupported ones read as Bare (WARL)
+    if kind == 1:
+        return 0
+    root = (TABLES >> 12) + 4 * rng.randrange(N_TABLES // 4) if rng.random() < 0.9 \
+        else rng.getrandbits(44)
+    return (K.HGATP_MODE_SV39X4 << 60) | (rng.getrandbits(14) << 44) | root
+
+
 def random_vector(rng: random.Random, handler: int) -> int:
     kind = rng.randrange(8)
     if kind <= 3:
@@ -235,6 +257,18 @@ def make_case(rng: random.Random, budget: int | None = None) -> Case:
         "mepc": _address(rng),
         "sepc": _address(rng),
         "satp": random_satp(rng),
+        # the H extension: guests in VS/VU with random delegation, two-stage translation
+        "hstatus": rng.getrandbits(64) if rng.random() < 0.3 else 0,
+        "hedeleg": rng.getrandbits(16),
+        "hideleg": rng.getrandbits(12),
+        "hvip": rng.getrandbits(12) if rng.random() < 0.3 else 0,
+        "henvcfg": rng.choice((0, K.MENVCFG_ADUE, K.MENVCFG_STCE & MASK64)),
+        "hcounteren": rng.getrandbits(3),
+        "vstvec": random_vector(rng, HANDLERS + 0x100),
+        "vsepc": _address(rng),
+        "vsstatus": rng.getrandbits(64) if rng.random() < 0.3 else 0,
+        "vsatp": random_satp(rng),
+        "hgatp": random_hgatp(rng),
     }
     regs = [_address(rng) for _ in range(31)]
     pc = RAM_BASE + rng.randrange(CODE_BYTES // 2) * 2 if rng.random() < 0.95 \
@@ -348,10 +382,13 @@ def run_case(case: Case, hang_seconds: float | None = None) -> Result:
 
 
 def _vector(m: Machine, cause: int, to_mode: int) -> int:
-    vec = m.hart.csr["mtvec" if to_mode == K.PRV_M else "stvec"]
+    vec = m.hart.csr[{K.PRV_M: "mtvec", K.PRV_S: "stvec", 4 | K.PRV_S: "vstvec"}[to_mode]]
     base = vec & ~3
     if cause >> 63 and vec & 3 == 1:
-        base += 4 * (cause & ~(1 << 63))
+        irq = cause & ~(1 << 63)
+        if to_mode == 4 | K.PRV_S and irq in (K.IRQ_VSSI, K.IRQ_VSTI, K.IRQ_VSEI):
+            irq -= 1  # the guest sees its own S-level interrupt
+        base += 4 * irq
     return base & MASK64
 
 
@@ -365,11 +402,13 @@ def check(m: Machine, case: Case, ex) -> Result:  # noqa: ANN001
     if ex.reason == "budget":
         assert retired + n_traps == case.budget, \
             f"{retired} retired + {n_traps} traps is not the budget {case.budget}"
-    assert m.hart.mode in (K.PRV_M, K.PRV_S, K.PRV_U)
+    assert m.hart.mode in RANK
     mstatus = m.hart.csr["mstatus"]
     assert (mstatus >> K.MSTATUS_MPP_SHIFT) & 3 != 2, "mstatus.MPP holds the reserved 2"
     assert m.hart.csr["mtvec"] & 3 < 2 and m.hart.csr["stvec"] & 3 < 2
     assert m.hart.csr["satp"] >> 60 in (0, K.SATP_MODE_SV39)
+    assert m.hart.csr["vsatp"] >> 60 in (0, K.SATP_MODE_SV39)
+    assert m.hart.csr["hgatp"] >> 60 in (0, K.HGATP_MODE_SV39X4)
     assert m.hart.x[0] == 0
     pc = m.hart.pc
     assert pc % 2 == 0, f"odd pc {pc:#x}"
@@ -380,21 +419,25 @@ def check(m: Machine, case: Case, ex) -> Result:  # noqa: ANN001
     bad = np.flatnonzero((modes == K.PRV_M) & ~in_ram)
     assert not len(bad), f"M-mode instruction retired at {int(pcs[bad[0]]):#x}"
     top = steps["pc"].view(np.int64) >> 38
-    bad = np.flatnonzero((modes != K.PRV_M) & (top != 0) & (top != -1))
+    # (a guest with only the G-stage on runs at guest physical addresses: 41 bits)
+    gpa = (modes >= 4) & ((pcs >> 41) == 0)
+    bad = np.flatnonzero((modes != K.PRV_M) & (top != 0) & (top != -1) & ~gpa)
     assert not len(bad), f"instruction retired at non-canonical {int(pcs[bad[0]]):#x}"
-    assert set(np.unique(modes).tolist()) <= {0, 1, 3}
+    assert set(np.unique(modes).tolist()) <= set(RANK)
     # nothing retired at a privilege below the one it needs
     for raw, mode in {(int(r), int(md)) for r, md in zip(steps["insn"], modes, strict=True)}:
         spec = decode(raw)
-        need = K.PRV_U
-        if spec is None or spec.ext == "H":
+        need = 0  # as a RANK: U/VU 0, VS 1, HS 2, M 3
+        if spec is None:
             need = 4  # illegal: never retires
+        elif spec.ext == "H":  # HS and M (HLV/HSV also U with hstatus.HU), never a guest
+            need = 0 if spec.name.startswith(("hlv", "hsv")) and mode == K.PRV_U else 2
         elif spec.name in PRIVILEGED:
-            need = PRIVILEGED[spec.name]
+            need = {K.PRV_M: 3, K.PRV_S: 1}[PRIVILEGED[spec.name]]
         elif spec.name in CSR_OPS:
             need = (spec.decode(raw)["csr"] >> 8) & 3
-        assert mode >= need, f"{spec.name if spec else hex(raw)} ({raw:#x}) retired in " \
-            f"mode {mode}"
+        assert RANK[mode] >= need, f"{spec.name if spec else hex(raw)} ({raw:#x}) retired " \
+            f"in mode {mode}"
     # every trap: a legal cause, taken to M or S, never to a lower privilege
     counts: dict[int, int] = {}
     for i in range(n_traps):
@@ -405,11 +448,12 @@ def check(m: Machine, case: Case, ex) -> Result:  # noqa: ANN001
             assert cause & ~(1 << 63) in INTERRUPTS, f"interrupt cause {cause:#x}"
         else:
             assert cause in EXCEPTIONS, f"exception cause {cause}"
-            if cause in (K.EXC_ECALL_U, K.EXC_ECALL_S, K.EXC_ECALL_M):
-                assert cause == (K.EXC_ECALL_M if frm == K.PRV_M else K.EXC_ECALL_U + frm)
+            if cause in (K.EXC_ECALL_U, K.EXC_ECALL_S, K.EXC_ECALL_VS, K.EXC_ECALL_M):
+                assert cause == ECALL_FROM[frm]
             if cause == K.EXC_BREAKPOINT:
                 assert trap["tval"][i] == trap["epc"][i]
-        assert frm in (0, 1, 3) and to in (K.PRV_S, K.PRV_M) and to >= frm, \
+        assert frm in RANK and to in (K.PRV_S, K.PRV_M, 4 | K.PRV_S) \
+            and RANK[to] >= RANK[frm] and (to < 4 or frm >= 4), \
             f"trap {cause:#x} from mode {frm} to {to}"
         assert trap["epc"][i] % 2 == 0
     # the final pc: a trap vector after a trap, else where the last instruction went

@@ -37,8 +37,8 @@ def _warm():
     run_case(make_case(random.Random(0), budget=10))
 
 
-@pytest.mark.parametrize("mode", ["M", "S", "U"])
-@settings(max_examples=max(1, EXAMPLES // 3), deadline=None,
+@pytest.mark.parametrize("mode", ["M", "S", "U", "VS", "VU"])
+@settings(max_examples=max(1, EXAMPLES // 5), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(seed=st.integers(0, 2**64 - 1))
 def test_random_machines_stay_sane(mode, seed):

@@ -64,11 +64,20 @@ TraceSpec = str | Sequence[str] | Mapping[str, Any] | None
 
 
 class Mode(enum.IntEnum):
-    """Privilege modes, numbered as in mstatus.MPP."""
+    """Privilege modes, numbered as in mstatus.MPP, plus 4 for the H extension's virtual
+    modes (V=1): VU = 4 | U and VS = 4 | S, as in the trace's mode columns. With the H
+    extension, S with V=0 is HS-mode."""
 
     U = K.PRV_U
     S = K.PRV_S
     M = K.PRV_M
+    VU = 4 | K.PRV_U
+    VS = 4 | K.PRV_S
+
+    @property
+    def v(self) -> int:
+        """The virtualization mode bit V."""
+        return int(self) >> 2
 
 
 class MachineError(VkernelError):
@@ -234,11 +243,14 @@ class Hart:
 
     @property
     def mode(self) -> Mode:
-        return Mode(int(self._m._s[K.S_MODE]))
+        s = self._m._s
+        return Mode(int(s[K.S_MODE]) | (int(s[K.S_V]) << 2))
 
     @mode.setter
     def mode(self, value: Mode | int | str) -> None:
-        self._m._s[K.S_MODE] = int(Mode[value] if isinstance(value, str) else Mode(value))
+        mode = Mode[value] if isinstance(value, str) else Mode(value)
+        self._m._s[K.S_MODE] = int(mode) & 3
+        self._m._s[K.S_V] = mode.v
 
     @property
     def instret(self) -> int:

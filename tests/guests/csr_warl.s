@@ -38,11 +38,11 @@ main:
     li a1, 0xa
     bne a0, a1, fail
 
-    li gp, 2                      # every field that exists for M+S+U is writable; the
-    li t0, -1                     # rest (FS, VS, XS, SD, UBE/SBE/MBE, MPV, GVA) read 0
-    csrw mstatus, t0
+    li gp, 2                      # every field that exists for M+S+U+H is writable (MPV and
+    li t0, -1                     # GVA are the H extension's); the rest (FS, VS, XS, SD,
+    csrw mstatus, t0              # UBE/SBE/MBE) read 0
     csrr a0, mstatus
-    li a1, 0xa007e19aa
+    li a1, 0xca007e19aa
     bne a0, a1, fail
 
     li gp, 3                      # writing 0 clears them all; UXL/SXL still read 2
@@ -100,7 +100,7 @@ main:
     li gp, 9                      # writing sstatus = 0 clears only the S fields of mstatus
     csrw sstatus, zero
     csrr a0, mstatus
-    li a1, 0xa00721888
+    li a1, 0xca00721888
     bne a0, a1, fail
 
     li gp, 10                     # writing sstatus all ones sets only the S fields
@@ -120,9 +120,9 @@ main:
     csrw mstatus, zero
 
 # ---- misa ----------------------------------------------------------------------------------
-    li gp, 12                     # MXL=2 (64-bit) and the letters A C I M S U
+    li gp, 12                     # MXL=2 (64-bit) and the letters A C H I M S U
     csrr a0, misa
-    li a1, 0x8000000000141105
+    li a1, 0x8000000000141185
     bne a0, a1, fail
 
     li gp, 13                     # misa may be read-only (WARL); vkernel's is: a write of
@@ -143,35 +143,35 @@ main:
     andi a1, a1, 1
     bnez a1, fail
 
-    li gp, 15                     # the other standard exceptions are delegable on vkernel;
-    li a1, 0xb3ff                 # codes 10 and 14 are reserved and read 0
+    li gp, 15                     # the other standard exceptions are delegable on vkernel,
+    li a1, 0xf0b7ff               # the H extension's (10, 20-23) too; code 14 is reserved
     bne a0, a1, fail
     csrw medeleg, zero
     csrr a0, medeleg
     bnez a0, fail
 
     li gp, 16                     # only the S-level interrupts (SSI, STI, SEI) can be
-    li t0, -1                     # delegated: the M-level bits are read-only 0
-    csrw mideleg, t0
+    li t0, -1                     # delegated: the M-level bits are read-only 0, and the
+    csrw mideleg, t0              # VS-level ones (2, 6, 10) read-only 1 (H extension)
     csrr a0, mideleg
-    li a1, 0x222
+    li a1, 0x666
     bne a0, a1, fail
     csrw mideleg, zero
 
 # ---- mie / mip / sie / sip ---------------------------------------------------------------
-    li gp, 17                     # mie has an enable for each of the six interrupts
-    li t0, -1                     # (mstatus.MIE is 0: nothing can be taken in M)
+    li gp, 17                     # mie has an enable for each of the nine interrupts (three
+    li t0, -1                     # VS-level ones); mstatus.MIE is 0: nothing is taken in M
     csrw mie, t0
     csrr a0, mie
-    li a1, 0xaaa
+    li a1, 0xeee
     bne a0, a1, fail
     csrw mie, zero
 
-    li gp, 18                     # mip: SSIP, STIP and SEIP are writable by M software;
-    li t0, -1                     # MSIP, MTIP, MEIP come from the CLINT and PLIC and are
-    csrw mip, t0                  # read-only here
+    li gp, 18                     # mip: SSIP, STIP, SEIP and VSSIP (another name for
+    li t0, -1                     # hvip.VSSIP) are writable by M software; MSIP, MTIP,
+    csrw mip, t0                  # MEIP come from the CLINT and PLIC and are read-only
     csrr a0, mip
-    li a1, 0x222
+    li a1, 0x226
     bne a0, a1, fail
     csrw mip, zero
     csrr a0, mip
@@ -762,8 +762,8 @@ main:
     la a1, 1b
     jal expect_illegal
 
-    li gp, 82                     # no H extension: hstatus (0x600) does not exist
-1:  csrr a0, 0x600
+    li gp, 82                     # no Sdtrig hypervisor context: hcontext (0x6a8) does not exist
+1:  csrr a0, 0x6a8
     la a1, 1b
     jal expect_illegal
 

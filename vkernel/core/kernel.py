@@ -32,7 +32,7 @@ from numba import njit
 # ---------------------------------------------------------------------------------------
 S_PC = 0
 S_MODE = 1  # privilege: 0 U, 1 S, 3 M
-S_V = 2  # virtualization mode bit, reserved for the H extension (always 0 here)
+S_V = 2  # the H extension's virtualization mode V: 1 in VS and VU (S_MODE is then S or U)
 S_INSTRET = 3  # retired instructions since reset: the "step" every event is tagged with
 S_TIME_OFF = 4  # mtime = (instret + S_TIME_OFF) // S_TIME_DIV
 S_TIME_DIV = 5  # retired instructions per timer tick
@@ -73,6 +73,10 @@ S_CLINT_STORE = 39  # scratch: set when a store reached the CLINT
 S_SAMPLE_EVERY = 40  # steps between two rows of the sample family (when it is recorded)
 S_NEXT_SAMPLE = 41  # the step the next sample row is due at
 S_N_SAMPLE = 42  # rows used in the sample buffer
+S_HOST_S_EXC = 43  # bit set of exception causes that exit to the host instead of (H)S-mode
+S_HOST_S_INT = 44  # bit set of interrupt causes that exit to the host instead of (H)S-mode
+S_TRAP_GPA = 45  # scratch: the guest physical address of a guest-page fault (for htval)
+S_HLV = 46  # scratch: 1 while an HLV/HLVX/HSV accesses memory (its faults set GVA)
 S_SIZE = 48
 
 # exit reasons
@@ -83,7 +87,9 @@ EXIT_MMIO = 3  # an access to a device implemented in Python
 EXIT_HTIF = 4  # a store to tohost
 EXIT_WFI = 5  # wfi with nothing that could ever wake the hart from inside the core
 EXIT_BUFFER = 6  # a trace buffer is (nearly) full: drain and resume
-EXIT_HOST_TRAP = 7  # a trap that targets a host-owned level (A cause, B tval, C from-mode)
+EXIT_HOST_TRAP = 7  # a trap that targets a host-owned level (A cause, B tval, C from-mode
+#                    with 4 added when V was 1; S_TRAP_GPA the guest physical address of a
+#                    guest-page fault, S_EXIT_C's bit 3 set when the trap targets (H)S)
 
 # recorded families
 TRACE_STEP = 1
@@ -186,6 +192,34 @@ CSR_INSTRET = 0xC02
 CSR_MVENDORID = 0xF11
 CSR_MHARTID = 0xF14
 CSR_MCONFIGPTR = 0xF15
+CSR_MTINST = 0x34A
+CSR_MTVAL2 = 0x34B
+# the H extension: hypervisor CSRs (HS-level) ...
+CSR_HSTATUS = 0x600
+CSR_HEDELEG = 0x602
+CSR_HIDELEG = 0x603
+CSR_HIE = 0x604
+CSR_HTIMEDELTA = 0x605
+CSR_HCOUNTEREN = 0x606
+CSR_HGEIE = 0x607
+CSR_HENVCFG = 0x60A
+CSR_HTVAL = 0x643
+CSR_HIP = 0x644
+CSR_HVIP = 0x645
+CSR_HTINST = 0x64A
+CSR_HGATP = 0x680
+CSR_HGEIP = 0xE12
+# ... and the virtual supervisor CSRs: when V=1, an access to an S CSR reaches its VS twin
+CSR_VSSTATUS = 0x200
+CSR_VSIE = 0x204
+CSR_VSTVEC = 0x205
+CSR_VSSCRATCH = 0x240
+CSR_VSEPC = 0x241
+CSR_VSCAUSE = 0x242
+CSR_VSTVAL = 0x243
+CSR_VSIP = 0x244
+CSR_VSTIMECMP = 0x24D
+CSR_VSATP = 0x280
 
 MSTATUS_SIE = 1 << 1
 MSTATUS_MIE = 1 << 3
@@ -201,16 +235,32 @@ MSTATUS_TVM = 1 << 20
 MSTATUS_TW = 1 << 21
 MSTATUS_TSR = 1 << 22
 MSTATUS_UXL_SXL = (2 << 32) | (2 << 34)  # XLEN 64 in U and S, read-only
+MSTATUS_GVA = 1 << 38  # the trap wrote a guest virtual address to mtval
+MSTATUS_MPV = 1 << 39  # V before the trap into M
 MSTATUS_WRITABLE = (MSTATUS_SIE | MSTATUS_MIE | MSTATUS_SPIE | MSTATUS_MPIE | MSTATUS_SPP
                     | MSTATUS_MPP | MSTATUS_MPRV | MSTATUS_SUM | MSTATUS_MXR | MSTATUS_TVM
-                    | MSTATUS_TW | MSTATUS_TSR)
+                    | MSTATUS_TW | MSTATUS_TSR | MSTATUS_GVA | MSTATUS_MPV)
 SSTATUS_MASK = (MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_SUM | MSTATUS_MXR
                 | (3 << 32))  # UXL is visible in sstatus
 SSTATUS_WRITABLE = MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_SUM | MSTATUS_MXR
 
-# MXL=2 (64-bit) and the letters A C I M S U; as int64 the MXL bits make it negative
-MISA_VALUE = ((2 << 62) | (1 << 0) | (1 << 2) | (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20)) \
-    - (1 << 64)
+# MXL=2 (64-bit) and the letters A C H I M S U; as int64 the MXL bits make it negative
+MISA_VALUE = ((2 << 62) | (1 << 0) | (1 << 2) | (1 << 7) | (1 << 8) | (1 << 12) | (1 << 18)
+              | (1 << 20)) - (1 << 64)
+
+HSTATUS_GVA = 1 << 6  # the trap into HS wrote a guest virtual address to stval
+HSTATUS_SPV = 1 << 7  # V before the trap into HS
+HSTATUS_SPVP = 1 << 8  # the guest's privilege before the trap (and HLV/HSV's privilege)
+HSTATUS_HU = 1 << 9  # HLV/HSV allowed in U-mode
+HSTATUS_VTVM = 1 << 20  # trap the guest's satp and sfence.vma
+HSTATUS_VTW = 1 << 21  # trap the guest's wfi
+HSTATUS_VTSR = 1 << 22  # trap the guest's sret
+HSTATUS_VSXL = 2 << 32  # the guest's XLEN: 64, read-only
+HSTATUS_WRITABLE = (HSTATUS_GVA | HSTATUS_SPV | HSTATUS_SPVP | HSTATUS_HU | HSTATUS_VTVM
+                    | HSTATUS_VTW | HSTATUS_VTSR)
+HGATP_MODE_SV39X4 = 8
+VMID_BITS = 14  # the most Sv39x4 allows: VMID is hgatp bits 57:44
+PPN_MASK = (1 << 44) - 1
 
 IRQ_SSI = 1
 IRQ_MSI = 3
@@ -218,15 +268,26 @@ IRQ_STI = 5
 IRQ_MTI = 7
 IRQ_SEI = 9
 IRQ_MEI = 11
+IRQ_VSSI = 2  # VS-level interrupts (the H extension): arrive in VS as SSI, STI, SEI
+IRQ_VSTI = 6
+IRQ_VSEI = 10
+IRQ_SGEI = 12
 MIP_SSIP = 1 << IRQ_SSI
 MIP_MSIP = 1 << IRQ_MSI
 MIP_STIP = 1 << IRQ_STI
 MIP_MTIP = 1 << IRQ_MTI
 MIP_SEIP = 1 << IRQ_SEI
 MIP_MEIP = 1 << IRQ_MEI
-MIE_WRITABLE = MIP_SSIP | MIP_MSIP | MIP_STIP | MIP_MTIP | MIP_SEIP | MIP_MEIP
+MIP_VSSIP = 1 << IRQ_VSSI
+MIP_VSTIP = 1 << IRQ_VSTI
+MIP_VSEIP = 1 << IRQ_VSEI
+MIP_VS = MIP_VSSIP | MIP_VSTIP | MIP_VSEIP  # GEILEN = 0: no guest external interrupts (SGEI)
+MIE_WRITABLE = MIP_SSIP | MIP_MSIP | MIP_STIP | MIP_MTIP | MIP_SEIP | MIP_MEIP | MIP_VS
 MIDELEG_WRITABLE = MIP_SSIP | MIP_STIP | MIP_SEIP
-MEDELEG_WRITABLE = 0xB3FF  # every exception except ecall from M (11) and reserved codes
+MIDELEG_ONE = MIP_VS  # VS-level interrupts always pass M: read-only one
+# every exception except ecall from M (11) and reserved codes, guest-page faults included
+MEDELEG_WRITABLE = 0xB7FF | (0xF << 20)
+HEDELEG_WRITABLE = 0xB1FF  # not: ecalls from HS, VS, M; guest-page faults; virtual instruction
 
 MENVCFG_FIOM = 1
 MENVCFG_ADUE = 1 << 61
@@ -254,6 +315,14 @@ EXC_ECALL_M = 11
 EXC_FETCH_PAGE = 12
 EXC_LOAD_PAGE = 13
 EXC_STORE_PAGE = 15
+EXC_ECALL_VS = 10
+EXC_FETCH_GUEST_PAGE = 20
+EXC_LOAD_GUEST_PAGE = 21
+EXC_VIRTUAL_INSTRUCTION = 22
+EXC_STORE_GUEST_PAGE = 23
+# causes whose tval is a virtual address: with V=1 (or for HLV/HSV) it is a guest's (GVA)
+GVA_CAUSES = (1 << 0) | (1 << 1) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) \
+    | (1 << 12) | (1 << 13) | (1 << 15) | (1 << 20) | (1 << 21) | (1 << 23)
 
 # PTE bits
 PTE_V = 1
@@ -545,7 +614,7 @@ def rec_write(s, wr, step, kind, target, value, size, paddr):
 
 
 @njit(cache=True)
-def rec_walk(s, wk, step, va, level, pte_addr, pte, result, acc):
+def rec_walk(s, wk, step, va, level, pte_addr, pte, result, acc, stage):
     if s[S_TRACE] & TRACE_WALK:
         n = s[S_N_WALK]
         if n < wk.shape[0]:
@@ -555,7 +624,7 @@ def rec_walk(s, wk, step, va, level, pte_addr, pte, result, acc):
             wk[n, 3] = pte_addr
             wk[n, 4] = pte
             wk[n, 5] = result
-            wk[n, 6] = 0  # stage: 0 = the only (or VS) stage; the H extension adds G
+            wk[n, 6] = stage  # 0: the only stage (or the VS-stage), 1: the G-stage
             wk[n, 7] = acc
             s[S_N_WALK] = n + 1
 
@@ -584,7 +653,8 @@ def mtime_at(s, instret):
 
 @njit(cache=True)
 def pending_bits(s, csr, instret):
-    """mip as software sees it: stored bits plus the lines driven by CLINT, PLIC and Sstc."""
+    """mip as software sees it: stored bits plus the lines driven by CLINT, PLIC, Sstc and
+    the hypervisor's hvip."""
     mip = csr[CSR_MIP] & (MIP_SSIP | MIP_STIP | MIP_SEIP)
     now = mtime_at(s, instret)
     if not ltu(now, s[S_MTIMECMP]):
@@ -599,48 +669,67 @@ def pending_bits(s, csr, instret):
         mip &= ~MIP_STIP
         if not ltu(now, csr[CSR_STIMECMP]):
             mip |= MIP_STIP
+    mip |= csr[CSR_HVIP] & MIP_VS
+    if csr[CSR_MENVCFG] < 0 and csr[CSR_HENVCFG] < 0 \
+            and not ltu(now + csr[CSR_HTIMEDELTA], csr[CSR_VSTIMECMP]):
+        mip |= MIP_VSTIP  # the guest's own timer (vstimecmp against its shifted time)
     return mip
+
+
+@njit(cache=True)
+def _deadline(s, cmp, now, best):
+    far = np.int64(1) << 62
+    div = s[S_TIME_DIV]
+    if cmp >= 0 and cmp < far // div and now < cmp:
+        return min(best, cmp * div - s[S_TIME_OFF])
+    return best
 
 
 @njit(cache=True)
 def timer_deadline(s, csr, instret):
     """The retired count at which a timer line will next rise (a far future if none)."""
-    far = np.int64(1) << 62
-    best = far
-    div = s[S_TIME_DIV]
+    best = np.int64(1) << 62
     now = mtime_at(s, instret)
-    cmp = s[S_MTIMECMP]
-    if cmp >= 0 and cmp < far // div and now < cmp:
-        best = min(best, cmp * div - s[S_TIME_OFF])
+    best = _deadline(s, s[S_MTIMECMP], now, best)
     if csr[CSR_MENVCFG] < 0:
-        cmp = csr[CSR_STIMECMP]
-        if cmp >= 0 and cmp < far // div and now < cmp:
-            best = min(best, cmp * div - s[S_TIME_OFF])
+        best = _deadline(s, csr[CSR_STIMECMP], now, best)
+        if csr[CSR_HENVCFG] < 0:
+            best = _deadline(s, csr[CSR_VSTIMECMP] - csr[CSR_HTIMEDELTA], now, best)
     return best
 
 
-_IRQ_ORDER = (IRQ_MEI, IRQ_MSI, IRQ_MTI, IRQ_SEI, IRQ_SSI, IRQ_STI)
+# by the spec's priority: M-level before HS-level before VS-level, and within a level
+_IRQ_ORDER = (IRQ_MEI, IRQ_MSI, IRQ_MTI, IRQ_SEI, IRQ_SSI, IRQ_STI, IRQ_SGEI, IRQ_VSEI,
+              IRQ_VSSI, IRQ_VSTI)
 
 
 @njit(cache=True)
 def interrupt_to_take(s, csr, instret):
-    """The interrupt the hart takes now (by the spec's priority), or -1."""
+    """The interrupt the hart takes now (by the spec's priority), or -1. It is numbered as
+    in mip; take_trap renames a VS-level one (VSTI 6 -> STI 5, ...) for the guest."""
     pend = pending_bits(s, csr, instret) & csr[CSR_MIE]
     if pend == 0:
         return -1
     mode = s[S_MODE]
+    v = s[S_V]
     mstatus = csr[CSR_MSTATUS]
-    mideleg = csr[CSR_MIDELEG]
+    mideleg = csr[CSR_MIDELEG] | MIDELEG_ONE
+    hideleg = csr[CSR_HIDELEG]
     m_on = mode < PRV_M or (mstatus & MSTATUS_MIE) != 0
-    s_on = mode < PRV_S or (mode == PRV_S and (mstatus & MSTATUS_SIE) != 0)
-    m_pend = pend & ~mideleg if m_on else 0
-    s_pend = pend & mideleg if s_on else 0
-    for irq in _IRQ_ORDER:  # M-level interrupts outrank S-level ones
-        if (m_pend >> irq) & 1:
-            return irq
-    for irq in _IRQ_ORDER:
-        if (s_pend >> irq) & 1:
-            return irq
+    # HS-level interrupts are always on in VS and VU: the guest cannot mask the host
+    hs_on = v == 1 or mode < PRV_S or (mode == PRV_S and (mstatus & MSTATUS_SIE) != 0)
+    vs_on = v == 1 and (mode == PRV_U or (csr[CSR_VSSTATUS] & MSTATUS_SIE) != 0)
+    for level in range(3):
+        if level == 0:
+            ready = pend & ~mideleg if m_on else 0
+        elif level == 1:
+            ready = pend & mideleg & ~hideleg if hs_on else 0
+        else:
+            ready = pend & mideleg & hideleg if vs_on else 0
+        if ready:
+            for irq in _IRQ_ORDER:
+                if (ready >> irq) & 1:
+                    return irq
     return -1
 
 
@@ -649,25 +738,67 @@ def interrupt_to_take(s, csr, instret):
 # ---------------------------------------------------------------------------------------
 @njit(cache=True)
 def take_trap(s, csr, tr, cause, tval, interrupt, pc, instret):
-    """Enter the trap handler (delegation, CSR updates, mode change). Returns False when the
-    trap targets a host-owned level: then the exit record holds it and nothing changed."""
+    """Enter the trap handler: delegation (medeleg/mideleg to HS, then hedeleg/hideleg to VS
+    when the trap came from V=1), CSR updates, mode change. Returns False when the trap
+    targets a host-owned level: then the exit record holds it and nothing changed."""
     mode = s[S_MODE]
+    v = s[S_V]
     if interrupt:
-        deleg = (csr[CSR_MIDELEG] >> cause) & 1
+        m_deleg = ((csr[CSR_MIDELEG] | MIDELEG_ONE) >> cause) & 1
+        h_deleg = (csr[CSR_HIDELEG] >> cause) & 1
     else:
-        deleg = (csr[CSR_MEDELEG] >> cause) & 1
-    to_s = mode <= PRV_S and deleg != 0
-    if not to_s:
-        host = s[S_HOST_INT] if interrupt else s[S_HOST_EXC]
+        m_deleg = (csr[CSR_MEDELEG] >> cause) & 1
+        h_deleg = (csr[CSR_HEDELEG] >> cause) & 1
+    to_s = mode <= PRV_S and m_deleg != 0
+    to_vs = to_s and v == 1 and h_deleg != 0
+    from_mode = mode | (v << 2)
+    if not to_vs:
+        if to_s:
+            host = s[S_HOST_S_INT] if interrupt else s[S_HOST_S_EXC]
+        else:
+            host = s[S_HOST_INT] if interrupt else s[S_HOST_EXC]
         if (host >> cause) & 1:
             s[S_EXIT] = EXIT_HOST_TRAP
             s[S_EXIT_A] = (cause | _INT64_MIN) if interrupt else cause
             s[S_EXIT_B] = tval
-            s[S_EXIT_C] = mode
+            s[S_EXIT_C] = from_mode | (8 if to_s else 0)
+            if interrupt or not (cause == EXC_FETCH_GUEST_PAGE or cause == EXC_LOAD_GUEST_PAGE
+                                 or cause == EXC_STORE_GUEST_PAGE):
+                s[S_TRAP_GPA] = 0
+            s[S_HLV] = 0
             return False
+    # the guest physical address of a guest-page fault (htval / mtval2 hold it >> 2), and
+    # whether tval is a guest virtual address (GVA)
+    gpa = np.int64(0)
+    gva = 0
+    if not interrupt:
+        if cause == EXC_FETCH_GUEST_PAGE or cause == EXC_LOAD_GUEST_PAGE \
+                or cause == EXC_STORE_GUEST_PAGE:
+            gpa = s[S_TRAP_GPA]
+        if (v == 1 or s[S_HLV] != 0) and (GVA_CAUSES >> cause) & 1:
+            gva = 1
+    s[S_HLV] = 0
     mcause = (cause | _INT64_MIN) if interrupt else cause
     mstatus = csr[CSR_MSTATUS]
-    if to_s:
+    new_v = 0
+    if to_vs:
+        vcause = cause
+        if interrupt and (cause == IRQ_VSSI or cause == IRQ_VSTI or cause == IRQ_VSEI):
+            vcause = cause - 1  # the guest sees its own S-level interrupt
+        csr[CSR_VSCAUSE] = (vcause | _INT64_MIN) if interrupt else vcause
+        csr[CSR_VSEPC] = pc
+        csr[CSR_VSTVAL] = tval
+        vsstatus = csr[CSR_VSSTATUS] & ~(MSTATUS_SPIE | MSTATUS_SPP)
+        if vsstatus & MSTATUS_SIE:
+            vsstatus |= MSTATUS_SPIE
+        if mode == PRV_S:
+            vsstatus |= MSTATUS_SPP
+        csr[CSR_VSSTATUS] = vsstatus & ~MSTATUS_SIE
+        vec = csr[CSR_VSTVEC]
+        new_mode = PRV_S
+        new_v = 1
+        cause = vcause
+    elif to_s:
         csr[CSR_SCAUSE] = mcause
         csr[CSR_SEPC] = pc
         csr[CSR_STVAL] = tval
@@ -677,17 +808,34 @@ def take_trap(s, csr, tr, cause, tval, interrupt, pc, instret):
         if mode == PRV_S:
             mstatus |= MSTATUS_SPP
         mstatus &= ~MSTATUS_SIE
+        hstatus = csr[CSR_HSTATUS] & ~(HSTATUS_SPV | HSTATUS_GVA)
+        if v == 1:
+            hstatus |= HSTATUS_SPV
+            hstatus &= ~HSTATUS_SPVP
+            if mode == PRV_S:
+                hstatus |= HSTATUS_SPVP
+        if gva:
+            hstatus |= HSTATUS_GVA
+        csr[CSR_HSTATUS] = hstatus
+        csr[CSR_HTVAL] = srl(gpa, 2)
+        csr[CSR_HTINST] = 0  # allowed by the spec: "no information"
         vec = csr[CSR_STVEC]
         new_mode = PRV_S
     else:
         csr[CSR_MCAUSE] = mcause
         csr[CSR_MEPC] = pc
         csr[CSR_MTVAL] = tval
-        mstatus &= ~(MSTATUS_MPIE | MSTATUS_MPP)
+        mstatus &= ~(MSTATUS_MPIE | MSTATUS_MPP | MSTATUS_MPV | MSTATUS_GVA)
         if mstatus & MSTATUS_MIE:
             mstatus |= MSTATUS_MPIE
         mstatus |= mode << MSTATUS_MPP_SHIFT
+        if v == 1:
+            mstatus |= MSTATUS_MPV
+        if gva:
+            mstatus |= MSTATUS_GVA
         mstatus &= ~MSTATUS_MIE
+        csr[CSR_MTVAL2] = srl(gpa, 2)
+        csr[CSR_MTINST] = 0
         vec = csr[CSR_MTVEC]
         new_mode = PRV_M
     csr[CSR_MSTATUS] = mstatus
@@ -696,6 +844,7 @@ def take_trap(s, csr, tr, cause, tval, interrupt, pc, instret):
         base += 4 * cause
     s[S_PC] = base
     s[S_MODE] = new_mode
+    s[S_V] = new_v
     s[S_RES_ADDR] = -1
     s[S_TRAPS] += 1
     if s[S_TRACE] & TRACE_TRAP:
@@ -704,8 +853,8 @@ def take_trap(s, csr, tr, cause, tval, interrupt, pc, instret):
             tr[n, 0] = instret
             tr[n, 1] = mcause
             tr[n, 2] = tval
-            tr[n, 3] = mode
-            tr[n, 4] = new_mode
+            tr[n, 3] = from_mode
+            tr[n, 4] = new_mode | (new_v << 2)
             tr[n, 5] = pc
             tr[n, 6] = s[S_PC]
             s[S_N_TRAP] = n + 1
@@ -728,48 +877,103 @@ def csr_exists(n):
                  CSR_MSTATUS, CSR_MISA, CSR_MEDELEG, CSR_MIDELEG, CSR_MIE, CSR_MTVEC,
                  CSR_MCOUNTEREN, CSR_MENVCFG, CSR_MCOUNTINHIBIT, CSR_MSCRATCH, CSR_MEPC,
                  CSR_MCAUSE, CSR_MTVAL, CSR_MIP, CSR_TSELECT, CSR_TDATA1, CSR_TDATA2,
-                 CSR_TDATA3, CSR_TINFO, 0xF11, 0xF12, 0xF13, 0xF14, 0xF15)
+                 CSR_TDATA3, CSR_TINFO, 0xF11, 0xF12, 0xF13, 0xF14, 0xF15,
+                 CSR_MTINST, CSR_MTVAL2,
+                 CSR_HSTATUS, CSR_HEDELEG, CSR_HIDELEG, CSR_HIE, CSR_HTIMEDELTA,
+                 CSR_HCOUNTEREN, CSR_HGEIE, CSR_HENVCFG, CSR_HTVAL, CSR_HIP, CSR_HVIP,
+                 CSR_HTINST, CSR_HGATP, CSR_HGEIP,
+                 CSR_VSSTATUS, CSR_VSIE, CSR_VSTVEC, CSR_VSSCRATCH, CSR_VSEPC, CSR_VSCAUSE,
+                 CSR_VSTVAL, CSR_VSIP, CSR_VSTIMECMP, CSR_VSATP)
 
 
 @njit(cache=True)
-def csr_allowed(s, csr, n, write):
-    """Privilege, read-only and counter-enable checks: False means illegal instruction."""
-    mode = s[S_MODE]
+def csr_check(s, csr, n, write):
+    """May the current mode access CSR ``n``? 0 yes; otherwise the exception: illegal
+    instruction, or (V=1, for what HS-mode could do) virtual instruction."""
     if not csr_exists(n):
-        return False
-    if mode < ((n >> 8) & 3):
-        return False
-    if write and (n >> 10) == 3:
-        return False
-    if mode == PRV_S and n == CSR_SATP and (csr[CSR_MSTATUS] & MSTATUS_TVM):
-        return False
-    if 0xC00 <= n <= 0xC1F and mode < PRV_M:
-        bit = 1 << (n - 0xC00)
-        if (csr[CSR_MCOUNTEREN] & bit) == 0:
-            return False
-        if mode == PRV_U and (csr[CSR_SCOUNTEREN] & bit) == 0:
-            return False
-    if n == CSR_STIMECMP and mode < PRV_M:
-        if csr[CSR_MENVCFG] >= 0 or (csr[CSR_MCOUNTEREN] & COUNTER_TM) == 0:
-            return False
-    return True
+        return EXC_ILLEGAL
+    if write and (n >> 10) == 3:  # read-only
+        return EXC_ILLEGAL
+    mode = s[S_MODE]
+    if mode == PRV_M:
+        return 0
+    level = (n >> 8) & 3  # 0 user, 1 supervisor, 2 hypervisor (and VS), 3 machine
+    counter = 0xC00 <= n <= 0xC1F
+    bit = np.int64(1) << (n & 31)
+    # the machine-level gates come first: HS-mode would fail them too
+    if level == 3:
+        return EXC_ILLEGAL
+    if counter and (csr[CSR_MCOUNTEREN] & bit) == 0:
+        return EXC_ILLEGAL
+    if (n == CSR_STIMECMP or n == CSR_VSTIMECMP) \
+            and (csr[CSR_MENVCFG] >= 0 or (csr[CSR_MCOUNTEREN] & COUNTER_TM) == 0):
+        return EXC_ILLEGAL
+    if s[S_V] == 0:
+        if mode == PRV_U and level > 0:
+            return EXC_ILLEGAL
+        if mode == PRV_U and counter and (csr[CSR_SCOUNTEREN] & bit) == 0:
+            return EXC_ILLEGAL
+        if (n == CSR_SATP or n == CSR_HGATP) and (csr[CSR_MSTATUS] & MSTATUS_TVM):
+            return EXC_ILLEGAL
+        return 0
+    # V=1: what HS-mode may do but the guest may not is a virtual-instruction exception,
+    # so the hypervisor can emulate it
+    if level == 2 or (mode == PRV_U and level == 1):
+        return EXC_VIRTUAL_INSTRUCTION
+    if counter and ((csr[CSR_HCOUNTEREN] & bit) == 0
+                    or (mode == PRV_U and (csr[CSR_SCOUNTEREN] & bit) == 0)):
+        return EXC_VIRTUAL_INSTRUCTION
+    if n == CSR_STIMECMP and (csr[CSR_HENVCFG] >= 0
+                              or (csr[CSR_HCOUNTEREN] & COUNTER_TM) == 0):
+        return EXC_VIRTUAL_INSTRUCTION
+    if n == CSR_SATP and (csr[CSR_HSTATUS] & HSTATUS_VTVM):
+        return EXC_VIRTUAL_INSTRUCTION
+    return 0
+
+
+@njit(cache=True)
+def csr_for_guest(n):
+    """When V=1 the supervisor CSRs that have a VS twin name the twin (sstatus ->
+    vsstatus, satp -> vsatp, ...): a guest kernel runs unchanged on its own copies."""
+    if n == CSR_SSTATUS or n == CSR_SIE or n == CSR_STVEC or n == CSR_SIP or n == CSR_SATP \
+            or n == CSR_STIMECMP or (CSR_SSCRATCH <= n <= CSR_STVAL):
+        return n + 0x100
+    return n
 
 
 @njit(cache=True)
 def csr_read(s, csr, n, instret):
     if n == CSR_SSTATUS:
         return csr[CSR_MSTATUS] & SSTATUS_MASK
+    if n == CSR_VSSTATUS:
+        return (csr[CSR_VSSTATUS] & SSTATUS_WRITABLE) | (2 << 32)  # UXL = 64
     if n == CSR_SIE:
-        return csr[CSR_MIE] & csr[CSR_MIDELEG]
+        return csr[CSR_MIE] & csr[CSR_MIDELEG] & MIDELEG_WRITABLE
     if n == CSR_SIP:
-        return pending_bits(s, csr, instret) & csr[CSR_MIDELEG]
+        return pending_bits(s, csr, instret) & csr[CSR_MIDELEG] & MIDELEG_WRITABLE
     if n == CSR_MIP:
         return pending_bits(s, csr, instret)
+    if n == CSR_MIDELEG:
+        return csr[n] | MIDELEG_ONE
+    if n == CSR_HIP:
+        return pending_bits(s, csr, instret) & MIP_VS
+    if n == CSR_HIE:
+        return csr[CSR_MIE] & MIP_VS
+    if n == CSR_VSIP:  # the guest's view: VS-level bits that hideleg gives it, as S-level
+        return (pending_bits(s, csr, instret) & csr[CSR_HIDELEG] & MIP_VS) >> 1
+    if n == CSR_VSIE:
+        return (csr[CSR_MIE] & csr[CSR_HIDELEG] & MIP_VS) >> 1
+    if n == CSR_HENVCFG:  # ADUE and STCE exist only where menvcfg enables them
+        return csr[n] & (csr[CSR_MENVCFG] | ~(MENVCFG_ADUE | MENVCFG_STCE))
+    if n == CSR_HSTATUS:
+        return csr[n] | HSTATUS_VSXL
     if n == CSR_CYCLE or n == CSR_MCYCLE:
         return instret + s[S_CYCLE_OFF]
     if n == CSR_INSTRET or n == CSR_MINSTRET:
         return instret + s[S_INSTRET_OFF]
     if n == CSR_TIME:
+        if s[S_V] == 1:  # a guest's time is shifted by htimedelta
+            return mtime_at(s, instret) + csr[CSR_HTIMEDELTA]
         return mtime_at(s, instret)
     if n == CSR_MISA:
         return MISA_VALUE
@@ -798,44 +1002,73 @@ def csr_write(s, csr, n, v, instret):
         if ((new >> MSTATUS_MPP_SHIFT) & 3) == 2:  # reserved MPP: keep the old one
             new = (new & ~MSTATUS_MPP) | (old & MSTATUS_MPP)
         csr[CSR_MSTATUS] = new | MSTATUS_UXL_SXL
+    elif n == CSR_VSSTATUS:
+        csr[n] = v & SSTATUS_WRITABLE
     elif n == CSR_MISA:
         pass
     elif n == CSR_MEDELEG:
         csr[n] = v & MEDELEG_WRITABLE
     elif n == CSR_MIDELEG:
         csr[n] = v & MIDELEG_WRITABLE
+    elif n == CSR_HEDELEG:
+        csr[n] = v & HEDELEG_WRITABLE
+    elif n == CSR_HIDELEG:
+        csr[n] = v & MIP_VS
     elif n == CSR_MIE:
         csr[n] = v & MIE_WRITABLE
     elif n == CSR_SIE:
-        d = csr[CSR_MIDELEG]
+        d = csr[CSR_MIDELEG] & MIDELEG_WRITABLE
         csr[CSR_MIE] = (csr[CSR_MIE] & ~d) | (v & d)
+    elif n == CSR_HIE:
+        csr[CSR_MIE] = (csr[CSR_MIE] & ~MIP_VS) | (v & MIP_VS)
+    elif n == CSR_VSIE:
+        d = csr[CSR_HIDELEG] & MIP_VS
+        csr[CSR_MIE] = (csr[CSR_MIE] & ~d) | ((v << 1) & d)
     elif n == CSR_MIP:
         mask = MIP_SSIP | MIP_SEIP
         if csr[CSR_MENVCFG] >= 0:
             mask |= MIP_STIP
         csr[n] = (csr[n] & ~mask) | (v & mask)
+        # mip.VSSIP, like hip.VSSIP, is another name for hvip.VSSIP
+        csr[CSR_HVIP] = (csr[CSR_HVIP] & ~MIP_VSSIP) | (v & MIP_VSSIP)
     elif n == CSR_SIP:
         mask = MIP_SSIP & csr[CSR_MIDELEG]
         csr[CSR_MIP] = (csr[CSR_MIP] & ~mask) | (v & mask)
-    elif n == CSR_MTVEC or n == CSR_STVEC:
+    elif n == CSR_HIP:
+        csr[CSR_HVIP] = (csr[CSR_HVIP] & ~MIP_VSSIP) | (v & MIP_VSSIP)
+    elif n == CSR_VSIP:
+        mask = csr[CSR_HIDELEG] & MIP_VSSIP
+        csr[CSR_HVIP] = (csr[CSR_HVIP] & ~mask) | ((v << 1) & mask)
+    elif n == CSR_HVIP:
+        csr[n] = v & MIP_VS
+    elif n == CSR_HSTATUS:
+        csr[n] = v & HSTATUS_WRITABLE
+    elif n == CSR_MTVEC or n == CSR_STVEC or n == CSR_VSTVEC:
         if (v & 3) >= 2:  # reserved mode: keep the old mode
             v = (v & ~3) | (csr[n] & 3)
         csr[n] = v
-    elif n == CSR_MEPC or n == CSR_SEPC:
+    elif n == CSR_MEPC or n == CSR_SEPC or n == CSR_VSEPC:
         csr[n] = v & ~1
-    elif n == CSR_MCOUNTEREN or n == CSR_SCOUNTEREN:
+    elif n == CSR_MCOUNTEREN or n == CSR_SCOUNTEREN or n == CSR_HCOUNTEREN:
         csr[n] = v & _M32
-    elif n == CSR_MENVCFG:
+    elif n == CSR_MENVCFG or n == CSR_HENVCFG:
         csr[n] = v & (MENVCFG_FIOM | MENVCFG_ADUE | MENVCFG_STCE)
     elif n == CSR_SENVCFG:
         csr[n] = v & MENVCFG_FIOM
-    elif n == CSR_SATP:
+    elif n == CSR_SATP or n == CSR_VSATP:
         mode = srl(v, 60)
         if mode == 0:
             csr[n] = 0  # Bare: ASID and PPN read as zero
         elif mode == SATP_MODE_SV39:
             csr[n] = v  # MODE, a 16-bit ASID and a 44-bit PPN: every bit is writable
         # any other mode: the whole write has no effect
+    elif n == CSR_HGATP:
+        if srl(v, 60) == HGATP_MODE_SV39X4:
+            # VMID (VMID_BITS of them) and the PPN of a 16 KiB root: its low 2 bits read 0
+            csr[n] = (np.int64(HGATP_MODE_SV39X4) << 60) \
+                | (v & (((np.int64(1) << VMID_BITS) - 1) << 44)) | (v & PPN_MASK & ~3)
+        else:  # Bare, or a mode we do not implement (WARL: it reads as Bare)
+            csr[n] = 0
     elif n == CSR_MCYCLE:
         s[S_CYCLE_OFF] = v - (instret + 1)  # the next read sees exactly v
     elif n == CSR_MINSTRET:
@@ -861,32 +1094,46 @@ def csr_write(s, csr, n, v, instret):
             if not locked:
                 csr[n] = v & ((1 << 54) - 1)
     elif n == CSR_STIMECMP or n == CSR_MSCRATCH or n == CSR_SSCRATCH or n == CSR_MTVAL \
-            or n == CSR_STVAL or n == CSR_MCAUSE or n == CSR_SCAUSE:
+            or n == CSR_STVAL or n == CSR_MCAUSE or n == CSR_SCAUSE or n == CSR_MTVAL2 \
+            or n == CSR_MTINST or n == CSR_HTVAL or n == CSR_HTINST or n == CSR_HTIMEDELTA \
+            or n == CSR_VSSCRATCH or n == CSR_VSCAUSE or n == CSR_VSTVAL \
+            or n == CSR_VSTIMECMP:
         csr[n] = v
     # everything else (ids, tselect/tdata with no triggers, hpm counters/events,
-    # mcountinhibit, read-only counters) ignores writes and keeps reading zero
+    # mcountinhibit, read-only counters, hgeie with no guest external interrupts) ignores
+    # writes and keeps reading zero
     return csr_read(s, csr, n, instret + 1)
 
 
 # ---------------------------------------------------------------------------------------
-# Address translation (Sv39)
+# Address translation: Sv39, and with V=1 two stages (VS-stage Sv39 via vsatp, then the
+# G-stage Sv39x4 via hgatp that maps guest physical addresses to machine ones)
 # ---------------------------------------------------------------------------------------
 @njit(cache=True)
 def page_fault_cause(acc):
     if acc == ACC_FETCH:
         return EXC_FETCH_PAGE
-    if acc == ACC_LOAD:
-        return EXC_LOAD_PAGE
-    return EXC_STORE_PAGE
+    if acc == ACC_STORE:
+        return EXC_STORE_PAGE
+    return EXC_LOAD_PAGE
+
+
+@njit(cache=True)
+def guest_page_fault_cause(acc):
+    if acc == ACC_FETCH:
+        return EXC_FETCH_GUEST_PAGE
+    if acc == ACC_STORE:
+        return EXC_STORE_GUEST_PAGE
+    return EXC_LOAD_GUEST_PAGE
 
 
 @njit(cache=True)
 def access_fault_cause(acc):
     if acc == ACC_FETCH:
         return EXC_FETCH_ACCESS
-    if acc == ACC_LOAD:
-        return EXC_LOAD_ACCESS
-    return EXC_STORE_ACCESS
+    if acc == ACC_STORE:
+        return EXC_STORE_ACCESS
+    return EXC_LOAD_ACCESS
 
 
 @njit(cache=True)
@@ -899,117 +1146,271 @@ def effective_mode(s, csr, acc):
 
 
 @njit(cache=True)
+def effective_v(s, csr, acc):
+    """The V an access is made with: MPRV makes M loads/stores act as MPV too."""
+    if acc != ACC_FETCH and s[S_MODE] == PRV_M:
+        mstatus = csr[CSR_MSTATUS]
+        if (mstatus & MSTATUS_MPRV) and ((mstatus >> MSTATUS_MPP_SHIFT) & 3) != PRV_M:
+            return 1 if mstatus & MSTATUS_MPV else 0
+        return 0
+    return s[S_V]
+
+
+@njit(cache=True)
 def canonical(va):
     """Sv39 addresses have bits 63..39 equal to bit 38."""
     t = va >> 38
     return t == 0 or t == -1
 
 
+# A TLB key is the virtual page number and everything the cached permission check depended
+# on, so a change of any of them simply misses instead of needing a flush:
+#   bit 0 mode (U 0, S 1) · 1 MXR · 2 SUM · 3 mstatus.MXR for V=1 · 4 V · 5 VS-stage on
+#   bits 6-21 ASID (of satp, or of vsatp when V=1) · 22-35 VMID · 36-62 VPN
+CTX_V = 1 << 4
+CTX_ASID_SHIFT = 6
+CTX_VMID_SHIFT = 22
+CTX_VPN_SHIFT = 36
+
+
 @njit(cache=True)
-def tlb_ctx(csr, mode):
-    """What a TLB entry's permission check depended on: ASID, SUM, MXR and the mode. It is
-    part of the key, so a change of any of them simply misses instead of needing a flush."""
-    mstatus = csr[CSR_MSTATUS]
-    return (((csr[CSR_SATP] >> 44) & 0xFFFF) << 4) | (((mstatus >> 18) & 1) << 3) \
-        | (((mstatus >> 19) & 1) << 2) | mode
+def tlb_ctx(csr, mode, v):
+    if v == 0:
+        mstatus = csr[CSR_MSTATUS]
+        return (((csr[CSR_SATP] >> 44) & 0xFFFF) << CTX_ASID_SHIFT) \
+            | (((mstatus >> 18) & 1) << 2) | (((mstatus >> 19) & 1) << 1) | (mode & 1)
+    vsstatus = csr[CSR_VSSTATUS]
+    vsatp = csr[CSR_VSATP]
+    vs_on = srl(vsatp, 60) == SATP_MODE_SV39
+    ctx = CTX_V | (((csr[CSR_HGATP] >> 44) & ((1 << VMID_BITS) - 1)) << CTX_VMID_SHIFT) \
+        | (((csr[CSR_MSTATUS] >> 19) & 1) << 3) | (mode & 1)
+    if vs_on:
+        ctx |= (1 << 5) | (((vsatp >> 44) & 0xFFFF) << CTX_ASID_SHIFT) \
+            | (((vsstatus >> 18) & 1) << 2) | (((vsstatus >> 19) & 1) << 1)
+    return ctx
 
 
 @njit(cache=True)
 def tlb_key(vpn, ctx):
-    return (((vpn & ((1 << 27) - 1)) << 20) | ctx) + 1
+    return (((vpn & ((1 << 27) - 1)) << CTX_VPN_SHIFT) | ctx) + 1
 
 
 @njit(cache=True)
-def walk(s, csr, ram, tlb, wk, wr, va, acc, mode, step):
-    """Sv39 page walk for virtual address ``va``. Returns the physical address, or -1 with
-    S_TRAP_CAUSE/S_TRAP_TVAL set. Records one walk row per PTE read and fills the TLB."""
-    satp = csr[CSR_SATP]
-    s[S_TLB_MISSES] += 1
-    # bits 63..39 must all equal bit 38
-    if (va >> 38) != 0 and (va >> 38) != -1:
-        s[S_TRAP_CAUSE] = page_fault_cause(acc)
-        s[S_TRAP_TVAL] = va
-        return -1
+def tlb_fill(tlb, acc, va, pa, flags, key):
+    """Cache the 4 KiB page of a completed translation (flags: the leaf's PTE bits and, in
+    bits 8-9, its level, which sfence.vma by address needs)."""
+    if canonical(va):  # above 2^38 (a guest physical address with vsatp Bare) keys alias
+        idx = (va >> 12) & (TLB_SIZE - 1)
+        tlb[acc, TLB_KEY, idx] = key
+        tlb[acc, TLB_PAGE, idx] = pa & ~0xFFF
+        tlb[acc, TLB_FLAGS, idx] = flags
+
+
+@njit(cache=True)
+def leaf_allows(pte, acc, hlvx, mode, sum_, mxr):
+    """The permission check of a leaf PTE for one access."""
+    if acc == ACC_FETCH or hlvx:  # HLVX reads need execute permission, not read
+        ok = (pte & PTE_X) != 0
+    elif acc == ACC_LOAD:
+        ok = (pte & PTE_R) != 0 or (mxr and (pte & PTE_X) != 0)
+    else:
+        ok = (pte & PTE_W) != 0
+    if mode == PRV_U:
+        return ok and (pte & PTE_U) != 0
+    if pte & PTE_U:  # S touching a user page: never fetch, load/store only with SUM
+        return ok and acc != ACC_FETCH and sum_
+    return ok
+
+
+@njit(cache=True)
+def g_walk(s, csr, ram, wk, wr, gpa, acc, hlvx, fault_acc, step):
+    """G-stage (Sv39x4) translation of guest physical address ``gpa`` for an access of kind
+    ``acc``. Every G-stage access counts as a U-mode one. A fault is a guest-page fault of
+    kind ``fault_acc`` (the original access, also when a VS-stage page-table read faulted),
+    with S_TRAP_GPA = gpa. Returns (machine address, leaf PTE, leaf PTE address); the
+    address is -1 on a fault (S_TRAP_CAUSE set; S_TRAP_TVAL is the caller's to set)."""
+    hgatp = csr[CSR_HGATP]
+    if srl(hgatp, 60) != HGATP_MODE_SV39X4:
+        return gpa, np.int64(-1), np.int64(-1)  # Bare: guest physical = machine physical
+    s[S_TRAP_GPA] = gpa
+    if (gpa >> 41) != 0:  # Sv39x4 guest physical addresses have 41 bits
+        s[S_TRAP_CAUSE] = guest_page_fault_cause(fault_acc)
+        return np.int64(-1), np.int64(0), np.int64(0)
     ram_size = ram.shape[0]
-    a = (satp & ((1 << 44) - 1)) << 12
+    a = (hgatp & PPN_MASK & ~3) << 12  # the 16 KiB root
     level = 2
-    mstatus = csr[CSR_MSTATUS]
+    mxr = (csr[CSR_MSTATUS] & MSTATUS_MXR) != 0
     while True:
-        vpn_i = (va >> (12 + 9 * level)) & 0x1FF
+        if level == 2:
+            vpn_i = (gpa >> 30) & 0x7FF  # the root is indexed by 11 bits
+        else:
+            vpn_i = (gpa >> (12 + 9 * level)) & 0x1FF
         pte_addr = a + vpn_i * 8
         off = pte_addr - RAM_BASE
         s[S_WALKS] += 1
         if off < 0 or off + 8 > ram_size:
-            rec_walk(s, wk, step, va, level, pte_addr, 0, WALK_ACCESS, acc)
-            s[S_TRAP_CAUSE] = access_fault_cause(acc)
-            s[S_TRAP_TVAL] = va
-            return -1
+            rec_walk(s, wk, step, gpa, level, pte_addr, 0, WALK_ACCESS, acc, 1)
+            s[S_TRAP_CAUSE] = access_fault_cause(fault_acc)
+            return np.int64(-1), np.int64(0), np.int64(0)
         pte = ram_read(ram, off, 8)
         if (pte & PTE_V) == 0 or ((pte & PTE_R) == 0 and (pte & PTE_W) != 0) \
                 or (pte >> 54) != 0:
-            rec_walk(s, wk, step, va, level, pte_addr, pte, WALK_INVALID, acc)
+            rec_walk(s, wk, step, gpa, level, pte_addr, pte, WALK_INVALID, acc, 1)
             break
-        if (pte & (PTE_R | PTE_X)) == 0:  # pointer to the next level
-            rec_walk(s, wk, step, va, level, pte_addr, pte, WALK_NEXT, acc)
+        if (pte & (PTE_R | PTE_X)) == 0:
+            rec_walk(s, wk, step, gpa, level, pte_addr, pte, WALK_NEXT, acc, 1)
             if level == 0:
                 break
             level -= 1
-            a = ((pte >> 10) & ((1 << 44) - 1)) << 12
+            a = ((pte >> 10) & PPN_MASK) << 12
             continue
-        # a leaf: check the permissions
-        ok = True
-        if acc == ACC_FETCH:
-            ok = (pte & PTE_X) != 0
-        elif acc == ACC_LOAD:
-            ok = (pte & PTE_R) != 0 or ((mstatus & MSTATUS_MXR) != 0 and (pte & PTE_X) != 0)
-        else:
-            ok = (pte & PTE_W) != 0
-        if mode == PRV_U:
-            ok = ok and (pte & PTE_U) != 0
-        elif pte & PTE_U:  # S touching a user page: never fetch, load/store only with SUM
-            ok = ok and acc != ACC_FETCH and (mstatus & MSTATUS_SUM) != 0
-        if not ok:
-            rec_walk(s, wk, step, va, level, pte_addr, pte, WALK_DENIED, acc)
+        if not leaf_allows(pte, acc, hlvx, PRV_U, False, mxr):
+            rec_walk(s, wk, step, gpa, level, pte_addr, pte, WALK_DENIED, acc, 1)
             break
-        ppn = (pte >> 10) & ((1 << 44) - 1)
+        ppn = (pte >> 10) & PPN_MASK
         if level > 0 and (ppn & ((1 << (9 * level)) - 1)) != 0:
-            rec_walk(s, wk, step, va, level, pte_addr, pte, WALK_MISALIGNED, acc)
+            rec_walk(s, wk, step, gpa, level, pte_addr, pte, WALK_MISALIGNED, acc, 1)
             break
         need = PTE_A | (PTE_D if acc == ACC_STORE else 0)
         if (pte & need) != need:
             if (csr[CSR_MENVCFG] & MENVCFG_ADUE) == 0:
-                rec_walk(s, wk, step, va, level, pte_addr, pte, WALK_AD_FAULT, acc)
+                rec_walk(s, wk, step, gpa, level, pte_addr, pte, WALK_AD_FAULT, acc, 1)
                 break
+            pte |= need
+            ram_write(ram, off, 8, pte)
+            if s[S_TRACE] & TRACE_WRITE:
+                rec_write(s, wr, step, WRITE_PTE, pte_addr, pte, 8, pte_addr)
+        rec_walk(s, wk, step, gpa, level, pte_addr, pte, WALK_LEAF, acc, 1)
+        page_mask = (np.int64(1) << (12 + 9 * level)) - 1
+        return ((ppn << 12) & ~page_mask) | (gpa & page_mask), pte, pte_addr
+    s[S_TRAP_CAUSE] = guest_page_fault_cause(fault_acc)
+    return np.int64(-1), np.int64(0), np.int64(0)
+
+
+@njit(cache=True)
+def walk(s, csr, ram, tlb, wk, wr, va, acc, mode, v, hlvx, fill, step):
+    """Page walk for virtual address ``va``: Sv39 through satp when v=0; when v=1 the
+    VS-stage through vsatp, every page-table address and the final guest physical address
+    going through the G-stage. Returns the physical address, or -1 with S_TRAP_CAUSE and
+    S_TRAP_TVAL (and S_TRAP_GPA for a guest-page fault) set. Records one walk row per PTE
+    read, in order: a cold Sv39-over-Sv39x4 walk reads 3 x (3 + 1) + 3 = 15 PTEs."""
+    s[S_TLB_MISSES] += 1
+    s[S_TRAP_TVAL] = va
+    if v == 1:
+        vsatp = csr[CSR_VSATP]
+        if srl(vsatp, 60) != SATP_MODE_SV39:  # VS-stage Bare: va is a guest physical address
+            pa, gpte, gpte_addr = g_walk(s, csr, ram, wk, wr, va, acc, hlvx, acc, step)
+            if pa < 0:
+                return -1
+            if fill:
+                tlb_fill(tlb, acc, va, pa, gpte & 0xFF, tlb_key(va >> 12, tlb_ctx(csr, mode, v)))
+            return pa
+        root = vsatp
+        status = csr[CSR_VSSTATUS]
+        mxr = (status & MSTATUS_MXR) != 0 or (csr[CSR_MSTATUS] & MSTATUS_MXR) != 0
+        adue = (csr[CSR_HENVCFG] & csr[CSR_MENVCFG] & MENVCFG_ADUE) != 0
+    else:
+        root = csr[CSR_SATP]
+        status = csr[CSR_MSTATUS]
+        mxr = (status & MSTATUS_MXR) != 0
+        adue = (csr[CSR_MENVCFG] & MENVCFG_ADUE) != 0
+    if (va >> 38) != 0 and (va >> 38) != -1:  # bits 63..39 must all equal bit 38
+        s[S_TRAP_CAUSE] = page_fault_cause(acc)
+        return -1
+    ram_size = ram.shape[0]
+    a = (root & PPN_MASK) << 12
+    level = 2
+    sum_ = (status & MSTATUS_SUM) != 0
+    while True:
+        vpn_i = (va >> (12 + 9 * level)) & 0x1FF
+        pte_addr = a + vpn_i * 8  # with v=1 a guest physical address: translate it
+        g_pte = np.int64(-1)
+        g_pte_addr = np.int64(-1)
+        if v == 1:
+            pte_addr, g_pte, g_pte_addr = g_walk(s, csr, ram, wk, wr, pte_addr, ACC_LOAD, False,
+                                                 acc, step)
+            if pte_addr < 0:
+                return -1
+        off = pte_addr - RAM_BASE
+        s[S_WALKS] += 1
+        if off < 0 or off + 8 > ram_size:
+            rec_walk(s, wk, step, va, level, pte_addr, 0, WALK_ACCESS, acc, 0)
+            s[S_TRAP_CAUSE] = access_fault_cause(acc)
+            return -1
+        pte = ram_read(ram, off, 8)
+        if (pte & PTE_V) == 0 or ((pte & PTE_R) == 0 and (pte & PTE_W) != 0) \
+                or (pte >> 54) != 0:
+            rec_walk(s, wk, step, va, level, pte_addr, pte, WALK_INVALID, acc, 0)
+            break
+        if (pte & (PTE_R | PTE_X)) == 0:  # pointer to the next level
+            rec_walk(s, wk, step, va, level, pte_addr, pte, WALK_NEXT, acc, 0)
+            if level == 0:
+                break
+            level -= 1
+            a = ((pte >> 10) & PPN_MASK) << 12
+            continue
+        if not leaf_allows(pte, acc, hlvx, mode, sum_, mxr):
+            rec_walk(s, wk, step, va, level, pte_addr, pte, WALK_DENIED, acc, 0)
+            break
+        ppn = (pte >> 10) & PPN_MASK
+        if level > 0 and (ppn & ((1 << (9 * level)) - 1)) != 0:
+            rec_walk(s, wk, step, va, level, pte_addr, pte, WALK_MISALIGNED, acc, 0)
+            break
+        need = PTE_A | (PTE_D if acc == ACC_STORE else 0)
+        if (pte & need) != need:
+            if not adue:
+                rec_walk(s, wk, step, va, level, pte_addr, pte, WALK_AD_FAULT, acc, 0)
+                break
+            if v == 1 and g_pte >= 0:
+                # the A/D update is a store to guest memory: the G-stage must allow it
+                if (g_pte & PTE_W) == 0:
+                    s[S_TRAP_CAUSE] = guest_page_fault_cause(acc)
+                    s[S_TRAP_GPA] = a + vpn_i * 8
+                    return -1
+                if (g_pte & PTE_D) == 0:
+                    if (csr[CSR_MENVCFG] & MENVCFG_ADUE) == 0:
+                        s[S_TRAP_CAUSE] = guest_page_fault_cause(acc)
+                        s[S_TRAP_GPA] = a + vpn_i * 8
+                        return -1
+                    g_pte |= PTE_A | PTE_D
+                    ram_write(ram, g_pte_addr - RAM_BASE, 8, g_pte)
+                    if s[S_TRACE] & TRACE_WRITE:
+                        rec_write(s, wr, step, WRITE_PTE, g_pte_addr, g_pte, 8, g_pte_addr)
             pte |= need  # hardware A/D update, written back to the table
             ram_write(ram, off, 8, pte)
             if s[S_TRACE] & TRACE_WRITE:
                 rec_write(s, wr, step, WRITE_PTE, pte_addr, pte, 8, pte_addr)
-        rec_walk(s, wk, step, va, level, pte_addr, pte, WALK_LEAF, acc)
-        page_mask = (1 << (12 + 9 * level)) - 1
+        rec_walk(s, wk, step, va, level, pte_addr, pte, WALK_LEAF, acc, 0)
+        page_mask = (np.int64(1) << (12 + 9 * level)) - 1
         pa = ((ppn << 12) & ~page_mask) | (va & page_mask)
-        # fill this access kind's TLB with the 4 KiB page (the permission already checked
-        # for this mode; a store entry only once D is set)
-        vpn = va >> 12
-        idx = vpn & (TLB_SIZE - 1)
-        tlb[acc, TLB_KEY, idx] = tlb_key(vpn, tlb_ctx(csr, mode))
-        tlb[acc, TLB_PAGE, idx] = pa & ~0xFFF
-        tlb[acc, TLB_FLAGS, idx] = (pte & 0xFF) | (level << 8)  # level: for sfence.vma rs1
+        flags = (pte & 0xFF) | (level << 8)
+        if v == 1:  # the guest physical address goes through the G-stage too
+            pa, gpte, gpte_addr = g_walk(s, csr, ram, wk, wr, pa, acc, hlvx, acc, step)
+            if pa < 0:
+                return -1
+        if fill:  # this access kind's TLB (a store entry only once D is set)
+            tlb_fill(tlb, acc, va, pa, flags, tlb_key(va >> 12, tlb_ctx(csr, mode, v)))
         return pa
     s[S_TRAP_CAUSE] = page_fault_cause(acc)
-    s[S_TRAP_TVAL] = va
     return -1
 
 
 @njit(cache=True)
-def translating(csr, mode):
-    return mode != PRV_M and srl(csr[CSR_SATP], 60) == SATP_MODE_SV39
+def translating(csr, mode, v):
+    if mode == PRV_M:
+        return False
+    if v == 0:
+        return srl(csr[CSR_SATP], 60) == SATP_MODE_SV39
+    return srl(csr[CSR_VSATP], 60) == SATP_MODE_SV39 \
+        or srl(csr[CSR_HGATP], 60) == HGATP_MODE_SV39X4
 
 
 @njit(cache=True)
 def translate(s, csr, ram, tlb, wk, wr, va, acc, step):
     """Virtual to physical for one access: TLB first, walk on a miss. -1 on a fault."""
     mode = effective_mode(s, csr, acc)
-    if not translating(csr, mode):
+    v = effective_v(s, csr, acc)
+    if not translating(csr, mode, v):
         if va < 0:  # bit 63 set: no physical address is that large (and -1 means a fault)
             s[S_TRAP_CAUSE] = access_fault_cause(acc)
             s[S_TRAP_TVAL] = va
@@ -1018,24 +1419,45 @@ def translate(s, csr, ram, tlb, wk, wr, va, acc, step):
     s[S_TLB_LOOKUPS] += 1
     vpn = va >> 12
     idx = vpn & (TLB_SIZE - 1)
-    key = tlb_key(vpn, tlb_ctx(csr, mode))
+    key = tlb_key(vpn, tlb_ctx(csr, mode, v))
     if tlb[acc, TLB_KEY, idx] == key and canonical(va):
         return tlb[acc, TLB_PAGE, idx] | (va & 0xFFF)
-    return walk(s, csr, ram, tlb, wk, wr, va, acc, mode, step)
+    return walk(s, csr, ram, tlb, wk, wr, va, acc, mode, v, False, True, step)
 
 
 @njit(cache=True)
-def tlb_flush(tlb, csr, va, asid, all_va, all_asid):
-    """sfence.vma: drop entries that match the address and/or the ASID (global ones survive
-    an ASID-only flush)."""
+def translate_hlv(s, csr, ram, tlb, wk, wr, va, acc, hlvx, step):
+    """HLV/HLVX/HSV: translate as the guest would (V=1, privilege hstatus.SPVP), always by a
+    walk: these rare accesses neither use nor fill the TLB."""
+    mode = PRV_S if csr[CSR_HSTATUS] & HSTATUS_SPVP else PRV_U
+    if not translating(csr, mode, 1):
+        if va < 0:
+            s[S_TRAP_CAUSE] = access_fault_cause(acc)
+            s[S_TRAP_TVAL] = va
+            return -1
+        return va
+    return walk(s, csr, ram, tlb, wk, wr, va, acc, mode, 1, hlvx, False, step)
+
+
+@njit(cache=True)
+def tlb_flush(tlb, va, asid, all_va, all_asid, v, vmid, all_vmid):
+    """sfence.vma (v=0: HS's own translations), hfence.vvma and sfence.vma with V=1 (v=1:
+    the guest translations of VMID ``vmid``), hfence.gvma (v=1, va ignored: a combined
+    entry does not remember its guest physical address, so every entry of the VMID goes).
+    Global entries survive an ASID-only flush."""
     for k in range(3):
         for i in range(TLB_SIZE):
             key = tlb[k, TLB_KEY, i]
             if key == 0:
                 continue
             raw = key - 1
-            e_vpn = raw >> 20
-            e_asid = (raw >> 4) & 0xFFFF
+            if ((raw >> 4) & 1) != v:
+                continue
+            if v == 1 and not all_vmid \
+                    and ((raw >> CTX_VMID_SHIFT) & ((1 << VMID_BITS) - 1)) != vmid:
+                continue
+            e_vpn = (raw >> CTX_VPN_SHIFT) & ((1 << 27) - 1)
+            e_asid = (raw >> CTX_ASID_SHIFT) & 0xFFFF
             # an entry cut from a superpage stands for its leaf PTE: compare the VPN bits
             # above the superpage's offset (level in bits 8-9 of the flags)
             sh = 9 * ((tlb[k, TLB_FLAGS, i] >> 8) & 3)
@@ -1361,12 +1783,14 @@ def run(s, x, csr, ram, r16, r32, r64, tlb, rvc, bps, st_pc, st_insn, st_mode, w
             s[S_BP_SKIP] = -1
         if not ctx_valid:
             lm = effective_mode(s, csr, ACC_LOAD)
-            l_xlate = translating(csr, lm)
+            lv = effective_v(s, csr, ACC_LOAD)
+            l_xlate = translating(csr, lm, lv)
             s_xlate = l_xlate
-            l_ctx = tlb_ctx(csr, lm)
+            l_ctx = tlb_ctx(csr, lm, lv)
             s_ctx = l_ctx
             ctx_valid = True
-            cur_mode = s[S_MODE]  # what the step rows record: mret/sret change S_MODE early
+            # what the step rows record (4 | mode for VS and VU): xRET change S_MODE early
+            cur_mode = s[S_MODE] | (s[S_V] << 2)
 
         # ---- fetch -------------------------------------------------------------------
         exc = -1
@@ -1738,8 +2162,8 @@ def run(s, x, csr, ram, r16, r32, r64, tlb, rvc, bps, st_pc, st_insn, st_mode, w
                             reason = EXIT_HTIF
             else:
                 exc = EXC_ILLEGAL
-            if exc == EXC_ILLEGAL and tval == 0:
-                tval = raw
+            if (exc == EXC_ILLEGAL or exc == EXC_VIRTUAL_INSTRUCTION) and tval == 0:
+                tval = raw  # as for an illegal instruction: the instruction's bits
 
         # ---- retire or trap ------------------------------------------------------------
         if exc >= 0:
@@ -1871,19 +2295,27 @@ def system(s, x, csr, ram, tlb, wk, wr, io, insn, ilen, instret):
             s[S_EXIT_C] = 1
         return 0
     # SYSTEM
+    v = s[S_V]
     if f3 == 0:
         if rd != 0:
             s[S_TRAP_CAUSE] = EXC_ILLEGAL
             return 1
         f7 = (insn >> 25) & 0x7F
-        if insn == 0x00000073:  # ecall
-            s[S_TRAP_CAUSE] = EXC_ECALL_U + mode if mode != PRV_M else EXC_ECALL_M
+        if insn == 0x00000073:  # ecall: 8 from U or VU, 9 from HS, 10 from VS, 11 from M
+            if mode == PRV_M:
+                s[S_TRAP_CAUSE] = EXC_ECALL_M
+            elif mode == PRV_S and v == 1:
+                s[S_TRAP_CAUSE] = EXC_ECALL_VS
+            else:
+                s[S_TRAP_CAUSE] = EXC_ECALL_U + mode
             return 1
         if insn == 0x00100073:  # ebreak
             s[S_TRAP_CAUSE] = EXC_BREAKPOINT
             s[S_TRAP_TVAL] = pc
             return 1
         mstatus = csr[CSR_MSTATUS]
+        # what HS-mode could execute but a guest may not: a virtual-instruction exception
+        no_guest = EXC_VIRTUAL_INSTRUCTION if v == 1 else EXC_ILLEGAL
         if insn == 0x30200073:  # mret
             if mode != PRV_M:
                 s[S_TRAP_CAUSE] = EXC_ILLEGAL
@@ -1895,13 +2327,32 @@ def system(s, x, csr, ram, tlb, wk, wr, io, insn, ilen, instret):
             mstatus |= MSTATUS_MPIE
             if mpp != PRV_M:
                 mstatus &= ~MSTATUS_MPRV
+                s[S_V] = 1 if mstatus & MSTATUS_MPV else 0  # back into a guest?
+            mstatus &= ~MSTATUS_MPV
             csr[CSR_MSTATUS] = mstatus
             s[S_MODE] = mpp
             s[S_PC] = csr[CSR_MEPC]
             s[S_EXIT_C] = 1
             return 0
         if insn == 0x10200073:  # sret
-            if mode == PRV_U or (mode == PRV_S and (mstatus & MSTATUS_TSR)):
+            if mode == PRV_U:
+                s[S_TRAP_CAUSE] = no_guest
+                return 1
+            if v == 1:  # a guest's sret: its own vsstatus and vsepc, V stays 1
+                if csr[CSR_HSTATUS] & HSTATUS_VTSR:
+                    s[S_TRAP_CAUSE] = EXC_VIRTUAL_INSTRUCTION
+                    return 1
+                vsstatus = csr[CSR_VSSTATUS]
+                spp = PRV_S if vsstatus & MSTATUS_SPP else PRV_U
+                vsstatus &= ~(MSTATUS_SIE | MSTATUS_SPP)
+                if vsstatus & MSTATUS_SPIE:
+                    vsstatus |= MSTATUS_SIE
+                csr[CSR_VSSTATUS] = vsstatus | MSTATUS_SPIE
+                s[S_MODE] = spp
+                s[S_PC] = csr[CSR_VSEPC]
+                s[S_EXIT_C] = 1
+                return 0
+            if mode == PRV_S and (mstatus & MSTATUS_TSR):
                 s[S_TRAP_CAUSE] = EXC_ILLEGAL
                 return 1
             spp = PRV_S if mstatus & MSTATUS_SPP else PRV_U
@@ -1910,13 +2361,19 @@ def system(s, x, csr, ram, tlb, wk, wr, io, insn, ilen, instret):
                 mstatus |= MSTATUS_SIE
             mstatus |= MSTATUS_SPIE
             csr[CSR_MSTATUS] = mstatus
+            hstatus = csr[CSR_HSTATUS]
+            s[S_V] = 1 if hstatus & HSTATUS_SPV else 0  # hstatus.SPV: into a guest?
+            csr[CSR_HSTATUS] = hstatus & ~HSTATUS_SPV
             s[S_MODE] = spp
             s[S_PC] = csr[CSR_SEPC]
             s[S_EXIT_C] = 1
             return 0
         if insn == 0x10500073:  # wfi
-            if mode == PRV_U or (mode == PRV_S and (mstatus & MSTATUS_TW)):
+            if mode != PRV_M and (mstatus & MSTATUS_TW):
                 s[S_TRAP_CAUSE] = EXC_ILLEGAL
+                return 1
+            if mode == PRV_U or (v == 1 and (csr[CSR_HSTATUS] & HSTATUS_VTW)):
+                s[S_TRAP_CAUSE] = no_guest
                 return 1
             s[S_EXIT_C] = 1
             if pending_bits(s, csr, instret) & csr[CSR_MIE]:
@@ -1929,25 +2386,103 @@ def system(s, x, csr, ram, tlb, wk, wr, io, insn, ilen, instret):
             s[S_EXIT] = EXIT_WFI  # only a device in Python (or the user) can wake us
             return 0
         if f7 == 0x09:  # sfence.vma rs1, rs2
-            if mode == PRV_U or (mode == PRV_S and (mstatus & MSTATUS_TVM)):
+            if mode == PRV_U:
+                s[S_TRAP_CAUSE] = no_guest
+                return 1
+            if v == 1:  # the guest's own translations (its VMID's)
+                if csr[CSR_HSTATUS] & HSTATUS_VTVM:
+                    s[S_TRAP_CAUSE] = EXC_VIRTUAL_INSTRUCTION
+                    return 1
+            elif mode == PRV_S and (mstatus & MSTATUS_TVM):
                 s[S_TRAP_CAUSE] = EXC_ILLEGAL
                 return 1
-            tlb_flush(tlb, csr, x[rs1], x[rs2] & 0xFFFF, rs1 == 0, rs2 == 0)
+            tlb_flush(tlb, x[rs1], x[rs2] & 0xFFFF, rs1 == 0, rs2 == 0, v,
+                      (csr[CSR_HGATP] >> 44) & ((1 << VMID_BITS) - 1), False)
+            s[S_EXIT_C] = 1
+            return 0
+        if f7 == 0x11 or f7 == 0x31:  # hfence.vvma rs1, rs2 / hfence.gvma rs1, rs2
+            if v == 1:
+                s[S_TRAP_CAUSE] = EXC_VIRTUAL_INSTRUCTION
+                return 1
+            if mode == PRV_U or (f7 == 0x31 and mode == PRV_S and (mstatus & MSTATUS_TVM)):
+                s[S_TRAP_CAUSE] = EXC_ILLEGAL
+                return 1
+            if f7 == 0x11:  # guest virtual address and guest ASID, in the current VMID
+                tlb_flush(tlb, x[rs1], x[rs2] & 0xFFFF, rs1 == 0, rs2 == 0, 1,
+                          (csr[CSR_HGATP] >> 44) & ((1 << VMID_BITS) - 1), False)
+            else:  # guest physical address (rs1 >> 2) and VMID: every entry of the VMID
+                tlb_flush(tlb, 0, 0, True, True, 1, x[rs2] & ((1 << VMID_BITS) - 1), rs2 == 0)
             s[S_EXIT_C] = 1
             return 0
         s[S_TRAP_CAUSE] = EXC_ILLEGAL
         return 1
-    if f3 == 4:
-        s[S_TRAP_CAUSE] = EXC_ILLEGAL
-        return 1
+    if f3 == 4:  # HLV, HLVX, HSV: access guest memory as the guest would (V=1, SPVP)
+        f7 = (insn >> 25) & 0x7F
+        store = (f7 & 1) == 1
+        size = 1 << ((f7 >> 1) & 3)
+        if (f7 >> 3) != 0x6 or (store and rd != 0) \
+                or (not store and not (rs2 == 0 or (rs2 == 1 and size < 8)
+                                       or (rs2 == 3 and (size == 2 or size == 4)))):
+            s[S_TRAP_CAUSE] = EXC_ILLEGAL
+            return 1
+        if v == 1:
+            s[S_TRAP_CAUSE] = EXC_VIRTUAL_INSTRUCTION
+            return 1
+        if mode == PRV_U and (csr[CSR_HSTATUS] & HSTATUS_HU) == 0:
+            s[S_TRAP_CAUSE] = EXC_ILLEGAL
+            return 1
+        va = x[rs1]
+        acc = ACC_STORE if store else ACC_LOAD
+        if va & (size - 1):
+            s[S_TRAP_CAUSE] = EXC_STORE_MISALIGNED if store else EXC_LOAD_MISALIGNED
+            s[S_TRAP_TVAL] = va
+            s[S_HLV] = 1
+            return 1
+        s[S_HLV] = 1  # a fault from here on carries a guest virtual address (GVA=1)
+        pa = translate_hlv(s, csr, ram, tlb, wk, wr, va, acc, rs2 == 3, instret)
+        if pa < 0:
+            return 1
+        if store:
+            val = x[rs2]
+            if size < 8:
+                val &= (np.int64(1) << (8 * size)) - 1
+            st = phys_store(s, ram, io, pa, size, val, instret)
+        else:
+            val, st = phys_load(s, ram, io, pa, size, instret)
+        if st == 1:
+            s[S_TRAP_CAUSE] = EXC_STORE_ACCESS if store else EXC_LOAD_ACCESS
+            s[S_TRAP_TVAL] = va
+            return 1
+        s[S_HLV] = 0
+        if st == 2:
+            s[S_EXIT_B] = va
+            s[S_PC] = pc
+            return 2
+        if store:
+            if s[S_TRACE] & TRACE_WRITE:
+                rec_write(s, wr, instret, WRITE_MEM, va, val, size, pa)
+            tohost = s[S_TOHOST]
+            if tohost >= 0 and pa - tohost < 8 and tohost - pa < size:
+                s[S_EXIT] = EXIT_HTIF
+                s[S_EXIT_C] = 1
+            return 0
+        if rs2 == 0 and size < 8:  # sign-extend (HLV.B/H/W); HLV[X].*U zero-extend
+            sh = 64 - 8 * size
+            val = (val << sh) >> sh
+        s[S_EXIT_A] = val
+        s[S_EXIT_B] = 1
+        return 0
     # Zicsr
     n = (insn >> 20) & 0xFFF
     src = x[rs1] if f3 < 4 else np.int64(rs1)
     kind = f3 & 3  # 1 rw, 2 rs, 3 rc
     write = kind == 1 or rs1 != 0
-    if not csr_allowed(s, csr, n, write):
-        s[S_TRAP_CAUSE] = EXC_ILLEGAL
+    bad = csr_check(s, csr, n, write)
+    if bad:
+        s[S_TRAP_CAUSE] = bad
         return 1
+    if v == 1:
+        n = csr_for_guest(n)
     old = csr_read(s, csr, n, instret)
     if write:
         base = old
