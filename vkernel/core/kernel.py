@@ -1191,6 +1191,16 @@ def tlb_ctx(csr, mode, v):
 
 
 @njit(cache=True)
+def tlb_hash(ctx):
+    """Where an address space's entries sit in the direct-mapped TLB: the virtual page
+    number XOR a fold of the V bit, ASID and VMID, so that two guests (or processes)
+    using the same addresses do not evict each other, as in a set-associative TLB.
+    Zero for ASID 0 with V=0: a plain machine indexes by page number alone."""
+    h = ctx >> 4
+    return (h ^ (h >> 8) ^ (h >> 16) ^ (h >> 24)) & (TLB_SIZE - 1)
+
+
+@njit(cache=True)
 def tlb_key(vpn, ctx):
     return (((vpn & ((1 << 27) - 1)) << CTX_VPN_SHIFT) | ctx) + 1
 
@@ -1200,7 +1210,7 @@ def tlb_fill(tlb, acc, va, pa, flags, key):
     """Cache the 4 KiB page of a completed translation (flags: the leaf's PTE bits and, in
     bits 8-9, its level, which sfence.vma by address needs)."""
     if canonical(va):  # above 2^38 (a guest physical address with vsatp Bare) keys alias
-        idx = (va >> 12) & (TLB_SIZE - 1)
+        idx = ((va >> 12) ^ tlb_hash((key - 1) & ((1 << CTX_VPN_SHIFT) - 1))) & (TLB_SIZE - 1)
         tlb[acc, TLB_KEY, idx] = key
         tlb[acc, TLB_PAGE, idx] = pa & ~0xFFF
         tlb[acc, TLB_FLAGS, idx] = flags
@@ -1249,38 +1259,38 @@ def g_walk(s, csr, ram, wk, wr, gpa, acc, hlvx, fault_acc, step):
         off = pte_addr - RAM_BASE
         s[S_WALKS] += 1
         if off < 0 or off + 8 > ram_size:
-            rec_walk(s, wk, step, gpa, level, pte_addr, 0, WALK_ACCESS, acc, 1)
+            rec_walk(s, wk, step, gpa, level, pte_addr, 0, WALK_ACCESS, fault_acc, 1)
             s[S_TRAP_CAUSE] = access_fault_cause(fault_acc)
             return np.int64(-1), np.int64(0), np.int64(0)
         pte = ram_read(ram, off, 8)
         if (pte & PTE_V) == 0 or ((pte & PTE_R) == 0 and (pte & PTE_W) != 0) \
                 or (pte >> 54) != 0:
-            rec_walk(s, wk, step, gpa, level, pte_addr, pte, WALK_INVALID, acc, 1)
+            rec_walk(s, wk, step, gpa, level, pte_addr, pte, WALK_INVALID, fault_acc, 1)
             break
         if (pte & (PTE_R | PTE_X)) == 0:
-            rec_walk(s, wk, step, gpa, level, pte_addr, pte, WALK_NEXT, acc, 1)
+            rec_walk(s, wk, step, gpa, level, pte_addr, pte, WALK_NEXT, fault_acc, 1)
             if level == 0:
                 break
             level -= 1
             a = ((pte >> 10) & PPN_MASK) << 12
             continue
         if not leaf_allows(pte, acc, hlvx, PRV_U, False, mxr):
-            rec_walk(s, wk, step, gpa, level, pte_addr, pte, WALK_DENIED, acc, 1)
+            rec_walk(s, wk, step, gpa, level, pte_addr, pte, WALK_DENIED, fault_acc, 1)
             break
         ppn = (pte >> 10) & PPN_MASK
         if level > 0 and (ppn & ((1 << (9 * level)) - 1)) != 0:
-            rec_walk(s, wk, step, gpa, level, pte_addr, pte, WALK_MISALIGNED, acc, 1)
+            rec_walk(s, wk, step, gpa, level, pte_addr, pte, WALK_MISALIGNED, fault_acc, 1)
             break
         need = PTE_A | (PTE_D if acc == ACC_STORE else 0)
         if (pte & need) != need:
             if (csr[CSR_MENVCFG] & MENVCFG_ADUE) == 0:
-                rec_walk(s, wk, step, gpa, level, pte_addr, pte, WALK_AD_FAULT, acc, 1)
+                rec_walk(s, wk, step, gpa, level, pte_addr, pte, WALK_AD_FAULT, fault_acc, 1)
                 break
             pte |= need
             ram_write(ram, off, 8, pte)
             if s[S_TRACE] & TRACE_WRITE:
                 rec_write(s, wr, step, WRITE_PTE, pte_addr, pte, 8, pte_addr)
-        rec_walk(s, wk, step, gpa, level, pte_addr, pte, WALK_LEAF, acc, 1)
+        rec_walk(s, wk, step, gpa, level, pte_addr, pte, WALK_LEAF, fault_acc, 1)
         page_mask = (np.int64(1) << (12 + 9 * level)) - 1
         return ((ppn << 12) & ~page_mask) | (gpa & page_mask), pte, pte_addr
     s[S_TRAP_CAUSE] = guest_page_fault_cause(fault_acc)
@@ -1418,8 +1428,9 @@ def translate(s, csr, ram, tlb, wk, wr, va, acc, step):
         return va
     s[S_TLB_LOOKUPS] += 1
     vpn = va >> 12
-    idx = vpn & (TLB_SIZE - 1)
-    key = tlb_key(vpn, tlb_ctx(csr, mode, v))
+    ctx = tlb_ctx(csr, mode, v)
+    idx = (vpn ^ tlb_hash(ctx)) & (TLB_SIZE - 1)
+    key = tlb_key(vpn, ctx)
     if tlb[acc, TLB_KEY, idx] == key and canonical(va):
         return tlb[acc, TLB_PAGE, idx] | (va & 0xFFF)
     return walk(s, csr, ram, tlb, wk, wr, va, acc, mode, v, False, True, step)
@@ -1720,6 +1731,8 @@ def run(s, x, csr, ram, r16, r32, r64, tlb, rvc, bps, st_pc, st_insn, st_mode, w
     s_xlate = False
     l_ctx = np.int64(0)
     s_ctx = np.int64(0)
+    l_hash = np.int64(0)
+    s_hash = np.int64(0)
     tohost = s[S_TOHOST]
     reason = EXIT_NONE
     tlb_hits = np.int64(0)  # fast-path TLB hits, added to S_TLB_LOOKUPS on the way out
@@ -1788,6 +1801,8 @@ def run(s, x, csr, ram, r16, r32, r64, tlb, rvc, bps, st_pc, st_insn, st_mode, w
             s_xlate = l_xlate
             l_ctx = tlb_ctx(csr, lm, lv)
             s_ctx = l_ctx
+            l_hash = tlb_hash(l_ctx)
+            s_hash = l_hash
             ctx_valid = True
             # what the step rows record (4 | mode for VS and VU): xRET change S_MODE early
             cur_mode = s[S_MODE] | (s[S_V] << 2)
@@ -1947,7 +1962,7 @@ def run(s, x, csr, ram, r16, r32, r64, tlb, rvc, bps, st_pc, st_insn, st_mode, w
                     else:
                         if l_xlate:
                             vpn = va >> 12
-                            idx = vpn & (TLB_SIZE - 1)
+                            idx = (vpn ^ l_hash) & (TLB_SIZE - 1)
                             key = tlb_key(vpn, l_ctx)
                             if tlb[ACC_LOAD, TLB_KEY, idx] == key and canonical(va):
                                 pa = tlb[ACC_LOAD, TLB_PAGE, idx] | (va & 0xFFF)
@@ -1994,7 +2009,7 @@ def run(s, x, csr, ram, r16, r32, r64, tlb, rvc, bps, st_pc, st_insn, st_mode, w
                         b = x[rs2]
                         if s_xlate:
                             vpn = va >> 12
-                            idx = vpn & (TLB_SIZE - 1)
+                            idx = (vpn ^ s_hash) & (TLB_SIZE - 1)
                             key = tlb_key(vpn, s_ctx)
                             if tlb[ACC_STORE, TLB_KEY, idx] == key and canonical(va):
                                 pa = tlb[ACC_STORE, TLB_PAGE, idx] | (va & 0xFFF)
@@ -2453,11 +2468,11 @@ def system(s, x, csr, ram, tlb, wk, wr, io, insn, ilen, instret):
             s[S_TRAP_CAUSE] = EXC_STORE_ACCESS if store else EXC_LOAD_ACCESS
             s[S_TRAP_TVAL] = va
             return 1
-        s[S_HLV] = 0
-        if st == 2:
+        if st == 2:  # a device in Python: S_HLV stays set in case it answers with a fault
             s[S_EXIT_B] = va
             s[S_PC] = pc
             return 2
+        s[S_HLV] = 0
         if store:
             if s[S_TRACE] & TRACE_WRITE:
                 rec_write(s, wr, instret, WRITE_MEM, va, val, size, pa)

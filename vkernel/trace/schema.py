@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 # Bump when a change would make an older reader misread a file; readers refuse newer ones.
 SCHEMA_VERSION = 1
-ISA = "rv64imac_zicsr_zifencei_sstc_svadu"
+ISA = "rv64imach_zicsr_zifencei_sstc_svadu"
 NO_ADDRESS = 2**64 - 1  # a uint64 column's "does not apply" (e.g. write_paddr of a register)
 
 U8, U32, U64, I64 = np.dtype(np.uint8), np.dtype(np.uint32), np.dtype(np.uint64), \
@@ -148,14 +148,16 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("walk", "one row per page-table entry the MMU read during a page walk",
            "row number since recording started", (
                _step_var("walk"),
-               Var("walk_vaddr", U64, "1", "the virtual address being translated"),
+               Var("walk_vaddr", U64, "1", "the virtual address being translated (in a "
+                   "G-stage row: the guest physical address)"),
                Var("walk_level", U8, "1", "page-table level of the entry (2 = root in Sv39)"),
-               Var("walk_pte_addr", U64, "1", "physical address of the entry read"),
+               Var("walk_pte_addr", U64, "1", "(machine) physical address of the entry read"),
                Var("walk_pte", U64, "1", "the entry's value (after a hardware A/D update; 0 "
                    "for an access fault)"),
                Var("walk_result", U8, "1", "what the walk made of the entry: anything but "
                    "next_level ends the walk", WALK_RESULT),
-               Var("walk_stage", U8, "1", "translation stage (the H extension adds G-stage)",
+               Var("walk_stage", U8, "1", "translation stage: the only one, or with the H "
+                   "extension the VS-stage, or the G-stage",
                    WALK_STAGE),
                Var("walk_access", U8, "1", "the access being translated", ACCESS),
            )),
