@@ -467,13 +467,15 @@ def test_guest_ecall_exits_to_a_host_owning_hs(mode):
     and nothing changed in the hart."""
     m, _, _ = vs_guest(code="ecall", code_flags=V | R | X | A | D | (U if mode == "VU" else 0))
     m.hart.csr["medeleg"] = (1 << 8) | (1 << 10)
-    m._s[K.S_HOST_S_EXC] = (1 << 8) | (1 << 10)
+    m.host_traps_hs = {8, 10}
     m.hart.mode = mode
     ex = m.run(max_steps=10)
     assert ex.reason == "host-exit"
     assert ex.cause == (10 if mode == "VS" else 8)
-    assert m._s[K.S_EXIT_C] == (4 | (1 if mode == "VS" else 0)) | 8  # from V=1, to HS
+    assert (ex.from_mode.name, ex.to_mode.name) == (mode, "S")
     assert m.hart.mode.name == mode and m.hart.pc == GUEST_CODE
+    m.hart.csr["medeleg"] = 0  # not delegated: it targets M, which the host does not own
+    assert m.run(max_steps=1).reason == "budget" and m.hart.mode.name == "M"
 
 
 def test_stage_names_in_the_trace():

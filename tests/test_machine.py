@@ -215,3 +215,24 @@ def test_bad_arguments():
     m = Machine(ram_mb=1)
     with pytest.raises(TraceError, match="unknown event families"):
         m.trace("steps")
+
+
+@pytest.mark.parametrize("switch", [False, True])
+def test_sensitive_unprivileged_switch(switch):
+    """The Popek-Goldberg teaching deviation: with the switch, U-mode reads sstatus
+    (the real value) and its writes vanish, like PUSHF/POPF in ring 3; without it both
+    are illegal instructions, as RISC-V says."""
+    m = Machine(ram_mb=1, sensitive_unprivileged=switch)
+    m.load(assemble("csrr a0, sstatus\ncsrci sstatus, 2\ncsrr a1, sstatus\n1: j 1b"))
+    m.hart.csr["mstatus"] = m.hart.csr["mstatus"] | 2  # SIE set: the host's, not the guest's
+    m.hart.csr["mtvec"] = 0x8000_0100
+    m.hart.mode = "U"
+    m.trace("trap")
+    m.run(max_steps=3)
+    causes = m.events("trap")["cause"].tolist()
+    if switch:
+        assert causes == [] and m.hart.pc == 0x8000_000C
+        assert m.hart.x["a0"] == m.hart.x["a1"] == m.hart.csr["sstatus"]
+        assert m.hart.csr["sstatus"] & 2  # the write was ignored
+    else:
+        assert causes[0] == 2 and m.hart.mode.name == "M"

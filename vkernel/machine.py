@@ -92,7 +92,8 @@ class Exit:
     reached a breakpoint; running again steps over it), ``"halt"`` (the guest ended the
     machine through the test finisher or HTIF; see ``exit_code``), ``"host-exit"`` (a trap
     whose target level the host owns, see :attr:`Machine.host_traps`; ``cause`` and
-    ``tval`` say which) and ``"wfi-idle"`` (the hart waits for an interrupt that only
+    ``tval`` say which, ``from_mode`` and ``to_mode`` where it came from and went, ``gpa``
+    the guest physical address of a guest-page fault) and ``"wfi-idle"`` (the hart waits for an interrupt that only
     outside input, such as :meth:`Machine.send_console`, can bring). ``step`` is the
     number of instructions retired so far.
     """
@@ -103,6 +104,9 @@ class Exit:
     exit_code: int | None = None
     cause: int | None = None
     tval: int | None = None
+    from_mode: Mode | None = None  # host exits: the mode the trap came from
+    to_mode: Mode | None = None  # host exits: the level it targeted (the host owns)
+    gpa: int | None = None  # host exits for a guest-page fault: the guest physical address
 
     def __repr__(self) -> str:
         extra = ""
@@ -142,6 +146,20 @@ def progress_bar(total: int | None, name: str | None = None, *, delay: float = 1
 
         return tqdm(total=total, desc=name, unit=" steps", unit_scale=True, delay=delay,
                     leave=False, dynamic_ncols=True, file=file)
+
+
+def _cause_bits(causes: set[int]) -> tuple[int, int]:
+    """The core's two bit sets for a set of mcause values: exceptions, interrupts."""
+    exc = intr = 0
+    for c in causes:
+        code = c & ~(1 << 63)
+        if code >= 63:
+            raise MachineError(f"no trap has cause {c:#x}")
+        if c >> 63:
+            intr |= 1 << code
+        else:
+            exc |= 1 << code
+    return _signed(exc), _signed(intr)
 
 
 def _signed(v: int) -> int:
@@ -360,6 +378,12 @@ class Machine:
     ``("step", "trap")``, ...) or a dict of :meth:`trace`'s arguments;
     ``buffer_rows`` the rows of each of the core's event buffers.
 
+    ``sensitive_unprivileged=True`` is a TEACHING DEVIATION FROM RISC-V (Popek &
+    Goldberg's switch): in U-mode, reading ``sstatus`` returns the real value and writing
+    it is silently ignored, the way x86's PUSHF/POPF behave in ring 3, instead of raising
+    an illegal-instruction exception. Trap-and-emulate then cannot see a deprivileged
+    guest kernel touch its interrupt-enable bit.
+
     >>> m = Machine(ram_mb=1, trace={"families": "all", "mode": "last", "last": 1000})
     >>> m.tracing
     ('step', 'write', 'trap', 'walk', 'io', 'sample')
@@ -367,6 +391,7 @@ class Machine:
 
     def __init__(self, ram_mb: int = 128, disk: str | os.PathLike[str] | None = None, *,
                  time_divider: int = 10, hardware_ad: bool = True,
+                 sensitive_unprivileged: bool = False,
                  trace: TraceSpec = None, buffer_rows: int = 1 << 16) -> None:
         if not isinstance(ram_mb, int) or not 1 <= ram_mb <= 4096:
             raise MachineError(f"ram_mb must be an integer from 1 to 4096, not {ram_mb!r}")
@@ -375,6 +400,7 @@ class Machine:
         self.ram_mb = ram_mb
         self.time_divider = time_divider
         self.hardware_ad = hardware_ad
+        self.sensitive_unprivileged = bool(sensitive_unprivileged)
         self._s = np.zeros(K.S_SIZE, np.int64)
         self._x = np.zeros(32, np.int64)
         self._csr = np.zeros(4096, np.int64)
@@ -397,7 +423,10 @@ class Machine:
         self._console = bytearray()
         self._recorder: Recorder | None = None  # where drained events go
         self.exit_code: int | None = None
+        # trap causes (mcause values: an interrupt has bit 63 set) whose trap into M, or
+        # into (H)S, returns to the host as a "host-exit" instead of entering the handler
         self.host_traps: set[int] = set()
+        self.host_traps_hs: set[int] = set()
         self.technique = "native"  # the hypervisor layer sets its own
         self.reset()
         if isinstance(trace, Mapping):
@@ -440,6 +469,7 @@ class Machine:
         s[K.S_RES_ADDR] = -1
         s[K.S_BP_SKIP] = -1
         s[K.S_TOHOST] = -1
+        s[K.S_ENV_FLAGS] = K.ENV_SENSITIVE_UNPRIVILEGED if self.sensitive_unprivileged else 0
         if self.program is not None and "tohost" in self.program.symbols:
             s[K.S_TOHOST] = self.program.symbols["tohost"]
         csr[K.CSR_MSTATUS] = K.MSTATUS_UXL_SXL
@@ -668,7 +698,8 @@ class Machine:
         remaining = max_steps
         bps = np.array(sorted(b - (1 << 64) if b >> 63 else b for b in self.breakpoints),
                        dtype=np.int64)
-        s[K.S_HOST_EXC] = sum(1 << c for c in self.host_traps if c < 64 and not c >> 63)
+        s[K.S_HOST_EXC], s[K.S_HOST_INT] = _cause_bits(self.host_traps)
+        s[K.S_HOST_S_EXC], s[K.S_HOST_S_INT] = _cause_bits(self.host_traps_hs)
         start = int(s[K.S_INSTRET] + s[K.S_TRAPS])
         while True:
             if self.halted:
@@ -702,8 +733,14 @@ class Machine:
                     continue
                 return self._exit("wfi-idle")
             if reason == K.EXIT_HOST_TRAP:
-                return self._exit("host-exit", cause=int(s[K.S_EXIT_A]) & MASK64,
-                                  tval=int(s[K.S_EXIT_B]) & MASK64)
+                cause = int(s[K.S_EXIT_A]) & MASK64
+                where = int(s[K.S_EXIT_C])
+                guest_page = cause in (K.EXC_FETCH_GUEST_PAGE, K.EXC_LOAD_GUEST_PAGE,
+                                       K.EXC_STORE_GUEST_PAGE)
+                return self._exit("host-exit", cause=cause, tval=int(s[K.S_EXIT_B]) & MASK64,
+                                  from_mode=Mode(where & 7),
+                                  to_mode=Mode.S if where & 8 else Mode.M,
+                                  gpa=int(s[K.S_TRAP_GPA]) if guest_page else None)
             raise VkernelError(f"the core stopped for an unknown reason {reason}")
 
     def _core_run(self, bps: np.ndarray, budget: int) -> int:

@@ -126,6 +126,10 @@ SAMPLE_COLS = 5  # step, traps, TLB lookups, TLB misses, PTE reads (totals since
 MARGIN = 64  # rows kept free in the variable-rate buffers so one instruction always fits
 
 ENV_NO_HW_AD = 1  # menvcfg.ADUE resets to 0 (page faults instead of A/D updates)
+# A TEACHING DEVIATION FROM RISC-V, off unless asked for: make sstatus behave in U-mode the
+# way x86's PUSHF/POPF behave in ring 3 (Popek & Goldberg's counter-example). A read
+# returns the real value instead of trapping, and a write is silently ignored.
+ENV_SENSITIVE_UNPRIVILEGED = 2
 
 # access kinds (index into the TLB)
 ACC_FETCH = 0
@@ -909,6 +913,8 @@ def csr_check(s, csr, n, write):
             and (csr[CSR_MENVCFG] >= 0 or (csr[CSR_MCOUNTEREN] & COUNTER_TM) == 0):
         return EXC_ILLEGAL
     if s[S_V] == 0:
+        if mode == PRV_U and n == CSR_SSTATUS and (s[S_ENV_FLAGS] & ENV_SENSITIVE_UNPRIVILEGED):
+            return 0  # the teaching deviation: sensitive but not privileged (no trap)
         if mode == PRV_U and level > 0:
             return EXC_ILLEGAL
         if mode == PRV_U and counter and (csr[CSR_SCOUNTEREN] & bit) == 0:
@@ -2498,6 +2504,8 @@ def system(s, x, csr, ram, tlb, wk, wr, io, insn, ilen, instret):
         return 1
     if v == 1:
         n = csr_for_guest(n)
+    elif mode == PRV_U and n == CSR_SSTATUS:
+        write = False  # (ENV_SENSITIVE_UNPRIVILEGED) like POPF in ring 3: ignored, no trap
     old = csr_read(s, csr, n, instret)
     if write:
         base = old
