@@ -93,8 +93,9 @@ class Exit:
     machine through the test finisher or HTIF; see ``exit_code``), ``"host-exit"`` (a trap
     whose target level the host owns, see :attr:`Machine.host_traps`; ``cause`` and
     ``tval`` say which, ``from_mode`` and ``to_mode`` where it came from and went, ``gpa``
-    the guest physical address of a guest-page fault) and ``"wfi-idle"`` (the hart waits for an interrupt that only
-    outside input, such as :meth:`Machine.send_console`, can bring). ``step`` is the
+    the guest physical address of a guest-page fault) and ``"wfi-idle"`` (the hart waits
+    for an interrupt that only outside input, such as :meth:`Machine.send_console`, can
+    bring). ``step`` is the
     number of instructions retired so far.
     """
 
