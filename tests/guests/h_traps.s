@@ -17,8 +17,6 @@
 # Access faults come from NOWHERE, a physical address with nothing behind it (on vkernel and
 # on QEMU's virt board alike). PMP is not used for them: vkernel has the PMP CSRs but does
 # not check accesses against them.
-# On an illegal-instruction trap this file expects xtval = the instruction's bits (vkernel
-# writes them; the spec also allows zero).
     .equ MAGIC,     0x4d4d               # a7 value: "back to M-mode" (see the framework)
     .equ LVL_HS,    1
     .equ LVL_VS,    2
@@ -224,14 +222,13 @@ main:
     ecall
 
     li gp, 12                     # an M-level CSR in VS-mode is an illegal instruction (2),
-    jal to_vs                     # mtval = its bits, GVA=0
+    jal to_vs                     # mtval = its bits (or 0), GVA=0
 1:  csrr a0, mscratch
     li a0, LVL_M
     li a1, 2
     la a2, 1b
     jal expect
-    lwu a0, 0(a2)
-    bne s3, a0, fail
+    jal tval_is_insn
     li t0, GVA_M
     and a0, s5, t0
     # QEMU 7.2 sets GVA whenever V was 1 and mtval is not 0, the instruction bits here too
@@ -459,7 +456,7 @@ main:
     ecall
 
     li gp, 28                     # an illegal instruction in VS-mode, delegated to VS (medeleg
-    li t0, 1 << 2                 # [2], hedeleg[2]): vscause 2, vstval = its bits,
+    li t0, 1 << 2                 # [2], hedeleg[2]): vscause 2, vstval = its bits (or 0),
     csrw medeleg, t0              # vsstatus.SPP = 1 (from VS-mode)
     csrw hedeleg, t0
     jal to_vs
@@ -470,8 +467,7 @@ main:
     li a1, 2                      # qemu-7.2-bug: li a1, 1
     la a2, 1b
     jal expect
-    lwu a0, 0(a2)
-    bne s3, a0, fail
+    jal tval_is_insn
     andi a0, s5, SPP
     beqz a0, fail
     li a7, MAGIC
@@ -954,6 +950,16 @@ expect:
     bne s4, a2, fail
     li s9, 0
     ret
+
+# tval_is_insn: s3 (xtval of an illegal- or virtual-instruction trap) is 0 or the bits of
+# the instruction at a2: either is allowed ("mtval may be written with the faulting
+# instruction bits, or zero"; a virtual-instruction trap writes it "the same as for an
+# illegal-instruction trap")
+tval_is_insn:
+    beqz s3, 1f
+    lwu t0, 0(a2)
+    bne s3, t0, fail
+1:  ret
 
     .align 6
 m_trap:

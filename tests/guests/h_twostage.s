@@ -1057,6 +1057,16 @@ expect:
     li s9, 0
     ret
 
+# tval_is_insn: s3 (xtval of an illegal- or virtual-instruction trap) is 0 or the bits of
+# the instruction at a2: either is allowed ("mtval may be written with the faulting
+# instruction bits, or zero"; a virtual-instruction trap writes it "the same as for an
+# illegal-instruction trap")
+tval_is_insn:
+    beqz s3, 1f
+    lwu t0, 0(a2)
+    bne s3, t0, fail
+1:  ret
+
     .align 6
 m_trap:
     li s10, MAGIC
