@@ -59,7 +59,8 @@ MASK64 = (1 << 64) - 1
 CHUNK = 1 << 24  # steps per call into the core: long enough to amortise, short for Ctrl-C
 FAMILIES = RECORDABLE
 _FAMILY_BIT = {"step": K.TRACE_STEP, "write": K.TRACE_WRITE, "trap": K.TRACE_TRAP,
-               "walk": K.TRACE_WALK, "io": K.TRACE_IO, "sample": K.TRACE_SAMPLE}
+               "walk": K.TRACE_WALK, "io": K.TRACE_IO, "sample": K.TRACE_SAMPLE,
+               "hv": K.TRACE_HV}
 TraceSpec = str | Sequence[str] | Mapping[str, Any] | None
 
 
@@ -387,7 +388,7 @@ class Machine:
 
     >>> m = Machine(ram_mb=1, trace={"families": "all", "mode": "last", "last": 1000})
     >>> m.tracing
-    ('step', 'write', 'trap', 'walk', 'io', 'sample')
+    ('step', 'write', 'trap', 'walk', 'io', 'sample', 'hv')
     """
 
     def __init__(self, ram_mb: int = 128, disk: str | os.PathLike[str] | None = None, *,
@@ -423,6 +424,7 @@ class Machine:
         self._htif_console = bytearray()
         self._console = bytearray()
         self._recorder: Recorder | None = None  # where drained events go
+        self._hv_rows: list[tuple[int, int, int, int, int, int]] = []  # hv rows not drained
         self.exit_code: int | None = None
         # trap causes (mcause values: an interrupt has bit 63 set) whose trap into M, or
         # into (H)S, returns to the host as a "host-exit" instead of entering the handler
@@ -633,6 +635,20 @@ class Machine:
                 rec.add(fam, {v.name: rows[:, i].astype(v.dtype)
                               for i, v in enumerate(SCHEMA[fam].variables)}, now)
             s[idx] = 0
+        if self._hv_rows:
+            if rec is not None and "hv" in rec.families:
+                cols = np.array(self._hv_rows, dtype=np.uint64).reshape(-1, 6)
+                rec.add("hv", {v.name: cols[:, i].astype(v.dtype)
+                               for i, v in enumerate(SCHEMA["hv"].variables)}, now)
+            self._hv_rows.clear()
+
+    def record_hv(self, event: int, cause: int = 0, detail: int = 0, pc: int = 0,
+                  cycles: int = 0) -> None:
+        """Record one row of the ``hv`` family (when it is being recorded): something the
+        hypervisor layer did at the current step (see the schema's HV_EVENT)."""
+        if self._s[K.S_TRACE] & K.TRACE_HV:
+            self._hv_rows.append((int(self._s[K.S_INSTRET]), event, cause & MASK64,
+                                  detail & MASK64, pc & MASK64, cycles))
 
     def events(self, family: str) -> dict[str, np.ndarray]:
         """The rows of one family recorded so far, as numpy columns named as in the

@@ -98,6 +98,7 @@ TRACE_TRAP = 4
 TRACE_WALK = 8
 TRACE_IO = 16
 TRACE_SAMPLE = 32
+TRACE_HV = 64  # the hypervisor layer's rows: recorded in Python (the core never looks)
 
 # write-family kinds
 WRITE_XREG = 0

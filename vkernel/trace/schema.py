@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import xarray as xr
 
 # Bump when a change would make an older reader misread a file; readers refuse newer ones.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the hv family gained its variables
 ISA = "rv64imach_zicsr_zifencei_sstc_svadu"
 NO_ADDRESS = 2**64 - 1  # a uint64 column's "does not apply" (e.g. write_paddr of a register)
 
@@ -60,6 +60,9 @@ WALK_RESULT = {0: "next_level", 1: "leaf", 2: "invalid", 3: "denied",
                4: "misaligned_superpage", 5: "ad_fault", 6: "access_fault"}
 WALK_STAGE = {0: "single_or_vs_stage", 1: "g_stage"}
 ACCESS = {0: "fetch", 1: "load", 2: "store"}
+# what a hypervisor did (vkernel.hv): each row is one of these, with its modelled cost
+HV_EVENT = {0: "vm_exit", 1: "emulation", 2: "callout", 3: "translation", 4: "hypercall",
+            5: "injection", 6: "shadow_update", 7: "mmio", 8: "sbi_call"}
 DEVICE = {num: name for name, num in DEVICE_ID.items()}
 DIRECTION = {0: "read", 1: "write"}
 
@@ -180,12 +183,25 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                Var("sample_tlb_misses", I64, "1", "of those, the ones that missed the TLB"),
                Var("sample_pte_reads", I64, "1", "page-table entries read since reset"),
            )),
-    # Reserved for the hypervisor layer: its VM exits, emulations, hypercalls, ...
-    Family("hv", "reserved for the hypervisor layer's actions", "row number since "
-           "recording started"),
+    Family("hv", "one row per thing the hypervisor did: a VM exit, an instruction "
+           "emulated, a callout, a block translated, a hypercall, an injection, a shadow "
+           "page-table update, an MMIO access or an SBI call emulated", "row number since "
+           "recording started", (
+               _step_var("hv"),
+               Var("hv_event", U8, "1", "what the hypervisor did", HV_EVENT),
+               Var("hv_cause", U64, "1", "why: the trap (mcause encoding) that made the guest "
+                   "exit or that was injected, the hypercall number (a7), or the SBI "
+                   "extension id"),
+               Var("hv_detail", U64, "1", "event-specific: the CSR an emulation touched, "
+                   "the guest physical address of an MMIO access or a shadow update, the "
+                   "guest instructions a translation covered, a hypercall's first argument"),
+               Var("hv_pc", U64, "1", "the guest's pc (guest virtual) when it happened"),
+               Var("hv_cycles", U64, "cycle", "its modelled cost (vkernel.hv.cost)"),
+           )),
 )}
 
-RECORDABLE = ("step", "write", "trap", "walk", "io", "sample")  # what the machine records
+# what a machine records (hv rows come from the hypervisor layer, in Python)
+RECORDABLE = ("step", "write", "trap", "walk", "io", "sample", "hv")
 
 VARIABLES: dict[str, Var] = {v.name: v for f in FAMILIES.values() for v in f.variables}
 
