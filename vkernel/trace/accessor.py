@@ -36,6 +36,7 @@ from vkernel.trace.schema import (
     DEVICE,
     DIRECTION,
     FAMILIES,
+    HV_EVENT,
     MODE,
     MODE_ORDER,
     WALK_RESULT,
@@ -253,6 +254,58 @@ class TraceAccessor:
              "tlb_hit_rate": 1 - misses / lookups if lookups else np.nan},
             coords={"stage": list(WALK_STAGE.values()), "level": np.arange(by_level.size),
                     "result": list(WALK_RESULT.values())})
+
+    def cost(self, model: Any = None) -> pd.DataFrame:
+        """Where the modelled cycles of the recorded span went: the guest's instructions,
+        page-table entries read, traps taken inside the machine, and each kind of
+        hypervisor action (the ``hv`` family). Columns ``events`` and ``cycles``, one row
+        per source and a ``total``. With ``model`` (a :class:`vkernel.hv.cost.CostModel`)
+        everything is re-priced from the recorded counts; without it the hv rows keep the
+        cycles they were recorded with.
+
+        >>> from vkernel.hv import VM
+        >>> from vkernel import assemble
+        >>> vm = VM(assemble("li a7, 0x10\\necall\\nli a7, 0x53525354\\nli a6, 0\\n"
+        ...                  "li a1, 0\\necall", base=0x8020_0000), ram_mb=4, trace="hv")
+        >>> vm.run().reason
+        'shutdown'
+        >>> vm.trace_dataset().vk.cost().loc[["vm_exit", "sbi_call"], "events"].tolist()
+        [2, 2]
+        """
+        from vkernel.hv.cost import CostModel
+
+        ds = self._ds
+        priced = model or CostModel()
+        counters = self.recording.get("counters", {})
+
+        def span(name: str) -> int:
+            start, end = counters.get(name, (0, 0))
+            return int(end) - int(start)
+
+        rows = {"instructions": (span("instret"), span("instret") * priced.instruction),
+                "walk_references": (span("pte_reads"), span("pte_reads") * priced.walk_reference),
+                "traps": (span("traps"), span("traps") * priced.trap)}
+        if "hv" in ds.dims:
+            event = ds["hv_event"].values
+            cycles = ds["hv_cycles"].values.astype(np.int64)
+            detail = ds["hv_detail"].values.astype(np.int64)
+            hardware = ds.attrs.get("technique") == "hardware"
+            for code, name in HV_EVENT.items():
+                sel = event == code
+                n = int(np.count_nonzero(sel))
+                if not n:
+                    continue
+                if model is None:
+                    total = int(cycles[sel].sum())
+                elif name == "translation":  # priced per guest instruction translated
+                    total = int(detail[sel].sum()) * priced.of(name)
+                else:
+                    total = n * priced.of(name, hardware=hardware)
+                rows[name] = (n, total)
+        frame = pd.DataFrame.from_dict(rows, orient="index", columns=["events", "cycles"])
+        frame.loc["total"] = [frame["events"].sum(), frame["cycles"].sum()]
+        frame.index.name = "source"
+        return frame
 
     def intervals(self) -> xr.Dataset:
         """Rates over time, from the ``sample`` family: for each interval between two

@@ -1,0 +1,295 @@
+"""The hypervisor layer: VMs, VM exits, SBI, MMIO emulation, the hv trace, isolation.
+
+The guests here are small kernels written for the test; the shipped guest kernel and its
+workloads are checked under every technique in tests/test_techniques.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from vkernel import assemble
+from vkernel.core import kernel as K
+from vkernel.hv import VM, HypervisorError
+from vkernel.hv.cost import CostModel
+from vkernel.hv.memory import HYPERVISOR, GuestMemoryError
+
+SBI_PUTCHAR = """
+    li a7, 0x4442434E
+    li a6, 2
+    ecall
+"""
+SBI_OFF = """
+    li a7, 0x53525354
+    li a6, 0
+    li a0, 0
+    ecall
+"""
+HANDLER = """
+# the guest's trap handler: count the trap, remember the cause, skip the instruction
+handler:
+    addi s1, s1, 1
+    csrr s2, scause
+    csrr s3, stval
+    csrr t6, sepc
+    lhu t5, 0(t6)
+    andi t5, t5, 3
+    addi t6, t6, 2
+    li t4, 3
+    bne t5, t4, 1f
+    addi t6, t6, 2
+1:  csrw sepc, t6
+    sret
+"""
+
+
+def guest(body: str) -> object:
+    """A VS-mode test kernel at 0x8020_0000: paging off, a trap handler, ``body``, off."""
+    return assemble(f"""
+    la t0, handler
+    csrw stvec, t0
+    li s1, 0
+{body}
+{SBI_OFF}
+{HANDLER}
+""", base=0x8020_0000, name="test-guest")
+
+
+def test_sbi_console_and_shutdown_with_exits_in_the_trace():
+    vm = VM(guest("\n".join(f"li a0, {ord(c)}\n{SBI_PUTCHAR}" for c in "hi!")), ram_mb=4,
+            trace=("hv", "trap", "step"))
+    result = vm.run()
+    assert (result.reason, result.code) == ("shutdown", 0)
+    assert vm.console == "hi!"
+    ds = vm.trace_dataset()
+    assert ds.attrs["technique"] == "hardware"
+    events = ds.vk.to_dataframe("hv")
+    # each SBI call: a VM exit (ecall from VS, cause 10) then the call emulated
+    assert events["event"].tolist() == ["vm_exit", "sbi_call"] * 4
+    assert set(events.loc[events.event == "vm_exit", "cause"]) == {10}
+    assert len(ds.trap) == 0  # the exits never reached a handler in the machine
+    cost = ds.vk.cost()
+    model = CostModel()
+    assert cost.loc["vm_exit", "cycles"] == 4 * model.vm_exit
+    assert cost.loc["instructions", "events"] == ds.sizes["step"]
+    assert cost.loc["total", "cycles"] == cost["cycles"].iloc[:-1].sum()
+    cheaper = ds.vk.cost(CostModel(vm_exit=937))
+    assert cheaper.loc["vm_exit", "cycles"] == 4 * 937
+    assert (ds.step_mode.values == 5).all()  # every guest instruction ran in VS
+
+
+def test_guest_traps_stay_in_the_guest():
+    """An illegal instruction and a breakpoint in the guest are delegated to it (hedeleg):
+    no VM exit, the guest's own handler runs in VS."""
+    vm = VM(guest("unimp\nebreak\nmv a0, s1\naddi a0, a0, 48\n" + SBI_PUTCHAR), ram_mb=4,
+            trace=("hv", "trap"))
+    vm.run()
+    assert vm.console == "2"
+    ds = vm.trace_dataset()
+    assert ds.trap_cause.values.tolist() == [2, 3]
+    assert (ds.trap_to_mode.values == 5).all()
+    assert ds.vk.cost().loc["vm_exit", "events"] == 2  # the two SBI calls only
+
+
+def test_mmio_device_register_emulated():
+    """The UART is not mapped in the G-stage: every access exits (a guest-page fault) and
+    the hypervisor performs it on the guest's virtual UART."""
+    body = """
+    li s0, 0x10000000
+    lbu a0, 5(s0)          # LSR: transmitter empty (0x60)
+    mv s4, a0
+    li a0, 'u'
+    sb a0, 0(s0)           # THR: a byte to the console
+    lb a0, 5(s0)
+"""
+    vm = VM(guest(body), ram_mb=4, trace="hv")
+    vm.run()
+    assert vm.console == "u"
+    assert vm.machine.hart.x["s4"] == 0x60
+    rows = vm.trace_dataset().vk.to_dataframe("hv")
+    mmio = rows[rows.event == "mmio"]
+    assert mmio["detail"].tolist() == [0x1000_0005, 0x1000_0000, 0x1000_0005]
+    assert set(mmio["cause"]) == {K.EXC_LOAD_GUEST_PAGE, K.EXC_STORE_GUEST_PAGE}
+
+
+def test_hypervisor_only_instructions_become_illegal_in_the_guest():
+    """hgatp and HLV belong to HS: from VS they raise virtual-instruction exceptions, and
+    the hypervisor gives the guest what it would see without them: illegal instruction."""
+    body = "csrw hgatp, zero\nhlv.d a0, (sp)\ncsrr a0, hstatus\nmv s5, s1\n"
+    vm = VM(guest(body), ram_mb=4, trace=("hv", "trap"))
+    hgatp = vm.machine.hart.csr["hgatp"]
+    vm.run()
+    assert vm.machine.hart.x["s5"] == 3
+    assert vm.machine.hart.csr["hgatp"] == hgatp
+    rows = vm.trace_dataset().vk.to_dataframe("hv")
+    inj = rows[rows.event == "injection"]
+    assert inj["cause"].tolist() == [K.EXC_ILLEGAL] * 3
+
+
+def test_guest_physical_memory_is_scattered():
+    vm = VM(guest(""), ram_mb=4)
+    p2m = vm.memory.p2m
+    assert len(p2m) == 1024 and len(set(p2m.tolist())) == 1024
+    steps = np.diff(p2m)
+    assert np.count_nonzero(steps == 4096) < 50  # neighbours are rarely neighbours
+    owners = vm.technique.frames.owner
+    assert {owners[int(f)] for f in p2m} == {"guest"}
+    assert owners[vm.technique.gstage.root] == HYPERVISOR
+    with pytest.raises(GuestMemoryError, match="not in the guest's RAM"):
+        vm.memory.read(0x9000_0000, 8)
+
+
+def test_unknown_technique_and_guest():
+    with pytest.raises(HypervisorError, match="choose from native, trap-emulate"):
+        VM(guest(""), technique="magic")
+    with pytest.raises(HypervisorError, match="Program or a workload name"):
+        VM(42)
+
+
+# ------------------------------------------------------------------- isolation
+def _foreign_frames(vm: VM) -> dict[int, bytes]:
+    """Every machine frame the guest does not own, as it is now."""
+    owner = vm.technique.frames.owner
+    mem = vm.machine.mem
+    return {a: mem.read(a, 4096) for a in range(K.RAM_BASE, K.RAM_BASE + mem.size, 4096)
+            if owner.get(a) != "guest"}
+
+
+ATTACK = """
+    la s6, targets
+    la s8, targets_end
+    li s7, 0               # attempts
+2:  beq s6, s8, 3f
+    ld s0, 0(s6)
+    ld a0, 0(s0)           # read it ...
+    sd s6, 0(s0)           # ... and overwrite it
+    sb s6, 7(s0)
+    amoswap.d a1, s6, (s0)
+    addi s7, s7, 4
+    addi s6, s6, 8
+    j 2b
+3:
+"""
+
+
+def attack_guest(targets: list[int]) -> object:
+    table = "\n".join(f"    .dword {t:#x}" for t in targets)
+    return assemble(f"""
+    la t0, handler
+    csrw stvec, t0
+    li s1, 0
+{ATTACK}
+{SBI_OFF}
+{HANDLER}
+    .align 3
+targets:
+{table}
+targets_end:
+""", base=0x8020_0000, name="attacker")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(
+    st.integers(0x8200_0000, (1 << 41) - 8),  # beyond the guest's RAM (and the machine's)
+    st.integers(0x8080_0000, 0x8200_0000 - 8),  # the machine's other frames, as GPAs
+    st.integers(0, 0x0FFF_FFF8),  # low addresses (no device answers there for guests)
+    st.integers(1 << 41, (1 << 64) - 8),  # beyond Sv39x4's 41 bits
+), min_size=1, max_size=6))
+def test_hardware_guest_cannot_touch_what_it_does_not_own(addrs):
+    """Loads, stores and AMOs at addresses outside the guest's RAM: every one faults inside
+    the guest (the G-stage has no mapping: a guest-page fault, which the hypervisor turns
+    into an access fault for the guest), and no frame the guest does not own changes."""
+    addrs = [a & ~7 for a in addrs]
+    vm = VM(attack_guest(addrs), ram_mb=8, machine_mb=32, trace="hv")
+    before = _foreign_frames(vm)
+    assert vm.run().reason == "shutdown"
+    x = vm.machine.hart.x
+    assert x["s7"] == 4 * len(addrs)
+    assert x["s1"] == 4 * len(addrs), "every attempt faulted inside the guest"
+    assert _foreign_frames(vm) == before
+    rows = vm.trace_dataset().vk.to_dataframe("hv")
+    assert (rows.event == "injection").sum() == 4 * len(addrs)
+
+
+def test_hardware_guest_page_tables_cannot_reach_foreign_frames():
+    """The guest builds its own Sv39 table mapping a virtual page to the machine address
+    of a hypervisor frame (as a guest physical address) and to its own G-stage root: the
+    second stage still stands between it and the machine."""
+    vm0 = VM(guest(""), ram_mb=8, machine_mb=32)
+    owner = vm0.technique.frames.owner
+    # a G-stage table of the hypervisor's, and a frame nobody owns (both above the guest's
+    # RAM, so that as guest physical addresses they are not simply the guest's own pages)
+    victims = [min(a for a, o in owner.items() if o == HYPERVISOR and a >= 0x8080_0000),
+               max(a for a in range(0x8080_0000, 0x8200_0000, 4096) if a not in owner)]
+    del vm0
+    leaves = "\n".join(f"    .dword {(((v >> 12) << 10) | 0xCF):#x}" for v in victims)
+    src = f"""
+    la t0, handler
+    csrw stvec, t0
+    li s1, 0
+    la t0, root            # root[0] -> l1; l1[0] -> l0; l0[0..] -> the victims
+    la t1, l1
+    srli t1, t1, 12
+    slli t1, t1, 10
+    ori t1, t1, 1
+    sd t1, 0(t0)
+    la t0, l1
+    la t1, l0
+    srli t1, t1, 12
+    slli t1, t1, 10
+    ori t1, t1, 1
+    sd t1, 0(t0)
+    la t0, identity        # l1[2] (VA 0x8000_0000.. 1 GiB... by 2 MiB megapages): code
+    li t1, 0x80000000
+    srli t1, t1, 12
+    li t2, 4
+1:  slli t3, t1, 10
+    ori t3, t3, 0xCF       # V R W X A D
+    sd t3, 0(t0)
+    addi t0, t0, 8
+    addi t1, t1, 512
+    addi t2, t2, -1
+    bnez t2, 1b
+    la t0, root
+    la t1, l1b
+    srli t1, t1, 12
+    slli t1, t1, 10
+    ori t1, t1, 1
+    sd t1, 16(t0)
+    la t0, root
+    srli t0, t0, 12
+    li t1, 8
+    slli t1, t1, 60
+    or t0, t0, t1
+    csrw satp, t0
+    sfence.vma
+    li s0, 0               # VA 0: the first victim, VA 0x1000: the second
+    ld a0, 0(s0)
+    sd s0, 0(s0)
+    li s0, 0x1000
+    ld a0, 0(s0)
+    sd s0, 0(s0)
+    mv s5, s1
+{SBI_OFF}
+{HANDLER}
+    .align 12
+root: .zero 4096
+l1: .zero 4096
+l1b:
+identity: .zero 4096
+l0:
+{leaves}
+    .zero {4096 - 8 * len(victims)}
+"""
+    vm = VM(assemble(src, base=0x8020_0000), ram_mb=8, machine_mb=32, trace=("hv", "walk"))
+    before = _foreign_frames(vm)
+    assert vm.run().reason == "shutdown"
+    assert vm.machine.hart.x["s5"] == 4
+    assert _foreign_frames(vm) == before
+    ds = vm.trace_dataset()
+    # the last G-stage walks: for guest physical addresses nobody gave the guest
+    g = ds.walk_vaddr.values[ds.walk_stage.values == 1]
+    assert {int(v) for v in victims} <= {int(a) & ~0xFFF for a in g}

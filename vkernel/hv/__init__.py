@@ -1,0 +1,18 @@
+"""The hypervisor layer: one guest kernel, virtualized in every classic way.
+
+Read it in this order: :mod:`vkernel.hv.vm` (the VM, its vCPU and the run loop),
+:mod:`vkernel.hv.memory` (machine frames, guest physical memory, page tables),
+:mod:`vkernel.hv.sbi` (what a guest kernel asks of the layer below), then one module per
+technique: :mod:`~vkernel.hv.native` (no hypervisor), :mod:`~vkernel.hv.hardware`
+(the H extension), and :mod:`vkernel.hv.cost` (what it all costs).
+
+>>> from vkernel.hv import VM, TECHNIQUES
+>>> TECHNIQUES
+('native', 'trap-emulate', 'binary-translation', 'paravirt', 'hardware')
+"""
+
+from vkernel.hv.cost import CostModel
+from vkernel.hv.vm import TECHNIQUES, VCPU, VM, HypervisorError, Technique, VMResult
+
+__all__ = ["TECHNIQUES", "VCPU", "VM", "CostModel", "HypervisorError", "Technique",
+           "VMResult"]

@@ -1,0 +1,192 @@
+"""Hardware-assisted virtualization: the RISC-V H extension (the idea of Intel's VT-x).
+
+The guest kernel runs in VS-mode and its programs in VU-mode: the hardware runs them at
+full speed, with their own copies of the supervisor CSRs (an S-mode CSR instruction in
+VS-mode reaches vsstatus, vstvec, vsatp, ...). Memory takes two stages: the guest's own
+page tables (vsatp) map guest virtual to guest physical addresses, and the hypervisor's
+G-stage table (hgatp) maps guest physical to machine addresses, walked by the hardware.
+
+The hypervisor delegates to the guest everything the guest can handle itself (hedeleg,
+hideleg): its system calls, its page faults and its timer interrupts never leave it. The
+guest's timer is the hardware's vstimecmp (the Sstc extension), which the hypervisor sets
+when the guest asks. What is left exits to the hypervisor, here:
+
+* an SBI call (``ecall`` from VS): console, timer, shutdown (:mod:`vkernel.hv.sbi`);
+* a guest-page fault: an access to a guest physical address with no RAM behind it, which
+  is a device register: the hypervisor emulates the access (MMIO);
+* a virtual-instruction exception: the guest tried something only HS-mode may do; it gets
+  an illegal-instruction exception, as it would on a machine without that instruction.
+"""
+
+from __future__ import annotations
+
+from vkernel.core import kernel as K
+from vkernel.devices import MEMORY_MAP
+from vkernel.devices.uart import Uart16550
+from vkernel.hv.memory import FrameAllocator, GStageTable, GuestMemory, guest_walk
+from vkernel.hv.sbi import SBI
+from vkernel.hv.vm import HypervisorError, Technique
+from vkernel.isa.decode import decode
+from vkernel.isa.program import Program
+from vkernel.machine import Exit, Mode
+
+VMID = 1
+INTERRUPT = 1 << 63
+# the exceptions the guest handles itself: misaligned accesses, access faults, illegal
+# instructions, breakpoints, ecalls from its user programs, page faults
+GUEST_EXCEPTIONS = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) \
+    | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 12) | (1 << 13) | (1 << 15)
+GUEST_INTERRUPTS = K.MIP_VSSIP | K.MIP_VSTIP | K.MIP_VSEIP
+GUEST_PAGE_FAULTS = (K.EXC_FETCH_GUEST_PAGE, K.EXC_LOAD_GUEST_PAGE, K.EXC_STORE_GUEST_PAGE)
+UART_BASE, UART_SIZE = next((base, size) for name, base, size in MEMORY_MAP if name == "uart")
+LOADS = {"lb": (1, True), "lh": (2, True), "lw": (4, True), "ld": (8, True),
+         "lbu": (1, False), "lhu": (2, False), "lwu": (4, False),
+         "c.lw": (4, True), "c.ld": (8, True), "c.lwsp": (4, True), "c.ldsp": (8, True)}
+STORES = {"sb": 1, "sh": 2, "sw": 4, "sd": 8, "c.sw": 4, "c.sd": 8, "c.swsp": 4, "c.sdsp": 8}
+
+
+class HardwareAssisted(Technique):
+    name = "hardware"
+    hardware = True
+
+    def boot(self, guest: Program) -> None:
+        vm, m = self.vm, self.machine
+        self.frames = FrameAllocator(m, seed=vm.seed)
+        self.memory = vm.memory = GuestMemory(self.frames, ram_mb=vm.ram_mb, owner="guest")
+        self.gstage = GStageTable(self.frames, self.memory)
+        self.memory.load(guest)
+        self.uart = Uart16550(on_output=vm.console_byte)  # the guest's virtual UART
+        self.sbi = SBI(self.set_timer, vm.console_byte)
+        csr = m.hart.csr
+        csr["hgatp"] = self.gstage.hgatp(VMID)
+        csr["medeleg"] = K.MEDELEG_WRITABLE  # every trap below M goes to HS, which is ours
+        csr["hedeleg"] = GUEST_EXCEPTIONS  # ... except what the guest handles itself
+        csr["hideleg"] = GUEST_INTERRUPTS
+        csr["menvcfg"] = K.MENVCFG_ADUE | K.MENVCFG_STCE
+        csr["henvcfg"] = K.MENVCFG_ADUE | K.MENVCFG_STCE  # the guest's timer: vstimecmp
+        csr["vstimecmp"] = -1  # far in the future until the guest sets it
+        csr["mcounteren"] = csr["hcounteren"] = 0b111  # cycle, time, instret readable
+        # the hypervisor owns HS and M: any trap that targets them comes back to Python
+        every = set(range(24))
+        irqs = {INTERRUPT | i for i in (1, 3, 5, 7, 9, 11, 12)}
+        m.host_traps = every | irqs
+        m.host_traps_hs = every | irqs
+        m.hart.mode = Mode.VS
+        m.hart.pc = guest.entry
+        m.hart.x["a0"] = 0  # hart id
+        m.hart.x["a1"] = 0  # no device tree
+
+    # --- the exits ----------------------------------------------------------------------
+    def handle(self, exit: Exit) -> bool:
+        if exit.reason != "host-exit":
+            raise HypervisorError(f"unexpected exit from the guest: {exit!r}")
+        cause = exit.cause
+        self.vm.record("vm_exit", cause, exit.gpa if exit.gpa is not None else exit.tval)
+        if cause == K.EXC_ECALL_VS:
+            return self.sbi_call()
+        if cause in GUEST_PAGE_FAULTS:
+            return self.guest_page_fault(exit)
+        if cause == K.EXC_VIRTUAL_INSTRUCTION:
+            self.inject(K.EXC_ILLEGAL, exit.tval)
+            return True
+        raise HypervisorError(f"the guest made an exit this hypervisor does not handle: "
+                              f"{exit!r}")
+
+    def sbi_call(self) -> bool:
+        x = self.vm.vcpu.x
+        ext, fid = x["a7"], x["a6"]
+        error, value = self.sbi.call(ext, fid, [x[f"a{i}"] for i in range(6)])
+        self.vm.record("sbi_call", ext, fid)
+        x["a0"], x["a1"] = error, value
+        self.vm.vcpu.pc += 4
+        if self.sbi.reset is not None:
+            self.vm.shutdown(self.sbi.reset.reason)
+            return False
+        return True
+
+    def set_timer(self, when: int) -> None:
+        """SBI set_timer: the hardware raises the guest's timer interrupt (VSTIP) when its
+        time reaches vstimecmp; a later value clears a pending one, as SBI requires."""
+        self.machine.hart.csr["vstimecmp"] = when
+
+    def guest_page_fault(self, exit: Exit) -> bool:
+        gpa = exit.gpa
+        assert gpa is not None
+        if UART_BASE <= gpa < UART_BASE + UART_SIZE:
+            self.emulate_mmio(exit, gpa - UART_BASE)
+            return True
+        # no RAM and no device there: the guest sees an access fault, as on real hardware
+        access = {K.EXC_FETCH_GUEST_PAGE: K.EXC_FETCH_ACCESS,
+                  K.EXC_LOAD_GUEST_PAGE: K.EXC_LOAD_ACCESS,
+                  K.EXC_STORE_GUEST_PAGE: K.EXC_STORE_ACCESS}[exit.cause]
+        self.inject(access, exit.tval)
+        return True
+
+    # --- emulation ----------------------------------------------------------------------
+    def fetch_instruction(self) -> tuple[int, int]:
+        """The instruction at the guest's pc, read through its page tables as the hardware
+        fetched it: (bits, length in bytes)."""
+        hart = self.machine.hart
+        user = hart.mode == Mode.VU
+        vsatp = hart.csr["vsatp"]
+
+        def read(va: int, n: int) -> int:
+            t = guest_walk(self.memory, vsatp, va, K.ACC_FETCH, user=user)
+            if t.gpa is None:
+                raise HypervisorError(f"cannot read the guest's instruction at {va:#x}")
+            return int.from_bytes(self.memory.read(t.gpa, n), "little")
+
+        low = read(hart.pc, 2)
+        if low & 3 != 3:
+            return low, 2
+        return low | (read(hart.pc + 2, 2) << 16), 4
+
+    def emulate_mmio(self, exit: Exit, offset: int) -> None:
+        """Do the device access the trapped load or store meant, then step past it."""
+        insn, length = self.fetch_instruction()
+        spec = decode(insn)
+        fields = spec.decode(insn) if spec else {}
+        x = self.vm.vcpu.x
+        if spec is not None and spec.name in LOADS:
+            size, signed = LOADS[spec.name]
+            value = self.uart.read(offset, size) & ((1 << (8 * size)) - 1)
+            if signed and value >> (8 * size - 1):
+                value -= 1 << (8 * size)
+            rd = fields.get("rd", fields.get("c_rdp"))
+            if rd:
+                x[rd] = value
+        elif spec is not None and spec.name in STORES:
+            size = STORES[spec.name]
+            rs2 = fields.get("rs2", fields.get("c_rs2p", fields.get("c_rs2")))
+            self.uart.write(offset, size, x[rs2] & ((1 << (8 * size)) - 1))
+        else:
+            raise HypervisorError(f"cannot emulate a device access by {insn:#x}")
+        self.vm.record("mmio", exit.cause, exit.gpa or 0)
+        self.vm.vcpu.pc += length
+
+    def inject(self, cause: int, tval: int) -> None:
+        """Make the guest take an exception, exactly as the hardware would have if the trap
+        had been delegated to VS: the guest's own CSRs, then its trap vector."""
+        hart = self.machine.hart
+        csr = hart.csr
+        vsstatus = csr["vsstatus"]
+        sie = vsstatus & K.MSTATUS_SIE
+        vsstatus &= ~(K.MSTATUS_SIE | K.MSTATUS_SPIE | K.MSTATUS_SPP)
+        if sie:
+            vsstatus |= K.MSTATUS_SPIE
+        if hart.mode == Mode.VS:
+            vsstatus |= K.MSTATUS_SPP
+        csr["vsepc"] = hart.pc
+        csr["vscause"] = cause
+        csr["vstval"] = tval
+        csr["vsstatus"] = vsstatus
+        self.vm.record("injection", cause, tval)
+        hart.mode = Mode.VS
+        hart.pc = csr["vstvec"] & ~3
+
+    def virtual_csrs(self) -> dict[str, int]:
+        """The guest's supervisor CSRs: in hardware, its VS copies."""
+        csr = self.machine.hart.csr
+        return {name: csr["v" + name] for name in ("sstatus", "sie", "sip", "stvec",
+                                                   "sscratch", "sepc", "scause", "stval",
+                                                   "satp")}

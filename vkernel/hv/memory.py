@@ -1,0 +1,242 @@
+"""Memory as a hypervisor sees it: machine frames, guest physical memory, page tables.
+
+Three address spaces meet here (the names are KVM's and Xen's):
+
+* **machine** addresses: the real RAM of the :class:`~vkernel.machine.Machine`. The
+  hypervisor owns all of it and hands it out one 4 KiB *frame* at a time
+  (:class:`FrameAllocator`), remembering who owns each frame.
+* **guest physical** addresses: what a guest kernel believes is its RAM, from
+  ``GUEST_RAM_BASE`` up, just like a real board. Each guest page is backed by some
+  machine frame; the *p2m* table ("physical to machine") says which
+  (:class:`GuestMemory`). The frames are handed out in a shuffled order on purpose: a
+  guest's neighbouring pages land far apart in machine memory, so the second mapping is
+  something you can see, not a constant offset.
+* **guest virtual** addresses: what the guest's programs use, mapped by the guest's own
+  Sv39 page tables (which live in guest physical memory). :func:`guest_walk` walks them
+  the way the MMU would, for a hypervisor that has to look (to decode an instruction, or
+  to build a shadow page table).
+
+:class:`GStageTable` builds the H extension's second-stage (Sv39x4) table from a p2m: the
+table the hardware walks to turn guest physical addresses into machine ones.
+
+>>> from vkernel import Machine
+>>> m = Machine(ram_mb=8)
+>>> frames = FrameAllocator(m, seed=1)
+>>> ram = GuestMemory(frames, ram_mb=1, owner="guest")
+>>> ram.write(GUEST_RAM_BASE + 0x1000, b"hello")
+>>> m.mem.read(ram.machine_address(GUEST_RAM_BASE + 0x1000), 5)
+b'hello'
+>>> ram.machine_address(GUEST_RAM_BASE) + 0x1000 == ram.machine_address(GUEST_RAM_BASE + 0x1000)
+False
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+
+from vkernel.core import kernel as K
+from vkernel.errors import VkernelError
+from vkernel.isa.program import Program
+from vkernel.machine import Machine
+
+PAGE = 4096
+GUEST_RAM_BASE = 0x8000_0000  # where a guest's RAM starts, as on QEMU's virt board
+HYPERVISOR = "hypervisor"  # the owner of frames holding the hypervisor's own structures
+
+# page-table entry bits (Sv39, Sv39x4)
+PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_G, PTE_A, PTE_D = 1, 2, 4, 8, 16, 32, 64, 128
+PPN_MASK = (1 << 44) - 1
+
+
+class GuestMemoryError(VkernelError):
+    """An address outside a guest's memory, or a machine out of free frames."""
+
+
+class FrameAllocator:
+    """Hands out the machine's RAM in 4 KiB frames and records each frame's owner.
+
+    ``reserve`` bytes at the bottom of RAM are kept back (for the hypervisor's aligned
+    structures, which :meth:`alloc_contiguous` takes from there); the rest is shuffled
+    with ``seed``, so the same seed always gives the same layout (runs stay
+    deterministic).
+    """
+
+    def __init__(self, machine: Machine, *, seed: int = 0, reserve: int = 0x10_0000) -> None:
+        self.machine = machine
+        first = K.RAM_BASE + reserve
+        self._free = list(range(first, K.RAM_BASE + machine.mem.size, PAGE))
+        random.Random(seed).shuffle(self._free)
+        self._low = K.RAM_BASE  # next free address of the reserved area
+        self._low_end = first
+        self.owner: dict[int, str] = {}  # machine frame address -> owner
+
+    @property
+    def free_frames(self) -> int:
+        return len(self._free)
+
+    def alloc(self, owner: str) -> int:
+        """One zeroed frame for ``owner``; returns its machine address."""
+        if not self._free:
+            raise GuestMemoryError("the machine has no free frames left: give it more "
+                                   "RAM (machine_mb)")
+        frame = self._free.pop()
+        self.machine.mem.write(frame, bytes(PAGE))
+        self.owner[frame] = owner
+        return frame
+
+    def alloc_contiguous(self, size: int, owner: str) -> int:
+        """``size`` bytes (a multiple of 4 KiB) of zeroed, naturally aligned, contiguous
+        frames from the reserved area (an Sv39x4 root needs 16 KiB aligned to 16 KiB)."""
+        start = -(-self._low // size) * size
+        if start + size > self._low_end:
+            raise GuestMemoryError(f"no {size} contiguous bytes left in the reserved area")
+        self._low = start + size
+        self.machine.mem.write(start, bytes(size))
+        for frame in range(start, start + size, PAGE):
+            self.owner[frame] = owner
+        return start
+
+
+class GuestMemory:
+    """A guest's physical RAM: ``ram_mb`` MiB from ``GUEST_RAM_BASE``, every page backed
+    by a machine frame from ``frames`` (the p2m table). Reads and writes here are the
+    hypervisor copying to and from the guest (Xen's copy_to_guest / copy_from_guest)."""
+
+    def __init__(self, frames: FrameAllocator, *, ram_mb: int, owner: str) -> None:
+        self.frames = frames
+        self.machine = frames.machine
+        self.owner = owner
+        self.base = GUEST_RAM_BASE
+        self.size = ram_mb << 20
+        # p2m[i]: the machine address backing guest page base + i * PAGE
+        self.p2m = np.array([frames.alloc(owner) for _ in range(self.size // PAGE)], np.int64)
+        self.m2p = {int(mfn): self.base + i * PAGE for i, mfn in enumerate(self.p2m)}
+
+    def __contains__(self, gpa: int) -> bool:
+        return self.base <= gpa < self.base + self.size
+
+    def machine_address(self, gpa: int) -> int:
+        """The machine address behind guest physical address ``gpa``."""
+        if gpa not in self:
+            raise GuestMemoryError(f"guest physical address {gpa:#x} is not in the guest's "
+                                   f"RAM ({self.base:#x}..{self.base + self.size:#x})")
+        off = gpa - self.base
+        return int(self.p2m[off // PAGE]) + off % PAGE
+
+    def _pieces(self, gpa: int, n: int):  # noqa: ANN202
+        while n > 0:
+            chunk = min(n, PAGE - gpa % PAGE)
+            yield self.machine_address(gpa), chunk
+            gpa += chunk
+            n -= chunk
+
+    def read(self, gpa: int, n: int) -> bytes:
+        return b"".join(self.machine.mem.read(ma, k) for ma, k in self._pieces(gpa, n))
+
+    def write(self, gpa: int, data: bytes) -> None:
+        pos = 0
+        for ma, k in self._pieces(gpa, len(data)):
+            self.machine.mem.write(ma, data[pos:pos + k])
+            pos += k
+
+    def read_u64(self, gpa: int) -> int:
+        return int.from_bytes(self.read(gpa, 8), "little")
+
+    def write_u64(self, gpa: int, value: int) -> None:
+        self.write(gpa, (value & ((1 << 64) - 1)).to_bytes(8, "little"))
+
+    def load(self, program: Program) -> None:
+        """Copy a program's sections into guest physical memory (its addresses are guest
+        physical: the guest kernel is linked for the board it believes it runs on)."""
+        for sec in program.sections.values():
+            if sec.size:
+                self.write(sec.addr, bytes(sec.size) if sec.nobits else bytes(sec.data))
+
+
+class GStageTable:
+    """The H extension's G-stage page table (Sv39x4) for one guest, built from its p2m:
+    4 KiB leaves with R, W, X, U (G-stage accesses count as user accesses), A and D set.
+    The root is 16 KiB (its index has 11 bits: guest physical addresses have 41), in the
+    hypervisor's frames; only the guest's RAM is mapped, so any other guest physical
+    address (a device, say) makes a guest-page fault the hypervisor sees."""
+
+    def __init__(self, frames: FrameAllocator, memory: GuestMemory) -> None:
+        self.frames = frames
+        self.mem = frames.machine.mem
+        self.root = frames.alloc_contiguous(4 * PAGE, HYPERVISOR)
+        flags = PTE_V | PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D
+        for i, mfn in enumerate(memory.p2m):
+            self.map(memory.base + i * PAGE, int(mfn), flags)
+
+    def hgatp(self, vmid: int) -> int:
+        """The hgatp value that selects this table: Sv39x4, ``vmid``, the root's PPN."""
+        return (K.HGATP_MODE_SV39X4 << 60) | (vmid << 44) | (self.root >> 12)
+
+    def map(self, gpa: int, machine: int, flags: int) -> None:
+        table = self.root
+        for level in (2, 1):
+            bits = 11 if level == 2 else 9
+            slot = table + 8 * ((gpa >> (12 + 9 * level)) & ((1 << bits) - 1))
+            entry = self.mem.read_u64(slot)
+            if not entry & PTE_V:
+                entry = ((self.frames.alloc(HYPERVISOR) >> 12) << 10) | PTE_V
+                self.mem.write_u64(slot, entry)
+            table = ((entry >> 10) & PPN_MASK) << 12
+        self.mem.write_u64(table + 8 * ((gpa >> 12) & 0x1FF), ((machine >> 12) << 10) | flags)
+
+
+@dataclass(frozen=True)
+class Translation:
+    """The outcome of a guest page-table walk: a guest physical address and the leaf's
+    flags, or ``fault`` with the page-fault cause the MMU would raise."""
+
+    gpa: int | None
+    flags: int = 0
+    level: int = 0
+    pte_gpa: int | None = None  # the leaf entry's guest physical address
+    fault: int | None = None
+
+
+def guest_walk(memory: GuestMemory, satp: int, va: int, access: int, *, user: bool,
+               sum_: bool = False, mxr: bool = False) -> Translation:
+    """Walk a guest's Sv39 page table (``satp`` as the guest wrote it) for one access
+    (K.ACC_FETCH, ACC_LOAD or ACC_STORE) the way the MMU would, reading the tables from
+    guest physical memory. A/D bits are not changed here: callers that act on the result
+    (a shadow page table) set them as the hardware would. With satp Bare, va is the
+    guest physical address."""
+    fault = {K.ACC_FETCH: K.EXC_FETCH_PAGE, K.ACC_LOAD: K.EXC_LOAD_PAGE,
+             K.ACC_STORE: K.EXC_STORE_PAGE}[access]
+    if satp >> 60 & 0xF != K.SATP_MODE_SV39:
+        return Translation(va, PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D)
+    if (va >> 38) not in (0, (1 << 26) - 1):
+        return Translation(None, fault=fault)
+    table = (satp & PPN_MASK) << 12
+    for level in (2, 1, 0):
+        pte_gpa = table + 8 * ((va >> (12 + 9 * level)) & 0x1FF)
+        if pte_gpa not in memory:
+            return Translation(None, fault=fault)
+        pte = memory.read_u64(pte_gpa)
+        if not pte & PTE_V or (pte & PTE_W and not pte & PTE_R) or pte >> 54:
+            return Translation(None, fault=fault)
+        ppn = (pte >> 10) & PPN_MASK
+        if pte & (PTE_R | PTE_X):
+            if access == K.ACC_FETCH:
+                ok = bool(pte & PTE_X)
+            elif access == K.ACC_LOAD:
+                ok = bool(pte & PTE_R) or (mxr and bool(pte & PTE_X))
+            else:
+                ok = bool(pte & PTE_W)
+            if user:
+                ok = ok and bool(pte & PTE_U)
+            elif pte & PTE_U:
+                ok = ok and sum_ and access != K.ACC_FETCH
+            if not ok or ppn & ((1 << (9 * level)) - 1):
+                return Translation(None, fault=fault)
+            mask = (1 << (12 + 9 * level)) - 1
+            return Translation(((ppn << 12) & ~mask) | (va & mask), pte & 0xFF, level,
+                               pte_gpa)
+        table = ppn << 12
+    return Translation(None, fault=fault)
