@@ -72,6 +72,7 @@ main:
     li a1, 1 << 20                # U
     and a1, a0, a1
     beqz a1, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 2                      # mstatus gains MPV (bit 39) and GVA (bit 38), both writable
     li t0, MPV | GVA_M            # (fields, not read-only)
@@ -86,6 +87,7 @@ main:
     csrr a0, mstatus
     and a0, a0, t0
     bnez a0, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 3                      # mideleg bits 10, 6, 2 (the VS-level interrupts) are
     csrw mideleg, zero            # read-only one: VS-level interrupts always go past M
@@ -93,6 +95,7 @@ main:
     andi a0, a0, 0x444
     li a1, 0x444
     bne a0, a1, fail
+    bnez s9, fail                 # (and no trap on the way)
 
 # ---- hstatus ----------------------------------------------------------------------------------
     li gp, 4                      # hstatus.VSXL (bits 33:32) is WARL, encoded as misa.MXL;
@@ -101,6 +104,7 @@ main:
     andi a0, a0, 3
     li a1, 2
     bne a0, a1, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 5                      # the read/write fields GVA, SPV, SPVP, HU, VTVM, VTW, VTSR
     li t0, H_GVA | H_SPV | H_SPVP | H_HU | H_VTVM | H_VTW | H_VTSR
@@ -112,6 +116,7 @@ main:
     csrr a0, hstatus
     and a0, a0, t0
     bnez a0, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 6                      # writing zero to hstatus leaves VSXL = 2 (no other XLEN):
     csrw hstatus, zero            # a WARL field keeps a legal value
@@ -120,6 +125,7 @@ main:
     andi a0, a0, 3
     li a1, 2
     bne a0, a1, fail
+    bnez s9, fail                 # (and no trap on the way)
 
 # ---- hedeleg / hideleg ------------------------------------------------------------------------
     li gp, 7                      # hedeleg: bits 1-8, 12, 13, 15 must be writable ...
@@ -129,6 +135,7 @@ main:
     li a1, 0xb1fe
     and a2, a0, a1
     bne a2, a1, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 8                      # ... bits 9, 10, 11 (ecalls from HS, VS, M), 16 (double
     li a1, 0xf10e00               # trap), 20, 21, 23 (guest-page faults) and 22 (virtual
@@ -137,6 +144,7 @@ main:
     csrw hedeleg, zero
     csrr a0, hedeleg
     bnez a0, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 9                      # hideleg: among bits 15:0, 10, 6, 2 are writable and
     li t0, -1                     # 12, 9, 5, 1 read-only zero (S-level interrupts are not
@@ -152,6 +160,7 @@ main:
     csrr a0, hideleg
     andi a0, a0, 0x444
     bnez a0, fail
+    bnez s9, fail                 # (and no trap on the way)
 
 # ---- hvip, hip, hie, mip, mie -----------------------------------------------------------------
     li gp, 10                     # hvip: VSEIP, VSTIP, VSSIP (10, 6, 2) are writable; the
@@ -165,6 +174,7 @@ main:
     csrw hvip, zero
     csrr a0, hvip
     bnez a0, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 11                     # hip.VSSIP is a writable alias of hvip.VSSIP: set through
     csrsi hip, 4                  # hip, it shows in hvip ...
@@ -174,12 +184,14 @@ main:
     csrr a0, hip
     andi a0, a0, 4
     beqz a0, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 12                     # ... and cleared through hvip, it is gone from hip
     csrci hvip, 4
     csrr a0, hip
     andi a0, a0, 4
     bnez a0, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 13                     # hip.VSTIP and hip.VSEIP are read-only (they follow hvip,
     li t0, 0x440                  # and Sstc / guest external interrupts): writing them
@@ -189,6 +201,7 @@ main:
     bnez a0, fail
     csrr a0, hvip
     bnez a0, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 14                     # hip.VSTIP / VSEIP are the OR of sources that include
     csrw hvip, t0                 # hvip.VSTIP / VSEIP (with GEILEN = 0, STCE = 0, no others)
@@ -196,6 +209,7 @@ main:
     andi a0, a0, 0x444
     li a1, 0x440
     bne a0, a1, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 15                     # mip bits VSEIP, VSTIP, VSSIP alias the same bits of hip
     csrsi hvip, 4
@@ -208,6 +222,7 @@ main:
     andi a0, a0, 4
     bnez a0, fail
     csrw hvip, zero
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 16                     # hie: VSEIE, VSTIE, VSSIE are writable ("a bit of hie shall
     li t0, -1                     # be writable if the interrupt can become pending in hip");
@@ -218,6 +233,7 @@ main:
     bne a1, a2, fail
     andi a1, a0, 0x222
     bnez a1, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 17                     # mie aliases hie's bits; sie does not show them
     csrr a0, mie
@@ -236,9 +252,10 @@ main:
     andi a0, a0, 4
     beqz a0, fail
     csrw hie, zero
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 18                     # hgeip is read-only (CSR number 0xE12): writing it is an
-1:  .word 0xe1201073             # illegal instruction (csrw hgeip, zero)
+1:  csrw hgeip, zero              # illegal instruction
     li a0, LVL_M
     li a1, 2
     la a2, 1b
@@ -256,6 +273,7 @@ main:
     li a1, 1 << 12
     and a0, a0, a1
     bnez a0, fail
+    bnez s9, fail                 # (and no trap on the way)
 
 # ---- hcounteren, htval, htinst, mtval2, mtinst, henvcfg, htimedelta ---------------------------
     li gp, 20                     # hcounteren is a 32-bit register (WARL bits): zero reads
@@ -268,6 +286,7 @@ main:
     srli a0, a0, 32
     # QEMU 7.2 keeps hcounteren as a 64-bit value: bits 63:32 read back as written
     bnez a0, fail                 # qemu-7.2-bug:
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 21                     # htval, htinst, mtval2, mtinst exist and can hold zero
     li t0, -1                     # (htval/mtval2: "must be able to hold zero"; htinst/mtinst
@@ -285,11 +304,13 @@ main:
     csrw mtinst, zero
     csrr a0, mtinst
     bnez a0, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 22                     # henvcfg exists (a 64-bit read/write register)
     csrw henvcfg, zero
     csrr a0, henvcfg
     bnez a0, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 23                     # htimedelta is a 64-bit read/write register
     li t0, 0x123456789abcdef0
@@ -297,12 +318,14 @@ main:
     csrr a0, htimedelta
     bne a0, t0, fail
     csrw htimedelta, zero
+    bnez s9, fail                 # (and no trap on the way)
 
 # ---- hgatp --------------------------------------------------------------------------------------
     li gp, 24                     # MODE = Bare with the other fields zero
     csrw hgatp, zero
     csrr a0, hgatp
     bnez a0, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 25                     # MODE = Sv39x4 (8) is kept ...
     li t0, HGATP_SV39X4 | VMID_ALL | 0x80007
@@ -311,6 +334,7 @@ main:
     srli a1, a0, 60
     li a2, 8
     bne a1, a2, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 26                     # ... the root table is 16 KiB aligned: "the lowest two bits
     li a1, (1 << 44) - 1          # of the physical page number (PPN) in hgatp always read as
@@ -318,12 +342,14 @@ main:
     li a2, 0x80004
     # QEMU 7.2 stores hgatp as written (no WARL legalisation): PPN reads 0x80007
     bne a1, a2, fail              # qemu-7.2-bug:
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 27                     # VMID (bits 57:44): "if VMIDLEN > 0, VMID[VMIDLEN-1:0] is
     srli a1, a0, 44               # writable"; VMIDLEN = 14 (= VMIDMAX) on vkernel, so all of
     li a2, 0x3fff                 # the ones written read back
     and a1, a1, a2
     bne a1, a2, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 28                     # "A write to hgatp with an unsupported MODE value is not
     li t0, (1 << 60) | 0x80004    # ignored as it is for satp. Instead, the fields of hgatp are
@@ -337,6 +363,7 @@ main:
     li a1, 10
     bgtu a0, a1, fail
 1:  csrw hgatp, zero
+    bnez s9, fail                 # (and no trap on the way)
 
 # ---- VS CSRs, as themselves from M-mode --------------------------------------------------------
     li gp, 29                     # vsstatus: SIE, SPIE, SPP, SUM, MXR read back
@@ -345,6 +372,7 @@ main:
     csrr a0, vsstatus
     and a1, a0, t0
     bne a1, t0, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 30                     # vsstatus.UXL (bits 33:32) reads 2: VU-mode is 64-bit
     srli a0, a0, 32               # (UXL is WARL, at most VSXLEN = 64, and RV64 only here)
@@ -355,6 +383,7 @@ main:
     csrr a0, vsstatus
     and a0, a0, t0
     bnez a0, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 31                     # vsscratch, vsepc, vscause, vstval, vstvec hold values
     li t0, 0x0123456789abcdef     # (vsepc / vstval / vscause hold what sepc / stval / scause
@@ -377,6 +406,7 @@ main:
     csrw vstvec, t0
     csrr a0, vstvec
     bne a0, t0, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 32                     # vsatp: MODE Sv39 with a PPN reads back; Bare too
     la t0, zero_page
@@ -389,6 +419,7 @@ main:
     csrw vsatp, zero
     csrr a0, vsatp
     bnez a0, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 33                     # vsie with hideleg = 0: "When bit 2 (6, 10) of hideleg is
     csrw hideleg, zero            # zero, vsie.SSIE (STIE, SEIE) is read-only zero": writing
@@ -400,6 +431,7 @@ main:
     csrr a0, hie
     andi a0, a0, 0x444
     bnez a0, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 34                     # with hideleg = 0x444, vsie.SEIE/STIE/SSIE (9, 5, 1) are
     li t0, 0x444                  # aliases of hie.VSEIE/VSTIE/VSSIE (10, 6, 2)
@@ -418,6 +450,7 @@ main:
     csrr a0, vsie
     andi a0, a0, 0x222
     bnez a0, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 35                     # vsip likewise shows hip.VSEIP/VSTIP/VSSIP as SEIP/STIP/SSIP
     li t0, 0x444
@@ -428,6 +461,7 @@ main:
     li a1, 0x222
     # QEMU 7.2's vsip shows only SSIP: it reads 0x002 (hip reads 0x444)
     bne a0, a1, fail              # qemu-7.2-bug:
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 36                     # vsip.SSIP is writable (alias of hip.VSSIP, itself an alias
     csrci vsip, 2                 # of hvip.VSSIP); vsip.STIP / SEIP are read-only like hip's
@@ -438,6 +472,7 @@ main:
     csrc vsip, t0
     csrr a0, hvip
     bne a0, a1, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 37                     # only the bits delegated by hideleg show: hideleg = 4
     csrsi hvip, 4
@@ -494,11 +529,13 @@ main:
     csrr a4, time                 # (a4: time before, in M)
 
     jal to_vs                     # ---- VS-mode ---------------------------------------------
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 38                     # sscratch reads vsscratch
     csrr a0, sscratch
     li a1, 0x2222
     bne a0, a1, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 39                     # sstatus reads vsstatus (SPIE only of these bits)
     csrr a0, sstatus
@@ -506,6 +543,7 @@ main:
     and a0, a0, a1
     li a1, SPIE
     bne a0, a1, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 40                     # sepc, scause, stval, stvec read vsepc, vscause, vstval, vstvec
     csrr a0, sepc
@@ -520,10 +558,12 @@ main:
     csrr a0, stvec
     la a1, vs_trap
     bne a0, a1, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 41                     # satp reads vsatp (Bare), not the HS-level satp
     csrr a0, satp
     bnez a0, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 42                     # sip / sie read vsip / vsie: the pending VS interrupts as
     csrr a0, sip                  # SEIP/STIP/SSIP, none enabled
@@ -536,11 +576,13 @@ main:
     csrr a0, sie
     andi a0, a0, 0x222
     bnez a0, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 43                     # time reads time + htimedelta (checked back in M)
     csrr a5, time
     li t0, DELTA
     sub a5, a5, t0                # (the time it was, to compare in M with a4 and later)
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 44                     # writes reach the VS CSRs (checked back in M-mode)
     li t0, 0x5555
@@ -558,6 +600,7 @@ main:
     li t0, 0x200                  # sie.SEIE -> hie.VSEIE (VSEIP is pending, but with
     csrs sie, t0                  # vsstatus.SIE = 0 the interrupt is not taken in VS-mode)
     csrci sip, 2                  # sip.SSIP -> hvip.VSSIP
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 45                     # "when V=1, a write to satp with an unsupported MODE value
     li t0, 13 << 60               # is ignored and no write to vsatp is effected"
@@ -569,12 +612,14 @@ main:
     ecall
     la t0, vs_trap
     csrw vstvec, t0
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 46                     # the write to sie.SEIE in VS-mode set hie.VSEIE, nothing else
     csrr a0, hie
     li a1, 0x400
     bne a0, a1, fail
     csrw hie, zero
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 47                     # the VS CSRs changed; their HS-level twins did not
     csrr a0, vsscratch
@@ -604,6 +649,7 @@ main:
     csrr a0, stvec
     la a1, hs_trap
     bne a0, a1, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 48                     # vsstatus got SUM; the HS sstatus kept SUM, MXR, SPP, SIE
     csrr a0, vsstatus
@@ -615,6 +661,7 @@ main:
     and a0, a0, a2
     li a1, SUM | MXR | SPP | SIE
     bne a0, a1, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 49                     # vsatp is still Bare; satp kept its value
     csrr a0, vsatp
@@ -624,17 +671,20 @@ main:
     li a1, 8
     bne a0, a1, fail
     csrw satp, zero
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 50                     # the write to sip.SSIP cleared hvip.VSSIP only
     csrr a0, hvip
     li a1, 0x440
     bne a0, a1, fail
     csrw hvip, zero
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 51                     # VS-mode read time + htimedelta: time then (a5) lies
     csrr a0, time                 # between a4 (read before) and now
     bltu a5, a4, fail
     bltu a0, a5, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 52                     # a "negative" delta: the sum wraps around (overflow is
     li t0, -DELTA                 # ignored)
@@ -651,6 +701,7 @@ main:
     bltu a0, a5, fail
     csrw htimedelta, zero
     csrw hideleg, zero
+    bnez s9, fail                 # (and no trap on the way)
 
 # ---- entering and leaving V=1: MRET (MPV) and SRET (SPV) ------------------------------------
     li gp, 53                     # mret with MPV=1, MPP=S enters VS: an ecall there has cause
@@ -686,6 +737,7 @@ main:
     li t0, MPV
     and a0, a0, t0
     bnez a0, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 56                     # "MPV is ignored when MPP=3": mret with MPV=1, MPP=M stays in
     li t0, 0x1111                 # M-mode with V=0 (sscratch is still the HS-level one, not
@@ -744,6 +796,7 @@ main:
     csrr a0, sstatus
     andi a0, a0, SPP
     bnez a0, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 59                     # SPV=1 with SPP=0: sret enters VU-mode (cause 8, MPV=1)
     jal to_hs

@@ -105,6 +105,7 @@ main:
     bne a0, a1, fail
     li a7, MAGIC
     ecall
+    bnez s9, fail                 # (and no trap on the way)
 
 # ---- VS-stage changes ------------------------------------------------------------------------
     li gp, 2                      # M changes the VS-stage PTE (GVA_X -> GPA_Q -> page2) and
@@ -120,6 +121,7 @@ main:
     bne a0, a1, fail
     li a7, MAGIC
     ecall
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 3                      # HS-mode changes it back (GVA_X -> GPA_P) and fences with
     jal to_hs                     # HFENCE.VVMA x0, x0, then enters VS-mode with sret: page1
@@ -135,6 +137,7 @@ main:
     bne a0, a1, fail
     li a7, MAGIC
     ecall
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 4                      # HFENCE.VVMA with rs1 = the guest virtual address (rs2 = x0)
     jal to_hs
@@ -151,6 +154,7 @@ main:
     bne a0, a1, fail
     li a7, MAGIC
     ecall
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 5                      # HFENCE.VVMA with rs1 = the address and rs2 = the guest ASID
     jal to_hs
@@ -168,6 +172,7 @@ main:
     bne a0, a1, fail
     li a7, MAGIC
     ecall
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 6                      # HFENCE.VVMA with rs1 = x0 and rs2 = the ASID
     jal to_hs
@@ -184,6 +189,7 @@ main:
     bne a0, a1, fail
     li a7, MAGIC
     ecall
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 7                      # SFENCE.VMA in VS-mode fences VS-stage translation: VS-mode
     jal to_vs                     # edits its own page table (GVA_X -> GPA_P; the tables are
@@ -196,6 +202,7 @@ main:
     jal read_x
     li a1, VAL1
     bne a0, a1, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 8                      # ... and SFENCE.VMA with the address and ASID operands
     la a2, vs_l0
@@ -211,6 +218,7 @@ main:
     bne a0, a1, fail
     li a7, MAGIC
     ecall
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 9                      # vsatp switched to other tables (vs_root2: GVA_X -> GPA_Q),
     jal to_hs                     # then HFENCE.VVMA: VS-mode sees them. First the old tables
@@ -240,6 +248,7 @@ main:
     ecall
     jal vsatp1
     hfence.vvma zero, zero
+    bnez s9, fail                 # (and no trap on the way)
 
 # ---- G-stage changes ------------------------------------------------------------------------
     li gp, 10                     # M changes the G-stage PTE of GPA_P (-> page3) and runs
@@ -255,6 +264,7 @@ main:
     bne a0, a1, fail
     li a7, MAGIC
     ecall
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 11                     # HS-mode: GPA_P -> page4, HFENCE.GVMA with rs1 = the guest
     jal to_hs                     # physical address >> 2 and rs2 = the VMID
@@ -272,6 +282,7 @@ main:
     bne a0, a1, fail
     li a7, MAGIC
     ecall
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 12                     # HFENCE.GVMA with rs1 = the address only (GPA_P -> page1)
     jal to_hs
@@ -288,6 +299,7 @@ main:
     bne a0, a1, fail
     li a7, MAGIC
     ecall
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 13                     # HFENCE.GVMA with rs2 = the VMID only (GPA_P -> page3)
     jal to_hs
@@ -304,6 +316,7 @@ main:
     bne a0, a1, fail
     li a7, MAGIC
     ecall
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 14                     # a G-stage change of a VS page-table page: the VS root's
     la a2, g_root                 # gigabyte of GPA_P stays, but GPA_P is mapped through a
@@ -324,6 +337,7 @@ main:
     li a3, 4
     jal set_pte
     hfence.gvma zero, zero
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 15                     # hgatp switched to other tables and another VMID (g_root2,
     la t0, g_root2                # VMID 2: GPA_P -> page3 there; g_root now has page3 too,
@@ -345,6 +359,7 @@ main:
     bne a0, a1, fail
     li a7, MAGIC
     ecall
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 16                     # and back to g_root, VMID 1: page1
     jal hgatp1
@@ -356,6 +371,7 @@ main:
     bne a0, a1, fail
     li a7, MAGIC
     ecall
+    bnez s9, fail                 # (and no trap on the way)
 
 # ---- who may execute them --------------------------------------------------------------------
     li gp, 17                     # mstatus.TVM = 1: HFENCE.GVMA in HS-mode is an illegal
@@ -392,6 +408,7 @@ main:
     bnez s9, fail
     li a7, MAGIC
     ecall
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 20                     # in M-mode TVM changes nothing: HFENCE.GVMA and hgatp work
     hfence.gvma zero, zero
@@ -400,6 +417,7 @@ main:
     bnez s9, fail
     li t0, TVM
     csrc mstatus, t0
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 21                     # TVM = 0: HFENCE.GVMA in HS-mode is fine
     jal to_hs
@@ -409,6 +427,7 @@ main:
     bnez s9, fail
     li a7, MAGIC
     ecall
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 22                     # in U-mode both fences are illegal instructions, even with
     li t0, H_HU                   # hstatus.HU = 1 (HU opens HLV / HLVX / HSV only)

@@ -193,6 +193,7 @@ main:
     li a1, VAL_C
     sd a1, 0(a0)
     sd zero, 8(a0)
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 4                      # HLV in M-mode works too
     li a0, GVA_A
@@ -253,6 +254,7 @@ main:
     li t0, SUM
     csrc vsstatus, t0
     csrc mstatus, t0
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 9                      # SPVP = 0 (VU): a U page works, an S page faults (13)
     li t0, H_SPVP
@@ -375,6 +377,7 @@ main:
     bnez s9, fail                 # qemu-7.2-bug: li s9, 0
     li t0, H_SPVP
     csrs hstatus, t0
+    bnez s9, fail                 # (and no trap on the way)
 
 # ---- MXR -----------------------------------------------------------------------------------
     li gp, 19                     # vsstatus.MXR = 1 makes the VS-stage execute-only page
@@ -425,6 +428,7 @@ main:
     ecall
     li t0, MXR
     csrc mstatus, t0
+    bnez s9, fail                 # (and no trap on the way)
 
 # ---- faults taken into HS-mode ---------------------------------------------------------------
     li gp, 22                     # a VS-stage page fault of an HLV in HS-mode, delegated
@@ -563,6 +567,7 @@ main:
     bne a0, a1, fail              # qemu-7.2-bug:
     li a7, MAGIC
     ecall
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 29                     # delegated to HS: hstatus.GVA = 1, SPV = 0, sstatus.SPP = 0
     li t0, (1 << 13) | 0xa0       # (medeleg 5, 7 (0xa0): see QEMU 7.2 below)
@@ -612,6 +617,7 @@ main:
     bnez s9, fail
     li a7, MAGIC
     ecall
+    bnez s9, fail                 # (and no trap on the way)
 
     j pass
 

@@ -96,6 +96,7 @@ main:
     bnez a0, fail
     bnez s3, fail
     bnez s6, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 3                      # mret with MPV=1 went back to VS: the next ecall is cause 10
 1:  ecall                         # again
@@ -273,6 +274,7 @@ main:
     csrr a0, vsepc                # its value
     li a1, 0x55a8
     bne a0, a1, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 16                     # medeleg[8]: an ecall from VU-mode into HS: cause 8, SPV=1,
     li t0, 1 << 8                 # SPVP=0, SPP=0
@@ -424,6 +426,7 @@ main:
     csrr a0, scause
     li a1, 7
     bne a0, a1, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 25                     # the VS handler's sret set vsstatus.SIE = SPIE (1): the trap
     csrr a0, vsstatus             # into VS of the "back to M" ecall then saved that 1 in SPIE
@@ -431,6 +434,7 @@ main:
     li a1, SPIE
     bne a0, a1, fail
     csrw vsstatus, zero
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 26                     # hedeleg alone does not delegate: with medeleg[8] = 0 an
     csrw medeleg, zero            # ecall from VU-mode goes to M
@@ -517,6 +521,7 @@ main:
     bnez a0, fail
     li a7, MAGIC
     ecall
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 32                     # sret in VS-mode uses vsstatus and vsepc: with vsstatus.SPP=0
     li t0, SPIE                   # it enters VU-mode; vsstatus then has SIE = SPIE = 1, SPIE=1,
@@ -600,6 +605,7 @@ main:
     bne a0, a1, fail
     li a7, MAGIC
     ecall
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 36                     # the handler cleared vsie.SSIE, which is hie.VSSIE; hvip
     csrr a0, hie                  # .VSSIP is still set (only the hypervisor clears it)
@@ -610,6 +616,7 @@ main:
     beqz a0, fail
     csrw hvip, zero
     la tp, irq_log
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 37                     # hvip.VSTIP: vscause = interrupt | 5
     li t0, 0x40
@@ -654,6 +661,7 @@ main:
     bnez s9, fail
     li a7, MAGIC
     ecall
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 40                     # ... but in VU-mode it is, whatever vsstatus.SIE: right at
     jal to_vu                     # the mret (vsstatus.SPP = 0)
@@ -678,6 +686,7 @@ main:
     bnez s9, fail
     li a7, MAGIC
     ecall
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 42                     # ... nor in U-mode ("VS-mode interrupts are globally
     jal to_u                      # disabled when executing in U-mode")
@@ -686,6 +695,7 @@ main:
     bnez s9, fail
     li a7, MAGIC
     ecall
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 43                     # ... and right after an sret from HS into VS-mode (vsstatus
     jal to_hs                     # .SIE = 1) it is taken, at the sret's target
@@ -854,6 +864,7 @@ main:
     bnez a0, fail
     csrw hvip, zero
     csrw vsstatus, zero
+    bnez s9, fail                 # (and no trap on the way)
 
     j pass
 

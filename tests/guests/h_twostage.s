@@ -156,6 +156,7 @@ main:
     hfence.gvma zero, zero
     csrr a0, hgatp
     bne a0, t0, fail
+    bnez s9, fail                 # (and no trap on the way)
 
 # ---- G-stage only (vsatp Bare: guest virtual = guest physical) -----------------------------
     li gp, 2                      # VS-mode runs through the G-stage identity gigapage: code
@@ -188,6 +189,7 @@ main:
     ld a0, 8(a0)
     li a1, 0x5a5a
     bne a0, a1, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 5                      # a 2 MiB G-stage leaf (level 1): GPA_MEGA + x -> RAM + x
     jal to_vs
@@ -353,6 +355,7 @@ main:
     ecall
     li t0, MXR
     csrc mstatus, t0
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 19                     # a G-stage page without X: fetching from it is an instruction
     jal to_vs                     # guest-page fault (20), mtval = epc = the target, mtval2 =
@@ -468,6 +471,7 @@ main:
     ld a0, 0x10(a0)
     li a1, 0x7e57
     bne a0, a1, fail
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 26                     # an invalid VS-stage PTE: an ordinary load page fault (13),
     jal to_vs                     # mtval = the guest virtual address (GVA=1, MPV=1), mtval2 = 0
@@ -566,6 +570,7 @@ main:
     ecall
     li t0, MXR
     csrc vsstatus, t0
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 35                     # with the HS-level MXR, both stages' execute-only pages are
     li t0, MXR                    # readable: GVA_VX_GX, and GVA_VR_GX (VS R, G-stage X)
@@ -586,6 +591,7 @@ main:
     ecall
     li t0, MXR
     csrc mstatus, t0
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 36                     # without it, VS R over G-stage X-only faults (21)
     jal to_vs
@@ -621,6 +627,7 @@ main:
     ecall
     li t0, SUM
     csrc mstatus, t0
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 39                     # a G-stage fault on an implicit access of the VS-stage walk:
     jal to_vs                     # vs_l1[1] points at GPA_NONE, where nothing is mapped. The
@@ -637,6 +644,7 @@ main:
     li gp, 40                     # with mtval2 nonzero for a fault "caused by an implicit
     li t0, 0x3000                 # memory access for VS-stage address translation", mtinst
     bne s1, t0, fail              # must hold a pseudoinstruction ("zero is not allowed"):
+    bnez s9, fail                 # (and no trap on the way)
                                   # 0x00003000, a 64-bit read for VS-stage translation
 
     li gp, 41                     # the same walk for a store: the fault is reported for the
@@ -809,6 +817,7 @@ main:
     bnez s9, fail                 # (and no trap on the way)
     li a7, MAGIC
     ecall
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 54                     # hgatp back to Bare: guest physical = physical; GPA_A is
     csrw hgatp, zero              # no memory now (access fault, 5, not a guest-page fault)

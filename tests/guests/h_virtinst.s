@@ -160,7 +160,7 @@ main:
     jal trapped
 
     li gp, 4                      # hgeip is read-only: writing it is not allowed in HS-mode
-1:  .word 0xe1201073              # either, so it is an illegal instruction (csrw hgeip, zero)
+1:  csrw hgeip, zero              # either, so it is an illegal instruction
     li a1, II
     la a2, 1b
     jal trapped
@@ -291,6 +291,7 @@ main:
 1:  bnez s9, fail
     li a7, MAGIC
     ecall
+    bnez s9, fail                 # (and no trap on the way)
 
 # ---- VTSR, VTW, VTVM ------------------------------------------------------------------------
     li gp, 12                     # hstatus.VTSR = 1: SRET in VS-mode is a virtual instruction
@@ -319,6 +320,7 @@ main:
     ecall
     li t0, H_VTSR
     csrc hstatus, t0
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 14                     # hstatus.VTW = 1 (mstatus.TW = 0): WFI in VS-mode, with no
     li t0, H_VTW                  # interrupt pending, is a virtual instruction
@@ -391,6 +393,7 @@ main:
     ecall
     li t0, H_VTVM
     csrc hstatus, t0
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 20                     # mstatus.TSR and TVM "affect execution only in HS-mode, not
     li t0, TSR | TVM              # in VS-mode": SRET, SFENCE.VMA and satp work in VS-mode
@@ -650,6 +653,7 @@ main:
     bnez s9, fail
     li a7, MAGIC
     ecall
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 34                     # VU-mode needs scounteren as well: 0 there is a virtual
     jal to_vu                     # instruction (mcounteren's bit is set)
@@ -670,6 +674,7 @@ main:
     bnez s9, fail
     li a7, MAGIC
     ecall
+    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 36                     # mcounteren = 0: an illegal instruction in VS- and VU-mode,
     csrw mcounteren, zero         # whatever hcounteren and scounteren say
@@ -753,6 +758,7 @@ main:
     csrc menvcfg, t0
     csrw hcounteren, zero
     csrw mcounteren, zero
+    bnez s9, fail                 # (and no trap on the way)
 
 # ---- delegation ------------------------------------------------------------------------------
     li gp, 41                     # medeleg[22]: a virtual-instruction trap goes to HS-mode
