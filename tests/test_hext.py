@@ -120,9 +120,9 @@ class Guest:
 
 # ------------------------------------------------------------------- the model
 class Fault(Exception):  # noqa: N818
-    def __init__(self, cause: int, gpa: int = 0) -> None:
+    def __init__(self, cause: int, gpa: int = 0, tinst: int = 0) -> None:
         super().__init__(cause)
-        self.cause, self.gpa = cause, gpa
+        self.cause, self.gpa, self.tinst = cause, gpa, tinst
 
 
 def _gpf(acc: int) -> int:
@@ -223,7 +223,12 @@ class Model:
         a = (vsatp & ((1 << 44) - 1)) << 12
         for level in (2, 1, 0):
             pte_gpa = a + 8 * ((va >> (12 + 9 * level)) & 0x1FF)
-            addr, g_pte, g_addr = self.g_stage(pte_gpa, LOAD, False, acc)  # implicit read
+            try:  # an implicit read: its guest-page fault names a "pseudoinstruction"
+                addr, g_pte, g_addr = self.g_stage(pte_gpa, LOAD, False, acc)
+            except Fault as f:
+                if f.cause in (20, 21, 23):
+                    f.tinst = 0x3000  # a 64-bit read for VS-stage translation
+                raise
             self.reads.append((0, level, addr))
             if not self.in_ram(addr):
                 raise Fault(_af(acc))
@@ -242,10 +247,10 @@ class Model:
                         raise Fault(_pf(acc))
                     if g_pte >= 0:  # the A/D write is a store to guest memory
                         if not g_pte & W:
-                            raise Fault(_gpf(acc), pte_gpa)
+                            raise Fault(_gpf(acc), pte_gpa, 0x3020)  # a 64-bit write
                         if not g_pte & D:
                             if not self.csr["menvcfg"] & K.MENVCFG_ADUE:
-                                raise Fault(_gpf(acc), pte_gpa)
+                                raise Fault(_gpf(acc), pte_gpa, 0x3020)
                             self.write(g_addr, g_pte | A | D)
                     pte |= need
                     self.write(addr, pte)
@@ -358,6 +363,7 @@ def test_hlv_hsv_translate_as_the_spec_says(seed):
         assert m.hart.csr["mcause"] == fault.cause
         assert m.hart.csr["mtval"] == va
         assert m.hart.csr["mtval2"] == fault.gpa >> 2
+        assert m.hart.csr["mtinst"] == fault.tinst
         # an HLV/HSV fault carries a guest virtual address even though V was 0
         assert m.hart.csr["mstatus"] & K.MSTATUS_GVA
         assert not m.hart.csr["mstatus"] & K.MSTATUS_MPV

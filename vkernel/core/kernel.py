@@ -77,6 +77,8 @@ S_HOST_S_EXC = 43  # bit set of exception causes that exit to the host instead o
 S_HOST_S_INT = 44  # bit set of interrupt causes that exit to the host instead of (H)S-mode
 S_TRAP_GPA = 45  # scratch: the guest physical address of a guest-page fault (for htval)
 S_HLV = 46  # scratch: 1 while an HLV/HLVX/HSV accesses memory (its faults set GVA)
+S_TRAP_TINST = 47  # scratch: htinst/mtinst of a guest-page fault (a pseudoinstruction when
+#                    an implicit VS-stage page-table access faulted, else 0)
 S_SIZE = 48
 
 # exit reasons
@@ -326,6 +328,13 @@ EXC_LOAD_GUEST_PAGE = 21
 EXC_VIRTUAL_INSTRUCTION = 22
 EXC_STORE_GUEST_PAGE = 23
 # causes whose tval is a virtual address: with V=1 (or for HLV/HSV) it is a guest's (GVA)
+# causes of a load's or store's trap (misaligned, access, page and guest-page faults)
+DATA_CAUSES = (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 13) | (1 << 15) | (1 << 21) \
+    | (1 << 23)
+# htinst/mtinst for a guest-page fault of an implicit VS-stage page-table access: a 64-bit
+# read (or, for a hardware A/D update, write) "pseudoinstruction"
+TINST_VS_READ = 0x3000
+TINST_VS_WRITE = 0x3020
 GVA_CAUSES = (1 << 0) | (1 << 1) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) \
     | (1 << 12) | (1 << 13) | (1 << 15) | (1 << 20) | (1 << 21) | (1 << 23)
 
@@ -775,12 +784,20 @@ def take_trap(s, csr, tr, cause, tval, interrupt, pc, instret):
     # the guest physical address of a guest-page fault (htval / mtval2 hold it >> 2), and
     # whether tval is a guest virtual address (GVA)
     gpa = np.int64(0)
+    tinst = np.int64(0)
     gva = 0
     if not interrupt:
         if cause == EXC_FETCH_GUEST_PAGE or cause == EXC_LOAD_GUEST_PAGE \
                 or cause == EXC_STORE_GUEST_PAGE:
             gpa = s[S_TRAP_GPA]
-        if (v == 1 or s[S_HLV] != 0) and (GVA_CAUSES >> cause) & 1:
+            tinst = s[S_TRAP_TINST]
+        guest_access = v == 1 or s[S_HLV] != 0
+        if not guest_access and mode == PRV_M and (DATA_CAUSES >> cause) & 1:
+            # M-mode loads and stores with MPRV=1 and MPV=1 are made as the guest's
+            ms = csr[CSR_MSTATUS]
+            guest_access = (ms & MSTATUS_MPRV) != 0 and (ms & MSTATUS_MPV) != 0 \
+                and ((ms >> MSTATUS_MPP_SHIFT) & 3) != PRV_M
+        if guest_access and (GVA_CAUSES >> cause) & 1:
             gva = 1
     s[S_HLV] = 0
     mcause = (cause | _INT64_MIN) if interrupt else cause
@@ -823,7 +840,7 @@ def take_trap(s, csr, tr, cause, tval, interrupt, pc, instret):
             hstatus |= HSTATUS_GVA
         csr[CSR_HSTATUS] = hstatus
         csr[CSR_HTVAL] = srl(gpa, 2)
-        csr[CSR_HTINST] = 0  # allowed by the spec: "no information"
+        csr[CSR_HTINST] = tinst  # else 0, which the spec allows: "no information"
         vec = csr[CSR_STVEC]
         new_mode = PRV_S
     else:
@@ -840,7 +857,7 @@ def take_trap(s, csr, tr, cause, tval, interrupt, pc, instret):
             mstatus |= MSTATUS_GVA
         mstatus &= ~MSTATUS_MIE
         csr[CSR_MTVAL2] = srl(gpa, 2)
-        csr[CSR_MTINST] = 0
+        csr[CSR_MTINST] = tinst
         vec = csr[CSR_MTVEC]
         new_mode = PRV_M
     csr[CSR_MSTATUS] = mstatus
@@ -1313,6 +1330,7 @@ def walk(s, csr, ram, tlb, wk, wr, va, acc, mode, v, hlvx, fill, step):
     read, in order: a cold Sv39-over-Sv39x4 walk reads 3 x (3 + 1) + 3 = 15 PTEs."""
     s[S_TLB_MISSES] += 1
     s[S_TRAP_TVAL] = va
+    s[S_TRAP_TINST] = 0
     if v == 1:
         vsatp = csr[CSR_VSATP]
         if srl(vsatp, 60) != SATP_MODE_SV39:  # VS-stage Bare: va is a guest physical address
@@ -1347,6 +1365,7 @@ def walk(s, csr, ram, tlb, wk, wr, va, acc, mode, v, hlvx, fill, step):
             pte_addr, g_pte, g_pte_addr = g_walk(s, csr, ram, wk, wr, pte_addr, ACC_LOAD, False,
                                                  acc, step)
             if pte_addr < 0:
+                s[S_TRAP_TINST] = TINST_VS_READ  # the spec requires it: "zero is not allowed"
                 return -1
         off = pte_addr - RAM_BASE
         s[S_WALKS] += 1
@@ -1383,11 +1402,13 @@ def walk(s, csr, ram, tlb, wk, wr, va, acc, mode, v, hlvx, fill, step):
                 if (g_pte & PTE_W) == 0:
                     s[S_TRAP_CAUSE] = guest_page_fault_cause(acc)
                     s[S_TRAP_GPA] = a + vpn_i * 8
+                    s[S_TRAP_TINST] = TINST_VS_WRITE
                     return -1
                 if (g_pte & PTE_D) == 0:
                     if (csr[CSR_MENVCFG] & MENVCFG_ADUE) == 0:
                         s[S_TRAP_CAUSE] = guest_page_fault_cause(acc)
                         s[S_TRAP_GPA] = a + vpn_i * 8
+                        s[S_TRAP_TINST] = TINST_VS_WRITE
                         return -1
                     g_pte |= PTE_A | PTE_D
                     ram_write(ram, g_pte_addr - RAM_BASE, 8, g_pte)
