@@ -10,6 +10,9 @@
 # VMIDLEN = 14, the time CSR readable, hcounteren.TM writable, Sstc (menvcfg.STCE) present.
 #
 # Nothing is delegated: every trap goes to m_trap (see the framework at the end).
+#
+# Conventions (trap records in s1-s9, expect, to_hs / to_u / to_vs / to_vu, MAGIC for
+# "back to M-mode"): see the framework at the end of the file.
     .equ MAGIC,     0x4d4d               # a7 value: "back to M-mode" (see the framework)
     .equ LVL_HS,    1
     .equ LVL_VS,    2
@@ -483,6 +486,7 @@ main:
     bne a0, a1, fail
     csrw hvip, zero
     csrw hideleg, zero
+    bnez s9, fail                 # (and no trap on the way)
 
 # ---- V=1: supervisor CSR accesses reach the VS CSRs -----------------------------------------
     # The HS-level and the VS-level copies get different values; VS-mode must see the VS ones.
@@ -529,7 +533,6 @@ main:
     csrr a4, time                 # (a4: time before, in M)
 
     jal to_vs                     # ---- VS-mode ---------------------------------------------
-    bnez s9, fail                 # (and no trap on the way)
 
     li gp, 38                     # sscratch reads vsscratch
     csrr a0, sscratch

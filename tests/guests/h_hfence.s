@@ -14,6 +14,9 @@
 #   G-stage (root g_root2, VMID 2): GPA_P -> page3
 #   VS-stage (vs_root, ASID 3): GVA_X -> GPA_P (RW);  vs_root2: GVA_X -> GPA_Q
 #   page1..page4 hold VAL1..VAL4 at offset 0.
+#
+# Conventions (trap records in s1-s9, expect, to_hs / to_u / to_vs / to_vu, MAGIC for
+# "back to M-mode"): see the framework at the end of the file.
     .equ MAGIC,     0x4d4d               # a7 value: "back to M-mode" (see the framework)
     .equ LVL_HS,    1
     .equ LVL_VS,    2
@@ -318,11 +321,11 @@ main:
     ecall
     bnez s9, fail                 # (and no trap on the way)
 
-    li gp, 14                     # a G-stage change of a VS page-table page: the VS root's
-    la a2, g_root                 # gigabyte of GPA_P stays, but GPA_P is mapped through a
-    la a0, g_l1b                  # second level-1 table whose page maps GPA_P -> page2
-    li a1, PTR                    # (HFENCE.GVMA covers the G-stage translations of the VS
-    li a3, 4                      # walk as well as of the final address)
+    li gp, 14                     # a G-stage change above the leaf: the root entry of GPA_P's
+    la a2, g_root                 # gigabyte now points at another level-1 table (g_l1b ->
+    la a0, g_l1b                  # g_l0b: GPA_P -> page2); HFENCE.GVMA makes that visible
+    li a1, PTR                    # too
+    li a3, 4
     jal set_pte
     hfence.gvma zero, zero
     jal to_vs
@@ -340,8 +343,8 @@ main:
     bnez s9, fail                 # (and no trap on the way)
 
     li gp, 15                     # hgatp switched to other tables and another VMID (g_root2,
-    la t0, g_root2                # VMID 2: GPA_P -> page3 there; g_root now has page3 too,
-    srli t0, t0, 12               # so first page1 in g_root)
+    la t0, g_root2                # VMID 2, where GPA_P -> page3): VS-mode sees page3. (g_root
+    srli t0, t0, 12               # maps GPA_P to page3 as well by now: first page1 there.)
     li t1, HGATP_SV39X4 | (VMID2 << 44)
     or t0, t0, t1
     la a2, g_l0

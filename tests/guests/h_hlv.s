@@ -18,6 +18,9 @@
 #     GVA_GRO -> GPA_RO RW    GVA_UX -> GPA_A UX       GVA_RX -> GPA_A RX
 #   pageC holds 0x8877665544332211 at offset 0 (pageA 0x1111.., pageB 0x2222..).
 # Every PTE has A and D set.
+#
+# Conventions (trap records in s1-s9, expect, to_hs / to_u / to_vs / to_vu, MAGIC for
+# "back to M-mode"): see the framework at the end of the file.
     .equ MAGIC,     0x4d4d               # a7 value: "back to M-mode" (see the framework)
     .equ LVL_HS,    1
     .equ LVL_VS,    2

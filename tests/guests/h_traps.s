@@ -17,6 +17,9 @@
 # Access faults come from NOWHERE, a physical address with nothing behind it (on vkernel and
 # on QEMU's virt board alike). PMP is not used for them: vkernel has the PMP CSRs but does
 # not check accesses against them.
+#
+# Conventions (trap records in s1-s9, expect, to_hs / to_u / to_vs / to_vu, MAGIC for
+# "back to M-mode"): see the framework at the end of the file.
     .equ MAGIC,     0x4d4d               # a7 value: "back to M-mode" (see the framework)
     .equ LVL_HS,    1
     .equ LVL_VS,    2
@@ -806,8 +809,8 @@ main:
     csrw hvip, zero
 
     li gp, 49                     # an M-level interrupt (SSI with mideleg[1] = 0) comes before
-    li t0, 0x220                  # an HS-level one (VSSI with hideleg = 0); the one into M
-    csrw mideleg, t0              # sets MPV=1, MPP=S, GVA=0
+    li t0, 0x220                  # an HS-level one (VSSI with hideleg = 0), both pending in
+    csrw mideleg, t0              # VS-mode
     csrw hideleg, zero
     csrsi mip, 2
     csrsi mie, 2

@@ -37,6 +37,9 @@
 #     GVA_PTX:    vs_l1[2] points at GPA_PT_X;  vs_l0x[0] -> GPA_A RWX
 #     GVA_PTRO:   vs_l1[3] points at GPA_PT_RO; vs_l0ro[0] -> GPA_A RW
 #   pageA/B/C hold 0x1111.., 0x2222.., 0x3333.. at offset 0; xstub is `li a0, 42; ret`.
+#
+# Conventions (trap records in s1-s9, expect, to_hs / to_u / to_vs / to_vu, MAGIC for
+# "back to M-mode"): see the framework at the end of the file.
     .equ MAGIC,     0x4d4d               # a7 value: "back to M-mode" (see the framework)
     .equ LVL_HS,    1
     .equ LVL_VS,    2
@@ -794,13 +797,13 @@ main:
     li t0, MPRV | MPV | MPP_MASK
     csrc mstatus, t0
     li a0, LVL_M
-    # QEMU 7.2 reports a G-stage fault under MPRV as a page fault (13), without mtval2
+    # QEMU 7.2 reports a G-stage fault under MPRV as a page fault (13) (mtval2 is right)
     li a1, 21                     # qemu-7.2-bug: li a1, 13
     la a2, 1b
     jal expect
     bne s3, a3, fail
     li t0, (GPA_INV + 0x60) >> 2
-    bne s6, t0, fail              # qemu-7.2-bug:
+    bne s6, t0, fail
     li t0, MPV | GVA_M
     and a0, s5, t0
     li a1, GVA_M

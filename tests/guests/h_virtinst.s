@@ -15,6 +15,9 @@
 #
 # Translation is off (vsatp, hgatp, satp Bare). Nothing is delegated unless said: every
 # trap goes to M, and `trapped` checks it.
+#
+# Conventions (trap records in s1-s9, expect, to_hs / to_u / to_vs / to_vu, MAGIC for
+# "back to M-mode"): see the framework at the end of the file.
     .equ MAGIC,     0x4d4d               # a7 value: "back to M-mode" (see the framework)
     .equ LVL_HS,    1
     .equ LVL_VS,    2
