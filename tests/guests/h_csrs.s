@@ -702,12 +702,30 @@ main:
     sub a5, a5, t0
     bltu a5, a4, fail
     bltu a0, a5, fail
+    bnez s9, fail                 # (and no trap on the way)
+
+    li gp, 53                     # VU-mode reads time + htimedelta as well (scounteren.TM = 1
+    li t0, DELTA                  # too, for U-level access)
+    csrw htimedelta, t0
+    li t0, 7
+    csrw scounteren, t0
+    csrr a4, time
+    jal to_vu
+    csrr a5, time
+    li a7, MAGIC
+    ecall
+    csrr a0, time
+    li t0, DELTA
+    sub a5, a5, t0
+    bltu a5, a4, fail
+    bltu a0, a5, fail
     csrw htimedelta, zero
+    csrw scounteren, zero
     csrw hideleg, zero
     bnez s9, fail                 # (and no trap on the way)
 
 # ---- entering and leaving V=1: MRET (MPV) and SRET (SPV) ------------------------------------
-    li gp, 53                     # mret with MPV=1, MPP=S enters VS: an ecall there has cause
+    li gp, 54                     # mret with MPV=1, MPP=S enters VS: an ecall there has cause
     jal to_vs                     # 10 (from VS-mode), and the trap sets MPV=1, MPP=S
 1:  ecall
     li a0, LVL_M
@@ -721,7 +739,7 @@ main:
     li a7, MAGIC
     ecall
 
-    li gp, 54                     # mret with MPV=1, MPP=U enters VU: cause 8, MPV=1, MPP=U
+    li gp, 55                     # mret with MPV=1, MPP=U enters VU: cause 8, MPV=1, MPP=U
     jal to_vu
 1:  ecall
     li a0, LVL_M
@@ -735,14 +753,14 @@ main:
     li a7, MAGIC
     ecall
 
-    li gp, 55                     # mret sets MPV=0: after it, mstatus.MPV reads 0
+    li gp, 56                     # mret sets MPV=0: after it, mstatus.MPV reads 0
     csrr a0, mstatus
     li t0, MPV
     and a0, a0, t0
     bnez a0, fail
     bnez s9, fail                 # (and no trap on the way)
 
-    li gp, 56                     # "MPV is ignored when MPP=3": mret with MPV=1, MPP=M stays in
+    li gp, 57                     # "MPV is ignored when MPP=3": mret with MPV=1, MPP=M stays in
     li t0, 0x1111                 # M-mode with V=0 (sscratch is still the HS-level one, not
     csrw sscratch, t0             # vsscratch) and clears MPV
     li t0, 0x2222
@@ -767,7 +785,7 @@ main:
     la a2, 1b
     jal expect
 
-    li gp, 57                     # sret in HS-mode with hstatus.SPV=1, SPP=1 enters VS-mode:
+    li gp, 58                     # sret in HS-mode with hstatus.SPV=1, SPP=1 enters VS-mode:
     li t0, 0x7777                 # sscratch now reads vsscratch, an ecall has cause 10
     csrw vsscratch, t0
     jal to_hs
@@ -791,7 +809,7 @@ main:
     and a0, s5, t0
     beqz a0, fail
 
-    li gp, 58                     # SRET set hstatus.SPV=0 and sstatus.SPP=0 (s7 = hstatus at
+    li gp, 59                     # SRET set hstatus.SPV=0 and sstatus.SPP=0 (s7 = hstatus at
     andi a0, s7, H_SPV            # the ecall)
     bnez a0, fail
     li a7, MAGIC
@@ -801,7 +819,7 @@ main:
     bnez a0, fail
     bnez s9, fail                 # (and no trap on the way)
 
-    li gp, 59                     # SPV=1 with SPP=0: sret enters VU-mode (cause 8, MPV=1)
+    li gp, 60                     # SPV=1 with SPP=0: sret enters VU-mode (cause 8, MPV=1)
     jal to_hs
     li t0, H_SPV
     csrs hstatus, t0
@@ -823,7 +841,7 @@ main:
     li a7, MAGIC
     ecall
 
-    li gp, 60                     # SPV=0: sret from HS stays at V=0 (SPP=1: HS, cause 9)
+    li gp, 61                     # SPV=0: sret from HS stays at V=0 (SPP=1: HS, cause 9)
     jal to_hs
     li t0, H_SPV
     csrc hstatus, t0
