@@ -15,6 +15,7 @@ import pytest
 
 from vkernel import Machine, assemble
 from vkernel.guests import (
+    GUEST_RAM,
     KERNEL_BASE,
     PAGE,
     STACK_PAGES,
@@ -62,10 +63,10 @@ def process_lines(workload: str, n: int | None) -> list[list[str]]:
     csrr_t0_sstatus = (0x100 << 20) | (2 << 12) | (5 << 7) | 0x73  # csrrs t0, sstatus, x0
     return [["efault: a buffer on the stack is fine", "efault: 4 bad buffers refused"],
             ["segv: storing to 0x20000000",
-             f"killed: store page fault (pc {segv['faulting_store']:#x}, stval 0x20000000)"],
+             f"killed: store page fault (pc {segv['faulting_store']:#x}, address 0x20000000)"],
             ["illegal: reading sstatus in user mode",
              f"killed: illegal instruction (pc {illegal['faulting_csrr']:#x}, "
-             f"stval {csrr_t0_sstatus:#x})"]]
+             f"instruction {csrr_t0_sstatus:#x})"]]
 
 
 def expected_console(workload: str, n: int | None = None) -> str:
@@ -112,6 +113,10 @@ def user_pa(workload: str, pid: int, va: int) -> int:
 def test_workload_runs_natively_with_the_expected_output(workload: str) -> None:
     m = run(native(workload))
     assert m.console == expected_console(workload)
+    # nothing was stored outside the firmware's and the kernel's memory
+    fw_end = max(sec.end for sec in firmware().sections.values())
+    assert not any(m.mem.read(fw_end, KERNEL_BASE - fw_end))
+    assert not any(m.mem.read(GUEST_RAM[1], m.mem.size - (GUEST_RAM[1] - GUEST_RAM[0])))
 
 
 def test_bench_n_is_substituted() -> None:

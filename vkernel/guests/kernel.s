@@ -88,7 +88,7 @@
 #   anything else                    -> -38 (ENOSYS)
 # Other traps from U: breakpoint (ebreak, c.ebreak): skipped, the process continues;
 # load/store page fault in the heap: demand paging; anything else kills the process
-# ("killed: <cause> (pc .., stval ..)" in its output; exit status 132 for an illegal
+# ("killed: <cause> (pc .., address ..)" in its output; exit status 132 for an illegal
 # instruction, 139 otherwise, like a shell reports SIGILL and SIGSEGV).
 #
 # The boot self-check (selfcheck_interrupts) is a Popek-Goldberg experiment: it only
@@ -902,19 +902,33 @@ user_interrupt:
 
 # ---- ebreak / c.ebreak: step over it (2 or 4 bytes: the low two bits say which) ----
 breakpoint:
-        ld    t1, TF_EPC(s0)
-        li    t0, SSTATUS_SUM
-        csrs  sstatus, t0               # let S read the user's code page
-        lhu   t2, 0(t1)
-        csrc  sstatus, t0
-        andi  t2, t2, 3
-        li    t3, 3                     # 0b11: a 32-bit instruction
-        li    t4, 2
-        bne   t2, t3, 1f
-        li    t4, 4
-1:      add   t1, t1, t4
-        sd    t1, TF_EPC(s0)
+        ld    a0, TF_EPC(s0)
+        call  fetch_user_insn
+        andi  a0, a0, 3
+        li    t0, 3                     # 0b11: a 32-bit instruction
+        li    t1, 2
+        bne   a0, t0, 1f
+        li    t1, 4
+1:      ld    t0, TF_EPC(s0)
+        add   t0, t0, t1
+        sd    t0, TF_EPC(s0)
         j     ret_from_trap
+
+# fetch_user_insn(a0 = user pc) -> a0 = the instruction there (16 or 32 bits). The pc
+# was just fetched from, so its page is mapped; sstatus.SUM lets S read a U page.
+fetch_user_insn:
+        li    t0, SSTATUS_SUM
+        csrs  sstatus, t0
+        lhu   t1, 0(a0)                 # 2-byte aligned, maybe not 4: two halves
+        andi  t2, t1, 3
+        li    t3, 3
+        bne   t2, t3, 1f                # a compressed instruction: 16 bits
+        lhu   t2, 2(a0)
+        slli  t2, t2, 16
+        or    t1, t1, t2
+1:      csrc  sstatus, t0
+        mv    a0, t1
+        ret
 
 # ---- demand paging: a load or store page fault in the heap maps a fresh page ----
 page_fault:
@@ -966,10 +980,19 @@ kill:
         call  kputs
         ld    a0, TF_EPC(s0)
         call  kput_hex
-        la    a0, msg_kill_stval
+        li    t0, SCAUSE_ILLEGAL
+        beq   s1, t0, 3f
+        la    a0, msg_kill_stval        # the faulting address
         call  kputs
         mv    a0, s2
-        call  kput_hex
+        j     4f
+3:      ld    a0, TF_EPC(s0)            # the instruction itself: read it from memory, as
+        call  fetch_user_insn           # stval may hold it or 0, as the CPU chooses
+        mv    s2, a0
+        la    a0, msg_kill_insn
+        call  kputs
+        mv    a0, s2
+4:      call  kput_hex
         la    a0, msg_kill_end
         call  kputs
         la    t0, k_sink
@@ -1285,7 +1308,8 @@ msg_halt:           .asciz "halt: pid "
 msg_halt_2:         .asciz " exit "
 msg_killed:         .asciz "killed: "
 msg_kill_pc:        .asciz " (pc "
-msg_kill_stval:     .asciz ", stval "
+msg_kill_stval:     .asciz ", address "
+msg_kill_insn:      .asciz ", instruction "
 msg_kill_end:       .asciz ")\n"
 msg_panic:          .asciz "panic: "
 msg_irq_off:        .asciz "interrupt taken with interrupts off"

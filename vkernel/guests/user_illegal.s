@@ -1,6 +1,6 @@
 # user_illegal.s -- process 3 of the "faults" workload: a privileged instruction in U
 # (reading sstatus). It raises an illegal-instruction exception, and the kernel kills the
-# process: "killed: illegal instruction (pc .., stval <the instruction>)", status 132.
+# process: "killed: illegal instruction (pc .., instruction 0x100022f3)", status 132.
 
         .globl _start
 _start:

@@ -1,6 +1,6 @@
 # user_segv.s -- process 2 of the "faults" workload: a store to an address where nothing
 # is mapped (and which is not the heap). The kernel kills the process: its output ends
-# with "killed: store page fault (pc .., stval 0x20000000)" and its exit status is 139.
+# with "killed: store page fault (pc .., address 0x20000000)" and its exit status is 139.
 
         .equ NOWHERE, 0x20000000
 
