@@ -9,8 +9,8 @@
 # to the machine only through:
 #   * SBI calls (ecall to the firmware or hypervisor): sbi_set_timer, the debug console,
 #     system reset. Never the CLINT, never stimecmp, never the UART for output;
-#   * the S-mode CSRs sstatus, sie, stvec, sscratch, sepc, scause, stval, satp and
-#     `rdtime`; the instructions sret and sfence.vma;
+#   * the S-mode CSRs sstatus (its SIE, SPP and SUM bits), sie, stvec, sscratch, sepc,
+#     scause, stval, satp and `rdtime`; the instructions sret and sfence.vma;
 #   * memory: its own guest-physical RAM 0x8020_0000..0x8080_0000, and -- only in the
 #     "device" benchmark -- loads from the UART's line status register.
 # Every one of those "sensitive" instructions is something a hypervisor has to get right.
@@ -20,7 +20,7 @@
 # pointer is its physical address):
 #   0x8000_0000 .. 0x8020_0000  firmware (the kernel never touches it)
 #   0x8020_0000 .. 0x8030_0000  this kernel: .text, .rodata (with the workload's program
-#                               images), .data, .bss (process table, output buffers, stack)
+#                               images), .bss (process table, output buffers, stack)
 #   0x8030_0000 .. 0x8040_0000  page-table pool: every page-table page, plus the scratch
 #                               page of the pte-update benchmark (bump allocator, zeroed)
 #   0x8040_0000 .. 0x8080_0000  user pool: every page a process can see: program, stack,
