@@ -94,7 +94,37 @@ def test_guest_traps_stay_in_the_guest():
     assert ds.vk.cost().loc["vm_exit", "events"] == 2  # the two SBI calls only
 
 
-def test_mmio_device_register_emulated():
+def test_trap_and_emulate_reflects_and_emulates():
+    """The same guest deprivileged: each of its CSR instructions and sret traps and is
+    emulated; its illegal instruction and breakpoint exit too and are reflected into its
+    own handler (injections); the machine itself takes no trap in a handler."""
+    prog = guest("unimp\nebreak\nmv a0, s1\naddi a0, a0, 48\n" + SBI_PUTCHAR)
+    vm = VM(prog, ram_mb=4, technique="trap-emulate", trace=("hv", "trap", "step"))
+    vm.run()
+    assert vm.console == "2"
+    ds = vm.trace_dataset()
+    assert ds.sizes["trap"] == 0
+    assert set(ds.step_mode.values.tolist()) == {0}  # the guest kernel ran in U-mode
+    rows = ds.vk.to_dataframe("hv")
+    inj = rows[rows.event == "injection"]
+    assert inj["cause"].tolist() == [2, 3]
+    emulated = rows[rows.event == "emulation"]["detail"].tolist()
+    # csrw stvec, then per trap: csrr scause, stval, sepc, csrw sepc, sret (by its bits)
+    sret = 0x10200073
+    handler = [K.CSR_SCAUSE, K.CSR_STVAL, K.CSR_SEPC, K.CSR_SEPC, sret]
+    assert emulated == [K.CSR_STVEC] + handler * 2
+    cost = ds.vk.cost()
+    # exits: 2 SBI calls, 2 reflected traps, 11 emulations, and 1 hidden page fault (the
+    # first fetch: the shadow had no entry for the code's page yet)
+    assert cost.loc["shadow_update", "events"] == 1
+    assert cost.loc["vm_exit", "events"] == 2 + 2 + 11 + 1
+    assert cost.loc["vm_exit", "cycles"] == 16 * CostModel().trap_exit
+    assert vm.virtual_csrs()["stvec"] == prog.symbols["handler"]
+    assert vm.machine.hart.csr["stvec"] == 0  # the machine's own was never touched
+
+
+@pytest.mark.parametrize("technique", ["hardware", "trap-emulate"])
+def test_mmio_device_register_emulated(technique):
     """The UART is not mapped in the G-stage: every access exits (a guest-page fault) and
     the hypervisor performs it on the guest's virtual UART."""
     body = """
@@ -105,21 +135,22 @@ def test_mmio_device_register_emulated():
     sb a0, 0(s0)           # THR: a byte to the console
     lb a0, 5(s0)
 """
-    vm = VM(guest(body), ram_mb=4, trace="hv")
+    vm = VM(guest(body), ram_mb=4, trace="hv", technique=technique)
     vm.run()
     assert vm.console == "u"
     assert vm.machine.hart.x["s4"] == 0x60
     rows = vm.trace_dataset().vk.to_dataframe("hv")
     mmio = rows[rows.event == "mmio"]
     assert mmio["detail"].tolist() == [0x1000_0005, 0x1000_0000, 0x1000_0005]
-    assert set(mmio["cause"]) == {K.EXC_LOAD_GUEST_PAGE, K.EXC_STORE_GUEST_PAGE}
 
 
-def test_hypervisor_only_instructions_become_illegal_in_the_guest():
-    """hgatp and HLV belong to HS: from VS they raise virtual-instruction exceptions, and
-    the hypervisor gives the guest what it would see without them: illegal instruction."""
+@pytest.mark.parametrize("technique", ["hardware", "trap-emulate"])
+def test_hypervisor_only_instructions_become_illegal_in_the_guest(technique):
+    """hgatp and HLV belong to HS: from VS they raise virtual-instruction exceptions (from
+    a deprivileged guest, illegal instructions), and the hypervisor gives the guest what
+    it would see without them: an illegal-instruction exception."""
     body = "csrw hgatp, zero\nhlv.d a0, (sp)\ncsrr a0, hstatus\nmv s5, s1\n"
-    vm = VM(guest(body), ram_mb=4, trace=("hv", "trap"))
+    vm = VM(guest(body), ram_mb=4, trace=("hv", "trap"), technique=technique)
     hgatp = vm.machine.hart.csr["hgatp"]
     vm.run()
     assert vm.machine.hart.x["s5"] == 3
@@ -129,15 +160,17 @@ def test_hypervisor_only_instructions_become_illegal_in_the_guest():
     assert inj["cause"].tolist() == [K.EXC_ILLEGAL] * 3
 
 
-def test_guest_physical_memory_is_scattered():
-    vm = VM(guest(""), ram_mb=4)
+@pytest.mark.parametrize("technique", ["hardware", "trap-emulate"])
+def test_guest_physical_memory_is_scattered(technique):
+    vm = VM(guest(""), ram_mb=4, technique=technique)
     p2m = vm.memory.p2m
     assert len(p2m) == 1024 and len(set(p2m.tolist())) == 1024
     steps = np.diff(p2m)
     assert np.count_nonzero(steps == 4096) < 50  # neighbours are rarely neighbours
     owners = vm.technique.frames.owner
     assert {owners[int(f)] for f in p2m} == {"guest"}
-    assert owners[vm.technique.gstage.root] == HYPERVISOR
+    assert owners[int(vm.machine.hart.csr["hgatp" if technique == "hardware" else "satp"]
+                      & ((1 << 44) - 1)) << 12] == HYPERVISOR
     with pytest.raises(GuestMemoryError, match="not in the guest's RAM"):
         vm.memory.read(0x9000_0000, 8)
 
@@ -151,11 +184,57 @@ def test_unknown_technique_and_guest():
 
 # ------------------------------------------------------------------- isolation
 def _foreign_frames(vm: VM) -> dict[int, bytes]:
-    """Every machine frame the guest does not own, as it is now."""
+    """Every machine frame that is neither the guest's nor the hypervisor's (free frames,
+    and a victim's), as it is now: nothing may change them."""
     owner = vm.technique.frames.owner
     mem = vm.machine.mem
     return {a: mem.read(a, 4096) for a in range(K.RAM_BASE, K.RAM_BASE + mem.size, 4096)
-            if owner.get(a) != "guest"}
+            if owner.get(a) not in ("guest", HYPERVISOR)}
+
+
+def _leaves(mem, root: int, root_bits: int = 9) -> list[int]:  # noqa: ANN001
+    """The machine frames an Sv39 (or, with root_bits=11, Sv39x4) table's leaves map."""
+    out = []
+
+    def walk(table: int, level: int) -> None:
+        for i in range(1 << (root_bits if level == 2 else 9)):
+            pte = mem.read_u64(table + 8 * i)
+            if not pte & 1:
+                continue
+            ppn = (pte >> 10) & ((1 << 44) - 1)
+            if pte & 0xA:  # R or X: a leaf
+                out.extend(ppn + k << 12 for k in range(1 << (9 * level)))
+            elif level:
+                walk(ppn << 12, level - 1)
+    walk(root, 2)
+    return out
+
+
+def _unchanged(vm: VM, before: dict[int, bytes]) -> bool:
+    """Frames foreign before the run and still foreign (the hypervisor may have taken free
+    ones for its own tables meanwhile) hold what they held."""
+    after = _foreign_frames(vm)
+    return all(after[a] == before[a] for a in after.keys() & before.keys())
+
+
+def _hypervisor_maps_only_the_guest(vm: VM) -> bool:
+    """The isolation invariant itself: every translation the hypervisor gives the
+    hardware (the G-stage table, or every shadow table) leads to a guest frame."""
+    owner = vm.technique.frames.owner
+    mem = vm.machine.mem
+    if vm.technique_name == "hardware":
+        frames = _leaves(mem, vm.technique.gstage.root, root_bits=11)
+    else:
+        frames = [f for table in vm.technique.shadow.tables.values()
+                  for f in _leaves(mem, table.pages[0])]
+    return all(owner.get(f) == "guest" for f in frames)
+
+
+def _victim(vm: VM) -> int:
+    """A frame owned by someone else (another domain), full of a pattern."""
+    frame = vm.technique.frames.alloc("victim")
+    vm.machine.mem.write(frame, b"\xa5" * 4096)
+    return frame
 
 
 ATTACK = """
@@ -198,32 +277,48 @@ targets_end:
     st.integers(0, 0x0FFF_FFF8),  # low addresses (no device answers there for guests)
     st.integers(1 << 41, (1 << 64) - 8),  # beyond Sv39x4's 41 bits
 ), min_size=1, max_size=6))
-def test_hardware_guest_cannot_touch_what_it_does_not_own(addrs):
+@pytest.mark.parametrize("technique", ["hardware", "trap-emulate"])
+def test_guest_cannot_touch_what_it_does_not_own(technique, addrs):
     """Loads, stores and AMOs at addresses outside the guest's RAM: every one faults inside
-    the guest (the G-stage has no mapping: a guest-page fault, which the hypervisor turns
-    into an access fault for the guest), and no frame the guest does not own changes."""
+    the guest (nothing maps them: a guest-page fault in the G-stage, or a page fault in
+    the shadow that the guest's own tables cannot explain, which the hypervisor turns into
+    an access fault for the guest), and no frame the guest does not own changes."""
     addrs = [a & ~7 for a in addrs]
-    vm = VM(attack_guest(addrs), ram_mb=8, machine_mb=32, trace="hv")
+    probe = VM(guest(""), ram_mb=8, machine_mb=32, technique=technique)
+    addrs.append(_victim(probe))  # the same seed: the same frame in the VM below
+    vm = VM(attack_guest(addrs), ram_mb=8, machine_mb=32, trace="hv", technique=technique)
+    assert _victim(vm) == addrs[-1]
     before = _foreign_frames(vm)
     assert vm.run().reason == "shutdown"
+    assert vm.machine.mem.read(addrs[-1], 4096) == b"\xa5" * 4096  # the victim's
     x = vm.machine.hart.x
     assert x["s7"] == 4 * len(addrs)
-    assert x["s1"] == 4 * len(addrs), "every attempt faulted inside the guest"
-    assert _foreign_frames(vm) == before
+    # the victim's machine address may also be a guest physical address of the guest's
+    # own RAM: then it reaches the guest's page there (that is what addresses mean)
+    outside = [a for a in addrs if a not in vm.memory]
+    assert x["s1"] == 4 * len(outside), "every attempt outside its RAM faulted in the guest"
+    assert _unchanged(vm, before)
+    assert _hypervisor_maps_only_the_guest(vm)
     rows = vm.trace_dataset().vk.to_dataframe("hv")
-    assert (rows.event == "injection").sum() == 4 * len(addrs)
+    assert (rows.event == "injection").sum() == 4 * len(outside)
 
 
-def test_hardware_guest_page_tables_cannot_reach_foreign_frames():
+@pytest.mark.parametrize("technique", ["hardware", "trap-emulate"])
+def test_guest_page_tables_cannot_reach_foreign_frames(technique):
     """The guest builds its own Sv39 table mapping a virtual page to the machine address
     of a hypervisor frame (as a guest physical address) and to its own G-stage root: the
     second stage still stands between it and the machine."""
-    vm0 = VM(guest(""), ram_mb=8, machine_mb=32)
+    vm0 = VM(guest(""), ram_mb=8, machine_mb=32, technique=technique)
     owner = vm0.technique.frames.owner
     # a G-stage table of the hypervisor's, and a frame nobody owns (both above the guest's
     # RAM, so that as guest physical addresses they are not simply the guest's own pages)
-    victims = [min(a for a, o in owner.items() if o == HYPERVISOR and a >= 0x8080_0000),
-               max(a for a in range(0x8080_0000, 0x8200_0000, 4096) if a not in owner)]
+    hv = sorted(a for a, o in owner.items() if o == HYPERVISOR and a >= 0x8080_0000)
+
+    def victim_above(vm: VM) -> int:  # another domain's frame, above the guest's RAM
+        while (frame := _victim(vm)) < 0x8080_0000:
+            pass
+        return frame
+    victims = (hv[:1] + [victim_above(vm0), victim_above(vm0)])[:2]
     del vm0
     leaves = "\n".join(f"    .dword {(((v >> 12) << 10) | 0xCF):#x}" for v in victims)
     src = f"""
@@ -284,12 +379,19 @@ l0:
 {leaves}
     .zero {4096 - 8 * len(victims)}
 """
-    vm = VM(assemble(src, base=0x8020_0000), ram_mb=8, machine_mb=32, trace=("hv", "walk"))
+    vm = VM(assemble(src, base=0x8020_0000), ram_mb=8, machine_mb=32, trace=("hv", "walk"),
+            technique=technique)
+    assert (hv[:1] + [victim_above(vm), victim_above(vm)])[:2] == victims  # same seed
     before = _foreign_frames(vm)
+    hv_frames = {a: vm.machine.mem.read(a, 4096) for a in victims}
     assert vm.run().reason == "shutdown"
     assert vm.machine.hart.x["s5"] == 4
-    assert _foreign_frames(vm) == before
+    assert _unchanged(vm, before)
+    assert {a: vm.machine.mem.read(a, 4096) for a in victims} == hv_frames
+    assert _hypervisor_maps_only_the_guest(vm)
     ds = vm.trace_dataset()
-    # the last G-stage walks: for guest physical addresses nobody gave the guest
-    g = ds.walk_vaddr.values[ds.walk_stage.values == 1]
-    assert {int(v) for v in victims} <= {int(a) & ~0xFFF for a in g}
+    if technique == "hardware":  # G-stage walks for guest physical addresses nobody gave
+        g = ds.walk_vaddr.values[ds.walk_stage.values == 1]
+        assert {int(v) for v in victims} <= {int(a) & ~0xFFF for a in g}
+    else:  # the shadow never maps them: every attempt is a fault the guest's tables allow
+        assert ds.vk.cost().loc["injection", "events"] == 4

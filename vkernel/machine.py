@@ -282,6 +282,30 @@ class Hart:
         s = self._m._s
         return int((s[K.S_INSTRET] + s[K.S_TIME_OFF]) // s[K.S_TIME_DIV])
 
+    @property
+    def mtimecmp(self) -> int:
+        """The CLINT's timer compare register (a machine timer interrupt is pending while
+        mtime >= mtimecmp)."""
+        return int(self._m._s[K.S_MTIMECMP]) & MASK64
+
+    @mtimecmp.setter
+    def mtimecmp(self, value: int) -> None:
+        self._m._s[K.S_MTIMECMP] = _signed(value)
+
+    def flush_tlb(self) -> None:
+        """Forget every cached translation, as ``sfence.vma`` with no operands does."""
+        self._m._tlb[:] = 0
+
+    def sleep_until_timer(self) -> bool:
+        """What ``wfi`` does when nothing is pending: let time jump to the next timer
+        deadline (retired instructions do not move). False when no timer is armed."""
+        s, csr = self._m._s, self._m._csr
+        deadline = int(K.timer_deadline(s, csr, s[K.S_INSTRET]))
+        if deadline >= 1 << 62:
+            return False
+        s[K.S_TIME_OFF] += deadline - int(s[K.S_INSTRET])
+        return True
+
     def __repr__(self) -> str:
         return f"Hart(pc={self.pc:#x}, mode={self.mode.name}, instret={self.instret})"
 

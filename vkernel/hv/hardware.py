@@ -24,9 +24,9 @@ from vkernel.core import kernel as K
 from vkernel.devices import MEMORY_MAP
 from vkernel.devices.uart import Uart16550
 from vkernel.hv.memory import FrameAllocator, GStageTable, GuestMemory, guest_walk
+from vkernel.hv.mmio import MMIOError, emulate_access
 from vkernel.hv.sbi import SBI
 from vkernel.hv.vm import HypervisorError, Technique
-from vkernel.isa.decode import decode
 from vkernel.isa.program import Program
 from vkernel.machine import Exit, Mode
 
@@ -39,10 +39,6 @@ GUEST_EXCEPTIONS = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 
 GUEST_INTERRUPTS = K.MIP_VSSIP | K.MIP_VSTIP | K.MIP_VSEIP
 GUEST_PAGE_FAULTS = (K.EXC_FETCH_GUEST_PAGE, K.EXC_LOAD_GUEST_PAGE, K.EXC_STORE_GUEST_PAGE)
 UART_BASE, UART_SIZE = next((base, size) for name, base, size in MEMORY_MAP if name == "uart")
-LOADS = {"lb": (1, True), "lh": (2, True), "lw": (4, True), "ld": (8, True),
-         "lbu": (1, False), "lhu": (2, False), "lwu": (4, False),
-         "c.lw": (4, True), "c.ld": (8, True), "c.lwsp": (4, True), "c.ldsp": (8, True)}
-STORES = {"sb": 1, "sh": 2, "sw": 4, "sd": 8, "c.sw": 4, "c.sd": 8, "c.swsp": 4, "c.sdsp": 8}
 
 
 class HardwareAssisted(Technique):
@@ -144,23 +140,10 @@ class HardwareAssisted(Technique):
     def emulate_mmio(self, exit: Exit, offset: int) -> None:
         """Do the device access the trapped load or store meant, then step past it."""
         insn, length = self.fetch_instruction()
-        spec = decode(insn)
-        fields = spec.decode(insn) if spec else {}
-        x = self.vm.vcpu.x
-        if spec is not None and spec.name in LOADS:
-            size, signed = LOADS[spec.name]
-            value = self.uart.read(offset, size) & ((1 << (8 * size)) - 1)
-            if signed and value >> (8 * size - 1):
-                value -= 1 << (8 * size)
-            rd = fields.get("rd", fields.get("c_rdp"))
-            if rd:
-                x[rd] = value
-        elif spec is not None and spec.name in STORES:
-            size = STORES[spec.name]
-            rs2 = fields.get("rs2", fields.get("c_rs2p", fields.get("c_rs2")))
-            self.uart.write(offset, size, x[rs2] & ((1 << (8 * size)) - 1))
-        else:
-            raise HypervisorError(f"cannot emulate a device access by {insn:#x}")
+        try:
+            emulate_access(insn, self.vm.vcpu.x, self.uart, offset)
+        except MMIOError as e:
+            raise HypervisorError(f"cannot emulate the guest's device access: {e}") from None
         self.vm.record("mmio", exit.cause, exit.gpa or 0)
         self.vm.vcpu.pc += length
 

@@ -223,6 +223,9 @@ def _technique_class(name: str) -> type[Technique]:
     if name == "hardware":
         from vkernel.hv.hardware import HardwareAssisted
         return HardwareAssisted
+    if name == "trap-emulate":
+        from vkernel.hv.trap_emulate import TrapAndEmulate
+        return TrapAndEmulate
     raise HypervisorError(f"the {name!r} technique is not implemented yet")
 
 

@@ -1,0 +1,113 @@
+"""Shadow page tables: how a hypervisor without a second translation stage keeps a guest
+in its own memory.
+
+The guest kernel writes page tables that map its virtual addresses to *guest physical*
+ones, but the hardware's MMU (satp) knows only one stage, and must map to *machine*
+addresses. So the hypervisor points satp at a table of its own, the *shadow*, whose entries
+it computes from the guest's: guest virtual page -> (guest's table) -> guest physical page
+-> (p2m) -> machine frame. The guest never sees it.
+
+This is the first, simplest correct version: shadows are filled lazily, one 4 KiB page at a
+time, when the hardware faults on a page the shadow does not have yet (a *hidden* fault,
+invisible to the guest), and are thrown away whenever the guest says its translations
+changed (``sfence.vma``, a new satp): RISC-V requires the guest to say so, because a TLB
+may hold the old translation until then, and a shadow is just a big, slow TLB.
+
+The guest kernel runs in U-mode here, so every shadow entry has U=1. A guest kernel (virtual
+S-mode) and its programs (virtual U-mode) may see different pages, so each virtual mode has
+its own shadow table; the guest's SUM and MXR bits decide what its kernel may touch, so the
+kernel's shadow is keyed by them too.
+"""
+
+from __future__ import annotations
+
+from vkernel.core import kernel as K
+from vkernel.hv.memory import (
+    HYPERVISOR,
+    PAGE,
+    PPN_MASK,
+    PTE_A,
+    PTE_D,
+    PTE_R,
+    PTE_U,
+    PTE_V,
+    PTE_W,
+    PTE_X,
+    FrameAllocator,
+    GuestMemory,
+)
+
+
+class ShadowTable:
+    """One shadow Sv39 table in hypervisor frames: map() installs a 4 KiB translation."""
+
+    def __init__(self, frames: FrameAllocator, free: list[int], asid: int) -> None:
+        self.frames = frames
+        self.mem = frames.machine.mem
+        self.free = free  # frames given back by dropped shadows, reused first
+        self.pages = [self._frame()]  # every frame of this table; [0] is the root
+        self.asid = asid
+
+    def _frame(self) -> int:
+        if self.free:
+            frame = self.free.pop()
+            self.mem.write(frame, bytes(PAGE))
+            return frame
+        return self.frames.alloc(HYPERVISOR)
+
+    @property
+    def satp(self) -> int:
+        return (K.SATP_MODE_SV39 << 60) | (self.asid << 44) | (self.pages[0] >> 12)
+
+    def map(self, va: int, machine: int, flags: int) -> None:
+        table = self.pages[0]
+        for level in (2, 1):
+            slot = table + 8 * ((va >> (12 + 9 * level)) & 0x1FF)
+            entry = self.mem.read_u64(slot)
+            if not entry & PTE_V:
+                frame = self._frame()
+                self.pages.append(frame)
+                entry = ((frame >> 12) << 10) | PTE_V
+                self.mem.write_u64(slot, entry)
+            table = ((entry >> 10) & PPN_MASK) << 12
+        self.mem.write_u64(table + 8 * ((va >> 12) & 0x1FF),
+                           ((machine >> 12) << 10) | flags | PTE_V | PTE_U | PTE_A | PTE_D)
+
+
+class ShadowMMU:
+    """All the shadow tables of one guest, and the rules for filling them."""
+
+    def __init__(self, frames: FrameAllocator, memory: GuestMemory) -> None:
+        self.frames = frames
+        self.memory = memory
+        self.tables: dict[tuple[int, int, bool, bool], ShadowTable] = {}
+        self.free: list[int] = []
+        self.fills = 0  # shadow entries installed (hidden faults served)
+        self.flushes = 0
+
+    def table(self, guest_satp: int, user: bool, sum_: bool, mxr: bool) -> ShadowTable:
+        """The shadow for this guest address space and virtual mode (made on first use;
+        each gets its own ASID, so switching between them needs no TLB flush)."""
+        key = (guest_satp, int(user), sum_ and not user, mxr)
+        if key not in self.tables:
+            self.tables[key] = ShadowTable(self.frames, self.free, len(self.tables) + 1)
+        return self.tables[key]
+
+    def flush(self) -> None:
+        """The guest changed its translations: forget every shadow (frames are reused)."""
+        for t in self.tables.values():
+            self.free.extend(t.pages)
+        self.tables.clear()
+        self.flushes += 1
+
+    def fill(self, table: ShadowTable, va: int, gpa: int, guest_flags: int,
+             store: bool) -> None:
+        """Install the translation of ``va``'s page: the guest's permissions, except that
+        a page the guest has not marked dirty is mapped read-only, so that its first
+        store faults here and the hypervisor can set D in the guest's entry, as the
+        guest's hardware would have."""
+        flags = guest_flags & (PTE_R | PTE_X)
+        if guest_flags & PTE_W and (guest_flags & PTE_D or store):
+            flags |= PTE_W
+        table.map(va & ~(PAGE - 1), self.memory.machine_address(gpa & ~(PAGE - 1)), flags)
+        self.fills += 1
