@@ -226,7 +226,12 @@ def _technique_class(name: str) -> type[Technique]:
     if name == "trap-emulate":
         from vkernel.hv.trap_emulate import TrapAndEmulate
         return TrapAndEmulate
-    raise HypervisorError(f"the {name!r} technique is not implemented yet")
+    if name == "paravirt":
+        from vkernel.hv.paravirt import Paravirtual
+        return Paravirtual
+    if name == "binary-translation":
+        from vkernel.hv.binary_translation import BinaryTranslation
+        return BinaryTranslation
 
 
 def _guest_program(guest: Any, technique: str, n: int | None) -> Program:
@@ -235,6 +240,7 @@ def _guest_program(guest: Any, technique: str, n: int | None) -> Program:
     if isinstance(guest, str):
         from vkernel import guests
 
-        return guests.kernel(guest, n=n, paravirt=technique == "paravirt") \
-            if technique == "paravirt" else guests.kernel(guest, n=n)
+        if technique == "paravirt":  # the guest kernel's para-virtualized twin
+            return guests.kernel(guest, n=n, paravirt=True)
+        return guests.kernel(guest, n=n)
     raise HypervisorError(f"a guest is a Program or a workload name, not {guest!r}")
