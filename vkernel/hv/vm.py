@@ -232,6 +232,7 @@ def _technique_class(name: str) -> type[Technique]:
     if name == "binary-translation":
         from vkernel.hv.binary_translation import BinaryTranslation
         return BinaryTranslation
+    raise HypervisorError(f"unknown technique {name!r}")
 
 
 def _guest_program(guest: Any, technique: str, n: int | None) -> Program:
