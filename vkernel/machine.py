@@ -405,10 +405,11 @@ class Machine:
     ``buffer_rows`` the rows of each of the core's event buffers.
 
     ``sensitive_unprivileged=True`` is a TEACHING DEVIATION FROM RISC-V (Popek &
-    Goldberg's switch): in U-mode, reading ``sstatus`` returns the real value and writing
-    it is silently ignored, the way x86's PUSHF/POPF behave in ring 3, instead of raising
-    an illegal-instruction exception. Trap-and-emulate then cannot see a deprivileged
-    guest kernel touch its interrupt-enable bit.
+    Goldberg's switch): in U-mode (and VU-mode), reading ``sstatus`` returns the real
+    value (in VU, the guest's vsstatus) and writing it is silently ignored, the way
+    x86's PUSHF/POPF behave in ring 3, instead of raising an illegal-instruction
+    exception. Trap-and-emulate then cannot see a deprivileged guest kernel touch its
+    interrupt-enable bit.
 
     >>> m = Machine(ram_mb=1, trace={"families": "all", "mode": "last", "last": 1000})
     >>> m.tracing

@@ -930,9 +930,9 @@ def csr_check(s, csr, n, write):
     if (n == CSR_STIMECMP or n == CSR_VSTIMECMP) \
             and (csr[CSR_MENVCFG] >= 0 or (csr[CSR_MCOUNTEREN] & COUNTER_TM) == 0):
         return EXC_ILLEGAL
+    if mode == PRV_U and n == CSR_SSTATUS and (s[S_ENV_FLAGS] & ENV_SENSITIVE_UNPRIVILEGED):
+        return 0  # the teaching deviation: sensitive but not privileged (no trap, VU too)
     if s[S_V] == 0:
-        if mode == PRV_U and n == CSR_SSTATUS and (s[S_ENV_FLAGS] & ENV_SENSITIVE_UNPRIVILEGED):
-            return 0  # the teaching deviation: sensitive but not privileged (no trap)
         if mode == PRV_U and level > 0:
             return EXC_ILLEGAL
         if mode == PRV_U and counter and (csr[CSR_SCOUNTEREN] & bit) == 0:
@@ -2526,7 +2526,7 @@ def system(s, x, csr, ram, tlb, wk, wr, io, insn, ilen, instret):
         return 1
     if v == 1:
         n = csr_for_guest(n)
-    elif mode == PRV_U and n == CSR_SSTATUS:
+    if mode == PRV_U and (n == CSR_SSTATUS or n == CSR_VSSTATUS):
         write = False  # (ENV_SENSITIVE_UNPRIVILEGED) like POPF in ring 3: ignored, no trap
     old = csr_read(s, csr, n, instret)
     if write:

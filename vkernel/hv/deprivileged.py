@@ -266,8 +266,14 @@ class Deprivileged(Technique):
             if flags & need != need:
                 self.memory.write_u64(t.pte_gpa, self.memory.read_u64(t.pte_gpa) | need)
                 flags |= need
-        self.shadow.fill(self.current_shadow(), va, t.gpa, flags, access == K.ACC_STORE)
+        self.shadow.fill(self.current_shadow(), va, t.gpa, self.fill_flags(t.gpa, flags),
+                         access == K.ACC_STORE)
         self.vm.record("shadow_update", exit.cause, t.gpa)
+
+    def fill_flags(self, gpa: int, flags: int) -> int:
+        """The permissions a shadow entry gets from the guest's (a technique may take some
+        away: binary translation write-protects the code it has translated)."""
+        return flags
 
     def read_guest_instruction(self) -> tuple[int, int]:
         """The bits at the guest's pc, read through its page tables: (bits, length)."""

@@ -115,6 +115,19 @@ class GuestMemory:
         self.p2m = np.array([frames.alloc(owner) for _ in range(self.size // PAGE)], np.int64)
         self.m2p = {int(mfn): self.base + i * PAGE for i, mfn in enumerate(self.p2m)}
 
+    @classmethod
+    def direct(cls, machine: Machine, *, ram_mb: int) -> GuestMemory:
+        """No hypervisor: guest physical addresses are machine addresses (native)."""
+        self = cls.__new__(cls)
+        self.frames = None  # type: ignore[assignment]
+        self.machine = machine
+        self.owner = "guest"
+        self.base = GUEST_RAM_BASE
+        self.size = ram_mb << 20
+        self.p2m = np.arange(self.base, self.base + self.size, PAGE, dtype=np.int64)
+        self.m2p = {int(m): int(m) for m in self.p2m}
+        return self
+
     def __contains__(self, gpa: int) -> bool:
         return self.base <= gpa < self.base + self.size
 

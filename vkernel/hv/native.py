@@ -7,6 +7,7 @@ VM exits: the only "exit" is the firmware switching the machine off.
 
 from __future__ import annotations
 
+from vkernel.hv.memory import GuestMemory
 from vkernel.hv.vm import HypervisorError, Technique
 from vkernel.isa.program import Program
 from vkernel.machine import Exit
@@ -20,6 +21,7 @@ class Native(Technique):
 
         self.machine.load(guest)
         self.machine.load(guests.firmware())  # loaded last: the hart starts in the firmware
+        self.vm.memory = GuestMemory.direct(self.machine, ram_mb=self.vm.ram_mb)
 
     def handle(self, exit: Exit) -> bool:
         raise HypervisorError(f"a native machine has no hypervisor to exit to: {exit!r}")

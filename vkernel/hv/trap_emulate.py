@@ -42,20 +42,24 @@ class TrapAndEmulate(Deprivileged):
             self.emulate_csr(name, f["csr"], f["rd"], f["rs1"] if "rs1" in f else f["zimm5"])
         elif name == "sret":
             v = self.csrs
-            self.vm.record("emulation", K.EXC_ILLEGAL, insn)
+            self.emulated(insn)
             self.return_to(Mode.S if v.sstatus & K.MSTATUS_SPP else Mode.U, v.sepc)
             return
         elif name == "sfence.vma":
-            self.vm.record("emulation", K.EXC_ILLEGAL, insn)
+            self.emulated(insn)
             self.flush_shadow()  # the guest changed its page tables: shadows are stale
         elif name == "wfi":
-            self.vm.record("emulation", K.EXC_ILLEGAL, insn)
+            self.emulated(insn)
             if not self.csrs.sip & self.csrs.sie:
                 self.machine.hart.sleep_until_timer()  # idle until the guest's timer
         else:  # mret, or an instruction no S-mode has: illegal for the guest too
             self.inject(K.EXC_ILLEGAL, insn)
             return
         vcpu.pc += 4
+
+    def emulated(self, what: int) -> None:
+        """Record one emulation (``what``: the CSR number, or the instruction's bits)."""
+        self.vm.record("emulation", K.EXC_ILLEGAL, what)
 
     def emulate_csr(self, op: str, number: int, rd: int, src: int) -> None:
         """csrrw/csrrs/csrrc (and their immediate forms) on the virtual CSR file."""
@@ -74,6 +78,6 @@ class TrapAndEmulate(Deprivileged):
             v.write(number, new)
         if rd:
             x[rd] = old
-        self.vm.record("emulation", K.EXC_ILLEGAL, number)
+        self.emulated(number)
         if writes and number in SHADOW_CSRS:
             self.switch_shadow()
