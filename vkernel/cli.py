@@ -40,13 +40,31 @@ def _parser() -> argparse.ArgumentParser:
     dis.add_argument("file", type=Path, help="ELF executable or assembly source")
     dis.add_argument("--no-aliases", action="store_true",
                      help="print every instruction under its own name (no pseudo-instructions)")
-    run = sub.add_parser("run", help="run a program (.s or ELF) on the virt machine",
+    run = sub.add_parser("run", help="run a program (.s or ELF) on the virt machine, or a "
+                                     "shipped guest kernel under a hypervisor",
                          description="Run a bare-metal program on the emulated QEMU-virt "
-                                     "machine. The UART goes to stdout and stdin to the UART; "
-                                     "the exit status is the guest's (HTIF or test finisher; "
-                                     "0 on pass), 124 when --max-steps ran out, 125 when the "
-                                     "guest waits for input that cannot come.")
-    run.add_argument("file", type=Path, help="ELF executable or assembly source")
+                                     "machine, or (--guest) a shipped guest kernel and "
+                                     "workload under a virtualization technique. The UART "
+                                     "goes to stdout and stdin to the UART; the exit status "
+                                     "is the guest's (HTIF or test finisher; 0 on pass; a "
+                                     "guest kernel's shutdown reason), 124 when --max-steps "
+                                     "ran out, 125 when the guest waits for input that "
+                                     "cannot come.")
+    run.add_argument("file", type=Path, nargs="?",
+                     help="ELF executable or assembly source (not with --guest)")
+    run.add_argument("--guest", metavar="WORKLOAD",
+                     help="run the shipped guest kernel with this workload instead: "
+                          "hello, null-syscall, page-fault, exception, call-return, "
+                          "irq-mask, device, pte-update, faults")
+    run.add_argument("--technique", default="native",
+                     help="with --guest: native, trap-emulate, binary-translation, "
+                          "paravirt or hardware (default native)")
+    run.add_argument("--n", type=_int, default=None,
+                     help="with --guest: the operation count of a benchmark workload")
+    run.add_argument("--sensitive-unprivileged", action="store_true",
+                     help="Popek and Goldberg's switch (a teaching deviation from RISC-V): "
+                          "sstatus readable and silently unwritable in U-mode, like x86's "
+                          "POPF")
     run.add_argument("--max-steps", type=_int, default=None,
                      help="stop after this many steps (instructions or traps)")
     run.add_argument("--ram-mb", type=int, default=128, help="RAM size in MiB (default 128)")
@@ -65,7 +83,8 @@ def _parser() -> argparse.ArgumentParser:
                            description="Run one of the benchmarks in the source checkout's "
                                        "benchmarks/ folder; it prints a table and writes JSON "
                                        "to benchmarks/results/.")
-    bench.add_argument("name", choices=["core", "asm", "trace"], help="which benchmark")
+    bench.add_argument("name", choices=["core", "asm", "trace", "virt"],
+                       help="which benchmark")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the benchmark")
 
     sub.add_parser("warm", help="compile the numba core into its on-disk cache",
@@ -77,12 +96,46 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run_guest(args: argparse.Namespace) -> int:
+    """--guest: the shipped guest kernel under a hypervisor (vkernel.hv)."""
+    from vkernel.hv import VM
+
+    if args.file is not None:
+        print("vkernel: give a program file or --guest, not both", file=sys.stderr)
+        return 2
+    vm = VM(args.guest, technique=args.technique, n=args.n,
+            sensitive_unprivileged=args.sensitive_unprivileged)
+    out = sys.stdout.buffer
+    vm.on_console = lambda b: out.write(bytes([b]))
+    if args.trace is not None:
+        families = [f.strip() for f in args.families.split(",") if f.strip()] + ["hv"]
+        vm.machine.trace(*dict.fromkeys(families))
+    try:
+        result = vm.run(max_steps=args.max_steps)
+    finally:
+        out.flush()
+        if args.trace is not None:
+            _finish_trace(vm.machine, args.trace)
+    if result.reason == "budget":
+        print(f"vkernel: stopped after {args.max_steps} steps (--max-steps)", file=sys.stderr)
+        return 124
+    if result.reason == "idle":
+        print("vkernel: the guest waits for an interrupt nothing can send", file=sys.stderr)
+        return 125
+    return min(result.code or 0, 255)
+
+
 def _run(args: argparse.Namespace) -> int:
     import os
     import select
 
     from vkernel.machine import Machine
 
+    if args.guest is not None:
+        return _run_guest(args)
+    if args.file is None:
+        print("vkernel: run needs a program file, or --guest WORKLOAD", file=sys.stderr)
+        return 2
     program = _load(args.file)
     m = Machine(ram_mb=args.ram_mb, disk=args.disk)
     m.load(program)

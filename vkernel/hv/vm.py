@@ -35,6 +35,7 @@ VMResult(reason='shutdown', code=0, steps=9)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -140,9 +141,11 @@ class VM:
         self.seed = seed
         self.cost = cost or CostModel()
         self.console_bytes = bytearray()
+        self.on_console: Callable[[int], None] | None = None  # each byte the guest prints
         if technique == "native":
             machine_mb = ram_mb  # no hypervisor: the guest's RAM is the machine's
         self.machine = Machine(ram_mb=machine_mb, sensitive_unprivileged=sensitive_unprivileged)
+        self.machine.on_console = lambda ch: self.on_console and self.on_console(ord(ch))
         self.machine.technique = technique
         self.vcpu = VCPU(self)
         self.technique = _technique_class(technique)(self)
@@ -207,6 +210,8 @@ class VM:
 
     def console_byte(self, b: int) -> None:
         self.console_bytes.append(b)
+        if self.on_console is not None:
+            self.on_console(b)
 
     def trace_dataset(self) -> xr.Dataset:
         """The recorded trace (hv rows included), with the technique in its attributes."""
