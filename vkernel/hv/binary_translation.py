@@ -41,7 +41,6 @@ from vkernel.hv.deprivileged import VirtualCSRs
 from vkernel.hv.memory import HYPERVISOR, PAGE, PTE_R, PTE_W, PTE_X, guest_walk
 from vkernel.hv.shadow import ShadowTable
 from vkernel.hv.trap_emulate import CSR_OPS, TrapAndEmulate
-from vkernel.hv.vm import HypervisorError
 from vkernel.isa.asm import assemble
 from vkernel.isa.decode import decode
 from vkernel.isa.program import Program
@@ -223,18 +222,20 @@ class BinaryTranslation(TrapAndEmulate):
     def dispatch(self, guest_pc: int) -> None:
         """Continue the guest kernel at ``guest_pc``: in its translation, made if need be.
         If its own page tables do not let it fetch there, it takes the page fault."""
-        for _ in range(2):
-            t = guest_walk(self.memory, self.csrs.satp, guest_pc, K.ACC_FETCH, user=False)
-            if t.gpa is not None and t.gpa in self.memory:
-                if t.gpa not in self.entry:
-                    self.translate(guest_pc, t.gpa)
-                self.vm.vcpu.pc = self.entry[t.gpa]
-                return
-            self.vm.vcpu.pc = guest_pc
-            self.inject(t.fault if t.fault is not None else K.EXC_FETCH_ACCESS, guest_pc)
-            guest_pc = self.vm.vcpu.pc
-        raise HypervisorError(f"the guest kernel's trap vector {guest_pc:#x} cannot be "
-                              f"fetched: it would trap forever")
+        t = guest_walk(self.memory, self.csrs.satp, guest_pc, K.ACC_FETCH, user=False)
+        if t.gpa is not None and t.gpa in self.memory:
+            if t.gpa not in self.entry:
+                self.translate(guest_pc, t.gpa)
+            self.vm.vcpu.pc = self.entry[t.gpa]
+            return
+        self.vm.vcpu.pc = guest_pc
+        self.inject(t.fault if t.fault is not None else K.EXC_FETCH_ACCESS, guest_pc)
+        # if the trap vector cannot be fetched either, leave the pc there untranslated:
+        # the machine faults on it (an exit, which counts against the budget), and we come
+        # back here: a trap storm, as on real hardware, never a hang of the hypervisor
+        t = guest_walk(self.memory, self.csrs.satp, self.vm.vcpu.pc, K.ACC_FETCH, user=False)
+        if t.gpa is not None and t.gpa in self.memory:
+            self.dispatch(self.vm.vcpu.pc)
 
     def translate(self, guest_pc: int, gpa: int) -> None:
         """Translate the block of guest kernel code at ``guest_pc`` (guest physical

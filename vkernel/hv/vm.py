@@ -28,7 +28,7 @@ modelled cost (:mod:`vkernel.hv.cost`).
 ... ''', base=0x8020_0000)
 >>> vm = VM(guest, technique="hardware", ram_mb=4)
 >>> vm.run()
-VMResult(reason='shutdown', code=0, steps=9)
+VMResult(reason='shutdown', code=0, steps=11)
 >>> vm.console
 'k'
 """
@@ -161,35 +161,45 @@ class VM:
                 self.machine.trace(*trace)
         self.technique.boot(_guest_program(guest, technique, n))
         self.result: VMResult | None = None
+        self.exits = 0  # VM exits handled
+
+    @property
+    def steps(self) -> int:
+        """What budgets count: the machine's steps (instructions retired and traps taken
+        inside it) and the VM exits the hypervisor handled, so that a guest that makes the
+        hypervisor loop (a storm of exits) still runs out of budget."""
+        return self.machine.steps + self.exits
 
     def __repr__(self) -> str:
         return f"<VM {self.technique_name}, {self.ram_mb} MiB, {self.machine.steps} steps>"
 
     # --- running ------------------------------------------------------------------------
     def run(self, max_steps: int | None = None) -> VMResult:
-        """Run the guest until it shuts down (or ``max_steps`` machine steps pass): the
+        """Run the guest until it shuts down (or ``max_steps`` steps pass, VM exits included): the
         hypervisor's loop of ``vcpu.run()`` and ``handle(exit)``."""
-        start = self.machine.steps
+        start = self.steps
         while self.result is None:
-            left = None if max_steps is None else max_steps - (self.machine.steps - start)
+            left = None if max_steps is None else max_steps - (self.steps - start)
             if left is not None and left <= 0:
-                return VMResult("budget", None, self.machine.steps)
+                return VMResult("budget", None, self.steps)
             exit = self.vcpu.run(left)
             if exit.reason == "budget":
                 continue
             if exit.reason == "halt":  # a native guest's firmware switched the machine off
                 code = exit.exit_code or 0
-                self.result = VMResult("shutdown", code, self.machine.steps)
+                self.result = VMResult("shutdown", code, self.steps)
             elif exit.reason == "wfi-idle":
-                return VMResult("idle", None, self.machine.steps)
-            elif not self.technique.handle(exit):
-                break
+                return VMResult("idle", None, self.steps)
+            else:
+                self.exits += 1  # a VM exit is a step of the budget, like a trap
+                if not self.technique.handle(exit):
+                    break
         assert self.result is not None
         return self.result
 
     def shutdown(self, code: int) -> None:
         """The guest is finished (the technique calls this on an SBI reset)."""
-        self.result = VMResult("shutdown", code, self.machine.steps)
+        self.result = VMResult("shutdown", code, self.steps)
 
     # --- what the hypervisor did ------------------------------------------------------
     def record(self, event: str, cause: int = 0, detail: int = 0, *, units: int = 1,
