@@ -149,6 +149,9 @@ class VM:
         self.machine.technique = technique
         self.vcpu = VCPU(self)
         self.technique = _technique_class(technique)(self)
+        program = _guest_program(guest, technique, n)
+        if technique != "native":
+            self.machine.program = program  # what the trace's attributes name
         if trace is not None:
             if isinstance(trace, str):
                 self.machine.trace(trace)
@@ -159,7 +162,7 @@ class VM:
                                    **options)
             else:
                 self.machine.trace(*trace)
-        self.technique.boot(_guest_program(guest, technique, n))
+        self.technique.boot(program)
         self.result: VMResult | None = None
         self.exits = 0  # VM exits handled
 
