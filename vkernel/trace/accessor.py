@@ -46,6 +46,9 @@ from vkernel.trace.schema import (
 )
 
 _MODE_VALUE = {name: value for value, name in MODE.items()}
+_HV_CODE = {name: code for code, name in HV_EVENT.items()}
+_TRAP, _EXIT, _STEP = 0, 1, 2  # kinds of event in the order of a run (_chain)
+_GUEST_PAGE_FAULTS = (20, 21, 23)
 _RETURNS = {0x30200073: "mret", 0x10200073: "sret"}
 _SHORT_EXCEPTION = {0: "misaligned fetch", 1: "fetch access fault", 2: "illegal instruction",
                     3: "breakpoint", 4: "misaligned load", 5: "load access fault",
@@ -67,6 +70,39 @@ def short_cause(mcause: int) -> str:
     return _SHORT_EXCEPTION.get(mcause, cause_name(mcause))
 
 
+def _exit_label(callout: bool, cause: int, handled: int) -> str:
+    """A VM exit in words, from its cause and what the hypervisor did about it
+    (``handled``: a bit per HV_EVENT code)."""
+    did = {name for code, name in HV_EVENT.items() if handled >> code & 1}
+    if callout:
+        if "sbi_call" in did:
+            return "callout: SBI call"
+        if "hypercall" in did:
+            return "callout: hypercall"
+        return "callout: privileged instruction" if cause else "callout: jump"
+    if cause >> 63:
+        what = short_cause(cause)
+    elif "sbi_call" in did:
+        what = "SBI call"
+    elif "hypercall" in did:
+        what = "hypercall"
+    elif "mmio" in did:
+        what = ("guest-page fault" if cause in _GUEST_PAGE_FAULTS else "page fault") + " (MMIO)"
+    elif cause in _GUEST_PAGE_FAULTS:
+        what = "guest-page fault"
+    elif cause == 22:
+        what = "virtual instruction"
+    elif "emulation" in did:
+        what = "privileged instruction"
+    elif "shadow_update" in did:
+        what = "hidden page fault"
+    elif "injection" in did:
+        what = f"{short_cause(cause)} (reflected)"
+    else:
+        what = short_cause(cause)
+    return f"VM exit: {what}"
+
+
 @xr.register_dataset_accessor("vk")
 class TraceAccessor:
     """Analyses of a vkernel trace, as ``ds.vk.<name>``."""
@@ -74,6 +110,7 @@ class TraceAccessor:
     def __init__(self, ds: xr.Dataset) -> None:
         self._ds = ds
         self._steps: dict[str, np.ndarray] = {}  # <family>_step columns, read once
+        self._cache: dict[str, Any] = {}  # the order of events (_chain), worked out once
 
     # --- the file and its description -----------------------------------------------------
     def validate(self, *, values: bool = True) -> xr.Dataset:
@@ -154,24 +191,26 @@ class TraceAccessor:
         return), ``from_mode``, ``to_mode``, ``kind`` (``"exception"``, ``"interrupt"``,
         ``"return"``), ``cause`` (the mcause value; missing for a return) and ``label`` (a
         short name: ``"ecall from U"``, ``"S timer"``, ``"sret"``...). Needs the
-        ``step`` and ``trap`` families."""
+        ``step`` and ``trap`` families.
+
+        A trace of a virtual machine with the ``hv`` family also has the hypervisor's
+        excursions (see :meth:`vm_exits`): each VM exit (``kind`` ``"vm_exit"``, or
+        ``"callout"`` for binary translation's), from the guest's mode to the
+        hypervisor's (``"S"``, that is HS, under the H extension; ``"M"`` under the
+        software techniques), and the ``"vm_entry"`` back at the same step (none after
+        the exit that shut the guest down). Their ``label`` is :meth:`vm_exits`'s, or
+        ``"VM entry"``; ``cause`` is the exit's trap cause (missing for callouts and
+        entries). Chained, the rows give the mode of every step."""
         self._need("step", "transitions()")
         self._need("trap", "transitions()")
         ds = self._ds
-        steps = ds["step"].values
-        mode = ds["step_mode"].values
+        chain = self._chain()
         trap_step = self._step_column("trap")
         cause = ds["trap_cause"].values
-        # Everything in the order it happened: at each step its traps, then the step.
-        # Each event has a mode before and after (a trap: from and to; a step: its mode).
-        # Where one event ends in another mode than the next begins, a return (mret,
-        # sret) came in between: it retired as the step just before.
-        key = np.concatenate([trap_step * 2, steps * 2 + 1])
-        order = np.argsort(key, kind="stable")  # traps at one step keep their order
-        before = np.concatenate([ds["trap_from_mode"].values, mode])[order]
-        after = np.concatenate([ds["trap_to_mode"].values, mode])[order]
+        kind, before, after, at = (chain[k] for k in ("kind", "before", "after", "step"))
         gap = np.flatnonzero(after[:-1] != before[1:]) + 1  # a return just before event gap
-        ret_step = key[order][gap] // 2
+        ret_step = at[gap]
+        steps = ds["step"].values
         insn = np.zeros(ret_step.size, np.uint32)  # the return instruction, if recorded
         if steps.size:
             row = np.minimum(np.searchsorted(steps, ret_step - 1), steps.size - 1)
@@ -180,26 +219,233 @@ class TraceAccessor:
         ret_label = [_RETURNS.get(int(i)) or (
             decode_one(int(i).to_bytes(4, "little"), 0, 0).mnemonic if i else "return")
             for i in insn]
-        # traps (already in event order) and returns, merged where they happened
-        trap_at = np.flatnonzero(order < trap_step.size)
-        merged = np.argsort(np.concatenate([trap_at, gap - 0.5]), kind="stable")
         names = np.array([MODE.get(v, "?") for v in range(8)])
         is_irq = (cause >> np.uint64(63)).astype(bool)
-        columns = {
-            "step": (trap_step, ret_step),
-            "from_mode": (names[before[trap_at]], names[after[gap - 1]]),
-            "to_mode": (names[after[trap_at]], names[before[gap]]),
-            "kind": (np.where(is_irq, "interrupt", "exception"), np.full(gap.size, "return")),
-            "cause": (cause, np.zeros(gap.size, np.uint64)),
-            "label": (np.array([short_cause(int(c)) for c in cause], dtype=object),
-                      np.array(ret_label, dtype=object)),
+        trap_at = np.flatnonzero(kind == _TRAP)  # traps, in event order = row order
+        parts: dict[str, list[np.ndarray]] = {
+            "where": [trap_at.astype(np.float64), gap - 0.5],
+            "step": [trap_step, ret_step],
+            "from_mode": [names[before[trap_at]], names[after[gap - 1]]],
+            "to_mode": [names[after[trap_at]], names[before[gap]]],
+            "kind": [np.where(is_irq, "interrupt", "exception"), np.full(gap.size, "return")],
+            "cause": [cause, np.zeros(gap.size, np.uint64)],
+            "label": [np.array([short_cause(int(c)) for c in cause], dtype=object),
+                      np.array(ret_label, dtype=object)],
+            "missing": [np.zeros(trap_at.size, bool), np.ones(gap.size, bool)],
         }
-        frame = pd.DataFrame({name: np.concatenate(parts)[merged]
-                              for name, parts in columns.items()})
+        ex = chain["exits"]
+        if ex is not None and ex["step"].size:
+            exit_at = np.flatnonzero(kind == _EXIT)
+            hv = names[ex["hypervisor"]]
+            callout = ex["kind"] == 1
+            parts["where"].append(exit_at.astype(np.float64))
+            parts["step"].append(ex["step"])
+            parts["from_mode"].append(names[ex["from"]])
+            parts["to_mode"].append(hv)
+            parts["kind"].append(np.where(callout, "callout", "vm_exit"))
+            parts["cause"].append(np.where(callout, 0, ex["cause"]).astype(np.uint64))
+            parts["label"].append(ex["label"])
+            parts["missing"].append(callout)
+            entered = ex["to"] >= 0  # the guest came back (not after it shut down)
+            n = int(entered.sum())
+            parts["where"].append(exit_at[entered] + 0.25)
+            parts["step"].append(ex["step"][entered])
+            parts["from_mode"].append(hv[entered])
+            parts["to_mode"].append(names[ex["to"][entered]])
+            parts["kind"].append(np.full(n, "vm_entry"))
+            parts["cause"].append(np.zeros(n, np.uint64))
+            parts["label"].append(np.full(n, "VM entry", dtype=object))
+            parts["missing"].append(np.ones(n, bool))
+        merged = np.argsort(np.concatenate(parts.pop("where")), kind="stable")
+        missing = np.concatenate(parts.pop("missing"))[merged]
+        frame = pd.DataFrame({name: np.concatenate(p)[merged] for name, p in parts.items()})
         # a return has no cause: missing, in an unsigned column (bit 63 marks interrupts)
-        frame["cause"] = pd.arrays.IntegerArray(frame["cause"].to_numpy(np.uint64),
-                                                (frame["kind"] == "return").to_numpy())
+        frame["cause"] = pd.arrays.IntegerArray(frame["cause"].to_numpy(np.uint64), missing)
         return frame
+
+    def vm_exits(self) -> pd.DataFrame:
+        """The hypervisor's excursions, one row per VM exit (the ``hv`` rows whose event
+        is ``vm_exit``) or callout (binary translation's cheap exit, ``callout``), in
+        order. Columns: ``step`` (the exit came before the instruction that is this step;
+        the hypervisor's work happens between steps), ``kind`` (``"vm_exit"`` or
+        ``"callout"``), ``cause`` (the trap that made the guest exit, as mcause encodes it;
+        a callout's is the instruction it emulates, 0 for a jump), ``label`` (in words:
+        ``"VM exit: SBI call"``, ``"VM exit: guest-page fault (MMIO)"``, ``"VM exit:
+        hidden page fault"``, ``"VM exit: ecall from U (reflected)"``, ``"callout:
+        jump"``...), ``handled`` (the hypervisor's other rows until the next exit:
+        ``"sbi_call"``, ``"emulation injection"``...), ``from_mode`` (the guest's mode when
+        it exited), ``host_mode`` (the hypervisor's level: ``"S"``, i.e. HS, under the
+        H extension; ``"M"`` under the software techniques), ``to_mode`` (the mode the
+        guest was entered in again; None if it never was: it shut down, or the recording
+        ends), ``cycles`` (the modelled cost of the exit and its handling), ``pc`` and
+        ``detail`` (the exit row's). Needs the ``hv`` family; the guest's modes come from
+        the ``step`` and ``trap`` families when they were recorded (the hv rows do not
+        say which mode the guest left: it is the mode of the event before, except that an
+        ``ecall from VS`` comes from VS).
+
+        >>> from vkernel.hv import VM
+        >>> vm = VM("hello", technique="hardware", trace=("step", "trap", "hv"))
+        >>> _ = vm.run()
+        >>> exits = vm.trace_dataset().vk.vm_exits()
+        >>> exits.label.value_counts().to_dict()
+        {'VM exit: SBI call': 456}
+        >>> exits[["from_mode", "host_mode", "to_mode"]].iloc[0].tolist()
+        ['VS', 'S', 'VS']
+        """
+        self._need("hv", "vm_exits()")
+        ex = self._chain()["exits"]
+        assert ex is not None
+        names = np.array([MODE.get(v, "?") for v in range(8)] + [None], dtype=object)
+        ds = self._ds
+        rows = ex["row"]
+        return pd.DataFrame({
+            "step": ex["step"],
+            "kind": np.where(ex["kind"] == 1, "callout", "vm_exit"),
+            "cause": ex["cause"],
+            "label": ex["label"],
+            "handled": ex["handled"],
+            "from_mode": names[ex["from"]],
+            "host_mode": names[ex["hypervisor"]],
+            "to_mode": names[ex["to"]],  # -1: the last entry of names, None
+            "cycles": ex["cycles"],
+            "pc": ds["hv_pc"].values[rows],
+            "detail": ds["hv_detail"].values[rows],
+        })
+
+    def _hypervisor_mode(self) -> int:
+        """The level a VM exit goes to: HS (S) with the H extension, else M."""
+        technique = self._ds.attrs.get("technique")
+        if technique == "hardware":
+            return _MODE_VALUE["S"]
+        if technique in (None, "native") and "step" in self._ds.dims \
+                and bool((self._ds["step_mode"].values >= 4).any()):
+            return _MODE_VALUE["S"]
+        return _MODE_VALUE["M"]
+
+    def _exit_rows(self) -> dict[str, np.ndarray]:
+        """The hv rows that are exits, with what the hypervisor did until the next one."""
+        ds = self._ds
+        event = ds["hv_event"].values
+        is_exit = (event == _HV_CODE["vm_exit"]) | (event == _HV_CODE["callout"])
+        rows = np.flatnonzero(is_exit)
+        group = np.cumsum(is_exit) - 1  # the exit each row belongs to (-1: before any)
+        inside = group >= 0
+        handled = np.zeros(rows.size, np.int64)
+        np.bitwise_or.at(handled, group[inside & ~is_exit],
+                         np.left_shift(1, event[inside & ~is_exit].astype(np.int64)))
+        cycles = np.zeros(rows.size, np.int64)
+        np.add.at(cycles, group[inside], ds["hv_cycles"].values[inside].astype(np.int64))
+        kind = (event[rows] == _HV_CODE["callout"]).astype(np.int8)
+        cause = ds["hv_cause"].values[rows]
+        label = np.empty(rows.size, dtype=object)
+        did = np.empty(rows.size, dtype=object)
+        if rows.size:
+            key = np.column_stack([kind.astype(np.uint64), cause, handled.astype(np.uint64)])
+            combos, inverse = np.unique(key, axis=0, return_inverse=True)
+            words = [_exit_label(bool(k), int(c), int(h)) for k, c, h in combos.tolist()]
+            done = [" ".join(name for code, name in HV_EVENT.items() if int(h) >> code & 1)
+                    for h in combos[:, 2].tolist()]
+            label[:] = np.array(words, dtype=object)[inverse.ravel()]
+            did[:] = np.array(done, dtype=object)[inverse.ravel()]
+        return {"row": rows, "step": self._step_column("hv")[rows], "kind": kind,
+                "cause": cause, "pc": ds["hv_pc"].values[rows], "label": label,
+                "handled": did, "cycles": cycles}
+
+    def _chain(self) -> dict[str, Any]:
+        """Traps, VM exits and steps in the order they happened, each with the mode
+        before and after it (a trap: from and to; a step: its mode; an exit: the guest's
+        mode when it left and when it came back). At one step, its traps and exits come
+        before the step itself; an exit follows a trap at its step if it came from that
+        trap's handler (the exit's pc is the handler's), else it precedes them."""
+        if "chain" in self._cache:
+            return self._cache["chain"]
+        ds = self._ds
+        if "step" in ds.dims:
+            steps, mode = ds["step"].values, ds["step_mode"].values
+        else:
+            steps, mode = np.zeros(0, np.int64), np.zeros(0, np.uint8)
+        if "trap" in ds.dims:
+            trap_step = self._step_column("trap")
+            t_from, t_to = ds["trap_from_mode"].values, ds["trap_to_mode"].values
+        else:
+            trap_step, t_from, t_to = np.zeros(0, np.int64), np.zeros(0, np.uint8), \
+                np.zeros(0, np.uint8)
+        nt = trap_step.size
+        ex = self._exit_rows() if "hv" in ds.dims else None
+        ne = ex["step"].size if ex is not None else 0
+        # the events before each step (traps, exits) in order, then the steps
+        pre_kind = np.concatenate([np.full(nt, _TRAP, np.int8), np.full(ne, _EXIT, np.int8)])
+        pre_index = np.concatenate([np.arange(nt), np.arange(ne)])
+        pre_step = trap_step if ex is None else np.concatenate([trap_step, ex["step"]])
+        if ne:
+            # sub-order at one step: exits before its traps (-1), trap j (2j), exits
+            # that came from trap j's handler (2j + 1)
+            after_trap = np.full(ne, -1, np.int64)
+            lo = np.searchsorted(trap_step, ex["step"], "left")
+            hi = np.searchsorted(trap_step, ex["step"], "right")
+            handler = ds["trap_handler"].values if nt else np.zeros(0, np.uint64)
+            for i in np.flatnonzero(hi > lo).tolist():
+                match = np.flatnonzero(handler[lo[i]:hi[i]] == ex["pc"][i])
+                if match.size:
+                    after_trap[i] = lo[i] + match[-1]
+            sub = np.concatenate([2 * np.arange(nt),
+                                  np.where(after_trap >= 0, 2 * after_trap + 1, -1)])
+            first = np.lexsort((np.arange(nt + ne), sub, pre_step))
+            pre_kind, pre_index, pre_step = pre_kind[first], pre_index[first], \
+                pre_step[first]
+        key = np.concatenate([pre_step * 2, steps * 2 + 1])
+        order = np.argsort(key, kind="stable")  # events at one step keep their order
+        kind = np.concatenate([pre_kind, np.full(steps.size, _STEP, np.int8)])[order]
+        index = np.concatenate([pre_index, np.arange(steps.size)])[order]
+        # modes: a trap's from and to, a step's mode; exits filled in below
+        pre_from = np.zeros(pre_kind.size, np.int64)
+        pre_to = np.zeros(pre_kind.size, np.int64)
+        is_trap = pre_kind == _TRAP
+        pre_from[is_trap] = t_from[pre_index[is_trap]]
+        pre_to[is_trap] = t_to[pre_index[is_trap]]
+        before = np.concatenate([pre_from, mode.astype(np.int64)])[order]
+        after = np.concatenate([pre_to, mode.astype(np.int64)])[order]
+        if ex is not None:
+            ex["hypervisor"] = np.full(ne, self._hypervisor_mode(), np.int64)
+            ex["from"], ex["to"] = self._exit_modes(kind, index, before, after, ex)
+        self._cache["chain"] = {"kind": kind, "index": index, "before": before,
+                                "after": after, "step": key[order] // 2, "exits": ex}
+        return self._cache["chain"]
+
+    def _exit_modes(self, kind: np.ndarray, index: np.ndarray, before: np.ndarray,
+                    after: np.ndarray, ex: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+        """Each exit's guest mode when it left and came back (-1: it did not), from the
+        events around it; ``before`` and ``after`` of the exits are filled in."""
+        ne = ex["step"].size
+        frm, to = np.full(ne, -1, np.int64), np.full(ne, -1, np.int64)
+        if not ne:
+            return frm, to
+        pos = np.flatnonzero(kind == _EXIT)
+        which = index[pos]  # the exit at each position
+        other = np.flatnonzero(kind != _EXIT)
+        nxt = np.searchsorted(other, pos)  # the next event that is not an exit
+        has_next = nxt < other.size
+        prv = nxt - 1
+        has_prev = prv >= 0
+        prev_pos = np.where(has_prev, other[np.maximum(prv, 0)], -1)
+        prev_mode = np.where(has_prev, after[np.maximum(prev_pos, 0)], -1)
+        next_mode = np.where(has_next, before[other[np.minimum(nxt, other.size - 1)]], -1)
+        # the guest's mode between exits in a row: where it goes on, else where it was
+        group = np.where(next_mode >= 0, next_mode, prev_mode)
+        first = prev_pos == pos - 1  # the first exit of a run of exits
+        last = np.append(pos[1:] != pos[:-1] + 1, True)  # the last one of a run
+        f = np.where(first & has_prev, prev_mode, group)
+        hardware = ex["hypervisor"][0] == _MODE_VALUE["S"]
+        guest = _MODE_VALUE["VS"] if hardware else _MODE_VALUE["U"]
+        cause = ex["cause"][which]
+        if hardware:  # an ecall from VS can only come from VS
+            f = np.where((ex["kind"][which] == 0) & (cause == 10), _MODE_VALUE["VS"], f)
+        f = np.where(f >= 0, f, guest)
+        t = np.where(last & ~has_next, -1, np.where(group >= 0, group, guest))
+        frm[which], to[which] = f, t
+        before[pos] = f
+        after[pos] = np.where(t >= 0, t, ex["hypervisor"][which])
+        return frm, to
 
     def traps(self) -> xr.Dataset:
         """Traps counted by cause and by handler level: ``count`` (cause x level),
