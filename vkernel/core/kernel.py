@@ -1466,8 +1466,9 @@ def translate(s, csr, ram, tlb, wk, wr, va, acc, step):
 
 @njit(cache=True)
 def translate_hlv(s, csr, ram, tlb, wk, wr, va, acc, hlvx, step):
-    """HLV/HLVX/HSV: translate as the guest would (V=1, privilege hstatus.SPVP), always by a
-    walk: these rare accesses neither use nor fill the TLB."""
+    """HLV/HLVX/HSV: translate as the guest would (V=1, privilege hstatus.SPVP). HLV and
+    HSV are ordinary guest accesses and use (and fill) the TLB like the guest's own; HLVX
+    checks execute permission instead of read, so it always walks and caches nothing."""
     mode = PRV_S if csr[CSR_HSTATUS] & HSTATUS_SPVP else PRV_U
     if not translating(csr, mode, 1):
         if va < 0:
@@ -1475,7 +1476,14 @@ def translate_hlv(s, csr, ram, tlb, wk, wr, va, acc, hlvx, step):
             s[S_TRAP_TVAL] = va
             return -1
         return va
-    return walk(s, csr, ram, tlb, wk, wr, va, acc, mode, 1, hlvx, False, step)
+    if not hlvx:
+        s[S_TLB_LOOKUPS] += 1
+        vpn = va >> 12
+        ctx = tlb_ctx(csr, mode, 1)
+        idx = (vpn ^ tlb_hash(ctx)) & (TLB_SIZE - 1)
+        if tlb[acc, TLB_KEY, idx] == tlb_key(vpn, ctx) and canonical(va):
+            return tlb[acc, TLB_PAGE, idx] | (va & 0xFFF)
+    return walk(s, csr, ram, tlb, wk, wr, va, acc, mode, 1, hlvx, not hlvx, step)
 
 
 @njit(cache=True)
