@@ -366,3 +366,184 @@ def test_timeline_of_a_machine_and_its_errors():
         link(MachineView(m), object())
     with pytest.raises(TypeError, match="two views"):
         link(MachineView(m))
+
+
+# --- a virtual machine's trace: the hypervisor at work -----------------------------------------
+@pytest.fixture(scope="module", params=["hardware", "trap-emulate", "binary-translation"])
+def vm_run(request):
+    from vkernel.hv import VM
+    vm = VM("hello", technique=request.param, trace=("step", "trap", "hv"))
+    assert vm.run().reason == "shutdown"
+    return vm
+
+
+def exits_by_hand(ds) -> list[tuple]:
+    """The oracle: walk the hv rows; each vm_exit or callout row, with the events the
+    hypervisor recorded after it until the next one."""
+    from vkernel.trace.schema import HV_EVENT
+    out = []
+    for step, event, cause in zip(ds.hv_step.values.tolist(), ds.hv_event.values.tolist(),
+                                  ds.hv_cause.values.tolist(), strict=True):
+        name = HV_EVENT[event]
+        if name in ("vm_exit", "callout"):
+            out.append([step, name, cause, set()])
+        elif out:
+            out[-1][3].add(name)
+    return [tuple(e) for e in out]
+
+
+def test_vm_exit_marks_match_the_hv_rows(vm_run):
+    ds = vm_run.trace_dataset()
+    tl = RingTimeline(vm_run, max_marks=10**6)  # a VM: its machine's trace
+    by_hand = exits_by_hand(ds)
+    exits = np.frombuffer(tl.exits, "<f8").reshape(-1, 5)
+    assert exits[:, 0].tolist() == [e[0] for e in by_hand]
+    host = "S" if vm_run.technique_name == "hardware" else "M"
+    lane_of = {lane[0]: i for i, lane in enumerate(tl.lanes)}
+    assert set(exits[:, 2].tolist()) == {lane_of[host]}  # to the hypervisor's lane
+    # from the guest's lane, and back (but for the exit that shut the guest down)
+    guest = {lane_of[m] for m in ("VS", "VU", "U") if m in lane_of}
+    assert set(exits[:, 1].tolist()) <= guest and set(exits[:-1, 3].tolist()) <= guest
+    assert exits[-1, 3] == -1 and by_hand[-1][3] >= {"sbi_call"}
+    # labels and styles from the legend, by what each exit was for
+    legend = tl.legend
+    labels = [legend[int(i)][0] for i in exits[:, 4]]
+    styles = [legend[int(i)][3] for i in exits[:, 4]]
+    assert styles == ["callout" if e[1] == "callout" else "exit" for e in by_hand]
+    for (_, name, cause, did), label in zip(by_hand, labels, strict=True):
+        if "sbi_call" in did:
+            assert label == ("callout: SBI call" if name == "callout" else "VM exit: SBI call")
+        elif name == "callout":
+            assert label == ("callout: privileged instruction" if cause else "callout: jump")
+        elif cause >> 63:
+            assert label == "VM exit: M timer"
+        elif "emulation" in did:
+            assert label == "VM exit: privileged instruction"
+        elif "shadow_update" in did:
+            assert label == "VM exit: hidden page fault"
+        elif did == {"injection"}:
+            assert label.endswith("(reflected)") and cause == 8  # a program's system call
+        else:
+            raise AssertionError(f"an exit the test does not know: {name} {cause} {did}")
+    # counted in the legend: exits and transitions together
+    exit_counts = {e[0]: e[2] for e in legend if e[3] != "arrow"}
+    assert sum(exit_counts.values()) == len(by_hand)
+    assert exit_counts == dict(tl.vm_exits.label.value_counts())
+    # the same data as the accessor's, and transitions() chains through the exits
+    assert tl.vm_exits.step.tolist() == [e[0] for e in by_hand]
+    frame = ds.vk.transitions()
+    assert (frame.kind.isin(["vm_exit", "callout"])).sum() == len(by_hand)
+    assert (frame.kind == "vm_entry").sum() == len(by_hand) - 1
+    assert (frame.kind.isin(["exception", "interrupt"])).sum() == ds.sizes["trap"]
+    here, last, mode = None, 0, ds.step_mode.values
+    from vkernel.trace.schema import MODE
+    steps = ds.step.values
+    for r in frame.itertuples():
+        assert here is None or r.from_mode == here
+        if here is not None:  # every step since the last change ran in the mode it left
+            between = mode[(steps >= last) & (steps < r.step)]
+            assert {MODE[int(v)] for v in between} <= {here}
+        here, last = r.to_mode, r.step
+    assert here == host  # the last: the exit that shut the guest down
+
+
+def test_lanes_of_virtual_machines_and_their_names(vm_run):
+    tl = RingTimeline(vm_run)
+    lanes = [lane[0] for lane in tl.lanes]
+    riscv = [lane[1] for lane in tl.lanes]
+    tl.names = "x86"
+    x86 = [lane[1] for lane in tl.lanes]
+    if vm_run.technique_name == "hardware":
+        # HS has no step (the hypervisor is Python) and is drawn all the same
+        assert int((vm_run.trace_dataset().step_mode.values == 1).sum()) == 0
+        assert lanes == ["S", "VS", "VU"]
+        assert riscv == ["HS", "VS", "VU"]
+        assert x86 == ["root ring 0", "non-root ring 0", "non-root ring 3"]
+    else:  # the machine runs the whole guest in U; the hypervisor owns M
+        assert lanes == ["M", "U"]
+        assert riscv == ["M (hypervisor)", "U (guest)"]
+        assert x86 == ["ring 0 (VMM)", "ring 3 (guest)"]
+
+
+def test_vm_exits_are_thinned_and_navigated_like_transitions(vm_run):
+    tl = RingTimeline(vm_run, max_marks=50)
+    exits = tl.vm_exits
+    assert tl.exits == b"" and f"{len(exits):,} VM exits in view" in tl.note
+    first = int(exits.step.iloc[0])
+    tl.zoom(first - 5, first + 200)
+    shown = np.frombuffer(tl.exits, "<f8").reshape(-1, 5)
+    inside = exits[(exits.step >= first - 5) & (exits.step < first + 200)]
+    assert 0 < len(shown) <= 50 and shown[:, 0].tolist() == inside.step.tolist()
+    assert "VM exits" not in tl.note
+    # n and p stop at each exit as at each transition
+    frame = tl.transitions
+    arrows = frame[frame.kind.isin(["exception", "interrupt", "return"])]
+    stops = sorted(set(exits.step) | set(arrows.step - (arrows.kind == "return")))
+    tl.step = -1
+    seen = [tl.next() for _ in range(12)]
+    assert seen == stops[:12]
+    assert tl.next(-1) == stops[10]
+    # the exit that shut the guest down is at the trace's end: in view with it
+    tl.zoom(tl.end - 100, tl.end)
+    assert np.frombuffer(tl.exits, "<f8").reshape(-1, 5)[-1, 0] == tl.end == exits.step.iloc[-1]
+
+
+def guest_view(view: MachineView) -> dict[str, int]:
+    return {name: int(text.split()[0], 16) for name, text, _ in view.vcsrs}
+
+
+@pytest.mark.parametrize("technique", ["hardware", "trap-emulate", "binary-translation"])
+def test_machine_view_of_a_vm_shows_the_guests_view_of_its_csrs(technique):
+    from vkernel.hv import VM
+    vm = VM("hello", technique=technique)
+    view = MachineView(vm, checkpoint_every=2000)
+    assert view.machine is vm.machine and guest_view(view) == vm.virtual_csrs()
+    assert "guest's view" in view.vcsr_title and view.disasm  # read through its tables
+    if technique == "hardware":
+        assert view.mode == "VS" and {"hstatus", "hgatp"} <= {c[0] for c in view.csrs}
+    else:
+        assert view.mode == "U" and dict((n, t) for n, t, _ in view.vcsrs)["mode"] == "0x1 (S)"
+    history = []
+    for n in (1, 5, 400, 3000, 7000):
+        before = vm.virtual_csrs()
+        view.do("step", n)
+        now = vm.virtual_csrs()
+        assert guest_view(view) == now
+        assert [c[0] for c in view.vcsrs if c[2]] == [k for k in now if now[k] != before[k]]
+        history.append((view.step, now, vm.console))
+    # exits are handled as the view steps: the guest got on with its boot
+    assert vm.steps == view.step and vm.exits > 0
+    assert any(changed for *_, changed in view.vcsrs) or history[-1][1] != history[0][1]
+    # back (restore and replay, the hypervisor's own state included) and forwards again
+    for step, want, console in reversed(history):
+        view.goto(step)
+        assert guest_view(view) == vm.virtual_csrs() == want and vm.console == console
+    # to the next VM exit: the status says what the hypervisor handled
+    for _ in range(200):
+        view.do("trap")
+        if "VM exit" in view.status or "callout" in view.status:
+            break
+    assert "handled by the hypervisor" in view.status
+
+
+def test_a_timeline_click_on_a_vm_exit_moves_a_linked_view_there():
+    from vkernel.hv import VM
+    traced = VM("hello", technique="hardware", trace=("step", "trap", "hv"))
+    traced.run()
+    tl = RingTimeline(traced)
+    exits = tl.vm_exits
+    fresh = VM("hello", technique="hardware")
+    view = MachineView(fresh)
+    link(tl, view)
+    second = exits.iloc[1]
+    tl.step = int(second.step)  # what a click on the mark sends
+    # just before the exit: the guest stands on its ecall in VS
+    assert view.instret == fresh.machine.hart.instret == second.step
+    assert fresh.machine.hart.pc == second.pc and view.disasm[0][1] == "ecall"
+    assert view.mode == "VS"
+    console = fresh.console
+    view.do("step")  # the exit: the hypervisor answers the SBI call, the guest goes on
+    assert view.status == "VM exit from VS: ecall from VS, handled by the hypervisor"
+    assert fresh.machine.hart.pc == second.pc + 4 and view.instret == second.step
+    assert len(fresh.console) == len(console) + 1  # it printed one byte
+    assert tl.step == second.step

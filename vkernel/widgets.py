@@ -26,7 +26,10 @@ per-pixel summary when there are more.
 
 from __future__ import annotations
 
+import io
+import pickle
 import time
+import types
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +40,22 @@ import traitlets
 from vkernel.isa.disasm import decode_one
 from vkernel.isa.table import ABI_NAMES
 from vkernel.plots import MODE_COLOURS, PALETTE
+from vkernel.trace.accessor import short_cause
 from vkernel.trace.schema import MODE, mode_names
+
+_MODE_VALUE = {name: value for value, name in MODE.items()}
 
 _HERE = Path(__file__).resolve().parent
 # an editable install finds the front ends in the checkout, a wheel in vkernel/_widgets
 ASSETS = _HERE / "_widgets" if (_HERE / "_widgets").is_dir() else _HERE.parent / "widgets"
 SHOWN_CSRS = ("mstatus", "mepc", "mcause", "mtval", "mtvec", "sstatus", "sepc", "scause",
               "stval", "stvec", "satp")
+HYPERVISOR_CSRS = ("hstatus", "hgatp")  # shown too for a VM under the H extension
+
+
+def _is_vm(source: Any) -> bool:
+    """A :class:`vkernel.hv.VM` (duck-typed: the widgets need not import the layer)."""
+    return hasattr(source, "virtual_csrs") and hasattr(source, "machine")
 
 
 def _check_kwargs(cls: type, kwargs: dict[str, Any], valid: tuple[str, ...]) -> None:
@@ -54,9 +66,14 @@ def _check_kwargs(cls: type, kwargs: dict[str, Any], valid: tuple[str, ...]) -> 
 
 
 def _describe(ex: Any) -> str:
-    """An Exit in words for the status line (nothing when the steps simply ran out)."""
+    """An Exit (or a VM's VMResult) in words for the status line (nothing when the steps
+    simply ran out)."""
     if ex is None or ex.reason == "budget":
         return ""
+    if ex.reason == "shutdown":
+        return f"the guest shut down (SBI system reset, reason {ex.code})"
+    if ex.reason == "idle":
+        return "the guest waits for an interrupt nothing will send (wfi)"
     if ex.reason == "halt":
         return f"the guest ended the machine: exit code {ex.exit_code}"
     if ex.reason == "breakpoint":
@@ -64,6 +81,67 @@ def _describe(ex: Any) -> str:
     if ex.reason == "wfi-idle":
         return "waiting for an interrupt that only outside input can raise (wfi)"
     return repr(ex)
+
+
+class _HypervisorState:
+    """Saves and restores what a :class:`~vkernel.hv.VM` keeps in Python beside its
+    machine (the technique's virtual CSRs, shadow-table bookkeeping, translation cache,
+    virtual UART, the guest's console...), so that a MachineView can take a VM back to a
+    checkpoint: the machine's own snapshot holds the rest.
+
+    A pickle of the VM's and its technique's attributes, in which the machine and
+    everything of it (hart, memory, their arrays), the VM, its vCPU and technique
+    themselves, and functions stand for themselves: they are kept, not copied.
+    """
+
+    def __init__(self, vm: Any) -> None:
+        self.vm = vm
+        m = vm.machine
+        self._arrays = [getattr(m, a) for a in ("_s", "_x", "_csr", "_ram", "_tlb")]
+
+    def _keep(self, obj: Any) -> bool:
+        vm = self.vm
+        if obj is vm or obj is vm.machine or obj is vm.vcpu or obj is vm.technique:
+            return True
+        if isinstance(obj, types.FunctionType | types.BuiltinFunctionType | type):
+            return True
+        if type(obj).__module__ == "vkernel.machine":  # Machine, Hart, Memory, Mode...
+            return True
+        return isinstance(obj, np.ndarray) and any(np.may_share_memory(obj, a)
+                                                   for a in self._arrays)
+
+    def save(self) -> tuple[bytes, list[Any]]:
+        kept: list[Any] = []
+        keep = self._keep
+
+        class Pickler(pickle.Pickler):
+            def persistent_id(self, obj: Any) -> int | None:
+                if keep(obj):
+                    kept.append(obj)
+                    return len(kept) - 1
+                return None
+
+        vm = self.vm
+        fields = {k: v for k, v in vm.__dict__.items() if k != "on_console"}
+        buf = io.BytesIO()
+        Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump((fields, vm.technique.__dict__))
+        return buf.getvalue(), kept
+
+    def restore(self, saved: tuple[bytes, list[Any]]) -> None:
+        data, kept = saved
+
+        class Unpickler(pickle.Unpickler):
+            def persistent_load(self, pid: Any) -> Any:
+                return kept[pid]
+
+        fields, technique = Unpickler(io.BytesIO(data)).load()
+        vm = self.vm
+        tech = vm.technique
+        on_console = vm.__dict__.get("on_console")
+        vm.__dict__.clear()
+        vm.__dict__.update(fields, on_console=on_console)
+        tech.__dict__.clear()
+        tech.__dict__.update(technique)
 
 
 class MachineView(anywidget.AnyWidget):
@@ -76,6 +154,12 @@ class MachineView(anywidget.AnyWidget):
     ``run_slice`` seconds per message so that Pause gets through, until the machine
     stops. Keys in the view: ``s`` or → steps, ``b`` or ← steps back, ``t`` runs to
     the next trap, space runs or pauses.
+
+    Given a :class:`~vkernel.hv.VM`, the view runs the VM's loop (the hypervisor handles
+    each VM exit, which counts as a step, as in ``VM.run``), shows the vCPU's virtual
+    CSRs beside the machine's real ones (``vm.virtual_csrs()``: the guest's view of its
+    supervisor CSRs), and steps back by restoring the hypervisor's Python state with the
+    machine's.
 
     >>> import vkernel
     >>> m = vkernel.Machine(ram_mb=1)
@@ -103,6 +187,8 @@ class MachineView(anywidget.AnyWidget):
     console = traitlets.Unicode("").tag(sync=True)
     status = traitlets.Unicode("").tag(sync=True)
     halted = traitlets.Bool(False).tag(sync=True)  # the last run ended other than by budget
+    vcsrs = traitlets.List().tag(sync=True)  # a VM's vCPU, the guest's view: [name, text, changed]
+    vcsr_title = traitlets.Unicode("").tag(sync=True)  # what those are
 
     _KWARGS = ("window", "checkpoint_every", "run_slice")
     LINK_TRAIT = "instret"
@@ -111,6 +197,11 @@ class MachineView(anywidget.AnyWidget):
     def __init__(self, machine: Any, **kwargs: Any) -> None:
         _check_kwargs(type(self), kwargs, self._KWARGS)
         super().__init__()
+        self.vm = machine if _is_vm(machine) else None
+        if self.vm is not None:
+            machine = self.vm.machine
+            self._hv_state = _HypervisorState(self.vm)
+            self._watch_exits()
         self.machine = machine
         self.window = int(kwargs.get("window", 8))
         self.checkpoint_every = int(kwargs.get("checkpoint_every", 1000))
@@ -119,13 +210,56 @@ class MachineView(anywidget.AnyWidget):
             raise ValueError("window, checkpoint_every and run_slice must be positive")
         # checkpoints copy RAM: hold at most ~256 MiB of them (and at least 4)
         self.max_checkpoints = max(4, (256 << 20) // machine.mem.size)
-        self._checkpoints = {machine.steps: machine.snapshot()}
-        self._instret_at = {machine.steps: machine.hart.instret}  # of each checkpoint
+        self._checkpoints = {self._now(): self._save()}
+        self._instret_at = {self._now(): machine.hart.instret}  # of each checkpoint
         self._last_regs: list[int] = list(machine.hart.x.tolist())
         self._last_csrs: dict[str, int] = self._csr_values()
-        self.first = self.furthest = machine.steps
+        self._last_vcsrs: dict[str, int] = self._vcsr_values()
+        self.first = self.furthest = self._now()
         self.on_msg(self._on_msg)
         self._refresh(first=True)
+
+    # --- a machine, or a VM's ---------------------------------------------------------------
+    def _now(self) -> int:
+        """Steps taken: the machine's, and with a VM the exits its hypervisor handled
+        (``vm.steps``, what ``VM.run``'s budget counts)."""
+        vm = self.vm
+        if vm is not None and isinstance(getattr(type(vm), "steps", None), property):
+            return vm.steps
+        return self.machine.steps
+
+    def _run(self, n: int) -> Any:
+        """Run ``n`` steps: the machine's run, or the VM's loop (an Exit or a VMResult)."""
+        if self.vm is not None:
+            return self.vm.run(max_steps=n)
+        return self.machine.run(max_steps=n, progress=False)
+
+    def _save(self) -> Any:
+        snap = self.machine.snapshot()
+        return snap if self.vm is None else (snap, self._hv_state.save())
+
+    def _restore(self, saved: Any) -> None:
+        if self.vm is None:
+            self.machine.restore(saved)
+            return
+        self.machine.restore(saved[0])
+        self._hv_state.restore(saved[1])
+
+    def _watch_exits(self) -> None:
+        """Note each VM exit the hypervisor handles (for the status line and "to next
+        trap"): the technique's ``handle``, wrapped on this instance."""
+        self._exits_seen, self._last_exit = 0, None
+        tech = self.vm.technique
+        handle = type(tech).handle.__get__(tech)
+
+        def handled(exit: Any) -> bool:
+            self._exits_seen += 1
+            # binary translation's callouts are ebreaks at sites it knows (until chained)
+            callout = exit.cause == 3 and exit.pc in getattr(tech, "callouts", ())
+            self._last_exit = (exit, callout)
+            return handle(exit)
+
+        tech.handle = handled
 
     # --- actions ------------------------------------------------------------------------
     def do(self, cmd: str, n: int = 1) -> None:
@@ -133,15 +267,17 @@ class MachineView(anywidget.AnyWidget):
         ``"trap"`` (run to the next trap or exit), ``"reset"`` (back to the first
         checkpoint), ``"goto"`` (to step n), ``"run"`` (one slice of a run)."""
         m = self.machine
+        exits = getattr(self, "_exits_seen", 0)
         if cmd == "step":
             self._forward(int(n))
         elif cmd == "back":
-            self._goto(max(m.steps - int(n), self.first))
-        elif cmd == "trap":
+            self._goto(max(self._now() - int(n), self.first))
+        elif cmd == "trap":  # a trap taken in the machine, or a VM exit
             traps = m.counters["traps"]
             for _ in range(10_000):
                 ex = self._forward(1)
-                if m.counters["traps"] != traps or ex.reason != "budget":
+                if m.counters["traps"] != traps or ex.reason != "budget" \
+                        or getattr(self, "_exits_seen", 0) != exits:
                     break
         elif cmd == "reset":
             self._goto(self.first)
@@ -152,7 +288,23 @@ class MachineView(anywidget.AnyWidget):
         else:
             raise ValueError(f"unknown command {cmd!r}; the commands are "
                              f"{', '.join(self.COMMANDS)}")
+        if self.vm is not None and self._exits_seen != exits and not self.halted:
+            self.status = self._exit_words(self._exits_seen - exits)
         self._refresh()
+
+    def _exit_words(self, n: int) -> str:
+        """The VM exits the last action went through, for the status line."""
+        ex, callout = self._last_exit
+        where = f" from {ex.from_mode.name}" if ex.from_mode is not None else ""
+        if callout:
+            what = f"callout{where}"
+        elif ex.cause is not None:
+            what = f"VM exit{where}: {short_cause(ex.cause)}"
+        else:
+            what = "VM exit"
+        if n > 1:
+            return f"{n:,} VM exits handled by the hypervisor; the last: {what}"
+        return f"{what}, handled by the hypervisor"
 
     def goto(self, step: int) -> None:
         """Move the machine to ``step``: back by checkpoint and replay, forwards by
@@ -168,7 +320,7 @@ class MachineView(anywidget.AnyWidget):
         if m.hart.instret >= step:  # back: from the last checkpoint before it
             start = max((s for s, n in self._instret_at.items() if n < step),
                         default=self.first)
-            m.restore(self._checkpoints[start])
+            self._restore(self._checkpoints[start])
         # each run's budget counts traps too: run again until enough have retired
         while m.hart.instret < step:
             ex = self._forward(step - m.hart.instret)
@@ -180,21 +332,23 @@ class MachineView(anywidget.AnyWidget):
         """A register's value as the view shows it (``"a0"``, ``"x10"``...)."""
         return self.machine.hart.x[name]
 
-    def _forward(self, n: int):  # noqa: ANN202 - an Exit
+    def _forward(self, n: int):  # noqa: ANN202 - an Exit (a VMResult for a VM)
         m = self.machine
         ex = None
         left = n
         while left > 0:
             # stop at each checkpoint boundary so that reverse steps stay short
-            edge = self.checkpoint_every - m.steps % self.checkpoint_every
-            before = m.steps
-            ex = m.run(max_steps=min(left, edge), progress=False)
-            left -= m.steps - before
-            if m.steps % self.checkpoint_every == 0 and m.steps not in self._checkpoints:
-                self._checkpoints[m.steps] = m.snapshot()
-                self._instret_at[m.steps] = m.hart.instret
+            now = self._now()
+            edge = self.checkpoint_every - now % self.checkpoint_every
+            before = now
+            ex = self._run(min(left, edge))
+            now = self._now()
+            left -= now - before
+            if now % self.checkpoint_every == 0 and now not in self._checkpoints:
+                self._checkpoints[now] = self._save()
+                self._instret_at[now] = m.hart.instret
                 self._thin()
-            if ex.reason != "budget" or m.steps == before:
+            if ex.reason != "budget" or now == before:
                 break
         self.halted = ex is not None and ex.reason != "budget"
         self.status = _describe(ex)
@@ -228,17 +382,30 @@ class MachineView(anywidget.AnyWidget):
         recording a trace (restoring a later checkpoint would leave a gap in it)."""
         m = self.machine
         start = max(s for s in self._checkpoints if s <= target)
-        if m.steps <= target and (start <= m.steps or m.tracing):
-            self._forward(target - m.steps)
+        now = self._now()
+        if now <= target and (start <= now or m.tracing):
+            self._forward(target - now)
             return
-        m.restore(self._checkpoints[start])
+        self._restore(self._checkpoints[start])
         self._forward(target - start)
-        self.status = f"at step {m.steps}"
+        self.status = f"at step {self._now()}"
 
     # --- state for the front end ----------------------------------------------------------
     def _csr_values(self) -> dict[str, int]:
         csr = self.machine.hart.csr
-        return {name: csr[name] for name in SHOWN_CSRS}
+        names = SHOWN_CSRS
+        if self.vm is not None and self.vm.technique_name == "hardware":
+            names += HYPERVISOR_CSRS
+        return {name: csr[name] for name in names}
+
+    def _vcsr_values(self) -> dict[str, int]:
+        """A VM's vCPU as the guest sees it (nothing for a bare machine)."""
+        return {} if self.vm is None else dict(self.vm.virtual_csrs())
+
+    def _vcsr_text(self, name: str, value: int) -> str:
+        if name == "mode":  # the vCPU's virtual privilege mode
+            return f"{value:#x} ({MODE.get(value, '?')})"
+        return f"{value:#x}"
 
     def _refresh(self, first: bool = False) -> None:
         m = self.machine
@@ -249,26 +416,85 @@ class MachineView(anywidget.AnyWidget):
         self.csrs = [[n, f"{v:#x}", not first and v != self._last_csrs[n]]
                      for n, v in csrs.items()]
         self._last_regs, self._last_csrs = regs, csrs
+        if self.vm is not None:
+            vcsrs = self._vcsr_values()
+            self.vcsrs = [[n, self._vcsr_text(n, v),
+                           not first and v != self._last_vcsrs.get(n, v)]
+                          for n, v in vcsrs.items()]
+            self._last_vcsrs = vcsrs
+            self.vcsr_title = (
+                "the guest's view: its VS CSRs (vsstatus, vsepc...), which the hart uses "
+                "in place of the S ones while V=1"
+                if self.vm.technique_name == "hardware" else
+                "the guest's view: the hypervisor's virtual CSR file, in Python, and the "
+                "vCPU's virtual mode (the machine runs the guest in U)")
         self.regs = np.asarray(regs, dtype="<u8").tobytes()
         self.pc = f"{m.hart.pc:#x}"
         self.mode = m.hart.mode.name
-        self.furthest = max(self.furthest, m.steps)
+        self.furthest = max(self.furthest, self._now())
         self.instret = m.hart.instret
-        self.step = m.steps
-        self.console = m.console[-2000:]
+        self.step = self._now()
+        self.console = (self.vm.console if self.vm is not None else m.console)[-2000:]
         self.disasm = self._disassembly()
 
     def _physical(self, va: int) -> int | None:
         """Where the hart would fetch ``va`` from: an Sv39 walk in Python that, unlike the
-        core's, touches no TLB, counter or trace (None when unmapped)."""
+        core's, touches no TLB, counter or trace (None when unmapped). In VS or VU mode
+        the walk has two stages, as the H extension's: vsatp's tables (whose entries and
+        leaves are guest physical) and the hypervisor's G-stage (hgatp, Sv39x4)."""
         m = self.machine
-        satp = m.hart.csr["satp"]
-        if m.hart.mode.name == "M" or satp >> 60 != 8:
+        csr = m.hart.csr
+        mode = m.hart.mode.name
+        if mode in ("VS", "VU"):
+            hgatp = csr["hgatp"]
+
+            def gstage(gpa: int | None) -> int | None:
+                if gpa is None or hgatp >> 60 != 8:
+                    return gpa
+                return self._walk(lambda a: a, (hgatp & ((1 << 44) - 1)) << 12, gpa, 11)
+
+            vsatp = csr["vsatp"]
+            if vsatp >> 60 != 8:
+                return gstage(va)
+            return gstage(self._walk(gstage, (vsatp & ((1 << 44) - 1)) << 12, va, 9))
+        satp = csr["satp"]
+        if mode == "M" or satp >> 60 != 8:
             return va
-        table = (satp & ((1 << 44) - 1)) << 12
+        pa = self._walk(lambda a: a, (satp & ((1 << 44) - 1)) << 12, va, 9)
+        if pa is None and self.vm is not None:
+            # under a software technique satp is the hypervisor's shadow, filled only as
+            # the guest faults: read through the guest's own tables instead
+            return self._guest_physical(va)
+        return pa
+
+    def _guest_physical(self, va: int) -> int | None:
+        """A VM's ``va`` through the guest's own page tables (its virtual satp) and the
+        hypervisor's p2m (``vm.memory``), to a machine address."""
+        memory = getattr(self.vm, "memory", None)
+        satp = self._vcsr_values().get("satp", 0)
+        if memory is None:
+            return None
+
+        def machine(gpa: int | None) -> int | None:
+            return memory.machine_address(gpa) if gpa is not None and gpa in memory \
+                else None
+
+        if satp >> 60 != 8:
+            return machine(va)
+        return machine(self._walk(machine, (satp & ((1 << 44) - 1)) << 12, va, 9))
+
+    def _walk(self, where: Any, table: int | None, va: int, top_bits: int) -> int | None:
+        """A three-level Sv39 walk from ``table`` (``top_bits`` index bits at the root: 9,
+        or 11 for Sv39x4); ``where`` turns each table address into a machine one."""
+        mem = self.machine.mem
         for level in (2, 1, 0):
+            bits = top_bits if level == 2 else 9
+            entry = None if table is None \
+                else where(table + ((va >> (12 + 9 * level)) & ((1 << bits) - 1)) * 8)
+            if entry is None:
+                return None
             try:
-                pte = m.mem.read_u64(table + ((va >> (12 + 9 * level)) & 0x1FF) * 8)
+                pte = mem.read_u64(entry)
             except Exception:
                 return None
             if not pte & 1:
@@ -313,11 +539,36 @@ class MachineView(anywidget.AnyWidget):
 RISCV_NAMES = {"M": "M", "S": "S", "U": "U", "VS": "VS", "VU": "VU"}
 X86_NAMES = {"M": "M (≈ SMM)", "S": "ring 0", "U": "ring 3", "VS": "non-root ring 0",
              "VU": "non-root ring 3"}
+# a trace with guests in VS/VU: S with V=0 is HS, the hypervisor's (VMX root), U the host's
+HOST_NAMES = {"riscv": {"S": "HS", "U": "U"}, "x86": {"S": "root ring 0", "U": "root ring 3"}}
+# under a software technique (trap-and-emulate, binary translation, paravirt) the machine
+# runs the whole guest in U and the hypervisor owns M (on x86: the VMM in ring 0)
+SOFTWARE_NAMES = {"riscv": {"M": "M (hypervisor)", "U": "U (guest)"},
+                  "x86": {"M": "ring 0 (VMM)", "U": "ring 3 (guest)"}}
 MODE_TITLES = {"M": "machine mode: firmware, owns the whole machine",
                "S": "supervisor mode: the operating system kernel",
                "U": "user mode: applications",
                "VS": "virtual supervisor: a guest kernel under a hypervisor",
                "VU": "virtual user: a guest's applications"}
+HOST_TITLES = {"S": "HS-mode (S with V=0): the hypervisor's level. vkernel's hypervisor is "
+                    "Python (vkernel.hv), so no instruction retires here: its work happens "
+                    "between two steps of the guest, drawn at the step it interrupted",
+               "U": "user mode with V=0: the host's applications (none here)"}
+SOFTWARE_TITLES = {"M": "machine mode, which the hypervisor owns: every trap of the guest "
+                        "comes here (vkernel.hv, in Python: its work happens between two "
+                        "steps of the guest)",
+                   "U": "user mode: the whole guest, its kernel deprivileged (it believes "
+                        "it runs in S) and its programs"}
+LANE_ORDER = ("M", "S", "VS", "VU", "U")  # most privileged on top, a guest's under its host
+
+
+def _host_level(ds: Any) -> str | None:
+    """The mode a trace's VM exits go to ("S": HS, with the H extension; "M" under the
+    software techniques), None for a trace of no virtual machine."""
+    technique = ds.attrs.get("technique", "native")
+    if technique == "hardware":
+        return "S"
+    return None if technique == "native" else "M"
 
 
 def _cause_colour(kind: str, cause: int) -> str:
@@ -337,16 +588,36 @@ def _cause_colour(kind: str, cause: int) -> str:
     return PALETTE[3]  # illegal / virtual instruction, access faults, breakpoints
 
 
+def _exit_colour(kind: str, cause: int, handled: str) -> str:
+    """A VM exit's colour, by what it was for, in the groups of :func:`_cause_colour`."""
+    did = set(handled.split())
+    if kind == "callout" and not did & {"sbi_call", "hypercall"}:
+        return PALETTE[3] if cause else "var(--jp-ui-font-color2, #666)"  # emulate / jump
+    if did & {"sbi_call", "hypercall"}:
+        return PALETTE[4]
+    if cause >> 63:
+        return _cause_colour("interrupt", cause)
+    if did & {"shadow_update", "mmio"} or cause in (12, 13, 15, 20, 21, 23):
+        return PALETTE[2]
+    if cause == 8:
+        return PALETTE[0]  # a guest program's system call, reflected to its kernel
+    return PALETTE[3]
+
+
 class RingTimeline(anywidget.AnyWidget):
     """Privilege levels over time: one lane per level (most privileged on top), the
     time spent in each, and an arrow for every transition, coloured and labelled by
     its cause (``ecall from U``, ``S timer``, ``store page fault``, ``sret``...).
 
-    ``source`` is a trace Dataset or a :class:`~vkernel.Machine` that records the
-    ``step`` and ``trap`` families (its trace is read now; :meth:`refresh` reads it
-    again). ``names`` is ``"riscv"`` or ``"x86"`` (ring 3, ring 0). In the view: the
-    wheel or +/− zooms, dragging or ←/→ pans, clicking an arrow (or ``n``/``p``: next,
-    previous) moves the cursor there, and every view linked with :func:`link`.
+    ``source`` is a trace Dataset, a :class:`~vkernel.Machine` that records the ``step``
+    and ``trap`` families (its trace is read now; :meth:`refresh` reads it again), or a
+    :class:`~vkernel.hv.VM` (its machine's trace). A virtual machine's trace with the
+    ``hv`` family also shows the hypervisor at work: each VM exit (and binary
+    translation's callout) goes from the guest's lane to the hypervisor's and back, at
+    the step it interrupted (``ds.vk.vm_exits()``). ``names`` is ``"riscv"`` or
+    ``"x86"`` (ring 3, ring 0; root and non-root). In the view: the wheel or +/− zooms,
+    dragging or ←/→ pans, clicking an arrow (or ``n``/``p``: next, previous) moves the
+    cursor there, and every view linked with :func:`link`.
 
     >>> import vkernel
     >>> guest = vkernel.assemble('''
@@ -371,7 +642,8 @@ class RingTimeline(anywidget.AnyWidget):
     end = traitlets.Int(0).tag(sync=True)
     view = traitlets.List(traitlets.Float(), default_value=[0.0, 1.0]).tag(sync=True)
     step = traitlets.Int(-1).tag(sync=True)  # the cursor; -1: none yet
-    legend = traitlets.List().tag(sync=True)  # [label, colour, count]
+    # [label, colour, count, style]: style "arrow" (a transition), "exit" or "callout"
+    legend = traitlets.List().tag(sync=True)
     # what is in view, as float64 rows: (start, end, lane) mode segments; or, zoomed out
     # past max_segments, the view's lo and hi then lanes x bins of the share of each bin
     # spent in each lane
@@ -380,6 +652,9 @@ class RingTimeline(anywidget.AnyWidget):
     # (step, from lane, to lane, legend index, cursor): the cursor a click gives is the
     # moment before the transition: the step of a trap, the one before for a return
     marks = traitlets.Bytes(b"").tag(sync=True)
+    # VM exits: (step, guest's lane, hypervisor's lane, lane re-entered or -1, legend
+    # index); a click puts the cursor on the step, the moment before the exit
+    exits = traitlets.Bytes(b"").tag(sync=True)
     note = traitlets.Unicode("").tag(sync=True)
 
     _KWARGS = ("names", "max_marks", "max_segments", "bins")
@@ -408,15 +683,25 @@ class RingTimeline(anywidget.AnyWidget):
     def refresh(self) -> None:
         """Read the trace again (from the machine, if the source is one)."""
         ds = self.source
+        if _is_vm(ds):
+            ds = ds.machine
         if hasattr(ds, "trace_dataset"):
             if not ds.tracing:
                 raise ValueError("RingTimeline needs a recording machine: "
                                  "machine.trace('step', 'trap') before running it")
             ds = ds.trace_dataset()
         self.transitions = ds.vk.transitions()  # checks the families are there
+        self.vm_exits = ds.vk.vm_exits() if "hv" in ds.dims else None
         steps = ds["step"].values
         mode = ds["step_mode"].values
-        order = mode_names(np.unique(mode))[::-1]  # most privileged lane on top
+        self._host = _host_level(ds)
+        tr = self.transitions
+        used = {MODE[int(v)] for v in np.unique(mode)} | set(tr["from_mode"]) \
+            | set(tr["to_mode"])
+        if self._host is None:  # U, S and M always, and the virtual modes in use
+            order = [m for m in LANE_ORDER if m in set(mode_names(np.unique(mode))) | used]
+        else:  # a virtual machine: the levels it used, and its hypervisor's
+            order = [m for m in LANE_ORDER if m in used | {self._host}]
         lane = {name: i for i, name in enumerate(order)}
         value_lane = np.zeros(8, np.int64)
         for value, name in MODE.items():
@@ -435,42 +720,75 @@ class RingTimeline(anywidget.AnyWidget):
         self._cum = np.zeros((len(order), self._seg_start.size + 1))
         for i in range(len(order)):
             np.cumsum(np.where(self._seg_lane == i, lengths, 0), out=self._cum[i, 1:])
-        tr = self.transitions
-        step = tr["step"].to_numpy(np.float64)
-        keys = list(zip(tr["label"], tr["kind"], tr["cause"], strict=True))
+        # the arrows: traps and returns (a VM trace's exits and entries are drawn apart)
+        arrows = tr[tr["kind"].isin(("exception", "interrupt", "return")).to_numpy()]
+        step = arrows["step"].to_numpy(np.float64)
         legend: dict[str, list[Any]] = {}
-        index = np.zeros(len(keys))
-        for i, (label, kind, cause) in enumerate(keys):
+        index = np.zeros(len(arrows))
+        for i, (label, kind, cause) in enumerate(zip(arrows["label"], arrows["kind"],
+                                                     arrows["cause"], strict=True)):
             colour = _cause_colour(kind, 0 if kind == "return" else int(cause))
-            entry = legend.setdefault(label, [label, colour, 0, len(legend)])
+            entry = legend.setdefault(label, [label, colour, 0, "arrow", len(legend)])
             entry[2] += 1
-            index[i] = entry[3]
-        self.legend = [e[:3] for e in legend.values()]
-        value_of = {name: v for v, name in MODE.items()}
+            index[i] = entry[4]
         self._marks = np.column_stack([
             step,
-            value_lane[[value_of[m] for m in tr["from_mode"]]].astype(np.float64),
-            value_lane[[value_of[m] for m in tr["to_mode"]]].astype(np.float64),
+            value_lane[[_MODE_VALUE[m] for m in arrows["from_mode"]]].astype(np.float64),
+            value_lane[[_MODE_VALUE[m] for m in arrows["to_mode"]]].astype(np.float64),
             index,
-            step - (tr["kind"] == "return").to_numpy()]) if len(tr) \
+            step - (arrows["kind"] == "return").to_numpy()]) if len(arrows) \
             else np.zeros((0, 5))
+        self._exits = self._exit_marks(lane, legend)
+        self.legend = [e[:4] for e in legend.values()]
+        # where n/p go: before each transition, and each VM exit
+        self._cursors = np.unique(np.concatenate([self._marks[:, 4], self._exits[:, 0]]))
         self.first = int(steps[0]) if steps.size else 0
         self.end = int(steps[-1]) + 1 if steps.size else 0
         self._lanes()
         self.view = [float(self.first), float(max(self.end, self.first + 1))]
         self._window()
 
+    def _exit_marks(self, lane: dict[str, int], legend: dict[str, list[Any]]) -> np.ndarray:
+        """(step, guest's lane, hypervisor's lane, lane re-entered or -1, legend index)
+        for each VM exit; their legend entries are added to ``legend``."""
+        ex = self.vm_exits
+        if ex is None or not len(ex):
+            return np.zeros((0, 5))
+        index = np.zeros(len(ex))
+        combos = ex.groupby(["label", "kind", "cause", "handled"], sort=False).ngroup()
+        colours = {}
+        for i, (label, kind, cause, handled, g) in enumerate(zip(
+                ex["label"], ex["kind"], ex["cause"], ex["handled"], combos, strict=True)):
+            if g not in colours:
+                colours[g] = _exit_colour(kind, int(cause), handled)
+            style = "callout" if kind == "callout" else "exit"
+            entry = legend.setdefault(label, [label, colours[g], 0, style, len(legend)])
+            entry[2] += 1
+            index[i] = entry[4]
+        lane_of = np.array([lane.get(MODE.get(v, ""), 0) for v in range(8)] + [-1],
+                           np.float64)
+        code = {name: v for v, name in MODE.items()}
+
+        def lanes(column: str) -> np.ndarray:
+            return lane_of[[code.get(m, 8) if isinstance(m, str) else 8 for m in ex[column]]]
+
+        return np.column_stack([ex["step"].to_numpy(np.float64), lanes("from_mode"),
+                                lanes("host_mode"), lanes("to_mode"), index])
+
     @traitlets.observe("names")
     def _lanes(self, _change: Any = None) -> None:
         if not hasattr(self, "_order"):
             return
         words = X86_NAMES if self.names == "x86" else RISCV_NAMES
-        virtual = any(m in ("VS", "VU") for m in self._order)
-        label = dict(words)
-        if virtual:  # with guests about, the host's levels get their H-extension names
-            label.update({"S": "HS", "U": "U"} if self.names == "riscv"
-                         else {"S": "root ring 0", "U": "root ring 3"})
-        self.lanes = [[m, label[m], MODE_COLOURS[m], MODE_TITLES[m]] for m in self._order]
+        label, title = dict(words), dict(MODE_TITLES)
+        if self._host == "M":  # a software technique: the hypervisor owns M
+            label.update(SOFTWARE_NAMES[self.names])
+            title.update(SOFTWARE_TITLES)
+        elif self._host == "S" or any(m in ("VS", "VU") for m in self._order):
+            # with guests about, the host's levels get their H-extension names
+            label.update(HOST_NAMES[self.names])
+            title.update(HOST_TITLES)
+        self.lanes = [[m, label[m], MODE_COLOURS[m], title[m]] for m in self._order]
 
     @traitlets.observe("view")
     def _view_moved(self, _change: Any) -> None:
@@ -491,16 +809,30 @@ class RingTimeline(anywidget.AnyWidget):
             # the bins' own range first: the front end may have moved on meanwhile
             summary = np.concatenate([[lo, hi], self._density(lo, hi).ravel()])
             segments, density = b"", summary.astype("<f8").tobytes()
+        # what happens at the trace's end (the exit that shut a guest down) is in view
+        # with the end
+        side = "right" if hi >= self.end else "left"
         steps = self._marks[:, 0]
         t0 = int(np.searchsorted(steps, lo, "left"))
-        t1 = int(np.searchsorted(steps, hi, "left"))
+        t1 = int(np.searchsorted(steps, hi, side))
+        crowded = []
         if t1 - t0 <= self.max_marks:
             marks = self._marks[t0:t1].astype("<f8").tobytes()
         else:
             marks = b""
-            notes.append(f"{t1 - t0:,} transitions in view: zoom in to see each one")
+            crowded.append(f"{t1 - t0:,} transitions")
+        at = self._exits[:, 0]
+        e0, e1 = int(np.searchsorted(at, lo, "left")), int(np.searchsorted(at, hi, side))
+        if e1 - e0 <= self.max_marks:
+            exits = self._exits[e0:e1].astype("<f8").tobytes()
+        else:
+            exits = b""
+            crowded.append(f"{e1 - e0:,} VM exits")
+        if crowded:
+            notes.append(f"{' and '.join(crowded)} in view: zoom in to see each one")
         with self.hold_sync():
             self.segments, self.density, self.marks = segments, density, marks
+            self.exits = exits
             self.note = "; ".join(notes)
 
     def _density(self, lo: float, hi: float) -> np.ndarray:
@@ -536,9 +868,10 @@ class RingTimeline(anywidget.AnyWidget):
         self.view = [float(lo), float(hi)]
 
     def next(self, direction: int = 1) -> int | None:
-        """Move the cursor to just before the next transition (``direction=-1``: the
-        previous one); returns the cursor's step, None at either end."""
-        here, cursors = self.step, self._marks[:, 4]  # in order, as the transitions are
+        """Move the cursor to just before the next transition or VM exit
+        (``direction=-1``: the previous one); returns the cursor's step, None at either
+        end."""
+        here, cursors = self.step, self._cursors
         if direction > 0:
             i = int(np.searchsorted(cursors, here, "right"))
         else:

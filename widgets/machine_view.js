@@ -9,7 +9,7 @@ const BUTTONS = [
 ];
 const KEYS = { s: ["step", 1], ArrowRight: ["step", 1], b: ["back", 1], ArrowLeft: ["back", 1], t: ["trap", 1] };
 const SYNCED = ["step", "instret", "first", "furthest", "pc", "mode", "regs", "changed", "csrs",
-  "disasm", "console", "status", "halted"];
+  "disasm", "console", "status", "halted", "vcsrs", "vcsr_title"];
 
 // the registers arrive as one binary buffer of 32 little-endian uint64 (a DataView)
 function registers(value) {
@@ -92,7 +92,9 @@ function render({ model, el: root }) {
   const code = el("div", "vk-panel vk-code");
   const regs = el("div", "vk-panel vk-regs");
   const csrs = el("div", "vk-panel vk-csrs");
-  body.append(code, regs, csrs);
+  // a VM's vCPU: the guest's view of its supervisor CSRs, beside the machine's real ones
+  const vcsrs = el("div", "vk-panel vk-vcsrs");
+  body.append(code, regs, csrs, vcsrs);
   const console_ = el("pre", "vk-console");
   root.append(bar, slide, status, body, console_);
 
@@ -107,6 +109,9 @@ function render({ model, el: root }) {
     "a2", "a3", "a4", "a5", "a6", "a7", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9",
     "s10", "s11", "t3", "t4", "t5", "t6"];
 
+  // with a VM beside them, the machine's CSRs are the real ones
+  const csrTitle = () => (model.get("vcsrs").length ? "CSRs (the real machine's)" : "CSRs");
+
   function draw() {
     where.textContent = `step ${model.get("step")}  pc ${model.get("pc")}`;
     retired.textContent = `${model.get("instret").toLocaleString("en-US")} retired`;
@@ -114,7 +119,8 @@ function render({ model, el: root }) {
     mode.textContent = m;
     mode.className = `vk-mode vk-mode-${m}`;
     mode.title = { M: "machine mode (most privileged)", S: "supervisor mode (the kernel)",
-      U: "user mode (applications)" }[m] || m;
+      U: "user mode (applications)", VS: "virtual supervisor mode: a guest kernel (V=1)",
+      VU: "virtual user mode: a guest's applications (V=1)" }[m] || m;
     status.textContent = model.get("status");
     slider.max = String(model.get("furthest"));
     slider.min = String(model.get("first"));
@@ -139,12 +145,23 @@ function render({ model, el: root }) {
     });
     regs.appendChild(grid);
 
-    csrs.replaceChildren(el("div", "vk-title", "CSRs"));
+    csrs.replaceChildren(el("div", "vk-title", csrTitle()));
     for (const [name, value, was] of model.get("csrs")) {
       const row = el("div", was ? "vk-reg vk-changed" : "vk-reg");
       row.dataset.csr = name;
       row.append(el("span", "vk-name", name), el("span", "vk-value", value));
       csrs.appendChild(row);
+    }
+    const guest = model.get("vcsrs");
+    vcsrs.hidden = !guest.length;
+    vcsrs.replaceChildren(el("div", "vk-title", "vCPU: the guest's view"));
+    vcsrs.title = model.get("vcsr_title");
+    if (guest.length) vcsrs.appendChild(el("div", "vk-subtitle", model.get("vcsr_title")));
+    for (const [name, value, was] of guest) {
+      const row = el("div", was ? "vk-reg vk-changed" : "vk-reg");
+      row.dataset.vcsr = name;
+      row.append(el("span", "vk-name", name), el("span", "vk-value", value));
+      vcsrs.appendChild(row);
     }
     console_.textContent = model.get("console") || "(console is empty)";
   }

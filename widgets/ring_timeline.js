@@ -3,7 +3,9 @@
 // this draws it in SVG, zooms and pans locally at once, then asks Python for the new window.
 
 const SVG = "http://www.w3.org/2000/svg";
-const LANE_H = 38, GUTTER = 118, AXIS_H = 24, PAD_R = 14, MIN_SPAN = 16;
+const LANE_H = 38, AXIS_H = 24, PAD_R = 14, MIN_SPAN = 16;
+// the lane names' column: wide enough for the longest name (bold 12 px, ~7.2 px a letter)
+const gutterFor = (lanes) => Math.max(118, Math.ceil(32 + 7.2 * Math.max(0, ...lanes.map((l) => l[1].length))));
 
 function el(tag, cls, text) {
   const e = document.createElement(tag);
@@ -93,8 +95,8 @@ function render({ model, el: root }) {
   button("+", "zoom in (+ or the wheel)", () => zoomBy(0.5));
   button("−", "zoom out (−)", () => zoomBy(2));
   button("Fit", "show the whole trace (0)", () => setView(model.get("first"), model.get("end")));
-  button("◀ Prev", "previous transition (p)", () => model.send({ cmd: "next", direction: -1 }));
-  button("Next ▶", "next transition (n)", () => model.send({ cmd: "next", direction: 1 }));
+  button("◀ Prev", "previous transition or VM exit (p)", () => model.send({ cmd: "next", direction: -1 }));
+  button("Next ▶", "next transition or VM exit (n)", () => model.send({ cmd: "next", direction: 1 }));
   const namesButton = button("x86 names", "name the lanes as x86 rings, or as RISC-V modes", () => {
     model.set("names", model.get("names") === "x86" ? "riscv" : "x86");
     model.save_changes();
@@ -102,7 +104,7 @@ function render({ model, el: root }) {
   namesButton.classList.add("vk-toggle");
   bar.append(where, note);
 
-  let width = 800;
+  let width = 800, GUTTER = 118;
   const xOf = (step) => GUTTER + ((step - lo) / (hi - lo)) * (width - GUTTER - PAD_R);
   const stepOf = (x) => lo + ((x - GUTTER) / (width - GUTTER - PAD_R)) * (hi - lo);
 
@@ -112,6 +114,7 @@ function render({ model, el: root }) {
     if (!wrap.clientWidth) return;
     width = Math.max(wrap.clientWidth, 400);
     const lanes = model.get("lanes");
+    GUTTER = gutterFor(lanes);
     const height = AXIS_H + lanes.length * LANE_H + 6;
     plot.setAttribute("width", width);
     plot.setAttribute("height", height);
@@ -178,14 +181,28 @@ function render({ model, el: root }) {
       }
     }
 
-    // transitions: an arrow from the lane left to the lane entered
-    const marks = rows(model.get("marks"), 5);
+    // transitions: an arrow from the lane left to the lane entered; VM exits: up to the
+    // hypervisor's lane and back, compactly at the step they came before
+    const cursor = model.get("step");
+    const items = rows(model.get("marks"), 5).map((m) => ({ x: xOf(m[0]), mark: m }))
+      .concat(rows(model.get("exits"), 5).map((e) => ({ x: xOf(e[0]), exit: e })))
+      .sort((a, b) => a.x - b.x);
     // label an arrow only where its label runs into neither the last label nor the next arrow
     let labelEnd = -Infinity;
-    const xs = marks.map((m) => xOf(m[0]));
-    const cursor = model.get("step");
-    marks.forEach(([step, from, to, li, before], k) => {
-      const x = xs[k];
+    const roomFor = (k, label) => {
+      const x = items[k].x, room = 10 + 6 * label.length;
+      if (x > labelEnd && (k + 1 === items.length || items[k + 1].x - x > room)) {
+        labelEnd = x + room;
+        return true;
+      }
+      return false;
+    };
+    items.forEach((item, k) => {
+      if (item.mark) drawMark(item, k); else drawExit(item, k);
+    });
+
+    function drawMark({ x, mark }, k) {
+      const [step, from, to, li, before] = mark;
       const [label, colour] = legendRows[li] || ["?", "#888"];
       const g = svg("g", { class: "vk-mark", "data-step": String(step), "data-label": label }, body);
       if (before === cursor) g.classList.add("vk-selected");
@@ -205,15 +222,48 @@ function render({ model, el: root }) {
         svg("rect", { x: x - 6, y: Math.min(y1, y2), width: 12, height: Math.abs(y2 - y1),
           class: "vk-hit" }, g);
       }
-      const room = 10 + 6 * label.length;
-      if (x > labelEnd && (k + 1 === xs.length || xs[k + 1] - x > room)) {
-        labelEnd = x + room;
+      if (roomFor(k, label)) {
         const t = svg("text", { class: "vk-mark-label", x: x + 4,
           y: (laneMid(from) + laneMid(to)) / 2 + 3 }, g);
         t.textContent = label;
       }
       g.addEventListener("click", (ev) => { ev.stopPropagation(); moveCursor(before); });
-    });
+    }
+
+    function drawExit({ x, exit }, k) {
+      const [step, from, host, to, li] = exit;
+      const [label, colour, , style] = legendRows[li] || ["?", "#888", 0, "exit"];
+      const g = svg("g", { class: `vk-mark vk-exit${style === "callout" ? " vk-callout" : ""}`,
+        "data-step": String(step), "data-label": label }, body);
+      if (step === cursor) g.classList.add("vk-selected");
+      const back = to >= 0 ? ` → ${lanes[to][1]}` : "; the guest did not come back";
+      svg("title", {}, g).textContent =
+        `step ${fmt(step)}: ${label} (${lanes[from][1]} → ${lanes[host][1]}${back})`;
+      const yHost = laneMid(host), toward = (lane) => (lane > host ? 1 : -1);
+      // the exit: from the guest's lane up to the hypervisor's
+      const up = svg("line", { x1: x - 3, x2: x - 3, y1: laneMid(from), y2: yHost + 6 * toward(from),
+        class: "vk-arrow", "marker-end": `url(#${id}-arrow-${li})` }, g);
+      up.style.stroke = colour;
+      // the hypervisor's work, between two steps of the guest
+      const work = svg("rect", { x: x - 5, y: yHost - 3, width: 10, height: 6, rx: 2,
+        class: "vk-exit-work" }, g);
+      work.style.fill = colour;
+      // the entry: back down to the lane the guest goes on in
+      if (to >= 0) {
+        const down = svg("line", { x1: x + 3, x2: x + 3, y1: yHost, y2: laneMid(to) - 9 * toward(to),
+          class: "vk-arrow", "marker-end": `url(#${id}-arrow-${li})` }, g);
+        down.style.stroke = colour;
+      }
+      const ys = [laneMid(from), yHost, to >= 0 ? laneMid(to) : yHost];
+      const top = Math.min(...ys) - 6, bottom = Math.max(...ys) + 6;
+      svg("rect", { x: x - 7, y: top, width: 14, height: bottom - top, class: "vk-hit" }, g);
+      if (roomFor(k, label)) {
+        const t = svg("text", { class: "vk-mark-label", x: x + 8,
+          y: (laneMid(from) + yHost) / 2 + 3 }, g);
+        t.textContent = label;
+      }
+      g.addEventListener("click", (ev) => { ev.stopPropagation(); moveCursor(step); });
+    }
     if (cursor >= lo && cursor <= hi && cursor >= 0) {
       const x = xOf(cursor);
       svg("line", { class: "vk-cursor", x1: x, x2: x, y1: AXIS_H - 4, y2: height }, plot);
@@ -226,10 +276,13 @@ function render({ model, el: root }) {
     namesButton.textContent = model.get("names") === "x86" ? "RISC-V names" : "x86 names";
 
     legend.replaceChildren();
-    for (const [label, colour, count] of legendRows) {
+    for (const [label, colour, count, style] of legendRows) {
       const item = el("span", "vk-legend-item");
-      const chip = el("span", "vk-chip");
-      chip.style.background = colour;
+      item.dataset.style = style || "arrow";
+      // the chip's shape says the kind too: a square for a transition, an arch for a VM
+      // exit (up to the hypervisor and back), a dashed arch for a callout
+      const chip = el("span", `vk-chip${style === "exit" || style === "callout" ? ` vk-chip-${style}` : ""}`);
+      if (style === "callout") chip.style.borderColor = colour; else chip.style.background = colour;
       item.append(chip, el("span", "", `${label} (${fmt(count)})`));
       legend.appendChild(item);
     }
@@ -268,7 +321,7 @@ function render({ model, el: root }) {
   });
 
   const fromPython = () => { [lo, hi] = model.get("view"); schedule(); };
-  const names = ["segments", "density", "marks", "lanes", "legend", "step", "note", "names", "first", "end"];
+  const names = ["segments", "density", "marks", "exits", "lanes", "legend", "step", "note", "names", "first", "end"];
   for (const n of names) model.on(`change:${n}`, schedule);
   model.on("change:view", fromPython);
   const resize = new ResizeObserver(schedule);
