@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from vkernel import Machine
+from vkernel import Machine, assemble
 from vkernel.guests import GUEST_RAM, HS_RAM_MB, KERNEL_BASE, PAGE, hs_hypervisor, native
 
 QEMU = "qemu-system-riscv64"
@@ -41,13 +41,16 @@ ICOUNT = ["-icount", "shift=3"]
 TIMEOUT = 30  # seconds for one QEMU run (each takes well under one)
 BUDGET = 20_000_000  # vkernel steps; every run needs under 500 000
 
-# (workload, n): the programs and the benchmarks with a small n
-WORKLOADS = [("hello", None), ("null-syscall", 50), ("page-fault", 20), ("faults", None)]
+# (workload, n): every workload, the benchmarks with a small n
+WORKLOADS = [("hello", None), ("null-syscall", 50), ("page-fault", 20), ("faults", None),
+             ("exception", 20), ("call-return", 20), ("irq-mask", 20), ("device", 20),
+             ("pte-update", 20)]
 U, HS, M, VU, VS = 0, 1, 3, 4, 5  # trap_from_mode / trap_to_mode values
 INTERRUPT = 1 << 63
-# what may trap from the guest into the hypervisor: SBI calls (ecall from VS), and what it
-# reflects: virtual instruction (vkernel) or illegal instruction (QEMU) from VU
-EXITS = {10, 22, 2}
+# what may trap from the guest into the hypervisor: SBI calls (ecall from VS), what it
+# reflects (virtual instruction on vkernel, illegal instruction on QEMU, from VU), and
+# loads from the UART (load guest-page faults, emulated)
+EXITS = {10, 22, 2, 21}
 HS_FAIL = 0xFE  # the hypervisor's exit code when it gives up
 
 
@@ -114,8 +117,12 @@ def test_on_vkernel_as_native(workload):
         assert in_guest[8] >= workload[1]  # ecall from VU: getpid, no exit
     if workload[0] == "page-fault":
         assert in_guest[15] >= workload[1]  # store page faults: demand paging, no exit
+    if workload[0] == "exception":
+        assert in_guest[3] >= workload[1]  # breakpoints: straight to the guest
     if workload[0] == "faults":
         assert into[22] == 1  # csrr sstatus in VU: a virtual instruction, reflected
+    if workload[0] == "device":
+        assert into[21] == workload[1]  # the UART loads: emulated by the hypervisor
 
 
 def test_second_stage_is_not_identity():
@@ -154,14 +161,160 @@ def test_preemption_heavy_on_vkernel():
                               if cause == INTERRUPT | 6)
 
 
-def test_guest_page_fault_fails_loudly():
-    """The hypervisor emulates no device: the "device" benchmark's load from the UART is a
-    guest-page fault, which it reports (the guest-physical address from htval) and stops."""
-    m, exit, _ = on_vkernel("device", 5)
+# ---- small guests of our own: the SBI convention, reflected exceptions, fatal faults ----
+# The probe prints (through SBI) what an SBI call it does not offer returns and whether it
+# kept every other register, then takes three exceptions and prints, from its own trap
+# handler, scause, stval, sepc (from _start) and sstatus's SPP, SPIE, SIE. The first two
+# exit to the hypervisor, which injects them (reading hstatus: a virtual-instruction
+# exception, on vkernel and QEMU alike, seen by the guest as an illegal instruction; writing
+# mstatus: an illegal instruction, reflected); the third (ebreak) is delegated by hedeleg.
+PROBE = r"""
+        .equ DBCN, 0x4442434E
+        .equ SRST, 0x53525354
+_start: la    t0, trap
+        csrw  stvec, t0
+        la    sp, stack_top
+        # an SBI call the hypervisor does not offer: a0 = -2, a1 = 0, the rest preserved
+        li    a7, 0x12345678
+        li    a6, 3
+        li    a1, 5
+        li    a2, 77
+        li    s0, 0x1234
+        li    t6, -9
+        ecall
+        mv    s1, a0
+        mv    s2, a1
+        li    s4, 0x12345678 + 3 + 77 + 0x1234 - 9
+        sub   s4, s4, a7
+        sub   s4, s4, a6
+        sub   s4, s4, a2
+        sub   s4, s4, s0
+        sub   s4, s4, t6
+        li    a0, 's'
+        call  putc
+        mv    a0, s1
+        call  puthex
+        mv    a0, s2
+        call  puthex
+        mv    a0, s4
+        call  puthex                    # 0: all preserved
+        li    a0, '\n'
+        call  putc
+        csrr  t0, hstatus               # a hypervisor CSR: illegal for the guest
+        csrw  mstatus, zero             # a machine CSR: illegal
+        ebreak                          # delegated straight to the guest
+        li    a7, SRST
+        li    a6, 0
+        li    a0, 0
+        li    a1, 0
+        ecall
+        j     .
+
+        .align 2
+trap:   li    a0, 't'
+        call  putc
+        csrr  a0, scause
+        call  puthex
+        csrr  a0, stval
+        csrr  t0, scause
+        li    t1, 3
+        bne   t0, t1, 1f
+        li    a0, 0                     # (a breakpoint's stval is the pc, or 0)
+1:      call  puthex
+        csrr  a0, sepc
+        la    t0, _start
+        sub   a0, a0, t0
+        call  puthex
+        csrr  a0, sstatus
+        andi  a0, a0, 0x122             # SPP, SPIE, SIE
+        call  puthex
+        li    a0, '\n'
+        call  putc
+        csrr  t0, sepc
+        addi  t0, t0, 4
+        csrw  sepc, t0
+        sret
+
+putc:   li    a7, DBCN
+        li    a6, 2
+        ecall
+        ret
+
+puthex: addi  sp, sp, -16
+        sd    ra, 8(sp)
+        sd    s3, 0(sp)
+        mv    s3, a0
+        li    a0, ' '
+        call  putc
+        li    t2, 60
+2:      srl   a0, s3, t2
+        andi  a0, a0, 15
+        addi  a0, a0, '0'
+        li    t0, '9'
+        ble   a0, t0, 3f
+        addi  a0, a0, 'a' - '9' - 1
+3:      call  putc
+        addi  t2, t2, -4
+        bgez  t2, 2b
+        ld    s3, 0(sp)
+        ld    ra, 8(sp)
+        addi  sp, sp, 16
+        ret
+
+        .data
+        .align 4
+        .zero 1024
+stack_top:
+"""
+PROBE_CONSOLE = """\
+s fffffffffffffffe 0000000000000000 0000000000000000
+t 0000000000000002 00000000600022f3 0000000000000098 0000000000000100
+t 0000000000000002 0000000030001073 000000000000009c 0000000000000100
+t 0000000000000003 0000000000000000 00000000000000a0 0000000000000100
+"""
+
+# (name, guest, its console's last line): guest-page faults the hypervisor does not emulate
+FATAL = {
+    "store-to-uart": ("_start: li t0, 0x10000000\n li t1, 'x'\n sb t1, 5(t0)\n j .",
+                      "hs: guest-page fault at guest-physical 0x0000000010000005 "
+                      "scause=0x0000000000000017 epc=0x0000000080200008 "
+                      "tval=0x0000000010000005"),
+    "load-no-ram": ("_start: li t0, 0x90000000\n ld t1, 8(t0)\n j .",
+                    "hs: guest-page fault at guest-physical 0x0000000090000008 "
+                    "scause=0x0000000000000015 epc=0x0000000080200008 "
+                    "tval=0x0000000090000008"),
+    "fetch-no-ram": ("_start: li t0, 0x7ff00000\n jr t0",
+                     "hs: guest-page fault at guest-physical 0x000000007ff00000 "
+                     "scause=0x0000000000000014 epc=0x000000007ff00000 "
+                     "tval=0x000000007ff00000"),
+}
+
+
+def own_guest(source: str, name: str):
+    return hs_hypervisor(assemble(source, base=KERNEL_BASE, name=name))
+
+
+@functools.cache
+def probe_on_vkernel():
+    m = Machine(ram_mb=HS_RAM_MB)
+    m.load(own_guest(PROBE, "probe"))
+    return m, m.run(max_steps=BUDGET)
+
+
+def test_probe_on_vkernel():
+    m, exit = probe_on_vkernel()
+    assert (exit.reason, exit.exit_code) == ("halt", 0)
+    assert m.console == PROBE_CONSOLE
+
+
+@pytest.mark.parametrize("name", FATAL)
+def test_fatal_guest_page_fault_on_vkernel(name):
+    source, last = FATAL[name]
+    m = Machine(ram_mb=HS_RAM_MB)
+    m.load(own_guest(source, name))
+    exit = m.run(max_steps=BUDGET)
     assert (exit.reason, exit.exit_code) == ("halt", HS_FAIL)
-    last = m.console.splitlines()[-1]
-    assert last.startswith("hs: guest-page fault at guest-physical 0x0000000010000005 "
-                           "scause=0x0000000000000015 "), last
+    assert m.console == last + "\n"
 
 
 # ---- on QEMU ---------------------------------------------------------------------------------
@@ -183,8 +336,16 @@ def test_preemption_heavy_on_qemu(tmp_path):
 
 
 @needs_qemu
-def test_guest_page_fault_on_qemu(tmp_path):
-    out, status = on_qemu(hs_hypervisor("device", 5), tmp_path)
-    m, exit, _ = on_vkernel("device", 5)
-    assert out == m.console.encode(), out.decode(errors="replace")
+def test_probe_on_qemu(tmp_path):
+    out, status = on_qemu(own_guest(PROBE, "probe"), tmp_path)
+    assert out == PROBE_CONSOLE.encode(), out.decode(errors="replace")
+    assert status == 0
+
+
+@needs_qemu
+@pytest.mark.parametrize("name", FATAL)
+def test_fatal_guest_page_fault_on_qemu(name, tmp_path):
+    source, last = FATAL[name]
+    out, status = on_qemu(own_guest(source, name), tmp_path)
+    assert out == (last + "\n").encode(), out.decode(errors="replace")
     assert status == HS_FAIL

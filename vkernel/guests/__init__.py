@@ -327,7 +327,7 @@ def _flat(prog: Program, base: int) -> bytes:
     return bytes(image)
 
 
-def hs_hypervisor(workload: str, n: int | None = None, *,
+def hs_hypervisor(workload: str | Program, n: int | None = None, *,
                   time_slice: int | None = None) -> Program:
     """A bare-metal hypervisor (``hs_hypervisor.s``) with the kernel of ``workload`` as its
     guest: one program for a machine with :data:`HS_RAM_MB` MiB of RAM, to load and run
@@ -338,7 +338,8 @@ def hs_hypervisor(workload: str, n: int | None = None, *,
     frames at 0x8100_0000.., copies the kernel image (added here as the section
     ``guest_image``, at the hypervisor's ``GUEST_IMAGE``) into the frames behind
     guest-physical 0x8020_0000, and runs the kernel in VS-mode, answering its SBI calls.
-    ``n`` and ``time_slice`` are :func:`kernel`'s.
+    ``n`` and ``time_slice`` are :func:`kernel`'s. ``workload`` may also be a guest of
+    one's own: a :class:`Program` assembled at 0x8020_0000 (its ``.bss`` is not loaded).
 
     >>> m = Machine(ram_mb=HS_RAM_MB)
     >>> _ = m.load(hs_hypervisor("null-syscall", n=10))
@@ -347,18 +348,32 @@ def hs_hypervisor(workload: str, n: int | None = None, *,
     >>> print(m.console.splitlines()[-2])
     [1] null-syscall: 10 done
     """
+    if isinstance(workload, Program):
+        if n is not None or time_slice is not None:
+            raise ValueError("n and time_slice are for workloads, not for a guest Program")
+        if min(s.addr for s in workload.sections.values() if s.size) < KERNEL_BASE \
+                or workload.entry != KERNEL_BASE:
+            raise ValueError(f"a guest must be assembled at {KERNEL_BASE:#x} and start there")
+        return _hs_program(_flat(workload, KERNEL_BASE), f"hs-hypervisor-{workload.name}")
     _check(workload, n)
     return _hs_hypervisor(workload, n, time_slice)
 
 
 @functools.cache
 def _hs_hypervisor(workload: str, n: int | None, time_slice: int | None) -> Program:
-    image = _flat(kernel(workload, n, time_slice=time_slice), KERNEL_BASE)
+    suffix = f"-n{n}" if n is not None else ""
+    return _hs_program(_flat(kernel(workload, n, time_slice=time_slice), KERNEL_BASE),
+                       f"hs-hypervisor-{workload}{suffix}")
+
+
+def _hs_program(image: bytes, name: str) -> Program:
+    """hs_hypervisor.s assembled at 0x8000_0000 with ``image`` (guest-physical 0x8020_0000
+    on) as the section ``guest_image``."""
+    if len(image) > GUEST_RAM[1] - KERNEL_BASE:
+        raise ValueError(f"a guest image of {len(image)} bytes does not fit in guest RAM")
     source = _substitute((HERE / "hs_hypervisor.s").read_text(), "GUEST_IMAGE_PAGES",
                          len(image) // PAGE, "hs_hypervisor.s")
-    suffix = f"-n{n}" if n is not None else ""
-    hyp = assemble(source, base=FIRMWARE_BASE, name=f"hs-hypervisor-{workload}{suffix}",
-                   filename="hs_hypervisor.s")
+    hyp = assemble(source, base=FIRMWARE_BASE, name=name, filename="hs_hypervisor.s")
     sym = hyp.symbols
     if sym["GUEST_ENTRY"] != KERNEL_BASE or (sym["GUEST_RAM"], sym["GUEST_RAM"] + (
             sym["GUEST_PAGES"] << 12)) != GUEST_RAM:
@@ -370,5 +385,5 @@ def _hs_hypervisor(workload: str, n: int | None, time_slice: int | None) -> Prog
                          "follows it")
     sections = dict(hyp.sections)
     sections["guest_image"] = Section("guest_image", staging, image)
-    return Program(sections, dict(sym), hyp.entry, name=hyp.name, globals=set(hyp.globals),
+    return Program(sections, dict(sym), hyp.entry, name=name, globals=set(hyp.globals),
                    lines=dict(hyp.lines), source=hyp.source)

@@ -18,12 +18,14 @@
 #                (1229 is odd, so perm is a bijection on 0..2047). Neighbouring guest pages
 #                land far apart, so nothing works unless the G-stage translation does.
 #   0x1000_0000  the UART (16550) -- the hypervisor's console, never mapped for the guest
+#                (its loads from it are emulated)
 #   0x0010_0000  the SiFive test finisher -- how the machine is switched off
 #
 # ---- what the guest sees (guest-physical) --------------------------------------------------
 #   0x8000_0000 .. 0x8080_0000  8 MiB of RAM, its kernel at 0x8020_0000 (the same layout as
 #                a native boot, where vkernel/guests/sbi.s sits in the first 2 MiB). Nothing
-#                else: any other guest-physical address is a guest-page fault.
+#                else: any other guest-physical address is a guest-page fault. The UART's
+#                registers (0x1000_0000..) may be read: the hypervisor emulates the load.
 #
 # ---- boot ----------------------------------------------------------------------------------
 # In M (at reset): PMP open; every exception a guest or the hypervisor can cause, and the
@@ -64,7 +66,8 @@
 #     "translates" them as if they were the VS interrupt numbers); injecting by hand is
 #     correct everywhere and costs an exit on a rare event.
 #   * guest-page faults (20, 21, 23): the guest touched guest-physical memory it does not
-#     have. This hypervisor emulates no devices: it prints the fault and stops.
+#     have. A load from the UART's registers is emulated (see guest_page_fault); anything
+#     else is printed, and the machine stops.
 #   * anything else (an interrupt, a trap from HS itself): printed, and the machine stops.
 # Injecting exception `cause` into the guest does what the hardware does on a trap into
 # VS: vsepc = sepc, vscause, vstval; vsstatus.SPP = the mode it came from, SPIE = SIE,
@@ -475,15 +478,85 @@ inject:
         csrs  sstatus, t0
         j     hs_return
 
-# ---- the end of the line ------------------------------------------------------------------
+# ---- guest-page faults: the one device the guest may touch -------------------------------
+# The guest's physical address space has RAM and nothing else. A load from the UART's
+# registers (the kernel's "device" benchmark reads its line status register) is a
+# guest-page fault; the hypervisor emulates it: it reads the faulting instruction as the
+# guest's fetch did (HLVX: through the guest's page tables, with its privilege,
+# hstatus.SPVP), decodes the load, does it on the real UART, writes the value into the
+# guest's destination register and steps over the instruction. Anything else -- a store,
+# an address with neither RAM nor the UART behind it, an instruction it cannot decode --
+# is reported, and the machine stops.
 guest_page_fault:
+        csrr  s0, htval                 # the guest-physical address, shifted right by 2 ...
+        slli  s0, s0, 2
+        csrr  t0, stval                 # ... its low 2 bits are the guest virtual address's
+        andi  t0, t0, 3
+        or    s0, s0, t0                # s0 = guest-physical address
+        csrr  t0, scause
+        li    t1, CAUSE_LOAD_GUEST_PAGE
+        bne   t0, t1, gpf_fatal
+        li    t0, UART                  # the UART's 8 registers: offsets 0..7
+        sub   t0, s0, t0
+        li    t1, 8
+        bgeu  t0, t1, gpf_fatal
+        csrr  s1, sepc                  # the instruction, in two halves (it may straddle
+        hlvx.hu s2, (s1)                # a page boundary)
+        andi  t0, s2, 3
+        li    t1, 3
+        bne   t0, t1, gpf_fatal         # compressed: not a load this emulates
+        addi  t0, s1, 2
+        hlvx.hu t0, (t0)
+        slli  t0, t0, 16
+        or    s2, s2, t0                # s2 = the instruction
+        andi  t0, s2, 0x7f
+        li    t1, 0x03                  # LOAD
+        bne   t0, t1, gpf_fatal
+        srli  t0, s2, 12                # funct3: the width and the extension
+        andi  t0, t0, 7
+        li    t1, 4
+        beq   t0, t1, 4f
+        li    t1, 0
+        beq   t0, t1, 0f
+        li    t1, 5
+        beq   t0, t1, 5f
+        li    t1, 1
+        beq   t0, t1, 1f
+        li    t1, 6
+        beq   t0, t1, 6f
+        li    t1, 2
+        beq   t0, t1, 2f
+        li    t1, 3
+        beq   t0, t1, 3f
+        j     gpf_fatal
+0:      lb    a0, 0(s0)
+        j     7f
+1:      lh    a0, 0(s0)
+        j     7f
+2:      lw    a0, 0(s0)
+        j     7f
+3:      ld    a0, 0(s0)
+        j     7f
+4:      lbu   a0, 0(s0)
+        j     7f
+5:      lhu   a0, 0(s0)
+        j     7f
+6:      lwu   a0, 0(s0)
+7:      srli  t0, s2, 7                 # rd (x0: the value goes nowhere)
+        andi  t0, t0, 31
+        beqz  t0, 8f
+        slli  t0, t0, 3
+        la    t1, guest_regs
+        add   t0, t0, t1
+        sd    a0, 0(t0)
+8:      addi  s1, s1, 4
+        csrw  sepc, s1
+        j     hs_return
+
+gpf_fatal:
         la    a0, msg_gpf
         call  puts
-        csrr  a0, htval                 # the guest-physical address, shifted right by 2
-        slli  a0, a0, 2
-        csrr  t0, stval
-        andi  t0, t0, 3
-        or    a0, a0, t0
+        mv    a0, s0
         call  puthex
         j     report
 
