@@ -652,8 +652,10 @@ kvm_init:
         call  make_pte
         sd    a0, 2*8(s0)
         # L1[0..3] -> four L0 tables of 512 4 KiB pages: no megapages, since our pages
-        # are scattered over machine memory. The flags depend on the region (see the top)
+        # are scattered over machine memory. Leaf i maps mfn_list[i], with the flags of
+        # its region (see the top of the file)
         li    s2, RAM_BASE              # the next page to map
+        ld    a2, mfn_list              # ... and its machine frame number
 1:      call  kalloc_pt                 # the next L0: L1[0..3], as VA bits 29..21 of
         mv    s3, a0                    # 0x8000_0000 are 0
         li    a1, PTE_V
@@ -667,10 +669,12 @@ kvm_init:
         li    t0, UPOOL_BASE
         bltu  s2, t0, 3f
         li    a1, KERNEL_RW             # the user pool
-3:      mv    a0, s2
-        call  make_pte
-        sd    a0, 0(s3)
+3:      ld    t0, 0(a2)                 # the PTE: machine frame number, flags
+        slli  t0, t0, 10
+        or    t0, t0, a1
+        sd    t0, 0(s3)
         addi  s3, s3, 8
+        addi  a2, a2, 8
         li    t0, PAGE
         add   s2, s2, t0
         li    t0, MEGAPAGE - 1          # this L0's 2 MiB done?

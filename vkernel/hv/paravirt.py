@@ -89,9 +89,9 @@ SHARED_INFO = GUEST_RAM_BASE + 0x1000   # events and the trap frame
 MFN_LIST = GUEST_RAM_BASE + 0x2000      # pseudo-physical frame -> machine frame (p2m)
 GUEST_RESERVED_END = GUEST_RAM_BASE + 0x20_0000  # the guest kernel starts here
 MAGIC = b"vkpv-1.0"
-# start info fields (u64)
-SI_MAGIC, SI_NR_PAGES, SI_SHARED_INFO, SI_MFN_LIST = 0, 8, 16, 24
-SI_M2P, SI_M2P_FIRST, SI_NR_M2P = 32, 40, 48
+# start info fields (u64; the magic at 0)
+START_NR_PAGES, START_SHARED_INFO, START_MFN_LIST = 8, 16, 24
+START_M2P, START_M2P_FIRST, START_NR_M2P = 32, 40, 48
 M2P_INVALID = MASK64  # an m2p entry for a machine frame that is not the guest's
 
 # shared info fields
@@ -189,8 +189,9 @@ class Paravirtual(Deprivileged):
             table[int(mfn) // PAGE - first] = mem.base // PAGE + i
         mem.write(m2p, table.tobytes())
         mem.write(MFN_LIST, (mem.p2m // PAGE).astype(np.uint64).tobytes())
-        fields = {SI_NR_PAGES: nr_pages, SI_SHARED_INFO: SHARED_INFO, SI_MFN_LIST: MFN_LIST,
-                  SI_M2P: m2p, SI_M2P_FIRST: first, SI_NR_M2P: count}
+        fields = {START_NR_PAGES: nr_pages, START_SHARED_INFO: SHARED_INFO,
+                  START_MFN_LIST: MFN_LIST, START_M2P: m2p, START_M2P_FIRST: first,
+                  START_NR_M2P: count}
         mem.write(START_INFO, MAGIC)
         for offset, value in fields.items():
             mem.write_u64(START_INFO + offset, value)
