@@ -52,7 +52,8 @@
 #   * ecall from VS (cause 10): an SBI call (SBI v2 convention, as sbi.s answers it):
 #       TIME set_timer(t)        vstimecmp = t. The hardware raises VSTIP when time >= t
 #                                and delivers it to the guest as its S timer interrupt;
-#                                a later t clears it -- no hypervisor timer, no exit
+#                                a later t clears it. The interrupt itself is no exit,
+#                                and the hypervisor needs no timer of its own
 #       DBCN console_write_byte  the byte to the UART (polled)
 #       SRST system_reset        the test finisher: 0x5555 for reason 0, else
 #                                (reason << 16) | 0x3333
