@@ -321,8 +321,9 @@ _start:
 #   4. events_on (unmask, and ask, as it is pending): now the event must be delivered, in
 #      the kernel, exactly once.
 # A hypervisor that ignores the mask byte fails step 2; one that forgets the event while
-# it is masked fails step 3 or 4. (kernel.s checks that csrc/csrs of sstatus trap: here
-# the mask is plain memory, and what must work is the hypervisor's side of it.)
+# it is masked fails step 3 or 4. (kernel.s checks that csrc/csrs/csrr of sstatus really
+# reach the virtual CPU; here the mask is plain memory, and what must work is the
+# hypervisor's side of it: looking at the byte before it delivers.)
 selfcheck_interrupts:
         addi  sp, sp, -16
         sd    ra, 8(sp)
@@ -1075,7 +1076,7 @@ trap_vector:
         sd    t4, TF_SP(t6)
         ld    t4, SH_A7(t5)             # ... its a7 ...
         sd    t4, TF_A7(t6)
-        ld    t4, SH_EPC(t5)             # ... and its pc
+        ld    t4, SH_EPC(t5)            # ... and its pc
         sd    t4, TF_EPC(t6)
         la    t4, cur_tf                # in the kernel now
         sd    zero, 0(t4)

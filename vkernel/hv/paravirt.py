@@ -9,7 +9,7 @@ specification and the best companion to this file.
 
 As for trap-and-emulate (:mod:`vkernel.hv.deprivileged`), the guest kernel runs in the
 machine's U-mode and every trap comes here; the hypervisor remembers the guest's *virtual*
-mode (its kernel or its programs). What the guest saves:
+mode (its kernel or its programs). Where the exits of trap-and-emulate go:
 
 * **interrupts**: the guest masks its events with a byte in the shared-info page
   (``evtchn_upcall_mask``), a store that never exits. The hypervisor looks at the byte at
@@ -23,7 +23,10 @@ mode (its kernel or its programs). What the guest saves:
   (it has the p2m, ``mfn_list``, and its inverse, ``m2p``), and the hardware walks them
   directly: a page fault is the guest's own, never a hidden one. The guest never writes
   its tables with stores (it maps them read-only); it sends the changes, many at a time,
-  with ``mmu_update``, and the hypervisor checks each one.
+  with ``mmu_update``, and the hypervisor checks each one. Since the guest's kernel and
+  its programs both run in U-mode, an address space has two roots, the kernel's and the
+  user's (as on 64-bit Xen), and the hypervisor switches satp between them on every trap
+  and ``iret``; each root has its own ASID, so that costs no TLB flush.
 
 That last check is what keeps the guest inside its own memory, and it is the heart of this
 file (:meth:`Paravirtual.check_entry`, :meth:`Paravirtual.make_table`). Xen's rules,
