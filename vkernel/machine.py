@@ -292,9 +292,13 @@ class Hart:
     def mtimecmp(self, value: int) -> None:
         self._m._s[K.S_MTIMECMP] = _signed(value)
 
-    def flush_tlb(self) -> None:
-        """Forget every cached translation, as ``sfence.vma`` with no operands does."""
-        self._m._tlb[:] = 0
+    def flush_tlb(self, va: int | None = None) -> None:
+        """Forget cached translations: every one (``sfence.vma`` with no operands), or
+        those of ``va``'s page in every address space (``sfence.vma va, x0`` in HS/S)."""
+        if va is None:
+            self._m._tlb[:] = 0
+        else:
+            K.tlb_flush(self._m._tlb, _signed(va), 0, False, True, 0, 0, True)
 
     def sleep_until_timer(self) -> bool:
         """What ``wfi`` does when nothing is pending: let time jump to the next timer

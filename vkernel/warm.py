@@ -25,7 +25,7 @@ from vkernel.errors import VkernelError
 # The kernels that Python calls (vkernel/machine.py); each compiles its callees with it.
 # tests/test_binder.py checks that this list names every K.<kernel>(...) call in vkernel/.
 ENTRY_POINTS = ("build_rvc_table", "csr_exists", "csr_read", "csr_write", "run",
-                "raise_exception", "timer_deadline")
+                "raise_exception", "timer_deadline", "tlb_flush")
 
 # Prints through the UART, takes an exception (a store nowhere in the memory map, which
 # Python turns into an access fault with raise_exception), returns and switches off.
@@ -126,6 +126,7 @@ def warm() -> list[Warmed]:
         if m.hart.csr["mscratch"] != 0x1234:
             raise VkernelError("vkernel warm: mscratch did not keep the value written")
         m.hart.sleep_until_timer()  # (no timer is armed: nothing happens; a hypervisor's wfi)
+        m.hart.flush_tlb(0x1000)  # (a hypervisor's sfence.vma of one page)
         return ""
 
     steps.append(_timed("CSR access", csrs))

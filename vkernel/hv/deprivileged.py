@@ -256,7 +256,7 @@ class Deprivileged(Technique):
         assert t.gpa is not None
         if t.gpa not in self.memory:
             if UART_BASE <= t.gpa < UART_BASE + UART_SIZE and access != K.ACC_FETCH:
-                self.emulate_mmio(t.gpa)
+                self.emulate_mmio(t.gpa, exit.cause)
             else:
                 self.inject(ACCESS_FAULT[access], va)
             return
@@ -289,13 +289,13 @@ class Deprivileged(Technique):
         low = half(pc)
         return (low, 2) if low & 3 != 3 else (low | half(pc + 2) << 16, 4)
 
-    def emulate_mmio(self, gpa: int) -> None:
+    def emulate_mmio(self, gpa: int, cause: int = 0) -> None:
         insn, length = self.read_guest_instruction()
         try:
             emulate_access(insn, self.vm.vcpu.x, self.uart, gpa - UART_BASE)
         except MMIOError as e:
             raise HypervisorError(f"cannot emulate the guest's device access: {e}") from None
-        self.vm.record("mmio", 0, gpa)
+        self.vm.record("mmio", cause, gpa)
         self.vm.vcpu.pc += length
 
     def virtual_csrs(self) -> dict[str, int]:

@@ -84,7 +84,7 @@ from vkernel.hv.memory import (
 from vkernel.hv.shadow import ShadowTable
 from vkernel.hv.vm import HypervisorError
 from vkernel.isa.program import Program
-from vkernel.machine import Exit, Machine, Mode
+from vkernel.machine import Exit, Mode
 
 # --- the pages the hypervisor gives the guest (pseudo-physical = guest virtual at boot) ---
 START_INFO = GUEST_RAM_BASE             # magic, nr_pages, and where the others are
@@ -233,7 +233,7 @@ class Paravirtual(Deprivileged):
         va, access = exit.tval, PAGE_FAULT_ACCESS[exit.cause]
         if (self.vmode == Mode.S and UART_BASE <= va < UART_BASE + UART_SIZE
                 and access != K.ACC_FETCH and self.translate(va, K.ACC_LOAD) is None):
-            self.emulate_mmio(va)
+            self.emulate_mmio(va, exit.cause)
         else:
             self.inject(exit.cause, va)
 
@@ -435,7 +435,7 @@ class Paravirtual(Deprivileged):
             self.machine.hart.flush_tlb()
             return 0
         if cmd == MMUEXT_INVLPG_LOCAL:
-            flush_page(self.machine, arg)
+            self.machine.hart.flush_tlb(arg)
             return 0
         return -ENOSYS
 
@@ -634,8 +634,3 @@ class Paravirtual(Deprivileged):
                 "events_masked": self.shared(UPCALL_MASK, 1),  # !sstatus.SIE
                 "events_pending": self.shared(UPCALL_PENDING, 1)}  # sip.STIP
 
-
-def flush_page(machine: Machine, va: int) -> None:
-    """Forget the TLB's translations of ``va``'s page in every address space (sfence.vma
-    va, x0). The Machine API has only a full flush; this calls the core's sfence.vma."""
-    K.tlb_flush(machine._tlb, va & ((1 << 39) - 1), 0, False, True, 0, 0, True)

@@ -58,7 +58,8 @@ class HypervisorError(VkernelError):
 @dataclass(frozen=True)
 class VMResult:
     """How :meth:`VM.run` ended: ``"shutdown"`` (the guest switched itself off; ``code``
-    is its SBI reset reason, 0 for a clean shutdown), ``"budget"`` (``max_steps`` spent),
+    is the reason it gave: SBI system_reset's, or sched_op shutdown's for a para-virtual
+    guest; 0 for a clean shutdown), ``"budget"`` (``max_steps`` spent),
     or ``"idle"`` (the guest waits for an interrupt nothing will send)."""
 
     reason: str
@@ -197,7 +198,9 @@ class VM:
                 self.exits += 1  # a VM exit is a step of the budget, like a trap
                 if not self.technique.handle(exit):
                     break
-        assert self.result is not None
+        if self.result is None:
+            raise HypervisorError(f"the {self.technique_name} hypervisor stopped the guest "
+                                  f"without shutting it down")
         return self.result
 
     def shutdown(self, code: int) -> None:
