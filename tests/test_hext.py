@@ -420,6 +420,8 @@ def test_cold_two_dimensional_walk_reads_15_entries_in_order():
     assert int(walk["result"][14]) == K.WALK_LEAF and int(walk["result"][29]) == K.WALK_LEAF
     assert m.hart.x["a0"] == int.from_bytes(bytes(range(8)), "little")
     assert m.events("step")["mode"].tolist() == [4 | K.PRV_S]  # VS
+    walks = m.trace_dataset().vk.walks()
+    assert (int(walks.translations), float(walks.references_per_translation)) == (2, 15.0)
     m.step()  # same pages: the TLB (tagged with the VMID) answers, no walk
     assert len(m.events("walk")["stage"]) == 30
     assert m.hart.x["a3"] == int.from_bytes(bytes(range(8, 16)), "little")

@@ -62,6 +62,27 @@ _SHORT_INTERRUPT = {1: "S software", 2: "VS software", 3: "M software", 5: "S ti
                     11: "M external", 12: "guest external"}
 
 
+def _translation_ends(ds: xr.Dataset) -> np.ndarray:
+    """Which walk rows end a translation. One stage: the first row that is not a pointer
+    to the next level. Two stages (the H extension): the walk interleaves G-stage rows
+    (for each VS page-table entry's guest physical address, then for the final address)
+    with VS-stage rows; it ends at a G-stage row that is not followed by a VS-stage row of
+    the same access, or at a VS-stage fault."""
+    result = ds["walk_result"].values
+    stage = ds["walk_stage"].values
+    step = ds["walk_step"].values
+    access = ds["walk_access"].values
+    n = result.size
+    same = np.zeros(n, bool)
+    same[:-1] = (step[1:] == step[:-1]) & (access[1:] == access[:-1])
+    next_stage = np.full(n, -1)
+    next_stage[:-1] = stage[1:]
+    last = result != 0  # not a pointer to the next level
+    vs_end = (stage == 0) & last & ~((result == 1) & same & (next_stage == 1))
+    g_end = (stage == 1) & last & ~(same & (next_stage == 0))
+    return vs_end | g_end
+
+
 def short_cause(mcause: int) -> str:
     """A cause in a few words, for labels on a chart (:func:`cause_name` says it in
     full): ``short_cause(8) == "ecall from U"``, ``short_cause(1 << 63 | 5) == "S timer"``."""
@@ -339,12 +360,13 @@ class TraceAccessor:
         cause = ds["hv_cause"].values[rows]
         label = np.empty(rows.size, dtype=object)
         did = np.empty(rows.size, dtype=object)
-        if rows.size:
-            key = np.column_stack([kind.astype(np.uint64), cause, handled.astype(np.uint64)])
-            combos, inverse = np.unique(key, axis=0, return_inverse=True)
-            words = [_exit_label(bool(k), int(c), int(h)) for k, c, h in combos.tolist()]
-            done = [" ".join(name for code, name in HV_EVENT.items() if int(h) >> code & 1)
-                    for h in combos[:, 2].tolist()]
+        if rows.size:  # in words, once for each kind of exit (there are a few)
+            _, cause_code = np.unique(cause, return_inverse=True)
+            key = (cause_code.ravel().astype(np.int64) * 2 + kind) << len(HV_EVENT) | handled
+            _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+            words = [_exit_label(bool(kind[i]), int(cause[i]), int(handled[i])) for i in first]
+            done = [" ".join(name for code, name in HV_EVENT.items() if int(handled[i]) >> code
+                             & 1) for i in first]
             label[:] = np.array(words, dtype=object)[inverse.ravel()]
             did[:] = np.array(done, dtype=object)[inverse.ravel()]
         return {"row": rows, "step": self._step_column("hv")[rows], "kind": kind,
@@ -479,8 +501,7 @@ class TraceAccessor:
         stage = ds["walk_stage"].values
         level = ds["walk_level"].values
         refs = int(result.size)
-        # a translation ends at its first-stage row that is not a pointer to the next level
-        translations = int(np.count_nonzero((result != 0) & (stage == 0)))
+        translations = int(np.count_nonzero(_translation_ends(ds)))
         counters = self.recording.get("counters", {})
 
         def span(name: str) -> int:
