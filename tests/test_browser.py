@@ -283,6 +283,111 @@ def test_privilege_notebook_shows_its_kernel_in_both_widgets(lab):
                             ).split() == ["True", "True", "True"]
 
 
+VM_RUN = """
+from vkernel.hv import VM
+from vkernel.widgets import MachineView, RingTimeline, link
+vm = VM("hello", technique="hardware", trace=("step", "trap", "hv"))
+print(vm.run())
+tl = RingTimeline(vm)
+tl
+"""
+VM_VIEW = """
+fresh = VM("hello", technique="hardware")  # the same guest from reset, stepped by the view
+view = MachineView(fresh)
+link(tl, view)
+view
+"""
+
+
+def test_ring_timeline_of_a_vm_shows_its_exits_and_moves_a_linked_view(lab):
+    """A hardware-assisted guest in the browser: the lanes are HS, VS and VU; zoomed in,
+    each VM exit goes up to HS and back; clicking one moves the linked MachineView (of a
+    VM, with the vCPU's virtual CSRs) to just before it; x86 names say root and non-root."""
+    write_notebook(lab.root / "notebooks" / "vm-exits.ipynb", [VM_RUN, VM_VIEW])
+    with browser_page() as page:
+        open_notebook(page, lab, "notebooks/vm-exits.ipynb")
+        timeline = page.locator(".vk-timeline")
+        timeline.wait_for(state="visible", timeout=60_000)
+        timeline.scroll_into_view_if_needed()
+        labels = timeline.locator(".vk-lane-label")
+        assert labels.all_text_contents() == ["HS", "VS", "VU"]
+        assert [e.get_attribute("data-mode") for e in labels.element_handles()] == [
+            "S", "VS", "VU"]
+        # zoomed out: 456 exits are too many to draw; the note says so, the legend counts
+        assert timeline.locator(".vk-exit").count() == 0
+        assert "VM exits in view: zoom in" in timeline.locator(".vk-note").text_content()
+        legend = " ".join(timeline.locator(".vk-legend-item").all_text_contents())
+        assert "VM exit: SBI call (456)" in legend
+        assert timeline.locator('.vk-legend-item[data-style="exit"] .vk-chip-exit').count() == 1
+        # zoomed in (from Python: the browser draws what it is sent), every exit is drawn
+        t0 = time.perf_counter()
+        kernel_print(page, "tl.zoom(60_000, 76_000)")
+        page.wait_for_function("() => document.querySelectorAll('.vk-exit').length > 0",
+                               timeout=30_000)
+        zoom_seconds = time.perf_counter() - t0
+        want = int(kernel_print(page, "print(((tl.vm_exits.step >= 60_000) & "
+                                      "(tl.vm_exits.step < 76_000)).sum())"))
+        assert timeline.locator(".vk-exit").count() == want > 10
+        assert "VM exits" not in timeline.locator(".vk-note").text_content()
+        # closer: a user program's write() whose bytes the guest kernel prints by SBI calls
+        kernel_print(page, "tl.zoom(67_440, 68_760)")
+        page.wait_for_function("() => [...document.querySelectorAll('.vk-exit')].every("
+                               "(e) => +e.dataset.step >= 67_440)", timeout=30_000)
+        exits = timeline.locator('.vk-exit[data-label="VM exit: SBI call"]')
+        steps = [int(float(e.get_attribute("data-step"))) for e in exits.element_handles()]
+        assert steps == [int(v) for v in kernel_print(
+            page, "print(*tl.vm_exits.step[(tl.vm_exits.step >= 67_440) & "
+                  "(tl.vm_exits.step < 68_760)])").split()]
+        assert steps[-1] == 68_644 and len(steps) > 4
+        assert timeline.locator('.vk-mark[data-label="ecall from U"]').count() == 2
+        # each exit: up from VS to HS, the hypervisor's work there, and down again
+        mark = exits.last
+        assert mark.locator("line.vk-arrow").count() == 2
+        assert mark.locator(".vk-exit-work").count() == 1
+        assert "VS → HS → VS" in mark.locator("title").text_content()
+        # a click on it moves the linked MachineView to just before the exit: the ecall
+        t0 = time.perf_counter()
+        mark.locator(".vk-hit").click()
+        got = wait_for_python(page, "print(view.instret, tl.step)", "68644 68644")
+        click_seconds = time.perf_counter() - t0
+        assert got == "68644 68644"
+        machine = page.locator(".vk-machine")
+        page.wait_for_function("() => document.querySelector('.vk-machine .vk-retired')"
+                               ".textContent === '68,644 retired'", timeout=30_000)
+        assert machine.locator(".vk-current .vk-insn").text_content() == "ecall"
+        assert machine.locator(".vk-mode").text_content() == "VS"
+        assert timeline.locator(".vk-exit.vk-selected").count() == 1
+        # beside the real CSRs, the guest's view of its own, as Python has them
+        guest = machine.locator(".vk-vcsrs")
+        assert guest.locator(".vk-title").text_content() == "vCPU: the guest's view"
+        shown = {e.get_attribute("data-vcsr"): e.query_selector(".vk-value").text_content()
+                 for e in guest.locator("[data-vcsr]").element_handles()}
+        python = kernel_print(page, "print(*(f'{k}={v:#x}' for k, v in "
+                                    "fresh.virtual_csrs().items()))").split()
+        assert [f"{k}={v}" for k, v in shown.items()] == python
+        timeline.screenshot(path=str(ARTIFACTS / "ring-timeline-vm.png"))
+        machine.scroll_into_view_if_needed()
+        machine.screenshot(path=str(ARTIFACTS / "machine-view-vm.png"))
+        # Step: the exit itself; the hypervisor answers the SBI call (one byte printed)
+        machine.get_by_role("button", name="Step", exact=True).click()
+        page.wait_for_function("() => document.querySelector('.vk-machine .vk-status')"
+                               ".textContent.startsWith('VM exit from VS')", timeout=30_000)
+        assert machine.locator(".vk-status").text_content() == \
+            "VM exit from VS: ecall from VS, handled by the hypervisor"
+        # x86 names: the hypervisor in VMX root, the guest in non-root
+        timeline.scroll_into_view_if_needed()
+        timeline.get_by_role("button", name="x86 names").click()
+        page.wait_for_function("() => document.querySelector('.vk-lane-label')"
+                               ".textContent === 'root ring 0'", timeout=10_000)
+        assert labels.all_text_contents() == ["root ring 0", "non-root ring 0",
+                                              "non-root ring 3"]
+        timeline.screenshot(path=str(ARTIFACTS / "ring-timeline-vm-x86.png"))
+        print(f"\nVM timeline: zoom to 16,000 steps drawn in {zoom_seconds * 1000:.0f} ms; "
+              f"click on a VM exit until the linked view (a fresh VM replayed to step "
+              f"68,644) is there: {click_seconds * 1000:.0f} ms")
+        record("vm_timeline", zoom_seconds=zoom_seconds, click_seconds=click_seconds)
+
+
 CONTRAST = """([textSel, backSel, textProp, backProp]) => {
     const rgb = (c) => c.match(/[\\d.]+/g).slice(0, 3).map(Number);
     const lum = (c) => {

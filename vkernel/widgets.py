@@ -35,6 +35,7 @@ from typing import Any
 
 import anywidget
 import numpy as np
+import pandas as pd
 import traitlets
 
 from vkernel.isa.disasm import decode_one
@@ -696,8 +697,8 @@ class RingTimeline(anywidget.AnyWidget):
         mode = ds["step_mode"].values
         self._host = _host_level(ds)
         tr = self.transitions
-        used = {MODE[int(v)] for v in np.unique(mode)} | set(tr["from_mode"]) \
-            | set(tr["to_mode"])
+        used = {MODE[int(v)] for v in np.unique(mode)} | set(tr["from_mode"].unique()) \
+            | set(tr["to_mode"].unique())
         if self._host is None:  # U, S and M always, and the virtual modes in use
             order = [m for m in LANE_ORDER if m in set(mode_names(np.unique(mode))) | used]
         else:  # a virtual machine: the levels it used, and its hypervisor's
@@ -754,26 +755,27 @@ class RingTimeline(anywidget.AnyWidget):
         ex = self.vm_exits
         if ex is None or not len(ex):
             return np.zeros((0, 5))
-        index = np.zeros(len(ex))
-        combos = ex.groupby(["label", "kind", "cause", "handled"], sort=False).ngroup()
-        colours = {}
-        for i, (label, kind, cause, handled, g) in enumerate(zip(
-                ex["label"], ex["kind"], ex["cause"], ex["handled"], combos, strict=True)):
-            if g not in colours:
-                colours[g] = _exit_colour(kind, int(cause), handled)
-            style = "callout" if kind == "callout" else "exit"
-            entry = legend.setdefault(label, [label, colours[g], 0, style, len(legend)])
-            entry[2] += 1
-            index[i] = entry[4]
-        lane_of = np.array([lane.get(MODE.get(v, ""), 0) for v in range(8)] + [-1],
-                           np.float64)
-        code = {name: v for v, name in MODE.items()}
+        # by label (a few kinds among perhaps a million exits: no loop over the exits)
+        codes, labels = pd.factorize(ex["label"])
+        _, first = np.unique(codes, return_index=True)
+        counts = np.bincount(codes, minlength=len(labels))
+        entry_of = np.zeros(len(labels))
+        for k, label in enumerate(labels):
+            i = int(first[k])
+            kind = ex["kind"].iat[i]
+            entry = legend.setdefault(label, [
+                label, _exit_colour(kind, int(ex["cause"].iat[i]), ex["handled"].iat[i]), 0,
+                "callout" if kind == "callout" else "exit", len(legend)])
+            entry[2] += int(counts[k])
+            entry_of[k] = entry[4]
 
         def lanes(column: str) -> np.ndarray:
-            return lane_of[[code.get(m, 8) if isinstance(m, str) else 8 for m in ex[column]]]
+            which, modes = pd.factorize(ex[column])  # missing (never re-entered): -1
+            lane_of = np.array([lane.get(m, 0) for m in modes] + [-1], np.float64)
+            return lane_of[which]
 
         return np.column_stack([ex["step"].to_numpy(np.float64), lanes("from_mode"),
-                                lanes("host_mode"), lanes("to_mode"), index])
+                                lanes("host_mode"), lanes("to_mode"), entry_of[codes]])
 
     @traitlets.observe("names")
     def _lanes(self, _change: Any = None) -> None:

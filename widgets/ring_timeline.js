@@ -128,8 +128,9 @@ function render({ model, el: root }) {
     svg("rect", { x: GUTTER, y: 0, width: width - GUTTER - PAD_R + 1, height }, clip);
     const legendRows = model.get("legend");
     legendRows.forEach(([, colour], i) => {
+      // heads of one size whatever the stroke (a selected arrow is only thicker)
       const m = svg("marker", { id: `${id}-arrow-${i}`, viewBox: "0 0 10 10", refX: 9, refY: 5,
-        markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" }, defs);
+        markerWidth: 12, markerHeight: 12, markerUnits: "userSpaceOnUse", orient: "auto-start-reverse" }, defs);
       svg("path", { d: "M0,0 L10,5 L0,10 z" }, m).style.fill = colour;
     });
 
@@ -184,18 +185,33 @@ function render({ model, el: root }) {
     // transitions: an arrow from the lane left to the lane entered; VM exits: up to the
     // hypervisor's lane and back, compactly at the step they came before
     const cursor = model.get("step");
-    const items = rows(model.get("marks"), 5).map((m) => ({ x: xOf(m[0]), mark: m }))
-      .concat(rows(model.get("exits"), 5).map((e) => ({ x: xOf(e[0]), exit: e })))
+    // each with the heights it spans, from its top lane to its bottom one
+    const extent = (...ls) => {
+      const ys = ls.filter((l) => l >= 0).map(laneMid);
+      return [Math.min(...ys), Math.max(...ys)];
+    };
+    const items = rows(model.get("marks"), 5).map((m) => ({ x: xOf(m[0]), mark: m, ys: extent(m[1], m[2]) }))
+      .concat(rows(model.get("exits"), 5).map((e) => ({ x: xOf(e[0]), exit: e, ys: extent(e[1], e[2], e[3]) })))
       .sort((a, b) => a.x - b.x);
-    // label an arrow only where its label runs into neither the last label nor the next arrow
-    let labelEnd = -Infinity;
-    const roomFor = (k, label) => {
-      const x = items[k].x, room = 10 + 6 * label.length;
-      if (x > labelEnd && (k + 1 === items.length || items[k + 1].x - x > room)) {
-        labelEnd = x + room;
-        return true;
+    // label an arrow only where its label runs into neither the last label at its height
+    // nor the next arrow that crosses that height
+    const labelEnd = new Map();
+    // a label by the plot's right edge goes on the arrow's left, so it is not cut off
+    const placeLabel = (g, x, y, gap, label) => {
+      const left = x + gap + 6 * label.length > width - PAD_R;
+      const t = svg("text", { class: "vk-mark-label", x: left ? x - gap : x + gap, y,
+        "text-anchor": left ? "end" : "start" }, g);
+      t.textContent = label;
+    };
+    const roomFor = (k, label, y) => {
+      const x = items[k].x, room = 10 + 6 * label.length, band = Math.round(y);
+      if (x <= (labelEnd.get(band) ?? -Infinity)) return false;
+      for (let j = k + 1; j < items.length && items[j].x - x <= room; j++) {
+        const [top, bottom] = items[j].ys;
+        if (top <= y + 4 && bottom >= y - 10) return false;
       }
-      return false;
+      labelEnd.set(band, x + room);
+      return true;
     };
     items.forEach((item, k) => {
       if (item.mark) drawMark(item, k); else drawExit(item, k);
@@ -222,11 +238,8 @@ function render({ model, el: root }) {
         svg("rect", { x: x - 6, y: Math.min(y1, y2), width: 12, height: Math.abs(y2 - y1),
           class: "vk-hit" }, g);
       }
-      if (roomFor(k, label)) {
-        const t = svg("text", { class: "vk-mark-label", x: x + 4,
-          y: (laneMid(from) + laneMid(to)) / 2 + 3 }, g);
-        t.textContent = label;
-      }
+      const labelY = (laneMid(from) + laneMid(to)) / 2 + 3;
+      if (roomFor(k, label, labelY)) placeLabel(g, x, labelY, 4, label);
       g.addEventListener("click", (ev) => { ev.stopPropagation(); moveCursor(before); });
     }
 
@@ -257,11 +270,8 @@ function render({ model, el: root }) {
       const ys = [laneMid(from), yHost, to >= 0 ? laneMid(to) : yHost];
       const top = Math.min(...ys) - 6, bottom = Math.max(...ys) + 6;
       svg("rect", { x: x - 7, y: top, width: 14, height: bottom - top, class: "vk-hit" }, g);
-      if (roomFor(k, label)) {
-        const t = svg("text", { class: "vk-mark-label", x: x + 8,
-          y: (laneMid(from) + yHost) / 2 + 3 }, g);
-        t.textContent = label;
-      }
+      const labelY = (laneMid(from) + yHost) / 2 + 3;
+      if (roomFor(k, label, labelY)) placeLabel(g, x, labelY, 8, label);
       g.addEventListener("click", (ev) => { ev.stopPropagation(); moveCursor(step); });
     }
     if (cursor >= lo && cursor <= hi && cursor >= 0) {
