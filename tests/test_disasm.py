@@ -104,3 +104,14 @@ def test_never_raises_and_covers_every_byte(data: bytes, addr: int) -> None:
     insns = disassemble(data, addr)
     assert sum(i.size for i in insns) == len(data)
     assert all(str(i) for i in insns)
+
+
+def test_a_numpy_address_works_like_an_int() -> None:
+    """A pc taken from a trace is a numpy uint64: a backward branch must not overflow."""
+    import numpy as np
+
+    from vkernel import assemble
+
+    data = assemble("1: nop\nbeq a0, a1, 1b").sections[".text"].data
+    assert [str(i) for i in disassemble(data, np.uint64(0x8000_0000))] == \
+        [str(i) for i in disassemble(data, 0x8000_0000)] == ["nop", "beq a0,a1,0x80000000"]

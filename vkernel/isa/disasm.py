@@ -194,6 +194,7 @@ def disassemble(data: bytes, addr: int = 0, *, aliases: bool = True) -> list[Ins
     out: list[Insn] = []
     offset = 0
     data = bytes(data)
+    addr = int(addr)  # a numpy integer (a pc from a trace) would overflow in the arithmetic
     while offset < len(data):
         insn = decode_one(data, offset, addr + offset, aliases)
         out.append(insn)
