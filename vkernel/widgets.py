@@ -100,7 +100,11 @@ class _HypervisorState:
         m = vm.machine
         self._arrays = [getattr(m, a) for a in ("_s", "_x", "_csr", "_ram", "_tlb")]
 
+    _PLAIN = frozenset({int, float, str, bytes, bool, type(None), tuple, list, dict, set})
+
     def _keep(self, obj: Any) -> bool:
+        if type(obj) in self._PLAIN:  # most of what there is: nothing to keep
+            return False
         vm = self.vm
         if obj is vm or obj is vm.machine or obj is vm.vcpu or obj is vm.technique:
             return True
@@ -150,11 +154,11 @@ class MachineView(anywidget.AnyWidget):
 
     ``window`` is how many instructions of disassembly to show around the pc;
     ``checkpoint_every`` how many steps apart reverse stepping keeps snapshots (a step
-    back replays at most that many steps). The slider goes to any step between the
-    first and the furthest one the view has reached. Run keeps stepping, a slice of
-    ``run_slice`` seconds per message so that Pause gets through, until the machine
-    stops. Keys in the view: ``s`` or → steps, ``b`` or ← steps back, ``t`` runs to
-    the next trap, space runs or pauses.
+    back replays at most that many steps; 1000, or 10,000 for a VM). The slider goes to
+    any step between the first and the furthest one the view has reached. Run keeps
+    stepping, a slice of ``run_slice`` seconds per message so that Pause gets through,
+    until the machine stops. Keys in the view: ``s`` or → steps, ``b`` or ← steps back,
+    ``t`` runs to the next trap (or VM exit), space runs or pauses.
 
     Given a :class:`~vkernel.hv.VM`, the view runs the VM's loop (the hypervisor handles
     each VM exit, which counts as a step, as in ``VM.run``), shows the vCPU's virtual
@@ -205,7 +209,10 @@ class MachineView(anywidget.AnyWidget):
             self._watch_exits()
         self.machine = machine
         self.window = int(kwargs.get("window", 8))
-        self.checkpoint_every = int(kwargs.get("checkpoint_every", 1000))
+        # a VM's checkpoints also save the hypervisor's state, and its machine's RAM is
+        # larger: take them further apart (replaying 10,000 steps takes milliseconds)
+        self.checkpoint_every = int(kwargs.get("checkpoint_every",
+                                               1000 if self.vm is None else 10_000))
         self.run_slice = float(kwargs.get("run_slice", 0.1))
         if self.window < 1 or self.checkpoint_every < 1 or self.run_slice <= 0:
             raise ValueError("window, checkpoint_every and run_slice must be positive")
