@@ -434,8 +434,8 @@ class MachineView(anywidget.AnyWidget):
                 "the guest's view: its VS CSRs (vsstatus, vsepc...), which the hart uses "
                 "in place of the S ones while V=1"
                 if self.vm.technique_name == "hardware" else
-                "the guest's view: the hypervisor's virtual CSR file, in Python, and the "
-                "vCPU's virtual mode (the machine runs the guest in U)")
+                "the guest's view: what the hypervisor keeps for its vCPU, in Python (its "
+                "virtual CSRs and virtual mode); the machine runs the guest in U")
         self.regs = np.asarray(regs, dtype="<u8").tobytes()
         self.pc = f"{m.hart.pc:#x}"
         self.mode = m.hart.mode.name
