@@ -154,6 +154,12 @@ class BinaryTranslation(TrapAndEmulate):
         self._mapped: set[ShadowTable] = set()
         super().flush_shadow()
 
+    def invalidate_shadow(self, va: int) -> None:
+        if va >= VCPU_VA or TC_VA <= va < TC_VA + TC_PAGES * PAGE:
+            self.flush_shadow()  # our own windows: remapped by a full flush
+        else:
+            super().invalidate_shadow(va)
+
     def fill_flags(self, gpa: int, flags: int) -> int:
         """The guest kernel's code runs only as translations (no X for the kernel), and
         translated code pages are write-protected, so that a write to them comes here."""
@@ -253,6 +259,9 @@ class BinaryTranslation(TrapAndEmulate):
             length = 2 if low & 3 != 3 else 4
             insn = int.from_bytes(self.memory.read(phys, length), "little")
             self.entry.setdefault(phys, self.tc_next)
+            if (phys + 8) >> 12 == page and self.emit_far_call(pc, insn, phys):
+                count += 2
+                break
             ends = self.emit(pc, insn, length)
             count += 1
             pc, phys = pc + length, phys + length
@@ -321,6 +330,28 @@ class BinaryTranslation(TrapAndEmulate):
             return name in ("sret", "ecall")
         self.put(insn.to_bytes(length, "little"), pc)  # innocuous: as it is
         return spec is None or name in ("ebreak", "c.ebreak", "mret")
+
+    def emit_far_call(self, pc: int, insn: int, phys: int) -> bool:
+        """``call f`` and ``tail f`` assemble to ``auipc r, hi`` + ``jalr rd, lo(r)``: an
+        indirect jump whose target is known now. Translated as one direct jump (chainable,
+        no callout once chained) that leaves r and rd as the guest expects."""
+        first = decode(insn)
+        if first is None or first.name != "auipc":
+            return False
+        nxt = int.from_bytes(self.memory.read(phys + 4, 4), "little")
+        second = decode(nxt) if nxt & 3 == 3 else None
+        f1 = first.decode(insn)
+        if second is None or second.name != "jalr" or second.decode(nxt)["rs1"] != f1["rd"] \
+                or f1["rd"] == 0:
+            return False
+        f2 = second.decode(nxt)
+        base = (pc + _sext32(f1["imm_u"] << 12)) & MASK64
+        text = [f"li {_reg(f1['rd'])}, {base}"]
+        if f2["rd"]:
+            text.append(f"li {_reg(f2['rd'])}, {(pc + 8) & MASK64}")
+        self.put(self.asm("\n".join(text)), pc)
+        self.emit_callout(Callout("jump", pc, target=(base + f2["imm_i"]) & ~1 & MASK64))
+        return True
 
     def emit_csr(self, pc: int, insn: int, name: str, f: dict[str, int]) -> None:
         """A CSR instruction: a load or a store in the vCPU page when that is all it does

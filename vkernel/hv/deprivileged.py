@@ -240,6 +240,14 @@ class Deprivileged(Technique):
         self.machine.hart.flush_tlb()
         self.switch_shadow()
 
+    def invalidate_shadow(self, va: int) -> None:
+        """The guest's ``sfence.vma va``: forget that page's shadow entries (and what the
+        machine's TLB cached of them), or everything when one page is not enough."""
+        if self.shadow.invalidate(va):
+            self.machine.hart.flush_tlb(va)
+        else:
+            self.flush_shadow()
+
     def page_fault(self, exit: Exit) -> None:
         """The machine faulted on the shadow. Walk the guest's own tables: if they deny the
         access the fault is the guest's (reflect it); if they allow it the fault was
@@ -267,7 +275,7 @@ class Deprivileged(Technique):
                 self.memory.write_u64(t.pte_gpa, self.memory.read_u64(t.pte_gpa) | need)
                 flags |= need
         self.shadow.fill(self.current_shadow(), va, t.gpa, self.fill_flags(t.gpa, flags),
-                         access == K.ACC_STORE)
+                         access == K.ACC_STORE, t.level)
         self.vm.record("shadow_update", exit.cause, t.gpa)
 
     def fill_flags(self, gpa: int, flags: int) -> int:

@@ -7,11 +7,12 @@ addresses. So the hypervisor points satp at a table of its own, the *shadow*, wh
 it computes from the guest's: guest virtual page -> (guest's table) -> guest physical page
 -> (p2m) -> machine frame. The guest never sees it.
 
-This is the first, simplest correct version: shadows are filled lazily, one 4 KiB page at a
-time, when the hardware faults on a page the shadow does not have yet (a *hidden* fault,
-invisible to the guest), and are thrown away whenever the guest says its translations
-changed (``sfence.vma``, a new satp): RISC-V requires the guest to say so, because a TLB
-may hold the old translation until then, and a shadow is just a big, slow TLB.
+This is a first, simple and correct version: shadows are filled lazily, one 4 KiB page at
+a time, when the hardware faults on a page the shadow does not have yet (a *hidden* fault,
+invisible to the guest), and forgotten when the guest says its translations changed: one
+page for ``sfence.vma va`` (or all of them if it came from a guest superpage), everything
+for a plain ``sfence.vma``. RISC-V requires the guest to say so, because a TLB may hold the
+old translation until then, and a shadow is just a big, slow TLB.
 
 The guest kernel runs in U-mode here, so every shadow entry has U=1. A guest kernel (virtual
 S-mode) and its programs (virtual U-mode) may see different pages, so each virtual mode has
@@ -73,6 +74,16 @@ class ShadowTable:
         self.mem.write_u64(table + 8 * ((va >> 12) & 0x1FF),
                            ((machine >> 12) << 10) | flags | PTE_V | PTE_U | PTE_A | PTE_D)
 
+    def unmap(self, va: int) -> None:
+        """Drop the translation of ``va``'s 4 KiB page, if this shadow has one."""
+        table = self.pages[0]
+        for level in (2, 1):
+            entry = self.mem.read_u64(table + 8 * ((va >> (12 + 9 * level)) & 0x1FF))
+            if not entry & PTE_V:
+                return
+            table = ((entry >> 10) & PPN_MASK) << 12
+        self.mem.write_u64(table + 8 * ((va >> 12) & 0x1FF), 0)
+
 
 class ShadowMMU:
     """All the shadow tables of one guest, and the rules for filling them."""
@@ -82,6 +93,7 @@ class ShadowMMU:
         self.memory = memory
         self.tables: dict[tuple[int, int, bool, bool], ShadowTable] = {}
         self.free: list[int] = []
+        self.from_superpages: set[int] = set()  # 1 GiB regions filled from a guest superpage
         self.fills = 0  # shadow entries installed (hidden faults served)
         self.flushes = 0
 
@@ -98,10 +110,22 @@ class ShadowMMU:
         for t in self.tables.values():
             self.free.extend(t.pages)
         self.tables.clear()
+        self.from_superpages.clear()
         self.flushes += 1
 
+    def invalidate(self, va: int) -> bool:
+        """The guest changed the translation of ``va`` (``sfence.vma va``): drop that page
+        from every shadow. False when that is not enough (the page was filled from one of
+        the guest's superpages, whose other pages the guest may have changed too): then
+        the caller flushes everything."""
+        if (va >> 30) in self.from_superpages:
+            return False
+        for t in self.tables.values():
+            t.unmap(va)
+        return True
+
     def fill(self, table: ShadowTable, va: int, gpa: int, guest_flags: int,
-             store: bool) -> None:
+             store: bool, level: int = 0) -> None:
         """Install the translation of ``va``'s page: the guest's permissions, except that
         a page the guest has not marked dirty is mapped read-only, so that its first
         store faults here and the hypervisor can set D in the guest's entry, as the
@@ -110,4 +134,6 @@ class ShadowMMU:
         if guest_flags & PTE_W and (guest_flags & PTE_D or store):
             flags |= PTE_W
         table.map(va & ~(PAGE - 1), self.memory.machine_address(gpa & ~(PAGE - 1)), flags)
+        if level:
+            self.from_superpages.add(va >> 30)
         self.fills += 1

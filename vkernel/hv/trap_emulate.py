@@ -45,9 +45,13 @@ class TrapAndEmulate(Deprivileged):
             self.emulated(insn)
             self.return_to(Mode.S if v.sstatus & K.MSTATUS_SPP else Mode.U, v.sepc)
             return
-        elif name == "sfence.vma":
+        elif name == "sfence.vma":  # the guest changed its page tables: shadows are stale
             self.emulated(insn)
-            self.flush_shadow()  # the guest changed its page tables: shadows are stale
+            rs1 = spec.decode(insn)["rs1"]
+            if rs1:
+                self.invalidate_shadow(vcpu.x[rs1])
+            else:
+                self.flush_shadow()
         elif name == "wfi":
             self.emulated(insn)
             if not self.csrs.sip & self.csrs.sie:
