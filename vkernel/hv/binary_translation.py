@@ -182,7 +182,8 @@ class BinaryTranslation(TrapAndEmulate):
             if exit.cause >> 63 and site not in self.boundary:
                 # an interrupt inside the expansion of one guest instruction: let the
                 # expansion finish (with the machine timer now disarmed) first
-                self.vm.record("vm_exit", exit.cause, 0)
+                expanding = self.boundary[max(b for b in self.boundary if b <= site)]
+                self.vm.record("vm_exit", exit.cause, 0, pc=expanding)  # the guest's pc
                 self.machine_interrupt(exit.cause & ~(1 << 63))
                 while not self.in_cache(vcpu.pc) or vcpu.pc not in self.boundary:
                     vcpu.run(1)

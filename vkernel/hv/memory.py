@@ -178,11 +178,14 @@ class GStageTable:
 
     def __init__(self, frames: FrameAllocator, memory: GuestMemory) -> None:
         self.frames = frames
-        self.mem = frames.machine.mem
         self.root = frames.alloc_contiguous(4 * PAGE, HYPERVISOR)
         flags = PTE_V | PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D
         for i, mfn in enumerate(memory.p2m):
             self.map(memory.base + i * PAGE, int(mfn), flags)
+
+    @property
+    def mem(self):  # noqa: ANN201 - the machine's Memory (restore() replaces it)
+        return self.frames.machine.mem
 
     def hgatp(self, vmid: int) -> int:
         """The hgatp value that selects this table: Sv39x4, ``vmid``, the root's PPN."""

@@ -44,10 +44,13 @@ class ShadowTable:
 
     def __init__(self, frames: FrameAllocator, free: list[int], asid: int) -> None:
         self.frames = frames
-        self.mem = frames.machine.mem
         self.free = free  # frames given back by dropped shadows, reused first
         self.pages = [self._frame()]  # every frame of this table; [0] is the root
         self.asid = asid
+
+    @property
+    def mem(self):  # noqa: ANN201 - the machine's Memory (restore() replaces it)
+        return self.frames.machine.mem
 
     def _frame(self) -> int:
         if self.free:

@@ -74,7 +74,10 @@ class VCPU:
     def __init__(self, vm: VM) -> None:
         self.vm = vm
         self.machine = vm.machine
-        self.hart = vm.machine.hart
+
+    @property
+    def hart(self):  # noqa: ANN201 - a Hart (the machine's own: restore() replaces it)
+        return self.machine.hart
 
     def run(self, max_steps: int | None = None) -> Exit:
         """Run the guest until the hardware hands control back: a trap that targets a
@@ -175,7 +178,7 @@ class VM:
         return self.machine.steps + self.exits
 
     def __repr__(self) -> str:
-        return f"<VM {self.technique_name}, {self.ram_mb} MiB, {self.machine.steps} steps>"
+        return f"<VM {self.technique_name}, {self.ram_mb} MiB, {self.steps} steps>"
 
     # --- running ------------------------------------------------------------------------
     def run(self, max_steps: int | None = None) -> VMResult:
