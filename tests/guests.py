@@ -8,6 +8,8 @@ from vkernel import Machine, assemble
 
 GUEST_DIR = Path(__file__).parent / "guests"
 PRELUDE = (GUEST_DIR / "prelude.s").read_text()
+# the H-extension guests' shared framework (not a guest: .inc), between prelude and guest
+H_FRAMEWORK = (GUEST_DIR / "h_framework.inc").read_text()
 
 
 def guest_names() -> list[str]:
@@ -16,6 +18,8 @@ def guest_names() -> list[str]:
 
 def build(name: str):
     source = (GUEST_DIR / f"{name}.s").read_text()
+    if name.startswith("h_"):
+        source = H_FRAMEWORK + source
     return assemble(PRELUDE + source, name=name, filename=f"tests/guests/{name}.s")
 
 

@@ -2,7 +2,8 @@
 
 The guests are written from the RISC-V hypervisor specification; tests/test_guests.py runs
 them on vkernel. Here each one is built with GNU binutils and run on QEMU's ``virt`` board
-(``-cpu rv64,h=true -bios none``), in front of a QEMU variant of tests/guests/prelude.s whose
+(``-cpu rv64,h=true -bios none``), behind a QEMU variant of tests/guests/prelude.s and the
+guests' shared framework tests/guests/h_framework.inc (as on vkernel). The QEMU prelude's
 ``pass`` / ``fail`` report through the SiFive test finisher at 0x100000 (exit status 0 / gp)
 and print ``PASS`` / ``FAIL <gp> a0=.. a1=.. a2=.. s2=.. s3=.. s4=.. s8=.. s9=..`` (hex) on
 the UART. ``python tests/test_h_qemu.py h_csrs [--raw]`` runs one guest and shows that line
@@ -23,7 +24,7 @@ Every check holding a tag is listed in KNOWN_QEMU_BUGS, and the test asserts tha
 so the test fails as soon as QEMU's behaviour changes in either direction.
 
 The fail routine of the QEMU prelude first escapes to M-mode with ``li a7, MAGIC; ecall``
-(every h_*.s guest's trap handlers return to M at the next instruction for a7 = 0x4d4d), since
+(h_framework.inc's trap handlers return to M at the next instruction for a7 = 0x4d4d), since
 the finisher and the UART need not be reachable from a guest's mode and address space.
 """
 
@@ -41,6 +42,7 @@ QEMU = "qemu-system-riscv64"
 QEMU_ARGS = ["-machine", "virt", "-cpu", "rv64,h=true", "-bios", "none", "-nographic"]
 TIMEOUT = 30  # seconds for one QEMU run (a guest takes well under one)
 MAGIC = 0x4D4D  # a7 value that makes the guests' trap handlers return to M-mode
+H_FRAMEWORK = GUEST_DIR / "h_framework.inc"  # in front of every h_*.s guest; holds no tag
 
 # {guest: {check numbers that QEMU 7.2 gets wrong}}; the reason is next to the tag in the guest.
 # In short: h_csrs: 64-bit hcounteren, hgatp not legalised (PPN[1:0], MODE), vsip without
@@ -82,7 +84,7 @@ _PASS_BODY = """\
 """
 
 _FAIL_BODY = f"""\
-    li a7, {MAGIC}                # to M-mode (see the h_*.s trap handlers)
+    li a7, {MAGIC}                # to M-mode (see h_framework.inc's trap handlers)
     ecall
     .globl fail_m
 fail_m:
@@ -227,7 +229,7 @@ def build(source: str, workdir: Path, name: str) -> Path:
     assert tools is not None
     asm, ld = tools
     src = workdir / f"{name}.s"
-    src.write_text(qemu_prelude() + source)
+    src.write_text(qemu_prelude() + H_FRAMEWORK.read_text() + source)
     obj, elf = workdir / f"{name}.o", workdir / f"{name}.elf"
     run = subprocess.run([asm, f"-march={MARCH}", "-mabi=lp64", "-mno-relax", str(src),
                           "-o", str(obj)], capture_output=True, text=True)
@@ -275,6 +277,7 @@ def test_h_guest_on_qemu(name, tmp_path):
     source = (GUEST_DIR / f"{name}.s").read_text()
     known = KNOWN_QEMU_BUGS.get(name, set())
     tagged = set(tags(source))
+    assert not tags(H_FRAMEWORK.read_text()), "qemu-7.2-bug tags belong in the guests"
     assert tagged == known, (f"{name}: checks tagged qemu-7.2-bug {sorted(tagged)} but "
                              f"KNOWN_QEMU_BUGS lists {sorted(known)}")
     result = run_qemu(build(apply_tags(source, keep=set()), tmp_path, name))

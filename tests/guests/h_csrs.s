@@ -9,57 +9,18 @@
 # Implementation choices of vkernel this file relies on (all allowed by the spec): GEILEN = 0,
 # VMIDLEN = 14, the time CSR readable, hcounteren.TM writable, Sstc (menvcfg.STCE) present.
 #
-# Nothing is delegated: every trap goes to m_trap (see the framework at the end).
+# Nothing is delegated: every trap goes to m_trap (see h_framework.inc).
 #
-# Conventions (trap records in s1-s9, expect, to_hs / to_u / to_vs / to_vu, MAGIC for
-# "back to M-mode"): see the framework at the end of the file.
-    .equ MAGIC,     0x4d4d               # a7 value: "back to M-mode" (see the framework)
-    .equ LVL_HS,    1
-    .equ LVL_VS,    2
-    .equ LVL_M,     3
-    .equ IRQ,       1 << 63              # interrupt bit of xcause
-    # mstatus / sstatus / vsstatus
-    .equ SIE,       1 << 1
-    .equ MIE,       1 << 3
-    .equ SPIE,      1 << 5
-    .equ MPIE,      1 << 7
-    .equ SPP,       1 << 8
-    .equ MPP_MASK,  3 << 11
-    .equ MPP_S,     1 << 11
-    .equ MPRV,      1 << 17
-    .equ SUM,       1 << 18
-    .equ MXR,       1 << 19
-    .equ TVM,       1 << 20
-    .equ TW,        1 << 21
-    .equ TSR,       1 << 22
-    .equ GVA_M,     1 << 38              # mstatus.GVA
-    .equ MPV,       1 << 39              # mstatus.MPV
-    # hstatus
-    .equ H_GVA,     1 << 6
-    .equ H_SPV,     1 << 7
-    .equ H_SPVP,    1 << 8
-    .equ H_HU,      1 << 9
-    .equ H_VTVM,    1 << 20
-    .equ H_VTW,     1 << 21
-    .equ H_VTSR,    1 << 22
-    .equ HGATP_SV39X4, 8 << 60
-    .equ SATP_SV39, 8 << 60
+# Conventions (h_init, trap records in s1-s9, expect, to_hs / to_u / to_vs / to_vu, MAGIC
+# for "back to M-mode", irq_log, set_pte) and the shared constants (LVL_*, IRQ, mstatus and
+# hstatus bits, RAM, PTE flags): see h_framework.inc, which the harness puts in front of
+# this file.
     .equ VMID_ALL,  0x3fff << 44         # hgatp.VMID: bits 57:44 (VMIDMAX = 14 for Sv39x4)
     .equ DELTA,     0x0000100000000000   # htimedelta for the time checks
 
 main:
-    la t0, m_trap
-    csrw mtvec, t0
-    la t0, hs_trap
-    csrw stvec, t0
-    la tp, irq_log
-    li s0, 0
-    li s9, 0
-    li a7, 0
-    li t0, -1                     # PMP entry 0: all of memory, RWX, for HS/U/VS/VU
-    csrw pmpaddr0, t0
-    li t0, 0x1f
-    csrw pmpcfg0, t0
+    jal h_init
+    csrw vstvec, zero             # (not vs_trap before check 31 writes it)
     li t0, 1 << 63                # STCE = 0: no Sstc timer comparisons, so hip.VSTIP is
     csrc menvcfg, t0              # hvip.VSTIP alone
     csrc henvcfg, t0
@@ -865,181 +826,7 @@ main:
     j pass
 
     .data
-    .align 3
-irq_log:
-    .zero 64
     .align 12
 zero_page:
     .zero 4096
     .text
-
-# ==== framework (the same in every h_*.s guest) ===========================================
-# Trap handlers m_trap (mtvec), hs_trap (stvec) and vs_trap (vstvec) record a trap as
-#   s8 level it was taken to (LVL_M 3, LVL_HS 1, LVL_VS 2)   s9 += 1 (traps since `expect`)
-#   s2 cause   s3 tval   s4 epc   s5 mstatus / HS sstatus / vsstatus at entry
-#   s6 mtval2 / htval   s1 mtinst / htinst   s7 hstatus   (s6, s1, s7 = -1 for VS)
-# and resume at s0 if s0 != 0 (clearing s0), else after the trapping instruction (every
-# instruction is 4 bytes: the guests are assembled without compression). An interrupt is
-# also logged at tp (cause, level; tp += 16), its enable bit is cleared (mie; sie and hie;
-# vsie) and the interrupted instruction resumed. s10, s11 are the handlers' scratch registers.
-# A trap with a7 = MAGIC is not recorded: execution goes on at the next instruction in
-# M-mode, a7 = 0 ("back to M"). hs_trap / vs_trap pass it on with an ecall of their own
-# and, back in M-mode, jump to sepc + 4 / vsepc + 4.
-
-to_hs:                            # mret to the caller in HS-mode (V=0, S)
-    li t0, MPV | MPP_MASK
-    csrc mstatus, t0
-    li t0, MPP_S
-    csrs mstatus, t0
-    csrw mepc, ra
-    mret
-to_u:                             # mret to the caller in U-mode (V=0)
-    li t0, MPV | MPP_MASK
-    csrc mstatus, t0
-    csrw mepc, ra
-    mret
-to_vs:                            # mret to the caller in VS-mode (MPV=1, MPP=S)
-    li t0, MPV | MPP_MASK
-    csrc mstatus, t0
-    li t0, MPV | MPP_S
-    csrs mstatus, t0
-    csrw mepc, ra
-    mret
-to_vu:                            # mret to the caller in VU-mode (MPV=1, MPP=U)
-    li t0, MPV | MPP_MASK
-    csrc mstatus, t0
-    li t0, MPV
-    csrs mstatus, t0
-    csrw mepc, ra
-    mret
-
-# expect: exactly one trap since the last expect, to level a0 with cause a1 at epc a2
-expect:
-    li t0, 1
-    bne s9, t0, fail
-    bne s8, a0, fail
-    bne s2, a1, fail
-    bne s4, a2, fail
-    li s9, 0
-    ret
-
-# tval_is_insn: s3 (xtval of an illegal- or virtual-instruction trap) is 0 or the bits of
-# the instruction at a2: either is allowed ("mtval may be written with the faulting
-# instruction bits, or zero"; a virtual-instruction trap writes it "the same as for an
-# illegal-instruction trap")
-tval_is_insn:
-    beqz s3, 1f
-    lwu t0, 0(a2)
-    bne s3, t0, fail
-1:  ret
-
-    .align 6
-m_trap:
-    li s10, MAGIC
-    bne a7, s10, 1f
-    li a7, 0
-    li s10, MPP_MASK              # MPP = M: mret stays in M-mode (and clears MPV, ignored
-    csrs mstatus, s10             # with MPP = M: cleared here all the same, for QEMU 7.2,
-    li s10, MPV                   # whose mret would set V=1)
-    csrc mstatus, s10
-    csrr s10, mepc
-    addi s10, s10, 4
-    csrw mepc, s10
-    mret
-1:  csrr s2, mcause
-    csrr s3, mtval
-    csrr s4, mepc
-    csrr s5, mstatus
-    csrr s6, mtval2
-    csrr s1, mtinst
-    csrr s7, hstatus
-    li s8, LVL_M
-    addi s9, s9, 1
-    bltz s2, 3f
-    beqz s0, 2f
-    csrw mepc, s0
-    li s0, 0
-    mret
-2:  addi s10, s4, 4
-    csrw mepc, s10
-    mret
-3:  sd s2, 0(tp)
-    sd s8, 8(tp)
-    addi tp, tp, 16
-    slli s10, s2, 1
-    srli s10, s10, 1
-    li s11, 1
-    sll s11, s11, s10
-    csrc mie, s11
-    mret
-
-    .align 6
-hs_trap:
-    li s10, MAGIC
-    bne a7, s10, 1f
-    ecall                         # on to M (an ecall from HS-mode is never delegated here)
-    csrr s10, sepc                # m_trap returned here, in M-mode
-    addi s10, s10, 4
-    jr s10
-1:  csrr s2, scause
-    csrr s3, stval
-    csrr s4, sepc
-    csrr s5, sstatus
-    csrr s6, htval
-    csrr s1, htinst
-    csrr s7, hstatus
-    li s8, LVL_HS
-    addi s9, s9, 1
-    bltz s2, 3f
-    beqz s0, 2f
-    csrw sepc, s0
-    li s0, 0
-    sret
-2:  addi s10, s4, 4
-    csrw sepc, s10
-    sret
-3:  sd s2, 0(tp)
-    sd s8, 8(tp)
-    addi tp, tp, 16
-    slli s10, s2, 1
-    srli s10, s10, 1
-    li s11, 1
-    sll s11, s11, s10
-    csrc sie, s11
-    csrc hie, s11
-    sret
-
-    .align 6
-vs_trap:
-    li s10, MAGIC
-    bne a7, s10, 1f
-    ecall                         # on to M (through hs_trap if ecalls from VS go to HS)
-    csrr s10, vsepc               # back here in M-mode
-    addi s10, s10, 4
-    jr s10
-1:  csrr s2, scause               # (vscause: V=1)
-    csrr s3, stval
-    csrr s4, sepc
-    csrr s5, sstatus
-    li s6, -1
-    li s1, -1
-    li s7, -1
-    li s8, LVL_VS
-    addi s9, s9, 1
-    bltz s2, 3f
-    beqz s0, 2f
-    csrw sepc, s0
-    li s0, 0
-    sret
-2:  addi s10, s4, 4
-    csrw sepc, s10
-    sret
-3:  sd s2, 0(tp)
-    sd s8, 8(tp)
-    addi tp, tp, 16
-    slli s10, s2, 1
-    srli s10, s10, 1
-    li s11, 1
-    sll s11, s11, s10
-    csrc sie, s11                 # (vsie)
-    sret

@@ -14,58 +14,18 @@
 # Memory-Management Fence Instructions", "Machine Status (mstatus)" (TSR, TVM, TW).
 #
 # Translation is off (vsatp, hgatp, satp Bare). Nothing is delegated unless said: every
-# trap goes to M, and `trapped` checks it.
+# trap goes to M, and `virtual_insn` / `illegal_insn` check it.
 #
-# Conventions (trap records in s1-s9, expect, to_hs / to_u / to_vs / to_vu, MAGIC for
-# "back to M-mode"): see the framework at the end of the file.
-    .equ MAGIC,     0x4d4d               # a7 value: "back to M-mode" (see the framework)
-    .equ LVL_HS,    1
-    .equ LVL_VS,    2
-    .equ LVL_M,     3
-    .equ IRQ,       1 << 63              # interrupt bit of xcause
-    # mstatus / sstatus / vsstatus
-    .equ SIE,       1 << 1
-    .equ MIE,       1 << 3
-    .equ SPIE,      1 << 5
-    .equ MPIE,      1 << 7
-    .equ SPP,       1 << 8
-    .equ MPP_MASK,  3 << 11
-    .equ MPP_S,     1 << 11
-    .equ MPRV,      1 << 17
-    .equ SUM,       1 << 18
-    .equ MXR,       1 << 19
-    .equ TVM,       1 << 20
-    .equ TW,        1 << 21
-    .equ TSR,       1 << 22
-    .equ GVA_M,     1 << 38              # mstatus.GVA
-    .equ MPV,       1 << 39              # mstatus.MPV
-    # hstatus
-    .equ H_GVA,     1 << 6
-    .equ H_SPV,     1 << 7
-    .equ H_SPVP,    1 << 8
-    .equ H_HU,      1 << 9
-    .equ H_VTVM,    1 << 20
-    .equ H_VTW,     1 << 21
-    .equ H_VTSR,    1 << 22
+# Conventions (h_init, trap records in s1-s9, expect, to_hs / to_u / to_vs / to_vu, MAGIC
+# for "back to M-mode", irq_log, set_pte) and the shared constants (LVL_*, IRQ, mstatus and
+# hstatus bits, RAM, PTE flags): see h_framework.inc, which the harness puts in front of
+# this file.
     .equ VI,         22                  # virtual-instruction exception
     .equ II,         2                   # illegal-instruction exception
     .equ STCE,       1 << 63             # menvcfg / henvcfg.STCE
 
 main:
-    la t0, m_trap
-    csrw mtvec, t0
-    la t0, hs_trap
-    csrw stvec, t0
-    la t0, vs_trap
-    csrw vstvec, t0
-    la tp, irq_log
-    li s0, 0
-    li s9, 0
-    li a7, 0
-    li t0, -1                     # PMP entry 0: all of memory, RWX, for HS/U/VS/VU
-    csrw pmpaddr0, t0
-    li t0, 0x1f
-    csrw pmpcfg0, t0
+    jal h_init
     csrw medeleg, zero
     csrw hedeleg, zero
     csrw mideleg, zero
@@ -86,197 +46,154 @@ main:
 
     li gp, 1                      # reading a hypervisor CSR in VS-mode: virtual instruction
 1:  csrr a0, hstatus
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  csrr a0, hedeleg
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  csrr a0, hideleg
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  csrr a0, hvip
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  csrr a0, hip
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  csrr a0, hie
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  csrr a0, hgeip
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  csrr a0, hgeie
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 
     li gp, 2                      # ... the others too
 1:  csrr a0, hcounteren
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  csrr a0, htval
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  csrr a0, htinst
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  csrr a0, hgatp
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  csrr a0, henvcfg
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  csrr a0, htimedelta
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 
     li gp, 3                      # writing them: virtual instruction
 1:  csrw hstatus, zero
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  csrsi hvip, 4
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  csrw hgatp, zero
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  csrw htimedelta, zero
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 
     li gp, 4                      # hgeip is read-only: writing it is not allowed in HS-mode
 1:  csrw hgeip, zero              # either, so it is an illegal instruction
-    li a1, II
     la a2, 1b
-    jal trapped
+    jal illegal_insn
 
     li gp, 5                      # "When V=1, an attempt to read or write a VS CSR directly by
 1:  csrr a0, vsstatus             # its own separate CSR address causes a virtual-instruction
-    li a1, VI                     # exception"
-    la a2, 1b
-    jal trapped
+    la a2, 1b                     # exception"
+    jal virtual_insn
 1:  csrr a0, vsie
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  csrr a0, vstvec
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  csrr a0, vsscratch
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  csrr a0, vsepc
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 
     li gp, 6
 1:  csrr a0, vscause
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  csrr a0, vstval
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  csrr a0, vsip
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  csrr a0, vsatp
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  csrw vsscratch, zero
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 
     li gp, 7                      # M-level CSRs are not HS-qualified: illegal instruction
 1:  csrr a0, mstatus
-    li a1, II
     la a2, 1b
-    jal trapped
+    jal illegal_insn
 1:  csrr a0, mscratch
-    li a1, II
     la a2, 1b
-    jal trapped
+    jal illegal_insn
 1:  csrr a0, mideleg
-    li a1, II
     la a2, 1b
-    jal trapped
+    jal illegal_insn
 1:  csrr a0, mtval2
-    li a1, II
     la a2, 1b
-    jal trapped
+    jal illegal_insn
 1:  csrr a0, mtinst
-    li a1, II
     la a2, 1b
-    jal trapped
+    jal illegal_insn
 
     li gp, 8                      # MRET is not valid in HS-mode: illegal instruction
 1:  mret
-    li a1, II
     la a2, 1b
-    jal trapped
+    jal illegal_insn
 
     li gp, 9                      # "When XLEN>32, an attempt to access a high-half CSR always
 1:  csrr a0, 0xc80                # raises an illegal-instruction exception": cycleh,
-    li a1, II                     # htimedeltah
-    la a2, 1b
-    jal trapped
+    la a2, 1b                     # htimedeltah
+    jal illegal_insn
 1:  csrr a0, 0x615
-    li a1, II
     la a2, 1b
-    jal trapped
+    jal illegal_insn
 
     li gp, 10                     # HLV, HLVX, HSV, HFENCE in VS-mode: virtual instruction
     la a3, scratch
     # QEMU 7.2 leaves mtval holding the bits of the previous illegal / virtual instruction
 1:  hlv.d a0, (a3)
-    li a1, VI
     la a2, 1b
-    jal trapped                   # qemu-7.2-bug: li a0, LVL_M; jal expect
+    jal virtual_insn              # qemu-7.2-bug: li a1, VI; li a0, LVL_M; jal expect
 1:  hlv.bu a0, (a3)
-    li a1, VI
     la a2, 1b
-    jal trapped                   # qemu-7.2-bug: li a0, LVL_M; jal expect
+    jal virtual_insn              # qemu-7.2-bug: li a1, VI; li a0, LVL_M; jal expect
 1:  hlvx.wu a0, (a3)
-    li a1, VI
     la a2, 1b
-    jal trapped                   # qemu-7.2-bug: li a0, LVL_M; jal expect
+    jal virtual_insn              # qemu-7.2-bug: li a1, VI; li a0, LVL_M; jal expect
 1:  hsv.w a0, (a3)
-    li a1, VI
     la a2, 1b
-    jal trapped                   # qemu-7.2-bug: li a0, LVL_M; jal expect
+    jal virtual_insn              # qemu-7.2-bug: li a1, VI; li a0, LVL_M; jal expect
 1:  hfence.vvma zero, zero
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  hfence.gvma zero, zero
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 
     li gp, 11                     # supervisor CSRs, SFENCE.VMA and SRET are VS-mode's own: no
     csrr a0, sstatus              # trap (vsepc = the next label for the sret)
@@ -302,9 +219,8 @@ main:
     csrs hstatus, t0
     jal to_vs
 1:  sret
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
     li a7, MAGIC
     ecall
 
@@ -330,9 +246,8 @@ main:
     csrs hstatus, t0
     jal to_vs
 1:  wfi
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
     li a7, MAGIC
     ecall
 
@@ -341,9 +256,8 @@ main:
     csrs mstatus, t0
     jal to_vs
 1:  wfi
-    li a1, II
     la a2, 1b
-    jal trapped
+    jal illegal_insn
     li a7, MAGIC
     ecall
 
@@ -352,9 +266,8 @@ main:
     csrc hstatus, t0
     jal to_vs
 1:  wfi
-    li a1, II
     la a2, 1b
-    jal trapped
+    jal illegal_insn
     li a7, MAGIC
     ecall
     li t0, TW
@@ -365,24 +278,20 @@ main:
     csrs hstatus, t0
     jal to_vs
 1:  sfence.vma
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  sfence.vma a0, a1
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 
     li gp, 18                     # ... and so is any access to satp
     # QEMU 7.2 does not apply VTVM to satp: no trap
 1:  csrr a0, satp
-    li a1, VI
     la a2, 1b
-    jal trapped                   # qemu-7.2-bug: li s9, 0
+    jal virtual_insn              # qemu-7.2-bug: li s9, 0
 1:  csrw satp, zero
-    li a1, VI
     la a2, 1b
-    jal trapped                   # qemu-7.2-bug: li s9, 0
+    jal virtual_insn              # qemu-7.2-bug: li s9, 0
     li a7, MAGIC
     ecall
 
@@ -418,9 +327,8 @@ main:
 
     li gp, 21                     # with TVM = 1, hgatp in VS-mode is still a virtual
 1:  csrr a0, hgatp                # instruction (the rule assumes TVM = 0)
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
     li a7, MAGIC
     ecall
     li t0, TSR | TVM
@@ -432,123 +340,97 @@ main:
     # QEMU 7.2 raises illegal-instruction exceptions for supervisor CSRs in VU-mode
     li gp, 22                     # supervisor CSRs in VU-mode: virtual instruction ("in
 1:  csrr a0, sstatus              # VU-mode, attempts to access an implemented non-high-half
-    li a1, VI                     # supervisor CSR when the same access would be allowed in  # qemu-7.2-bug: li a1, II
-    la a2, 1b                     # HS-mode")
-    jal trapped
+    la a2, 1b                     # supervisor CSR when the same access would be allowed in
+    jal virtual_insn              # HS-mode")  # qemu-7.2-bug: jal illegal_insn
 1:  csrr a0, sie
-    li a1, VI                     # qemu-7.2-bug: li a1, II
     la a2, 1b
-    jal trapped
+    jal virtual_insn              # qemu-7.2-bug: jal illegal_insn
 1:  csrr a0, stvec
-    li a1, VI                     # qemu-7.2-bug: li a1, II
     la a2, 1b
-    jal trapped
+    jal virtual_insn              # qemu-7.2-bug: jal illegal_insn
 1:  csrr a0, sscratch
-    li a1, VI                     # qemu-7.2-bug: li a1, II
     la a2, 1b
-    jal trapped
+    jal virtual_insn              # qemu-7.2-bug: jal illegal_insn
 1:  csrw sepc, zero
-    li a1, VI                     # qemu-7.2-bug: li a1, II
     la a2, 1b
-    jal trapped
+    jal virtual_insn              # qemu-7.2-bug: jal illegal_insn
 
     li gp, 23
 1:  csrr a0, scause
-    li a1, VI                     # qemu-7.2-bug: li a1, II
     la a2, 1b
-    jal trapped
+    jal virtual_insn              # qemu-7.2-bug: jal illegal_insn
 1:  csrr a0, stval
-    li a1, VI                     # qemu-7.2-bug: li a1, II
     la a2, 1b
-    jal trapped
+    jal virtual_insn              # qemu-7.2-bug: jal illegal_insn
 1:  csrr a0, sip
-    li a1, VI                     # qemu-7.2-bug: li a1, II
     la a2, 1b
-    jal trapped
+    jal virtual_insn              # qemu-7.2-bug: jal illegal_insn
 1:  csrr a0, satp
-    li a1, VI                     # qemu-7.2-bug: li a1, II
     la a2, 1b
-    jal trapped
+    jal virtual_insn              # qemu-7.2-bug: jal illegal_insn
 1:  csrr a0, scounteren
-    li a1, VI                     # qemu-7.2-bug: li a1, II
     la a2, 1b
-    jal trapped
+    jal virtual_insn              # qemu-7.2-bug: jal illegal_insn
 1:  csrr a0, senvcfg
-    li a1, VI                     # qemu-7.2-bug: li a1, II
     la a2, 1b
-    jal trapped
+    jal virtual_insn              # qemu-7.2-bug: jal illegal_insn
 
     li gp, 24                     # hypervisor and VS CSRs in VU-mode: virtual instruction too
 1:  csrr a0, hstatus
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  csrr a0, hgatp
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  csrr a0, vsstatus
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  csrw vsscratch, zero
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 
     li gp, 25                     # M-level CSRs in VU-mode: illegal instruction
 1:  csrr a0, mstatus
-    li a1, II
     la a2, 1b
-    jal trapped
+    jal illegal_insn
 1:  csrr a0, mtval2
-    li a1, II
     la a2, 1b
-    jal trapped
+    jal illegal_insn
 
     # QEMU 7.2: SRET and SFENCE.VMA in VU-mode are illegal instructions
     li gp, 26                     # SRET, SFENCE.VMA and WFI (mstatus.TW = 0) in VU-mode:
 1:  sret                          # virtual instruction; MRET: illegal instruction
-    li a1, VI                     # qemu-7.2-bug: li a1, II
     la a2, 1b
-    jal trapped
+    jal virtual_insn              # qemu-7.2-bug: jal illegal_insn
 1:  sfence.vma
-    li a1, VI                     # qemu-7.2-bug: li a1, II
     la a2, 1b
-    jal trapped
+    jal virtual_insn              # qemu-7.2-bug: jal illegal_insn
 1:  wfi
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  mret
-    li a1, II
     la a2, 1b
-    jal trapped
+    jal illegal_insn
 
     # QEMU 7.2: a stale mtval for HLV / HLVX / HSV (as in VS-mode), and HFENCE in VU-mode
     # is an illegal instruction
     li gp, 27                     # HLV, HLVX, HSV, HFENCE in VU-mode: virtual instruction
     la a3, scratch
 1:  hlv.w a0, (a3)
-    li a1, VI
     la a2, 1b
-    jal trapped                   # qemu-7.2-bug: li a0, LVL_M; jal expect
+    jal virtual_insn              # qemu-7.2-bug: li a1, VI; li a0, LVL_M; jal expect
 1:  hlvx.hu a0, (a3)
-    li a1, VI
     la a2, 1b
-    jal trapped                   # qemu-7.2-bug: li a0, LVL_M; jal expect
+    jal virtual_insn              # qemu-7.2-bug: li a1, VI; li a0, LVL_M; jal expect
 1:  hsv.d a0, (a3)
-    li a1, VI
     la a2, 1b
-    jal trapped                   # qemu-7.2-bug: li a0, LVL_M; jal expect
+    jal virtual_insn              # qemu-7.2-bug: li a1, VI; li a0, LVL_M; jal expect
 1:  hfence.vvma zero, zero
-    li a1, VI                     # qemu-7.2-bug: li a1, II
     la a2, 1b
-    jal trapped
+    jal virtual_insn              # qemu-7.2-bug: jal illegal_insn
 1:  hfence.gvma zero, zero
-    li a1, VI                     # qemu-7.2-bug: li a1, II
     la a2, 1b
-    jal trapped
+    jal virtual_insn              # qemu-7.2-bug: jal illegal_insn
     li a7, MAGIC
     ecall
 
@@ -559,13 +441,11 @@ main:
     jal to_vu
     la a3, scratch
 1:  hlv.d a0, (a3)
-    li a1, VI
     la a2, 1b
-    jal trapped                   # qemu-7.2-bug: li a0, LVL_M; jal expect
+    jal virtual_insn              # qemu-7.2-bug: li a1, VI; li a0, LVL_M; jal expect
 1:  hsv.b a0, (a3)
-    li a1, VI
     la a2, 1b
-    jal trapped                   # qemu-7.2-bug: li a0, LVL_M; jal expect
+    jal virtual_insn              # qemu-7.2-bug: li a1, VI; li a0, LVL_M; jal expect
     li a7, MAGIC
     ecall
     li t0, H_HU
@@ -576,10 +456,9 @@ main:
     csrs mstatus, t0
     jal to_vu
 1:  wfi
-    # QEMU 7.2 raises a virtual-instruction exception whatever TW says
-    li a1, II                     # qemu-7.2-bug: li a1, VI
     la a2, 1b
-    jal trapped
+    # QEMU 7.2 raises a virtual-instruction exception whatever TW says
+    jal illegal_insn              # qemu-7.2-bug: jal virtual_insn
     li a7, MAGIC
     ecall
     li t0, TW
@@ -588,25 +467,20 @@ main:
     li gp, 30                     # in U-mode (V=0) the same CSRs and instructions are illegal
     jal to_u                      # instructions, never virtual ones
 1:  csrr a0, hstatus
-    li a1, II
     la a2, 1b
-    jal trapped
+    jal illegal_insn
 1:  csrr a0, vsstatus
-    li a1, II
     la a2, 1b
-    jal trapped
+    jal illegal_insn
 1:  csrr a0, sstatus
-    li a1, II
     la a2, 1b
-    jal trapped
+    jal illegal_insn
 1:  sret
-    li a1, II
     la a2, 1b
-    jal trapped
+    jal illegal_insn
 1:  hfence.vvma zero, zero
-    li a1, II
     la a2, 1b
-    jal trapped
+    jal illegal_insn
     li a7, MAGIC
     ecall
 
@@ -616,17 +490,14 @@ main:
     csrw mcounteren, t0
     jal to_vs
 1:  rdcycle a0
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  rdtime a0
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  rdinstret a0
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
     li a7, MAGIC
     ecall
 
@@ -635,13 +506,11 @@ main:
     csrw scounteren, t0           # hcounteren and scounteren")
     jal to_vu
 1:  rdcycle a0
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
 1:  rdtime a0
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
     li a7, MAGIC
     ecall
 
@@ -661,9 +530,8 @@ main:
     li gp, 34                     # VU-mode needs scounteren as well: 0 there is a virtual
     jal to_vu                     # instruction (mcounteren's bit is set)
 1:  rdinstret a0
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
     li a7, MAGIC
     ecall
 
@@ -683,20 +551,17 @@ main:
     csrw mcounteren, zero         # whatever hcounteren and scounteren say
     jal to_vs
 1:  rdcycle a0
-    li a1, II
     la a2, 1b
-    jal trapped
+    jal illegal_insn
 1:  rdtime a0
-    li a1, II
     la a2, 1b
-    jal trapped
+    jal illegal_insn
     li a7, MAGIC
     ecall
     jal to_vu
 1:  rdinstret a0
-    li a1, II
     la a2, 1b
-    jal trapped
+    jal illegal_insn
     li a7, MAGIC
     ecall
 
@@ -706,9 +571,8 @@ main:
     csrw scounteren, zero
     jal to_u
 1:  rdcycle a0
-    li a1, II
     la a2, 1b
-    jal trapped
+    jal illegal_insn
     li a7, MAGIC
     ecall
     csrw hcounteren, zero
@@ -725,9 +589,8 @@ main:
     csrw hcounteren, t0
     jal to_vs
 1:  csrr a0, stimecmp
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
     li a7, MAGIC
     ecall
 
@@ -738,9 +601,8 @@ main:
     csrc hcounteren, t0
     jal to_vs
 1:  csrr a0, stimecmp
-    li a1, VI
     la a2, 1b
-    jal trapped
+    jal virtual_insn
     li a7, MAGIC
     ecall
 
@@ -801,9 +663,15 @@ main:
 
     j pass
 
-# trapped: exactly one trap since the last check, into M-mode, with cause a1 at a2 and
-# mtval 0 or the instruction's bits
-trapped:
+# virtual_insn / illegal_insn: exactly one trap since the last check, into M-mode, a
+# virtual-instruction (VI) / illegal-instruction (II) exception at a2, with mtval 0 or the
+# instruction's bits
+virtual_insn:
+    li a1, VI
+    j trapped
+illegal_insn:
+    li a1, II
+trapped:                          # the same with cause a1
     mv a6, ra
     li a0, LVL_M
     jal expect
@@ -815,177 +683,4 @@ trapped:
     .align 3
 scratch:
     .dword 0
-irq_log:
-    .zero 64
     .text
-
-# ==== framework (the same in every h_*.s guest) ===========================================
-# Trap handlers m_trap (mtvec), hs_trap (stvec) and vs_trap (vstvec) record a trap as
-#   s8 level it was taken to (LVL_M 3, LVL_HS 1, LVL_VS 2)   s9 += 1 (traps since `expect`)
-#   s2 cause   s3 tval   s4 epc   s5 mstatus / HS sstatus / vsstatus at entry
-#   s6 mtval2 / htval   s1 mtinst / htinst   s7 hstatus   (s6, s1, s7 = -1 for VS)
-# and resume at s0 if s0 != 0 (clearing s0), else after the trapping instruction (every
-# instruction is 4 bytes: the guests are assembled without compression). An interrupt is
-# also logged at tp (cause, level; tp += 16), its enable bit is cleared (mie; sie and hie;
-# vsie) and the interrupted instruction resumed. s10, s11 are the handlers' scratch registers.
-# A trap with a7 = MAGIC is not recorded: execution goes on at the next instruction in
-# M-mode, a7 = 0 ("back to M"). hs_trap / vs_trap pass it on with an ecall of their own
-# and, back in M-mode, jump to sepc + 4 / vsepc + 4.
-
-to_hs:                            # mret to the caller in HS-mode (V=0, S)
-    li t0, MPV | MPP_MASK
-    csrc mstatus, t0
-    li t0, MPP_S
-    csrs mstatus, t0
-    csrw mepc, ra
-    mret
-to_u:                             # mret to the caller in U-mode (V=0)
-    li t0, MPV | MPP_MASK
-    csrc mstatus, t0
-    csrw mepc, ra
-    mret
-to_vs:                            # mret to the caller in VS-mode (MPV=1, MPP=S)
-    li t0, MPV | MPP_MASK
-    csrc mstatus, t0
-    li t0, MPV | MPP_S
-    csrs mstatus, t0
-    csrw mepc, ra
-    mret
-to_vu:                            # mret to the caller in VU-mode (MPV=1, MPP=U)
-    li t0, MPV | MPP_MASK
-    csrc mstatus, t0
-    li t0, MPV
-    csrs mstatus, t0
-    csrw mepc, ra
-    mret
-
-# expect: exactly one trap since the last expect, to level a0 with cause a1 at epc a2
-expect:
-    li t0, 1
-    bne s9, t0, fail
-    bne s8, a0, fail
-    bne s2, a1, fail
-    bne s4, a2, fail
-    li s9, 0
-    ret
-
-# tval_is_insn: s3 (xtval of an illegal- or virtual-instruction trap) is 0 or the bits of
-# the instruction at a2: either is allowed ("mtval may be written with the faulting
-# instruction bits, or zero"; a virtual-instruction trap writes it "the same as for an
-# illegal-instruction trap")
-tval_is_insn:
-    beqz s3, 1f
-    lwu t0, 0(a2)
-    bne s3, t0, fail
-1:  ret
-
-    .align 6
-m_trap:
-    li s10, MAGIC
-    bne a7, s10, 1f
-    li a7, 0
-    li s10, MPP_MASK              # MPP = M: mret stays in M-mode (and clears MPV, ignored
-    csrs mstatus, s10             # with MPP = M: cleared here all the same, for QEMU 7.2,
-    li s10, MPV                   # whose mret would set V=1)
-    csrc mstatus, s10
-    csrr s10, mepc
-    addi s10, s10, 4
-    csrw mepc, s10
-    mret
-1:  csrr s2, mcause
-    csrr s3, mtval
-    csrr s4, mepc
-    csrr s5, mstatus
-    csrr s6, mtval2
-    csrr s1, mtinst
-    csrr s7, hstatus
-    li s8, LVL_M
-    addi s9, s9, 1
-    bltz s2, 3f
-    beqz s0, 2f
-    csrw mepc, s0
-    li s0, 0
-    mret
-2:  addi s10, s4, 4
-    csrw mepc, s10
-    mret
-3:  sd s2, 0(tp)
-    sd s8, 8(tp)
-    addi tp, tp, 16
-    slli s10, s2, 1
-    srli s10, s10, 1
-    li s11, 1
-    sll s11, s11, s10
-    csrc mie, s11
-    mret
-
-    .align 6
-hs_trap:
-    li s10, MAGIC
-    bne a7, s10, 1f
-    ecall                         # on to M (an ecall from HS-mode is never delegated here)
-    csrr s10, sepc                # m_trap returned here, in M-mode
-    addi s10, s10, 4
-    jr s10
-1:  csrr s2, scause
-    csrr s3, stval
-    csrr s4, sepc
-    csrr s5, sstatus
-    csrr s6, htval
-    csrr s1, htinst
-    csrr s7, hstatus
-    li s8, LVL_HS
-    addi s9, s9, 1
-    bltz s2, 3f
-    beqz s0, 2f
-    csrw sepc, s0
-    li s0, 0
-    sret
-2:  addi s10, s4, 4
-    csrw sepc, s10
-    sret
-3:  sd s2, 0(tp)
-    sd s8, 8(tp)
-    addi tp, tp, 16
-    slli s10, s2, 1
-    srli s10, s10, 1
-    li s11, 1
-    sll s11, s11, s10
-    csrc sie, s11
-    csrc hie, s11
-    sret
-
-    .align 6
-vs_trap:
-    li s10, MAGIC
-    bne a7, s10, 1f
-    ecall                         # on to M (through hs_trap if ecalls from VS go to HS)
-    csrr s10, vsepc               # back here in M-mode
-    addi s10, s10, 4
-    jr s10
-1:  csrr s2, scause               # (vscause: V=1)
-    csrr s3, stval
-    csrr s4, sepc
-    csrr s5, sstatus
-    li s6, -1
-    li s1, -1
-    li s7, -1
-    li s8, LVL_VS
-    addi s9, s9, 1
-    bltz s2, 3f
-    beqz s0, 2f
-    csrw sepc, s0
-    li s0, 0
-    sret
-2:  addi s10, s4, 4
-    csrw sepc, s10
-    sret
-3:  sd s2, 0(tp)
-    sd s8, 8(tp)
-    addi tp, tp, 16
-    slli s10, s2, 1
-    srli s10, s10, 1
-    li s11, 1
-    sll s11, s11, s10
-    csrc sie, s11                 # (vsie)
-    sret
