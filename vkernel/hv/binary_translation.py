@@ -256,6 +256,9 @@ class BinaryTranslation(TrapAndEmulate):
             self.flush_shadow()  # existing writable mappings of this page must go
         pc, phys, count = guest_pc, gpa, 0
         while True:
+            if count and phys in self.entry:  # the rest is translated already: go there
+                self.emit_callout(Callout("jump", pc - length, target=pc))
+                break
             low = int.from_bytes(self.memory.read(phys, 2), "little")
             length = 2 if low & 3 != 3 else 4
             insn = int.from_bytes(self.memory.read(phys, length), "little")
