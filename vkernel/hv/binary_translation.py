@@ -254,7 +254,7 @@ class BinaryTranslation(TrapAndEmulate):
         if page not in self.code_pages:
             self.code_pages.add(page)
             self.flush_shadow()  # existing writable mappings of this page must go
-        pc, phys, count = guest_pc, gpa, 0
+        pc, phys, count, length = guest_pc, gpa, 0, 0
         while True:
             if count and phys in self.entry:  # the rest is translated already: go there
                 self.emit_callout(Callout("jump", pc - length, target=pc))
