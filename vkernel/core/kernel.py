@@ -1767,8 +1767,7 @@ def run(s, x, csr, ram, r16, r32, r64, tlb, rvc, bps, st_pc, st_insn, st_mode, w
     s_xlate = False
     l_ctx = np.int64(0)
     s_ctx = np.int64(0)
-    l_hash = np.int64(0)
-    s_hash = np.int64(0)
+    l_hash = np.int64(0)  # where this context's entries sit in the TLB (loads and stores)
     tohost = s[S_TOHOST]
     reason = EXIT_NONE
     tlb_hits = np.int64(0)  # fast-path TLB hits, added to S_TLB_LOOKUPS on the way out
@@ -1838,7 +1837,6 @@ def run(s, x, csr, ram, r16, r32, r64, tlb, rvc, bps, st_pc, st_insn, st_mode, w
             l_ctx = tlb_ctx(csr, lm, lv)
             s_ctx = l_ctx
             l_hash = tlb_hash(l_ctx)
-            s_hash = l_hash
             ctx_valid = True
             # what the step rows record (4 | mode for VS and VU): xRET change S_MODE early
             cur_mode = s[S_MODE] | (s[S_V] << 2)
@@ -2045,7 +2043,7 @@ def run(s, x, csr, ram, r16, r32, r64, tlb, rvc, bps, st_pc, st_insn, st_mode, w
                         b = x[rs2]
                         if s_xlate:
                             vpn = va >> 12
-                            idx = (vpn ^ s_hash) & (TLB_SIZE - 1)
+                            idx = (vpn ^ l_hash) & (TLB_SIZE - 1)
                             key = tlb_key(vpn, s_ctx)
                             if tlb[ACC_STORE, TLB_KEY, idx] == key and canonical(va):
                                 pa = tlb[ACC_STORE, TLB_PAGE, idx] | (va & 0xFFF)
