@@ -27,10 +27,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vkernel.core import kernel as K
-from vkernel.devices import MEMORY_MAP
 from vkernel.devices.uart import Uart16550
 from vkernel.hv.memory import PTE_A, PTE_D, FrameAllocator, GuestMemory, guest_walk
-from vkernel.hv.mmio import MMIOError, emulate_access
+from vkernel.hv.mmio import UART_BASE, UART_SIZE, MMIOError, emulate_access, read_instruction
 from vkernel.hv.sbi import SBI
 from vkernel.hv.shadow import ShadowMMU, ShadowTable
 from vkernel.hv.vm import HypervisorError, Technique
@@ -39,7 +38,6 @@ from vkernel.machine import Exit, Mode
 
 INTERRUPT = 1 << 63
 MASK64 = (1 << 64) - 1
-UART_BASE, UART_SIZE = next((base, size) for name, base, size in MEMORY_MAP if name == "uart")
 PAGE_FAULT_ACCESS = {K.EXC_FETCH_PAGE: K.ACC_FETCH, K.EXC_LOAD_PAGE: K.ACC_LOAD,
                      K.EXC_STORE_PAGE: K.ACC_STORE}
 ACCESS_FAULT = {K.ACC_FETCH: K.EXC_FETCH_ACCESS, K.ACC_LOAD: K.EXC_LOAD_ACCESS,
@@ -294,8 +292,7 @@ class Deprivileged(Technique):
                 raise HypervisorError(f"cannot read the guest's instruction at {va:#x}")
             return int.from_bytes(self.memory.read(t.gpa, 2), "little")
 
-        low = half(pc)
-        return (low, 2) if low & 3 != 3 else (low | half(pc + 2) << 16, 4)
+        return read_instruction(half, pc)
 
     def emulate_mmio(self, gpa: int, cause: int = 0) -> None:
         insn, length = self.read_guest_instruction()

@@ -21,10 +21,9 @@ when the guest asks. What is left exits to the hypervisor, here:
 from __future__ import annotations
 
 from vkernel.core import kernel as K
-from vkernel.devices import MEMORY_MAP
 from vkernel.devices.uart import Uart16550
 from vkernel.hv.memory import FrameAllocator, GStageTable, GuestMemory, guest_walk
-from vkernel.hv.mmio import MMIOError, emulate_access
+from vkernel.hv.mmio import UART_BASE, UART_SIZE, MMIOError, emulate_access, read_instruction
 from vkernel.hv.sbi import SBI
 from vkernel.hv.vm import HypervisorError, Technique
 from vkernel.isa.program import Program
@@ -38,7 +37,6 @@ GUEST_EXCEPTIONS = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 
     | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 12) | (1 << 13) | (1 << 15)
 GUEST_INTERRUPTS = K.MIP_VSSIP | K.MIP_VSTIP | K.MIP_VSEIP
 GUEST_PAGE_FAULTS = (K.EXC_FETCH_GUEST_PAGE, K.EXC_LOAD_GUEST_PAGE, K.EXC_STORE_GUEST_PAGE)
-UART_BASE, UART_SIZE = next((base, size) for name, base, size in MEMORY_MAP if name == "uart")
 
 
 class HardwareAssisted(Technique):
@@ -126,16 +124,13 @@ class HardwareAssisted(Technique):
         user = hart.mode == Mode.VU
         vsatp = hart.csr["vsatp"]
 
-        def read(va: int, n: int) -> int:
+        def half(va: int) -> int:
             t = guest_walk(self.memory, vsatp, va, K.ACC_FETCH, user=user)
             if t.gpa is None:
                 raise HypervisorError(f"cannot read the guest's instruction at {va:#x}")
-            return int.from_bytes(self.memory.read(t.gpa, n), "little")
+            return int.from_bytes(self.memory.read(t.gpa, 2), "little")
 
-        low = read(hart.pc, 2)
-        if low & 3 != 3:
-            return low, 2
-        return low | (read(hart.pc + 2, 2) << 16), 4
+        return read_instruction(half, hart.pc)
 
     def emulate_mmio(self, exit: Exit, offset: int) -> None:
         """Do the device access the trapped load or store meant, then step past it."""

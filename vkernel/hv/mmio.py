@@ -9,14 +9,27 @@ instruction, as if the hardware had done it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from vkernel.devices import MEMORY_MAP
 from vkernel.isa.decode import decode
+
+# the guest's UART: its registers are the one device window every technique emulates
+UART_BASE, UART_SIZE = next((base, size) for name, base, size in MEMORY_MAP if name == "uart")
 
 LOADS = {"lb": (1, True), "lh": (2, True), "lw": (4, True), "ld": (8, True),
          "lbu": (1, False), "lhu": (2, False), "lwu": (4, False),
          "c.lw": (4, True), "c.ld": (8, True), "c.lwsp": (4, True), "c.ldsp": (8, True)}
 STORES = {"sb": 1, "sh": 2, "sw": 4, "sd": 8, "c.sw": 4, "c.sd": 8, "c.swsp": 4, "c.sdsp": 8}
+
+
+def read_instruction(read_half: Callable[[int], int], pc: int) -> tuple[int, int]:
+    """The instruction at guest virtual ``pc`` as the hardware fetched it: (bits, length).
+    ``read_half(va)`` reads 16 bits through the guest's own translation (the two halves
+    of a 32-bit instruction may lie on different pages)."""
+    low = read_half(pc)
+    return (low, 2) if low & 3 != 3 else (low | read_half(pc + 2) << 16, 4)
 
 
 class MMIOError(Exception):

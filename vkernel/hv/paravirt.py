@@ -62,8 +62,6 @@ from vkernel.hv.deprivileged import (
     INTERRUPT,
     MASK64,
     PAGE_FAULT_ACCESS,
-    UART_BASE,
-    UART_SIZE,
     Deprivileged,
 )
 from vkernel.hv.memory import (
@@ -81,6 +79,7 @@ from vkernel.hv.memory import (
     FrameAllocator,
     GuestMemory,
 )
+from vkernel.hv.mmio import UART_BASE, UART_SIZE, read_instruction
 from vkernel.hv.shadow import ShadowTable
 from vkernel.hv.vm import HypervisorError
 from vkernel.isa.program import Program
@@ -247,8 +246,7 @@ class Paravirtual(Deprivileged):
                 raise HypervisorError(f"cannot read the guest's instruction at {va:#x}")
             return int.from_bytes(self.machine.mem.read(ma, 2), "little")
 
-        low = half(pc)
-        return (low, 2) if low & 3 != 3 else (low | half(pc + 2) << 16, 4)
+        return read_instruction(half, pc)
 
     # --- events and traps ---------------------------------------------------------------
     def shared(self, offset: int, size: int = 8) -> int:
