@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,8 +47,11 @@ class Gnu:
         self.objdump_ = require_tool("riscv64-unknown-elf-objdump")
         self.count = 0
 
-    def build(self, source: str, sections: dict[str, int]) -> Built:
-        """Assemble with ``-mno-relax`` and link each section at the given address.
+    def build(self, source: str, sections: dict[str, int],
+              include_dirs: Sequence[Path] = ()) -> Built:
+        """Assemble with ``-mno-relax`` (and ``-I`` for each of ``include_dirs``; run in
+        ``workdir``, so ``.include`` finds files there too) and link each section at the
+        given address.
 
         GNU as needs the C extension enabled for explicit ``c.*`` mnemonics, so it runs
         with ``-march=rv64imac...``; sources start with ``.option norvc`` where they want
@@ -57,7 +61,9 @@ class Gnu:
         stem = self.workdir / f"gnu{self.count}"
         src, obj, elf = (stem.with_suffix(s) for s in (".s", ".o", ".elf"))
         src.write_text(source)
-        self._run([self.as_, f"-march={MARCH}", "-mno-relax", str(src), "-o", str(obj)])
+        includes = [f"-I{d}" for d in include_dirs]
+        self._run([self.as_, f"-march={MARCH}", "-mno-relax", *includes, str(src), "-o",
+                   str(obj)], cwd=self.workdir)
         # one output section per input section, placed where vkernel placed it
         script = stem.with_suffix(".ld")
         lines = ["SECTIONS {"]
@@ -93,8 +99,8 @@ class Gnu:
             rows.append((int(addr, 16), int(raw, 16), f"{mnemonic} {rest}".strip()))
         return rows
 
-    def _run(self, args: list[str]) -> str:
-        result = subprocess.run(args, capture_output=True, text=True, check=False)
+    def _run(self, args: list[str], cwd: Path | None = None) -> str:
+        result = subprocess.run(args, capture_output=True, text=True, check=False, cwd=cwd)
         if result.returncode != 0:
             raise AssertionError(f"{' '.join(args)} failed:\n{result.stderr}")
         return result.stdout

@@ -10,6 +10,11 @@ class VkernelError(Exception):
 class AsmError(VkernelError):
     """Malformed assembly. Carries where it happened and shows it with a caret.
 
+    ``filename``/``line``/``column`` locate the mistake (in an included file or a
+    macro body, that file and line); ``context`` lists how that line was reached,
+    innermost first, as ``(file, line, note)``: ``"included from here"`` for an
+    ``.include``, ``"macro invoked from here"`` for a macro invocation.
+
     >>> import vkernel
     >>> try:
     ...     vkernel.assemble("addi a0, a0, 5000")
@@ -19,22 +24,26 @@ class AsmError(VkernelError):
     """
 
     def __init__(self, message: str, line: int = 0, column: int = 0, source_line: str = "",
-                 filename: str = "<asm>") -> None:
+                 filename: str = "<asm>",
+                 context: tuple[tuple[str, int, str], ...] = ()) -> None:
         self.message = message
         self.line = line
         self.column = column
         self.source_line = source_line
         self.filename = filename
+        self.context = tuple(context)
         super().__init__(self._render())
 
     def _render(self) -> str:
         if not self.line:
             return self.message
-        head = f"{self.filename}:{self.line}:{self.column}: {self.message}"
-        if not self.source_line:
-            return head
-        caret = " " * max(self.column - 1, 0) + "^"
-        return f"{head}\n    {self.source_line}\n    {caret}"
+        text = f"{self.filename}:{self.line}:{self.column}: {self.message}"
+        if self.source_line:
+            caret = " " * max(self.column - 1, 0) + "^"
+            text += f"\n    {self.source_line}\n    {caret}"
+        for filename, line, note in self.context:  # as GNU as: "...: Info: macro invoked"
+            text += f"\n{filename}:{line}: info: {note}"
+        return text
 
 
 class LoadError(VkernelError):

@@ -29,11 +29,15 @@ Anything wrong raises :class:`vkernel.AsmError` with the line and column.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
 
 from vkernel.errors import AsmError
 from vkernel.isa.csr import CSR_NUMBER
+from vkernel.isa.preprocess import Line as _Line
+from vkernel.isa.preprocess import Reader
 from vkernel.isa.program import Program, Section
 from vkernel.isa.table import (
     ABI_NAMES,
@@ -82,18 +86,6 @@ class Tok:
     kind: str       # num, char, str, reloc, ident, op, localref, end
     text: str
     col: int        # 1-based column in the source line
-
-
-class _Line:
-    """One source line, for error messages."""
-
-    def __init__(self, number: int, text: str, filename: str) -> None:
-        self.number = number
-        self.text = text
-        self.filename = filename
-
-    def error(self, message: str, col: int = 1) -> AsmError:
-        return AsmError(message, self.number, col, self.text.rstrip(), self.filename)
 
 
 def _lex(line: _Line, text: str, offset: int) -> list[Tok]:
@@ -476,8 +468,9 @@ class _Assembler:
     def _check_new(self, line: _Line, name: str, col: int) -> None:
         first = self.labels.get(name) or self.equs.get(name)
         if first is not None:
-            raise line.error(f"duplicate label '{name}' (first defined on line "
-                             f"{first[1].number})", col)
+            where = (f"line {first[1].number}" if first[1].filename == line.filename
+                     else f"{first[1].filename}:{first[1].number}")
+            raise line.error(f"duplicate label '{name}' (first defined on {where})", col)
 
     def define_equ(self, line: _Line, name: str, e: Expr, col: int) -> None:
         if name in self.labels:
@@ -612,6 +605,14 @@ class _Assembler:
             directive(self, p, t)
             return
         self.instruction(line, p, name, t)
+
+    def absolute(self, line: _Line, text: str, col: int) -> int:
+        """The value of ``text`` (starting at column ``col``), an expression of constants
+        and ``.equ`` symbols defined so far (a ``.rept`` count)."""
+        p = _Parser(self, line, _lex(line, text, col - 1))
+        value, _ = _const_arg(self, p, "the count")
+        _end(p)
+        return value
 
     def add(self, item: _Item) -> None:
         if self.section.nobits and not isinstance(item, (_Fill, _Align, _Label)):
@@ -759,7 +760,7 @@ class _Assembler:
                 assert sec.addr + len(out) == item.addr
                 out += self._encode_item(sec, item)
                 if isinstance(item, _Insn):
-                    self.lines[item.addr] = item.line.number
+                    self.lines[item.addr] = item.line.top
             self.output[sec.name] = bytes(out)
 
     def _encode_item(self, sec: _Section, item: _Item) -> bytes:
@@ -1669,79 +1670,19 @@ def _d_popsection(asm: _Assembler, p: _Parser, t: Tok) -> None:
 # ----------------------------------------------------------------------------- driver
 
 
-def _strip_comments(source: str) -> list[str]:
-    """Blank out /* */ comments and '#' comments, keeping columns and line numbers."""
-    out = []
-    in_block = False
-    for raw in source.split("\n"):
-        if not in_block and not any(c in raw for c in "#/\"'"):
-            out.append(raw)  # the common case: nothing to blank out
-            continue
-        chars = list(raw)
-        i = 0
-        quote = None
-        while i < len(chars):
-            c = chars[i]
-            if in_block:
-                if raw.startswith("*/", i):
-                    chars[i] = chars[i + 1] = " "
-                    in_block = False
-                    i += 2
-                    continue
-                chars[i] = " "
-            elif quote:
-                if c == "\\":
-                    i += 1
-                elif c == quote:
-                    quote = None
-            elif c in "\"'":
-                # a char constant like 'a' or '\n'; a lone ' is left for the lexer to reject
-                quote = c if c == '"' or re.match(r"'(\\.|[^\\'])'", raw[i:]) else None
-            elif raw.startswith("/*", i):
-                in_block = True
-                chars[i] = chars[i + 1] = " "
-                i += 2
-                continue
-            elif c == "#":
-                chars[i:] = " " * (len(chars) - i)
-                break
-            i += 1
-        out.append("".join(chars))
-    return out
-
-
-def _split_statements(text: str) -> list[tuple[str, int]]:
-    """Split a line on ';' outside strings → (statement, column offset)."""
-    if ";" not in text:
-        return [(text, 0)]
-    parts: list[tuple[str, int]] = []
-    start = 0
-    quote = None
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if quote:
-            if c == "\\":
-                i += 1
-            elif c == quote:
-                quote = None
-        elif c == '"':
-            quote = c
-        elif c == ";":
-            parts.append((text[start:i], start))
-            start = i + 1
-        i += 1
-    parts.append((text[start:], start))
-    return parts
-
-
 def assemble(source: str, *, base: int = 0x8000_0000, name: str = "program",
-             filename: str = "<asm>") -> Program:
+             filename: str = "<asm>",
+             include_dirs: Sequence[str | PathLike[str]] = ()) -> Program:
     """Assemble RISC-V (RV64IMAC, Zicsr, Zifencei, privileged, H) source into a Program.
 
     Sections are placed one after another from ``base`` (``.text`` first, then
     read-only data, data and ``.bss``), each after the first on a 4 KiB boundary. The entry point is
     ``_start`` if defined, else the start of ``.text``.
+
+    ``filename`` names the source in error messages. ``.include "file"`` looks in the
+    directory of the including file (for ``source`` itself: the directory of
+    ``filename`` when that is an existing file, else the working directory), then in
+    each of ``include_dirs`` in turn (GNU as's ``-I``).
 
     >>> prog = assemble("li a0, 1\\nebreak")
     >>> prog.sections[".text"].data.hex()
@@ -1755,16 +1696,20 @@ def assemble(source: str, *, base: int = 0x8000_0000, name: str = "program",
     """
     if not isinstance(source, str):
         raise TypeError(f"assemble() takes source text (str), not {type(source).__name__}")
+    if isinstance(include_dirs, (str, PathLike)):
+        raise TypeError("include_dirs takes a list of directories, not one "
+                        f"({include_dirs!r}): include_dirs=[{str(include_dirs)!r}]")
     asm = _Assembler(base, filename)
-    lines = source.split("\n")
+    own = Path(filename)
+    directory = own.parent if own.is_file() else Path(".")
+    reader = Reader(source, filename, directory, [Path(d) for d in include_dirs],
+                    asm.absolute)
     line = _Line(0, "", filename)
     try:
-        for number, text in enumerate(_strip_comments(source), start=1):
-            line = _Line(number, lines[number - 1], filename)
-            text = _AT_TYPE.sub(lambda m: ", %" + m.group(1), text)
-            for statement, offset in _split_statements(text):
-                if statement.strip():
-                    asm.statement(line, statement, offset)
+        for line, statement, offset in reader:
+            if "@" in statement:
+                statement = _AT_TYPE.sub(lambda m: ", %" + m.group(1), statement)
+            asm.statement(line, statement, offset)
         line = _Line(0, "", filename)
         asm.layout()
         asm.encode()

@@ -1,0 +1,604 @@
+"""The source-level directives of GNU as: ``.include``, ``.macro``/``.endm``,
+``.rept``/``.irp``/``.irpc``/``.endr``.
+
+:class:`Reader` turns the top-level source into the stream of statements the
+assembler parses, one ``(line, statement, column offset)`` at a time. It keeps a stack
+of *frames*: the top-level source, an included file, a macro expansion or a ``.rept``
+body. It works as it is read, the way GNU as does, so a ``.rept`` count may use an
+``.equ`` symbol defined just before it and a macro may be defined by another macro's
+expansion.
+
+Every line remembers where it came from: its file and line number (for a macro body,
+the line of the body in the file that defined the macro) and the chain of sites that
+brought it in (``.include`` lines, macro invocations), so an error inside an included
+file or a macro body names the file and line of the mistake and, like GNU as, the
+invocation site::
+
+    lib.inc:3:6: unknown instruction 'adi'
+        adi a0, a0, 1
+        ^
+    main.s:7: info: macro invoked from here
+
+Macro arguments follow GNU as: separated by commas or blanks (a blank next to an
+operator does not separate: ``1 + 2`` is one argument), ``"quoted"`` arguments lose
+their quotes, ``name=value`` gives an argument by name; in the body ``\\name`` is
+replaced by the argument, ``\\()`` by nothing (a separator: ``\\reg\\()_save``) and
+``\\@`` by the number of macro expansions made so far (unique labels per expansion).
+
+>>> from vkernel.isa.asm import assemble
+>>> prog = assemble('''
+... .macro push reg, slot=0
+...     sd \\\\reg, \\\\slot*8(sp)
+... .endm
+... .rept 2
+...     push ra
+... .endr
+... .irp r, s0, s1
+...     push \\\\r, 2
+... .endr
+... ''')
+>>> prog.sections[".text"].data.hex()   # sd ra,0(sp) twice, sd s0,16(sp), sd s1,16(sp)
+'23301100233011002338810023389100'
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vkernel.errors import AsmError
+
+MAX_DEPTH = 100            # nested includes + macro expansions (GNU as stops at 100 too)
+MAX_REPEAT_LINES = 1 << 22  # a .rept this big is a typo, not a program
+
+# where a frame's lines were brought in from: (file, line, note), innermost first
+Context = tuple[tuple[str, int, str], ...]
+
+
+class Line:
+    """One source line, for error messages: file, line number, text and how it got here."""
+
+    __slots__ = ("number", "text", "filename", "context")
+
+    def __init__(self, number: int, text: str, filename: str, context: Context = ()) -> None:
+        self.number = number
+        self.text = text
+        self.filename = filename
+        self.context = context
+
+    @property
+    def top(self) -> int:
+        """The line of the top-level source this line belongs to (the outermost site)."""
+        return self.context[-1][1] if self.context else self.number
+
+    def error(self, message: str, col: int = 1) -> AsmError:
+        return AsmError(message, self.number, col, self.text.rstrip(), self.filename,
+                        context=self.context)
+
+
+# ------------------------------------------------------------------ comments, statements
+
+
+def strip_comments(source: str) -> list[str]:
+    """Blank out /* */ comments and '#' comments, keeping columns and line numbers."""
+    out = []
+    in_block = False
+    for raw in source.split("\n"):
+        if not in_block and not any(c in raw for c in "#/\"'"):
+            out.append(raw)  # the common case: nothing to blank out
+            continue
+        chars = list(raw)
+        i = 0
+        quote = None
+        while i < len(chars):
+            c = chars[i]
+            if in_block:
+                if raw.startswith("*/", i):
+                    chars[i] = chars[i + 1] = " "
+                    in_block = False
+                    i += 2
+                    continue
+                chars[i] = " "
+            elif quote:
+                if c == "\\":
+                    i += 1
+                elif c == quote:
+                    quote = None
+            elif c in "\"'":
+                # a char constant like 'a' or '\n'; a lone ' is left for the lexer to reject
+                quote = c if c == '"' or re.match(r"'(\\.|[^\\'])'", raw[i:]) else None
+            elif raw.startswith("/*", i):
+                in_block = True
+                chars[i] = chars[i + 1] = " "
+                i += 2
+                continue
+            elif c == "#":
+                chars[i:] = " " * (len(chars) - i)
+                break
+            i += 1
+        out.append("".join(chars))
+    return out
+
+
+def split_statements(text: str) -> list[tuple[str, int]]:
+    """Split a line on ';' outside strings → (statement, column offset)."""
+    if ";" not in text:
+        return [(text, 0)]
+    parts: list[tuple[str, int]] = []
+    start = 0
+    quote = None
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if quote:
+            if c == "\\":
+                i += 1
+            elif c == quote:
+                quote = None
+        elif c == '"':
+            quote = c
+        elif c == ";":
+            parts.append((text[start:i], start))
+            start = i + 1
+        i += 1
+    parts.append((text[start:], start))
+    return parts
+
+
+# labels, then the first word of a statement (a directive, an instruction or a macro)
+_HEAD = re.compile(r"((?:\s*(?:[A-Za-z_.$][\w.$]*|[0-9]+)\s*:(?!=))*)\s*([A-Za-z_.$][\w.$]*)")
+_NAME = re.compile(r"[A-Za-z_.$][\w.$]*")
+_DIRECTIVES = frozenset((".include", ".macro", ".endm", ".exitm", ".purgem", ".rept",
+                         ".irp", ".irpc", ".endr"))
+_OPENS = {".macro": (".macro",), ".rept": (".rept", ".irp", ".irpc")}
+_CLOSES = {".macro": ".endm", ".rept": ".endr"}
+
+
+# ------------------------------------------------------------------------ macros
+
+
+@dataclass
+class Param:
+    name: str
+    default: str = ""
+    required: bool = False
+    vararg: bool = False
+
+
+@dataclass
+class Macro:
+    name: str
+    params: list[Param]
+    body: list[tuple[int, str]]  # (line number in `filename`, text without comments)
+    filename: str
+
+
+@dataclass
+class _Frame:
+    lines: list[tuple[int, str, str]]  # (number, text shown in errors, text to assemble)
+    filename: str
+    context: Context
+    directory: Path | None = None      # where `.include` looks first
+    path: Path | None = None           # the file itself (include cycle check)
+    kind: str = "file"                 # file, macro (`.exitm` ends it) or repeat
+    i: int = 0
+    pending: list[tuple[str, int]] = field(default_factory=list)
+    line: Line | None = None           # the line `pending` belongs to
+
+
+_OPERATOR = "+-*/%&|^<>=!~"
+
+
+def _squeeze(text: str) -> str:
+    """Drop blanks next to an operator, as GNU as's input scrubber does, so that blanks
+    left in the text separate arguments (``1 + 2 x`` → ``1+2 x``)."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    quote = False
+    while i < n:
+        c = text[i]
+        if quote:
+            out.append(c)
+            if c == "\\" and i + 1 < n:
+                out.append(text[i + 1])
+                i += 1
+            elif c == '"':
+                quote = False
+        elif c == '"':
+            quote = True
+            out.append(c)
+        elif c in " \t":
+            j = i
+            while j < n and text[j] in " \t":
+                j += 1
+            prev = out[-1] if out else ""
+            nxt = text[j] if j < n else ""
+            if prev and nxt and prev not in _OPERATOR + ",(" and nxt not in _OPERATOR + ",)":
+                out.append(" ")
+            i = j
+            continue
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _scan(text: str) -> list[tuple[str, int]]:
+    """Arguments of a squeezed argument text with where each starts."""
+    args: list[tuple[str, int]] = []
+    i, n = 0, len(text)
+    if not text:
+        return args
+    while True:
+        start = i
+        if i < n and text[i] == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            args.append((text[i + 1:j], start))
+            i = j + 1
+        else:
+            depth = 0
+            quote = False
+            while i < n:
+                c = text[i]
+                if quote:
+                    if c == "\\":
+                        i += 1
+                    elif c == '"':
+                        quote = False
+                elif c == '"':
+                    quote = True
+                elif c == "(":
+                    depth += 1
+                elif c == ")":
+                    depth -= 1
+                elif depth <= 0 and c in ", ":
+                    break
+                i += 1
+            args.append((text[start:i], start))
+        if i < n and text[i] == " ":
+            i += 1
+            if i < n and text[i] == ",":  # "a , b": the comma is the separator
+                i += 1
+        elif i < n and text[i] == ",":
+            i += 1
+        if i >= n:
+            if text.endswith(","):
+                args.append(("", n))
+            return args
+
+
+def split_arguments(text: str) -> list[str]:
+    """Macro (or ``.irp``) arguments as GNU as reads them: separated by commas or blanks,
+    quotes removed from a ``"quoted"`` argument, parentheses kept together.
+
+    >>> split_arguments('a0, 8(sp) 1 + 2, "x, y",, z')
+    ['a0', '8(sp)', '1+2', 'x, y', '', 'z']
+    """
+    return [a for a, _ in _scan(_squeeze(text.strip()))]
+
+
+def _substitute(text: str, values: dict[str, str], number: int | None) -> str:
+    """A body line with ``\\name`` replaced by ``values[name]``, ``\\()`` by nothing and
+    ``\\@`` by ``number`` (left alone when ``number`` is None, as in a ``.rept`` body)."""
+    if "\\" not in text:
+        return text
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c != "\\" or i + 1 == n:
+            out.append(c)
+            i += 1
+            continue
+        nxt = text[i + 1]
+        if nxt == "@" and number is not None:
+            out.append(str(number))
+            i += 2
+        elif text.startswith("()", i + 1):
+            i += 3
+        elif (m := _NAME.match(text, i + 1)) and m.group() in values:
+            out.append(values[m.group()])
+            i = m.end()
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+# ------------------------------------------------------------------------ the reader
+
+
+class Reader:
+    """The statements of ``source`` with ``.include``, macros and repetition expanded.
+
+    ``absolute(line, text, col)`` evaluates an absolute expression (a ``.rept`` count)
+    with the symbols defined so far; ``include_dirs`` are searched after the directory
+    of the including file (for the top-level source: ``directory``).
+    """
+
+    def __init__(self, source: str, filename: str, directory: Path | None,
+                 include_dirs: Sequence[Path],
+                 absolute: Callable[[Line, str, int], int]) -> None:
+        self.include_dirs = list(include_dirs)
+        self.absolute = absolute
+        self.macros: dict[str, Macro] = {}
+        self.counter = 0  # macro expansions so far: the value of \@
+        path = Path(filename).resolve() if Path(filename).is_file() else None
+        self.stack = [self._file_frame(source, filename, (), directory, path)]
+
+    @staticmethod
+    def _file_frame(source: str, filename: str, context: Context, directory: Path | None,
+                    path: Path | None) -> _Frame:
+        raw = source.split("\n")
+        lines = [(n, raw[n - 1], text) for n, text in enumerate(strip_comments(source), 1)]
+        return _Frame(lines, filename, context, directory, path)
+
+    def __iter__(self) -> Iterator[tuple[Line, str, int]]:
+        stack = self.stack
+        while stack:
+            frame = stack[-1]
+            if frame.pending:
+                line = frame.line
+                statement, offset = frame.pending.pop(0)
+            elif frame.i < len(frame.lines):
+                number, shown, text = frame.lines[frame.i]
+                frame.i += 1
+                if not text.strip():
+                    continue
+                line = frame.line = Line(number, shown, frame.filename, frame.context)
+                if ";" in text:
+                    frame.pending = [p for p in split_statements(text) if p[0].strip()]
+                    continue
+                statement, offset = text, 0
+            else:
+                stack.pop()
+                continue
+            assert line is not None
+            if not self.macros and "." not in statement:
+                yield line, statement, offset  # the common case: a plain instruction
+                continue
+            m = _HEAD.match(statement)
+            word = m.group(2).lower() if m else ""
+            if word not in _DIRECTIVES and word not in self.macros:
+                yield line, statement, offset
+                continue
+            assert m is not None
+            if m.group(1).strip():  # labels in front: the assembler defines them first
+                yield line, statement[:m.end(1)], offset
+            col = offset + m.start(2) + 1
+            rest = statement[m.end():]
+            rest_col = offset + m.end() + 1
+            if word in self.macros:
+                self._invoke(frame, line, self.macros[word], rest, col, rest_col)
+            else:
+                getattr(self, "_d_" + word[1:])(frame, line, rest, col, rest_col)
+
+    def _push(self, frame: _Frame, line: Line) -> None:
+        if len(self.stack) >= MAX_DEPTH:
+            raise line.error(f"macros and includes nested too deeply (more than {MAX_DEPTH} "
+                             "levels: a macro or include that uses itself?)")
+        self.stack.append(frame)
+
+    # --- .include -------------------------------------------------------------------
+
+    def _d_include(self, frame: _Frame, line: Line, rest: str, col: int, rest_col: int
+                   ) -> None:
+        m = re.fullmatch(r'\s*"([^"]*)"\s*|\s*([^\s"]+)\s*', rest)
+        if not m or not (m.group(1) or m.group(2)):
+            raise line.error('.include needs a file name: .include "file.s"', col)
+        name = m.group(1) or m.group(2)
+        found = self._find(name)
+        if found is None:
+            where = [str(d) for d in self._search_dirs()]
+            raise line.error(f"cannot find include file '{name}' (looked in "
+                             f"{', '.join(where) if where else 'no directory'})",
+                             rest_col + len(rest) - len(rest.lstrip()))
+        shown, path = found
+        active = [f.path for f in self.stack if f.path is not None]
+        if path in active:
+            chain = " -> ".join(p.name for p in active[active.index(path):] + [path])
+            raise line.error(f"include cycle: {chain}", col)
+        try:
+            source = path.read_text()
+        except (OSError, UnicodeDecodeError) as e:
+            raise line.error(f"cannot read include file '{name}': "
+                             f"{getattr(e, 'strerror', None) or e}", col) from e
+        context = ((line.filename, line.number, "included from here"), *line.context)
+        self._push(self._file_frame(source, shown, context, Path(shown).parent, path), line)
+
+    def _search_dirs(self) -> list[Path]:
+        # the including file's own directory, then the caller's include directories
+        own = next((f.directory for f in reversed(self.stack) if f.directory is not None),
+                   None)
+        return ([own] if own is not None else []) + self.include_dirs
+
+    def _find(self, name: str) -> tuple[str, Path] | None:
+        """(the name the file goes by in messages, its resolved path) or None."""
+        candidates = [Path(name)] if Path(name).is_absolute() else [
+            d / name for d in self._search_dirs()]
+        for p in candidates:
+            if p.is_file():
+                return os.path.normpath(p), p.resolve()
+        return None
+
+    # --- .macro ---------------------------------------------------------------------
+
+    def _body(self, frame: _Frame, line: Line, kind: str, col: int) -> list[tuple[int, str]]:
+        """The lines up to the ``.endm``/``.endr`` that closes a block opened on ``line``
+        (nested blocks of the same kind included)."""
+        if frame.pending:
+            raise line.error(f"nothing may follow {kind} on its line", col)
+        opens, close = _OPENS[".macro" if kind == ".macro" else ".rept"], _CLOSES[
+            ".macro" if kind == ".macro" else ".rept"]
+        depth = 1
+        body: list[tuple[int, str]] = []
+        while frame.i < len(frame.lines):
+            number, _, text = frame.lines[frame.i]
+            frame.i += 1
+            m = _HEAD.match(text)
+            word = m.group(2).lower() if m else ""
+            if word in opens:
+                depth += 1
+            elif word == close:
+                depth -= 1
+                if depth == 0:
+                    return body
+            body.append((number, text))
+        what = "in this file" if frame.kind == "file" else f"in this {frame.kind} body"
+        raise line.error(f"{kind} without a matching {close} {what}", col)
+
+    def _d_macro(self, frame: _Frame, line: Line, rest: str, col: int, rest_col: int
+                 ) -> None:
+        m = _NAME.match(rest.strip())
+        if not m:
+            raise line.error(".macro needs a name: .macro name arg1, arg2=default", col)
+        name = m.group().lower()
+        if name in self.macros:
+            first = self.macros[name]
+            raise line.error(f"macro '{name}' is already defined (in {first.filename}; "
+                             ".purgem it first to redefine it)", col)
+        params = self._params(line, rest.strip()[m.end():], rest_col)
+        body = self._body(frame, line, ".macro", col)
+        self.macros[name] = Macro(name, params, body, frame.filename)
+
+    def _params(self, line: Line, text: str, col: int) -> list[Param]:
+        params: list[Param] = []
+        spec = re.compile(r"\s*,?\s*([A-Za-z_.$][\w.$]*)(?:\s*:\s*(\w+))?"
+                          r"(?:\s*=\s*(\"[^\"]*\"|[^\s,]*))?")
+        pos = 0
+        text = text.rstrip()
+        while pos < len(text):
+            m = spec.match(text, pos)
+            if not m or m.end() == pos:
+                raise line.error(f"bad macro parameter list at '{text[pos:].strip()}'",
+                                 col + pos)
+            pname, qual, default = m.groups()
+            p = Param(pname, (default or "").strip('"'))
+            if qual is not None:
+                if qual.lower() not in ("req", "vararg"):
+                    raise line.error(f"unknown parameter qualifier ':{qual}' (known: :req, "
+                                     ":vararg)", col + m.start(2))
+                p.required = qual.lower() == "req"
+                p.vararg = qual.lower() == "vararg"
+            if params and params[-1].vararg:
+                raise line.error(f"':vararg' must be the last parameter, not "
+                                 f"'{params[-1].name}'", col + m.start(1))
+            if any(q.name == pname for q in params):
+                raise line.error(f"parameter '{pname}' is given twice", col + m.start(1))
+            params.append(p)
+            pos = m.end()
+        return params
+
+    def _d_endm(self, frame: _Frame, line: Line, rest: str, col: int, rest_col: int) -> None:
+        raise line.error(".endm without .macro", col)
+
+    def _d_endr(self, frame: _Frame, line: Line, rest: str, col: int, rest_col: int) -> None:
+        raise line.error(".endr without .rept, .irp or .irpc", col)
+
+    def _d_exitm(self, frame: _Frame, line: Line, rest: str, col: int, rest_col: int
+                 ) -> None:
+        for i in range(len(self.stack) - 1, -1, -1):
+            if self.stack[i].kind == "macro":
+                del self.stack[i:]
+                return
+            if self.stack[i].kind == "file":
+                break  # .exitm cannot leave a file
+        raise line.error(".exitm outside a macro", col)
+
+    def _d_purgem(self, frame: _Frame, line: Line, rest: str, col: int, rest_col: int
+                  ) -> None:
+        name = rest.strip().lower()
+        if name not in self.macros:
+            raise line.error(f".purgem: no macro named '{rest.strip()}'", rest_col)
+        del self.macros[name]
+
+    def _invoke(self, frame: _Frame, line: Line, macro: Macro, rest: str, col: int,
+                rest_col: int) -> None:
+        values = self._bind(line, macro, rest, rest_col)
+        number = self.counter
+        self.counter += 1
+        lines = [(n, text, text) for n, text in
+                 ((n, _substitute(t, values, number)) for n, t in macro.body)]
+        context = ((line.filename, line.number, "macro invoked from here"), *line.context)
+        self._push(_Frame(lines, macro.filename, context, kind="macro"), line)
+
+    def _bind(self, line: Line, macro: Macro, rest: str, col: int) -> dict[str, str]:
+        params = macro.params
+        values: dict[str, str] = {}
+        text = _squeeze(rest.strip())
+        scanned = _scan(text)
+        args = [a for a, _ in scanned]
+        if params and params[-1].vararg and len(scanned) >= len(params):
+            # everything after the fixed arguments goes to the :vararg one, commas and all
+            n = len(params) - 1
+            args = args[:n] + [text[scanned[n][1]:]]
+        names = {p.name for p in params}
+        position = 0
+        for a in args:
+            m = re.match(r"([A-Za-z_.$][\w.$]*)=(.*)$", a, re.S)
+            if m and m.group(1) in names:
+                values[m.group(1)] = m.group(2)
+                continue
+            if position >= len(params):
+                raise line.error(f"too many arguments for macro '{macro.name}' (it takes "
+                                 f"{len(params)}: {', '.join(p.name for p in params)})", col)
+            values.setdefault(params[position].name, a)
+            position += 1
+        for p in params:
+            if not values.get(p.name):
+                if p.required:
+                    raise line.error(f"missing value for required parameter '{p.name}' of "
+                                     f"macro '{macro.name}'", col)
+                values[p.name] = p.default
+        return values
+
+    # --- .rept, .irp, .irpc ---------------------------------------------------------
+
+    def _repeat(self, frame: _Frame, line: Line, body: list[tuple[int, str]],
+                values: list[dict[str, str]], number: int | None) -> None:
+        if len(body) * len(values) > MAX_REPEAT_LINES:
+            raise line.error(f"repetition too large: {len(values)} times {len(body)} lines "
+                             f"(at most {MAX_REPEAT_LINES} lines)")
+        lines = []
+        for v in values:
+            for n, text in body:
+                text = _substitute(text, v, number) if v or number is not None else text
+                lines.append((n, text, text))
+        self._push(_Frame(lines, frame.filename, frame.context, frame.directory,
+                          kind="repeat"), line)
+
+    def _d_rept(self, frame: _Frame, line: Line, rest: str, col: int, rest_col: int) -> None:
+        if not rest.strip():
+            raise line.error(".rept needs a count: .rept 4", col)
+        count = self.absolute(line, rest, rest_col)
+        if count < 0:
+            raise line.error(f".rept count must not be negative, not {count}", rest_col)
+        body = self._body(frame, line, ".rept", col)
+        self._repeat(frame, line, body, [{}] * count, None)
+
+    def _irp_head(self, line: Line, rest: str, col: int, kind: str) -> tuple[str, str]:
+        m = re.match(r"\s*([A-Za-z_.$][\w.$]*)\s*(?:,\s*|\s+|$)", rest)
+        if not m:
+            raise line.error(f"{kind} needs a parameter name: {kind} name, "
+                             f"{'a, b, c' if kind == '.irp' else 'abc'}", col)
+        return m.group(1), rest[m.end():]
+
+    def _d_irp(self, frame: _Frame, line: Line, rest: str, col: int, rest_col: int) -> None:
+        name, values = self._irp_head(line, rest, col, ".irp")
+        body = self._body(frame, line, ".irp", col)
+        args = split_arguments(values) or [""]
+        self._repeat(frame, line, body, [{name: a} for a in args], self.counter)
+
+    def _d_irpc(self, frame: _Frame, line: Line, rest: str, col: int, rest_col: int
+                ) -> None:
+        name, values = self._irp_head(line, rest, col, ".irpc")
+        body = self._body(frame, line, ".irpc", col)
+        args = split_arguments(values)
+        chars = "".join(args) if args else ""
+        self._repeat(frame, line, body, [{name: c} for c in chars] or [{name: ""}],
+                     self.counter)
