@@ -1703,7 +1703,7 @@ def assemble(source: str, *, base: int = 0x8000_0000, name: str = "program",
     own = Path(filename)
     directory = own.parent if own.is_file() else Path(".")
     reader = Reader(source, filename, directory, [Path(d) for d in include_dirs],
-                    asm.absolute)
+                    asm.absolute, _DIRECTIVES)
     line = _Line(0, "", filename)
     try:
         for line, statement, offset in reader:

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -190,117 +190,139 @@ class _Frame:
 
 
 _OPERATOR = "+-*/%&|^<>=!~"
+_CHAR = re.compile(r"'(?:\\.|[^\\'])'")
 
 
 def _squeeze(text: str) -> str:
-    """Drop blanks next to an operator, as GNU as's input scrubber does, so that blanks
-    left in the text separate arguments (``1 + 2 x`` → ``1+2 x``)."""
-    out: list[str] = []
-    i, n = 0, len(text)
-    quote = False
-    while i < n:
-        c = text[i]
-        if quote:
-            out.append(c)
-            if c == "\\" and i + 1 < n:
-                out.append(text[i + 1])
-                i += 1
-            elif c == '"':
-                quote = False
-        elif c == '"':
-            quote = True
-            out.append(c)
-        elif c in " \t":
-            j = i
-            while j < n and text[j] in " \t":
-                j += 1
-            prev = out[-1] if out else ""
-            nxt = text[j] if j < n else ""
-            if prev and nxt and prev not in _OPERATOR + ",(" and nxt not in _OPERATOR + ",)":
-                out.append(" ")
-            i = j
-            continue
-        else:
-            out.append(c)
-        i += 1
-    return "".join(out)
-
-
-def _scan(text: str) -> list[tuple[str, int]]:
-    """Arguments of a squeezed argument text with where each starts."""
-    args: list[tuple[str, int]] = []
-    i, n = 0, len(text)
-    if not text:
-        return args
-    while True:
-        start = i
-        if i < n and text[i] == '"':
-            j = i + 1
-            while j < n and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            args.append((text[i + 1:j], start))
-            i = j + 1
-        else:
-            depth = 0
-            quote = False
-            while i < n:
-                c = text[i]
-                if quote:
-                    if c == "\\":
-                        i += 1
-                    elif c == '"':
-                        quote = False
-                elif c == '"':
-                    quote = True
-                elif c == "(":
-                    depth += 1
-                elif c == ")":
-                    depth -= 1
-                elif depth <= 0 and c in ", ":
-                    break
-                i += 1
-            args.append((text[start:i], start))
-        if i < n and text[i] == " ":
-            i += 1
-            if i < n and text[i] == ",":  # "a , b": the comma is the separator
-                i += 1
-        elif i < n and text[i] == ",":
-            i += 1
-        if i >= n:
-            if text.endswith(","):
-                args.append(("", n))
-            return args
-
-
-def split_arguments(text: str) -> list[str]:
-    """Macro (or ``.irp``) arguments as GNU as reads them: separated by commas or blanks,
-    quotes removed from a ``"quoted"`` argument, parentheses kept together.
-
-    >>> split_arguments('a0, 8(sp) 1 + 2, "x, y",, z')
-    ['a0', '8(sp)', '1+2', 'x, y', '', 'z']
-    """
-    return [a for a, _ in _scan(_squeeze(text.strip()))]
-
-
-def _substitute(text: str, values: dict[str, str], number: int | None) -> str:
-    """A body line with ``\\name`` replaced by ``values[name]``, ``\\()`` by nothing and
-    ``\\@`` by ``number`` (left alone when ``number`` is None, as in a ``.rept`` body)."""
-    if "\\" not in text:
+    """Drop blanks next to an operator, a comma or a parenthesis, as GNU as's input
+    scrubber does, so that the blanks left separate arguments (``1 + 2 x`` → ``1+2 x``,
+    ``a0 (t0)`` → ``a0(t0)``)."""
+    if " " not in text and "\t" not in text:
         return text
     out: list[str] = []
     i, n = 0, len(text)
     while i < n:
         c = text[i]
-        if c != "\\" or i + 1 == n:
+        if c == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            out.append(text[i:j + 1])
+            i = j + 1
+        elif c == "'" and (m := _CHAR.match(text, i)):
+            out.append(m.group())
+            i = m.end()
+        elif c in " \t":
+            j = i
+            while j < n and text[j] in " \t":
+                j += 1
+            prev = out[-1][-1] if out else ""
+            nxt = text[j] if j < n else ""
+            if prev and nxt and prev not in _OPERATOR + ",(" and nxt not in _OPERATOR + ",()":
+                out.append(" ")
+            i = j
+        else:
             out.append(c)
             i += 1
+    return "".join(out)
+
+
+def _skip_white(text: str, i: int) -> int:
+    while i < len(text) and text[i] in " \t":
+        i += 1
+    return i
+
+
+def _skip_comma(text: str, i: int) -> int:
+    i = _skip_white(text, i)
+    if i < len(text) and text[i] == ",":
+        i = _skip_white(text, i + 1)
+    return i
+
+
+def _any_string(text: str, i: int) -> tuple[str, int]:
+    """One argument starting at ``i`` and where it ends, as GNU as reads it: a
+    ``"string"`` (without its quotes; ``""`` inside is one quote), or everything up to
+    a blank (outside brackets) or a comma."""
+    i = _skip_white(text, i)
+    n = len(text)
+    if i < n and text[i] == '"':
+        out: list[str] = []
+        while i < n and text[i] == '"':
+            i += 1
+            escaped = False
+            while i < n:
+                escaped = not escaped if text[i - 1] == "\\" else False
+                c = text[i]
+                i += 1
+                if c == '"' and not escaped:
+                    if i >= n or text[i] != '"':
+                        break
+                    i += 1  # "" is a quote
+                out.append(c)
+        return "".join(out), i
+    start = i
+    depth = 0
+    while i < n and (depth or text[i] not in " \t") and text[i] != ",":
+        c = text[i]
+        if c in "\"'":
+            if c == "'" and (m := _CHAR.match(text, i)):
+                i = m.end()
+                continue
+            j = text.find(c, i + 1)
+            i = n if j < 0 else j + 1
             continue
-        nxt = text[i + 1]
-        if nxt == "@" and number is not None:
+        if c in "([":
+            depth += 1
+        elif c in ")]" and depth:
+            depth -= 1
+        i += 1
+    return text[start:i], i
+
+
+def split_arguments(text: str) -> list[str]:
+    """Macro (or ``.irp``) arguments as GNU as reads them: separated by commas or blanks,
+    quotes removed from a ``"quoted"`` argument.
+
+    >>> split_arguments('a0, 8(sp) 1 + 2, "x, y",, z')
+    ['a0', '8(sp)', '1+2', 'x, y', '', 'z']
+    """
+    text = _squeeze(text.strip())
+    args: list[str] = []
+    i = 0
+    while i < len(text):
+        value, i = _any_string(text, i)
+        args.append(value)
+        i = _skip_comma(text, i)
+    return args
+
+
+def _substitute(text: str, values: dict[str, str], number: int | None) -> str:
+    """A body line with ``\\name`` (and ``&name&``) replaced by ``values[name]``,
+    ``\\(text)`` by ``text`` (``\\()`` is a separator) and ``\\@`` by ``number``.
+    Character constants are left alone (GNU as has turned them into numbers by then)."""
+    if "\\" not in text and "&" not in text:
+        return text
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "'" and (m := _CHAR.match(text, i)):
+            out.append(m.group())
+            i = m.end()
+        elif c == "&" and (m := _NAME.match(text, i + 1)) and m.group() in values:
+            out.append(values[m.group()])
+            i = m.end() + (text.startswith("&", m.end()))
+        elif c != "\\" or i + 1 == n:
+            out.append(c)
+            i += 1
+        elif text[i + 1] == "@" and number is not None:
             out.append(str(number))
             i += 2
-        elif text.startswith("()", i + 1):
-            i += 3
+        elif text[i + 1] == "(":
+            j = text.find(")", i + 2)
+            out.append(text[i + 2:] if j < 0 else text[i + 2:j])
+            i = n if j < 0 else j + 1
         elif (m := _NAME.match(text, i + 1)) and m.group() in values:
             out.append(values[m.group()])
             i = m.end()
@@ -323,8 +345,10 @@ class Reader:
 
     def __init__(self, source: str, filename: str, directory: Path | None,
                  include_dirs: Sequence[Path],
-                 absolute: Callable[[Line, str, int], int]) -> None:
+                 absolute: Callable[[Line, str, int], int],
+                 directives: Collection[str] = ()) -> None:
         self.include_dirs = list(include_dirs)
+        self.directives = directives  # the assembler's: a macro cannot take their names
         self.absolute = absolute
         self.macros: dict[str, Macro] = {}
         self.counter = 0  # macro expansions so far: the value of \@
@@ -458,6 +482,9 @@ class Reader:
         if not m:
             raise line.error(".macro needs a name: .macro name arg1, arg2=default", col)
         name = m.group().lower()
+        if name in self.directives or name in _DIRECTIVES:
+            raise line.error(f"'{m.group()}' is a directive: a macro by that name could "
+                             "never be invoked", rest_col + rest.index(m.group()))
         if name in self.macros:
             first = self.macros[name]
             raise line.error(f"macro '{name}' is already defined (in {first.filename}; "
@@ -528,27 +555,43 @@ class Reader:
         self._push(_Frame(lines, macro.filename, context, kind="macro"), line)
 
     def _bind(self, line: Line, macro: Macro, rest: str, col: int) -> dict[str, str]:
+        """The value of each parameter for an invocation with arguments ``rest``."""
         params = macro.params
+        by_name = {p.name: p for p in params}
         values: dict[str, str] = {}
         text = _squeeze(rest.strip())
-        scanned = _scan(text)
-        args = [a for a, _ in scanned]
-        if params and params[-1].vararg and len(scanned) >= len(params):
-            # everything after the fixed arguments goes to the :vararg one, commas and all
-            n = len(params) - 1
-            args = args[:n] + [text[scanned[n][1]:]]
-        names = {p.name for p in params}
-        position = 0
-        for a in args:
-            m = re.match(r"([A-Za-z_.$][\w.$]*)=(.*)$", a, re.S)
-            if m and m.group(1) in names:
-                values[m.group(1)] = m.group(2)
-                continue
-            if position >= len(params):
-                raise line.error(f"too many arguments for macro '{macro.name}' (it takes "
-                                 f"{len(params)}: {', '.join(p.name for p in params)})", col)
-            values.setdefault(params[position].name, a)
-            position += 1
+        n = len(text)
+        i = position = 0
+        keyword = False
+        while i < n:
+            scan = i
+            while scan < n and text[scan] not in " \t,\";()=":
+                scan += 1
+            if scan < n and text[scan] == "=":  # name=value
+                m = _NAME.match(text, i)
+                if not m or m.end() != scan:
+                    raise line.error(f"bad keyword argument '{text[i:scan + 1]}'", col)
+                if m.group() not in by_name:
+                    raise line.error(f"macro '{macro.name}' has no parameter named "
+                                     f"'{m.group()}'", col)
+                values[m.group()], i = _any_string(text, scan + 1)
+                keyword = True
+            else:
+                if keyword:
+                    raise line.error("a positional argument cannot follow one given by "
+                                     "name", col)
+                if position >= len(params):
+                    raise line.error(f"too many arguments for macro '{macro.name}' (it "
+                                     f"takes {len(params)}"
+                                     f"{': ' if params else ''}"
+                                     f"{', '.join(p.name for p in params)})", col)
+                p = params[position]
+                position += 1
+                if p.vararg:  # the rest of the line, commas and all
+                    values[p.name], i = text[i:], n
+                else:
+                    values[p.name], i = _any_string(text, i)
+            i = _skip_comma(text, i)
         for p in params:
             if not values.get(p.name):
                 if p.required:
@@ -596,9 +639,15 @@ class Reader:
 
     def _d_irpc(self, frame: _Frame, line: Line, rest: str, col: int, rest_col: int
                 ) -> None:
-        name, values = self._irp_head(line, rest, col, ".irpc")
+        name, text = self._irp_head(line, rest, col, ".irpc")
         body = self._body(frame, line, ".irpc", col)
-        args = split_arguments(values)
-        chars = "".join(args) if args else ""
+        # each character; blanks are skipped outside "quotes", quotes themselves dropped
+        chars: list[str] = []
+        quoted = False
+        for c in _squeeze(text.strip()):
+            if c == '"':
+                quoted = not quoted
+            elif quoted or c not in " \t":
+                chars.append(c)
         self._repeat(frame, line, body, [{name: c} for c in chars] or [{name: ""}],
                      self.counter)
