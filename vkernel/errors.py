@@ -41,8 +41,16 @@ class AsmError(VkernelError):
         if self.source_line:
             caret = " " * max(self.column - 1, 0) + "^"
             text += f"\n    {self.source_line}\n    {caret}"
-        for filename, line, note in self.context:  # as GNU as: "...: Info: macro invoked"
+        i = 0
+        while i < len(self.context):  # as GNU as: "file:line: Info: macro invoked from here"
+            j = i
+            while j + 1 < len(self.context) and self.context[j + 1] == self.context[i]:
+                j += 1  # a macro that invokes itself: say it once, with a count
+            filename, line, note = self.context[i]
             text += f"\n{filename}:{line}: info: {note}"
+            if j > i:
+                text += f" ({j - i + 1} times)"
+            i = j + 1
         return text
 
 
