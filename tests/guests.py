@@ -10,6 +10,9 @@ GUEST_DIR = Path(__file__).parent / "guests"
 PRELUDE = (GUEST_DIR / "prelude.s").read_text()
 # the H-extension guests' shared framework (not a guest: .inc), between prelude and guest
 H_FRAMEWORK = (GUEST_DIR / "h_framework.inc").read_text()
+# included on the guest's first line (';' separates statements), so that errors name the
+# guest's own line numbers
+INCLUDE_PRELUDE = '.include "prelude.s"; '
 
 
 def guest_names() -> list[str]:
@@ -19,8 +22,9 @@ def guest_names() -> list[str]:
 def build(name: str):
     source = (GUEST_DIR / f"{name}.s").read_text()
     if name.startswith("h_"):
-        source = H_FRAMEWORK + source
-    return assemble(PRELUDE + source, name=name, filename=f"tests/guests/{name}.s")
+        source = '.include "h_framework.inc"; ' + source
+    return assemble(INCLUDE_PRELUDE + source, name=name, filename=f"tests/guests/{name}.s",
+                    include_dirs=[GUEST_DIR])
 
 
 def run_guest(name: str, max_steps: int = 5_000_000, **machine_kw) -> tuple[Machine, object]:
@@ -39,4 +43,5 @@ def long_kernel(loops: int):
     source = (GUEST_DIR / "tiny_kernel.s").read_text()
     busy = "li s0, 1000 "
     assert source.count(busy) == 1
-    return assemble(PRELUDE + source.replace(busy, f"li s0, {loops} "), name="long_kernel")
+    return assemble(INCLUDE_PRELUDE + source.replace(busy, f"li s0, {loops} "),
+                    name="long_kernel", include_dirs=[GUEST_DIR])

@@ -204,3 +204,16 @@ exit:   slli a0, a0, 16           # SiFive test finisher: (code << 16) | 0x3333
                     include_dirs=[tmp_path]))
     ex = m.run(max_steps=1000)
     assert ex.exit_code == 7
+
+
+def test_include_on_the_first_line_keeps_line_numbers(tmp_path: Path) -> None:
+    # how tests/guests.py and vkernel/guests put a prelude in front of a source that
+    # does not include it itself: on its first line, before a ';'
+    write(tmp_path, {"prelude.s": "\n".join(["nop"] * 20)})
+    guest = "# a guest\nnop\n  bogus a0\n"
+    with pytest.raises(AsmError) as info:
+        assemble('.include "prelude.s"; ' + guest, filename="g.s", include_dirs=[tmp_path])
+    assert (info.value.filename, info.value.line, info.value.column) == ("g.s", 3, 3)
+    prog = assemble('.include "prelude.s"; ' + guest.replace("bogus a0", "ret"),
+                    include_dirs=[tmp_path])
+    assert prog.lines[0x8000_0000 + 4 * 20] == 2      # the guest's nop: its own line

@@ -14,8 +14,8 @@ Three layers, each a file of assembly next to this one:
 * ``user_*.s``: user programs. A *workload* is the set of programs one kernel image
   carries; the kernel starts one process per program at boot.
 
-The assembler has no ``.include`` and no linker, so this module does the linking: it
-assembles each user program on its own (``user_lib.s`` in front) at the user address
+The assembler has no linker, so this module does the linking: it assembles each user
+program on its own (``user_lib.s`` included in front) at the user address
 0x10000, flattens it into a page-padded memory image, and appends the images and a table
 describing them to ``kernel.s`` (or ``kernel_pv.s``) before assembling the kernel.
 Assembled programs are cached: asking twice costs nothing.
@@ -139,8 +139,10 @@ def _user_image(stem: str, consts: tuple[tuple[str, int], ...]) -> UserImage:
     source = (HERE / filename).read_text()
     for name, value in consts:
         source = _substitute(source, name, value, filename)
-    lib = (HERE / "user_lib.s").read_text()
-    prog = assemble(lib + "\n" + source, base=USER_VA, name=stem, filename=filename)
+    # user_lib.s included on the first line (';' separates statements): errors name the
+    # user program's own line numbers
+    prog = assemble('.include "user_lib.s"; ' + source, base=USER_VA, name=stem,
+                    filename=filename, include_dirs=[HERE])
     if "_start" not in prog.symbols:
         raise ValueError(f"{filename} has no _start")
     sections = [s for s in prog.sections.values() if s.size]
