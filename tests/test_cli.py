@@ -88,3 +88,20 @@ def test_bad_elf_exits_1(tmp_path: Path, target: str) -> None:
     result = run("disasm", str(tmp_path / target))
     assert result.returncode == 1
     assert "vkernel:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_asm_include_dirs(tmp_path: Path) -> None:
+    (tmp_path / "inc").mkdir()
+    (tmp_path / "inc" / "answer.inc").write_text(".equ ANSWER, 42\n")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "exit.inc").write_text("done: ret\n")   # beside the source
+    src = tmp_path / "src" / "main.s"
+    src.write_text('.include "answer.inc"\n_start: li a0, ANSWER\n.include "exit.inc"\n')
+    result = run("asm", str(src))
+    assert result.returncode == 1
+    assert "cannot find include file 'answer.inc'" in result.stderr
+    assert run("asm", str(src), "-I", str(tmp_path / "inc")).returncode == 0
+    program = load_elf(tmp_path / "src" / "main.elf")
+    assert program.symbols["done"] == 0x8000_0004
+    out = run("disasm", "-I", str(tmp_path / "inc"), str(src)).stdout
+    assert "li a0,42" in out

@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     asm.add_argument("-o", "--output", type=Path, help="ELF file to write (default: FILE.elf)")
     asm.add_argument("--base", type=_int, default=0x8000_0000,
                      help="address of the first section (default 0x80000000)")
+    _include_option(asm)
 
     dis = sub.add_parser("disasm", help="disassemble an ELF file (or a .s file)",
                          description="Disassemble the executable sections of an ELF file, "
@@ -40,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     dis.add_argument("file", type=Path, help="ELF executable or assembly source")
     dis.add_argument("--no-aliases", action="store_true",
                      help="print every instruction under its own name (no pseudo-instructions)")
+    _include_option(dis)
     run = sub.add_parser("run", help="run a program (.s or ELF) on the virt machine, or a "
                                      "shipped guest kernel under a hypervisor",
                          description="Run a bare-metal program on the emulated QEMU-virt "
@@ -52,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
                                      "cannot come.")
     run.add_argument("file", type=Path, nargs="?",
                      help="ELF executable or assembly source (not with --guest)")
+    _include_option(run)
     run.add_argument("--guest", metavar="WORKLOAD",
                      help="run the shipped guest kernel with this workload instead: "
                           "hello, null-syscall, page-fault, exception, call-return, "
@@ -136,7 +139,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.file is None:
         print("vkernel: run needs a program file, or --guest WORKLOAD", file=sys.stderr)
         return 2
-    program = _load(args.file)
+    program = _load(args.file, include_dirs=args.include_dirs)
     m = Machine(ram_mb=args.ram_mb, disk=args.disk)
     m.load(program)
     bar = None
@@ -258,10 +261,16 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(path: Path, base: int = 0x8000_0000):  # noqa: ANN202 - returns a Program
+def _include_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-I", dest="include_dirs", metavar="DIR", type=Path, action="append",
+                        default=[], help=".include looks here after the source's own "
+                                         "directory (repeatable, as GNU as -I)")
+
+
+def _load(path: Path, base: int = 0x8000_0000, include_dirs: list[Path] = ()):  # noqa: ANN202
     from vkernel.isa.program import load_program
 
-    return load_program(path, base)
+    return load_program(path, base, include_dirs)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -273,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         if args.command == "asm":
-            program = _load(args.source, args.base)
+            program = _load(args.source, args.base, args.include_dirs)
             output = args.output or args.source.with_suffix(".elf")
             program.to_elf(output)
             size = sum(s.size for s in program.sections.values())
@@ -290,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "disasm":
             from vkernel.isa.disasm import disassemble, to_text
 
-            program = _load(args.file)
+            program = _load(args.file, include_dirs=args.include_dirs)
             for section in program.sections.values():
                 if not section.executable:
                     continue

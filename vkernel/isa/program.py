@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -97,9 +98,11 @@ class Program:
         return names[0] if names else None
 
 
-def load_program(path: str | PathLike[str], base: int = 0x8000_0000) -> Program:
+def load_program(path: str | PathLike[str], base: int = 0x8000_0000,
+                 include_dirs: Sequence[str | PathLike[str]] = ()) -> Program:
     """A Program from a file: assembly source (``.s``, ``.S``, ``.asm``) is assembled at
-    ``base``, anything else is loaded as an ELF executable.
+    ``base`` (``.include`` looks in the file's own directory, then in ``include_dirs``),
+    anything else is loaded as an ELF executable.
 
     Raises :class:`vkernel.AsmError` or :class:`vkernel.LoadError` saying what is wrong.
     """
@@ -113,5 +116,6 @@ def load_program(path: str | PathLike[str], base: int = 0x8000_0000) -> Program:
             source = path.read_text()
         except OSError as e:
             raise LoadError(f"{path}: cannot read: {e.strerror}") from e
-        return assemble(source, base=base, name=path.stem, filename=str(path))
+        return assemble(source, base=base, name=path.stem, filename=str(path),
+                        include_dirs=include_dirs)
     return load_elf(path)
