@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from vkernel import AsmError, assemble
 from vkernel.isa.preprocess import split_arguments
@@ -320,3 +322,25 @@ def _random_macro_program(seed: int) -> str:
 @pytest.mark.parametrize("seed", range(6))
 def test_random_macro_programs_match_gnu(gnu, seed: int) -> None:  # noqa: ANN001
     same_as_gnu(gnu, _random_macro_program(seed))
+
+
+# ------------------------------------------------------------------ fuzz
+
+_FRAGMENTS = st.sampled_from([
+    ".macro m a, b=2", ".macro m a:req", ".macro n rest:vararg", ".endm", ".exitm",
+    ".purgem m", "m", "m 1", "m 1, 2", "m b=1", "m a=1 2", "n 1, 2 3", ".rept 2", ".rept",
+    ".rept 1 << 40", ".rept -3", ".irp x, 1 2", ".irpc c, ab", ".irp", ".endr", "\\a",
+    "\\x", "\\@", "\\()", "\\(", "&a&", ".word \\a", "nop", "1:", "j 1b", "l\\@:",
+    '.include "nowhere.inc"', ".include", ".equ N, 3", ".rept N", '"', "'", ";", ",",
+    "=", "(", ")",
+])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(_FRAGMENTS, max_size=4).map(" ".join), max_size=12).map("\n".join))
+def test_fuzz_macro_text_never_a_raw_traceback(source: str) -> None:
+    """Any mix of macro and repetition directives assembles or raises AsmError."""
+    try:
+        assemble(source)
+    except AsmError as err:
+        assert err.line >= 0 and str(err)

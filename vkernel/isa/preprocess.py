@@ -622,7 +622,10 @@ class Reader:
         if count < 0:
             raise line.error(f".rept count must not be negative, not {count}", rest_col)
         body = self._body(frame, line, ".rept", col)
-        self._repeat(frame, line, body, [{}] * count, None)
+        if body and count * len(body) > MAX_REPEAT_LINES:
+            raise line.error(f"repetition too large: {count} times {len(body)} lines "
+                             f"(at most {MAX_REPEAT_LINES} lines)")
+        self._repeat(frame, line, body, [{}] * count if body else [], None)
 
     def _irp_head(self, line: Line, rest: str, col: int, kind: str) -> tuple[str, str]:
         m = re.match(r"\s*([A-Za-z_.$][\w.$]*)\s*(?:,\s*|\s+|$)", rest)
