@@ -229,7 +229,9 @@ _start: push    ra, s0, s1
         .data
 table:
         .include "table.inc"
+        .rept   2
         .include "table.inc"
+        .endr
 """
     same_as_gnu(gnu, source, [inc])
 
