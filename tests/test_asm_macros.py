@@ -175,6 +175,7 @@ def test_recursive_macro_is_stopped() -> None:
     (".macro m a:vararg, b\n.endm\n", 1, r"':vararg' must be the last parameter"),
     (".irp\n.endr\n", 1, r"\.irp needs a parameter name"),
     (".purgem zz\n", 1, r"\.purgem: no macro named 'zz'"),
+    ("foo: .macro m\n.endm\n", 1, r"no label may stand in front of \.macro"),
     (".rept 100000000\nnop\n.endr\n", 1, r"repetition too large"),
     (".macro m\nl\\@: nop\n.endm\n m\n m\nl0: nop\n", 6, r"duplicate label 'l0'"),
 ])

@@ -406,6 +406,10 @@ class Reader:
                 continue
             assert m is not None
             if m.group(1).strip():  # labels in front: the assembler defines them first
+                if word == ".macro":  # GNU as would take the label as the macro's name
+                    raise line.error("no label may stand in front of .macro (write "
+                                     "'.macro name args' on a line of its own)",
+                                     offset + len(statement) - len(statement.lstrip()) + 1)
                 yield line, statement[:m.end(1)], offset
             col = offset + m.start(2) + 1
             rest = statement[m.end():]
