@@ -4,12 +4,13 @@ Every colour of vkernel's views comes from :data:`PALETTE`, stated once here: te
 each with at least WCAG's 3:1 contrast for graphics on JupyterLab's light background
 (white) and on its dark one (``#212121``, and ``#111`` behind it). Its first four are
 Okabe & Ito's colour-blind-safe blue, bluish green, vermillion and reddish purple; their
-sky blue, orange and yellow fall below 3:1 on white, so the rest are darker hues from the
-same families (Tol, IBM). :data:`MODE_COLOURS` gives each privilege mode one of the first
-five, :data:`CAUSE_COLOURS` each group of trap causes one of the other five: a
-RingTimeline's arrows never wear a lane's colour. Every series also carries a text label,
-so colour is never the only cue; legend text is drawn in the theme's text colour
-(:data:`LEGEND_TEXT`), its swatch in the series' colour.
+sky blue, orange and yellow fall below 3:1 on white, so the rest are hues darkened or
+greyed until they reach it (a sky blue, violet, ochre, magenta, brown and slate).
+:data:`MODE_COLOURS` gives each privilege mode one of the first five,
+:data:`CAUSE_COLOURS` each group of trap causes one of the other five: a RingTimeline's
+arrows never wear a lane's colour. Every series also carries a text label, so colour is
+never the only cue; legend text is drawn in the theme's text colour (:data:`LEGEND_TEXT`),
+its swatch in the series' colour.
 
 >>> import vkernel
 >>> from vkernel import plots
@@ -35,8 +36,8 @@ from vkernel.trace.schema import MODE, MODE_ORDER
 # the one palette (see the module's docstring): contrast >= 3:1 on #fff, #212121 and #111
 PALETTE = ("#0072B2", "#009E73", "#D55E00", "#CC79A7",  # Okabe-Ito
            "#3D8FC4",  # sky blue, darkened to reach 3:1 on white
-           "#785EF0", "#B8860B", "#DC267F", "#9C755F", "#808000")  # violet, ochre, magenta,
-# brown, olive
+           # violet, ochre, magenta, brown, slate: the causes, unlike any mode's
+           "#785EF0", "#B8860B", "#DC267F", "#9C755F", "#607D8B")
 # one colour per privilege mode, kept by every view (plots, timelines, widgets); a guest's
 # U (VU) is a lighter sibling of U: the two never share a chart (a VM runs VS/VU, or U)
 MODE_COLOURS = {"U": PALETTE[0], "S": PALETTE[1], "M": PALETTE[2], "VS": PALETTE[3],
@@ -52,9 +53,10 @@ CAUSE_COLOURS = {
 # legend text in the theme's text colour (bqplot draws it in the series' colour, which for
 # a light one is unreadable); pass as ``legend_text=`` to a bq.Figure of your own
 LEGEND_TEXT = {"fill": "var(--jp-ui-font-color1, #222)", "stroke": "none"}
-# a legend drawn over data: on the theme's background, so it reads over any bar
+# a legend drawn over data: on the theme's background, so it reads over any bar (no
+# border: bqplot sizes the box from the label's length, tight for one letter)
 LEGEND_BOX = {"fill": "var(--jp-layout-color1, #fff)", "fill-opacity": "0.85",
-              "stroke": "var(--jp-border-color2, #ccc)"}
+              "stroke": "none"}
 
 
 def _bins(ds: xr.Dataset, bins: int) -> tuple[int, int, int]:

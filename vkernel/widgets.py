@@ -11,7 +11,8 @@ step: clicking a transition moves the MachineView there.
 
 Arrays cross to the browser as binary buffers (``traitlets.Bytes``), and only what is
 in view: a timeline of a million steps sends the few thousand segments on screen, or a
-per-pixel summary when there are more.
+per-pixel summary when there are more, and its arrows one by one, or bundled by slice of
+the view and kind when there are too many to draw.
 
 >>> import vkernel
 >>> from vkernel.widgets import MachineView
@@ -626,9 +627,15 @@ class RingTimeline(anywidget.AnyWidget):
     ``hv`` family also shows the hypervisor at work: each VM exit (and binary
     translation's callout) goes from the guest's lane to the hypervisor's and back, at
     the step it interrupted (``ds.vk.vm_exits()``). ``names`` is ``"riscv"`` or
-    ``"x86"`` (ring 3, ring 0; root and non-root). In the view: the wheel or +/− zooms,
+    ``"x86"`` (ring 3, ring 0; root and non-root). In the view: the wheel (or +/− with
+    the pointer over the plot) zooms around the pointer, +/− elsewhere around the cursor;
     dragging or ←/→ pans, clicking an arrow (or ``n``/``p``: next, previous) moves the
     cursor there, and every view linked with :func:`link`.
+
+    Zoomed out, when more than ``max_marks`` transitions (or exits) are in view, those of
+    one kind within one of ``mark_bins`` slices of the view are sent as one bundle (a
+    count and the last step on the row) and drawn as one thicker arrow: the view opens on
+    the whole run's marks, and zooming in splits them until each stands for one.
 
     >>> import vkernel
     >>> guest = vkernel.assemble('''

@@ -35,7 +35,7 @@ function rows(value, width) {
   return out;
 }
 
-const fmt = (n) => Math.round(n).toLocaleString("en-US");
+const fmt = (n) => (Math.round(n) || 0).toLocaleString("en-US"); // never "-0"
 
 function niceTicks(lo, hi, count) {
   const raw = (hi - lo) / count;
@@ -221,22 +221,26 @@ function render({ model, el: root }) {
     // other arrow (the rest say the same in their tooltip)
     const placed = [];
     const overlaps = (a, b) => a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
-    const placeLabel = (g, k, y, gap, label) => {
+    // the first of the heights ys where the label has room
+    const placeLabel = (g, k, ys, gap, label) => {
       const x = items[k].x;
-      const t = svg("text", { class: "vk-mark-label", x: x + gap, y, "text-anchor": "start" }, g);
+      const t = svg("text", { class: "vk-mark-label", x: x + gap, y: ys[0], "text-anchor": "start" }, g);
       t.textContent = label;
       const w = t.getComputedTextLength();
       // by the plot's right edge it goes on the arrow's left, so it is not cut off
       const left = x + gap + w > width - PAD_R;
       if (left) { t.setAttribute("x", x - gap); t.setAttribute("text-anchor", "end"); }
-      const box = { x0: left ? x - gap - w - 2 : x + gap - 2, x1: left ? x - gap + 2 : x + gap + w + 2,
-        y0: y - 10, y1: y + 3 };
-      const crosses = (j) => j !== k && items[j].x >= box.x0 && items[j].x <= box.x1 &&
-        items[j].ys[0] <= box.y1 && items[j].ys[1] >= box.y0;
-      let free = box.x0 >= GUTTER && placed.every((p) => !overlaps(p, box));
-      for (let j = k + 1; free && j < items.length && items[j].x <= box.x1; j++) if (crosses(j)) free = false;
-      for (let j = k - 1; free && j >= 0 && items[j].x >= box.x0; j--) if (crosses(j)) free = false;
-      if (free) placed.push(box); else t.remove();
+      for (const y of ys) {
+        const box = { x0: left ? x - gap - w - 2 : x + gap - 2, x1: left ? x - gap + 2 : x + gap + w + 2,
+          y0: y - 10, y1: y + 3 };
+        const crosses = (j) => j !== k && items[j].x >= box.x0 && items[j].x <= box.x1 &&
+          items[j].ys[0] <= box.y1 && items[j].ys[1] >= box.y0;
+        let free = box.x0 >= GUTTER && placed.every((p) => !overlaps(p, box));
+        for (let j = k + 1; free && j < items.length && items[j].x <= box.x1; j++) if (crosses(j)) free = false;
+        for (let j = k - 1; free && j >= 0 && items[j].x >= box.x0; j--) if (crosses(j)) free = false;
+        if (free) { placed.push(box); t.setAttribute("y", y); return; }
+      }
+      t.remove();
     };
     const bundleWords = (count, first, last) =>
       ` ×${fmt(count)}, steps ${fmt(first)}–${fmt(last)}: click or zoom in to see each one`;
@@ -273,7 +277,7 @@ function render({ model, el: root }) {
       line.style.stroke = colour;
       if (count > 1) line.style.strokeWidth = String(weight(count));
       const labelY = (laneMid(from) + laneMid(to)) / 2 + 3;
-      placeLabel(g, k, labelY, 5, count > 1 ? `${label} ×${fmt(count)}` : label);
+      placeLabel(g, k, [labelY], 5, count > 1 ? `${label} ×${fmt(count)}` : label);
       g.addEventListener("click", (ev) => {
         ev.stopPropagation();
         if (count > 1) zoomTo(step, last); else moveCursor(before);
@@ -312,8 +316,11 @@ function render({ model, el: root }) {
       const ys = [laneMid(from), yHost, to >= 0 ? laneMid(to) : yHost];
       const top = Math.min(...ys) - 6, bottom = Math.max(...ys) + 6;
       svg("rect", { x: x - 7, y: top, width: 14, height: bottom - top, class: "vk-hit" }, g);
-      const labelY = (laneMid(from) + yHost) / 2 + 3;
-      placeLabel(g, k, labelY, 8, count > 1 ? `${label} ×${fmt(count)}` : label);
+      // between the guest's lane and the hypervisor's, or else in the band of the
+      // hypervisor's lane beyond its work block, which no exit's arrow reaches
+      const band = from > host ? laneTop(host) + 12 : laneTop(host) + LANE_H - 3;
+      placeLabel(g, k, [(laneMid(from) + yHost) / 2 + 3, band], 8,
+        count > 1 ? `${label} ×${fmt(count)}` : label);
       g.addEventListener("click", (ev) => {
         ev.stopPropagation();
         if (count > 1) zoomTo(step, last); else moveCursor(step);
