@@ -372,6 +372,29 @@ def test_ring_timeline_of_a_vm_shows_its_exits_and_moves_a_linked_view(lab):
                                ".some((e) => +e.dataset.step === s)", arg=nearest,
                                timeout=30_000)
         assert timeline.locator('.vk-legend-item[data-style="exit"] .vk-chip-exit').count() == 1
+        # a click on a bundle zooms in on it: its exits drawn one by one (or smaller bundles)
+        page.keyboard.press("0")
+        page.wait_for_function("() => document.querySelectorAll('.vk-timeline .vk-bundle')"
+                               ".length > 0", timeout=30_000)
+        # the biggest bundle that the pointer can reach (close ones overlap its centre)
+        first_step, count, x, y = page.evaluate("""() => {
+            const free = [...document.querySelectorAll('.vk-timeline .vk-exit.vk-bundle')]
+                .map((g) => { const r = g.querySelector('.vk-hit').getBoundingClientRect();
+                    return [g, r.left + r.width / 2, r.top + r.height / 2]; })
+                .filter(([g, x, y]) => document.elementFromPoint(x, y).closest('.vk-mark') === g);
+            free.sort((a, b) => b[0].dataset.count - a[0].dataset.count);
+            const [g, x, y] = free[0];
+            return [+g.dataset.step, +g.dataset.count, x, y];
+        }""")
+        assert count > 1
+        page.mouse.click(x, y)
+        page.wait_for_function(
+            "([s, n]) => { const m = [...document.querySelectorAll('.vk-timeline .vk-exit')];"
+            " const here = m.filter((e) => +e.dataset.step >= s);"
+            " return m.length && +m[0].dataset.step <= s && here.length > 1"
+            " && +document.querySelector('.vk-timeline svg').dataset.hi"
+            " - +document.querySelector('.vk-timeline svg').dataset.lo < 20_000; }",
+            arg=[first_step, count], timeout=30_000)
         # zoomed in (from Python: the browser draws what it is sent), every exit is drawn
         t0 = time.perf_counter()
         kernel_print(page, "tl.zoom(60_000, 76_000)")
