@@ -617,19 +617,49 @@ def test_widgets_read_in_the_dark_theme(lab):
                   (".vk-timeline .vk-button", ".vk-timeline .vk-button", "color",
                    "backgroundColor")]
         light = [contrast(page, *c) for c in checks]
+        graphics_light = page.evaluate(GRAPHICS_CONTRAST)
         page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme',"
                       " {theme: 'JupyterLab Dark'})")
         page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'",
                                timeout=30_000)
         page.wait_for_timeout(500)  # the theme's CSS variables settle
         dark = [contrast(page, *c) for c in checks]
+        graphics_dark = page.evaluate(GRAPHICS_CONTRAST)
         screenshot(page, "widgets-dark")
         for (text, *_), a, b in zip(checks, light, dark, strict=True):
             assert a >= 4.5 and b >= 4.5, f"{text}: contrast light {a:.1f}, dark {b:.1f}"
+        # the timeline's lane and mark colours, as drawn, keep 3:1 on its lanes (WCAG's
+        # bar for graphics), in both themes
+        for theme, graphics in (("light", graphics_light), ("dark", graphics_dark)):
+            assert len(graphics) >= 5, graphics  # M, S, U chips and bars; two arrows
+            for colour, ratio in graphics:
+                assert ratio >= 3.0, f"{theme}: {colour} has {ratio:.2f}:1 on the lanes"
         back = page.evaluate("() => getComputedStyle(document.querySelector('.vk-machine'))"
                              ".backgroundColor")
         assert back != "rgb(255, 255, 255)"  # it really is dark
 
+
+# each colour a timeline draws its lanes and marks in, against its lanes' background, as
+# the browser computes them (a translucent colour, the theme's grey, blended onto it first)
+GRAPHICS_CONTRAST = """() => {
+    const el = document.querySelector('.vk-timeline');
+    const css = (e, p) => getComputedStyle(e)[p];
+    const parse = (c) => { const v = c.match(/[\\d.]+/g).map(Number);
+        return [v.slice(0, 3), v.length > 3 ? v[3] : 1]; };
+    const lum = (rgb) => { const [r, g, b] = rgb.map((v) => { v /= 255;
+        return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+    const [back] = parse(css(el.querySelector('.vk-lane'), 'fill'));
+    const lanes = [...el.querySelectorAll('.vk-lane-name rect, .vk-segment')];
+    const colours = new Set(lanes.map((e) => css(e, 'fill'))
+        .concat([...el.querySelectorAll('.vk-mark .vk-arrow')].map((e) => css(e, 'stroke'))));
+    return [...colours].map((c) => {
+        const [rgb, a] = parse(c);
+        const seen = rgb.map((v, i) => a * v + (1 - a) * back[i]);
+        const [x, y] = [lum(seen), lum(back)].sort((p, q) => q - p);
+        return [c, (x + 0.05) / (y + 0.05)];
+    });
+}"""
 
 DARK = """
 import vkernel
