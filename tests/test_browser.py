@@ -36,13 +36,29 @@ def test_tour_runs_in_the_browser_and_its_plots_render(lab):
         first.scroll_into_view_if_needed()
         assert first.locator("rect.bar").count() > 0
         legend = first.locator(".g_legend text.legendtext").all_text_contents()
-        assert legend == ["U", "S", "M"]
+        assert legend == ["M"]  # only the modes the run was in: this guest stays in M
         assert "Time in each privilege mode" in first.locator("text.mainheading").text_content()
+        # the share axis fits the shares: 0 % to 100 %, nothing above
+        ticks = [t.strip() for t in first.locator("g.axis text").all_text_contents()]
+        assert "100%" in ticks and not {"110%", "120%", "1.2", "1.25"} & set(ticks), ticks
+        # legend text in the theme's text colour, its swatch in the series' colour
+        for figure in (first, figures.nth(1)):
+            text, swatch = page.evaluate(LEGEND_COLOURS, figure.element_handle())
+            assert text == "rgba(0, 0, 0, 0.87)" and swatch != text, (text, swatch)
         second = figures.nth(1)
         assert second.locator(".g_legend text.legendtext").all_text_contents() == [
             "environment call from M-mode"]
         path = screenshot(page, "tour-plots")
         assert path.stat().st_size > 10_000
+
+
+LEGEND_COLOURS = """(figure) => {
+    const text = figure.querySelector('.g_legend text.legendtext');
+    const swatch = figure.querySelector('.g_legend .legendrect, .g_legend path');
+    const style = (e) => getComputedStyle(e);
+    return [style(text).fill, style(swatch).fill !== 'none' ? style(swatch).fill
+                                                            : style(swatch).stroke];
+}"""
 
 
 def test_machine_view_steps_and_steps_back(lab):
@@ -133,10 +149,17 @@ def test_ring_timeline_zooms_names_and_moves_a_linked_machine_view(lab):
         assert total > 1_000_000
         labels = timeline.locator(".vk-lane-label")
         assert labels.all_text_contents() == ["M", "S", "U"]
-        # zoomed out, a million steps: a per-pixel summary, and a note instead of arrows
+        # zoomed out, a million steps: a per-pixel summary, the arrows close together
+        # bundled (one arrow, ×n), and a note saying so
         assert timeline.locator(".vk-segment").count() > 100
-        assert timeline.locator(".vk-mark").count() == 0
+        bundles = timeline.locator(".vk-mark.vk-bundle")
+        assert bundles.count() > 20
+        counts = [float(c) for c in page.evaluate(
+            "() => [...document.querySelectorAll('.vk-timeline .vk-mark')]"
+            ".map((e) => e.dataset.count)")]
+        assert sum(counts) == int(kernel_print(page, "print(len(tl._marks))"))
         assert "zoom in" in timeline.locator(".vk-note").text_content()
+        assert_labels_apart(page)
         timeline.get_by_role("button", name="x86 names").click()
         page.wait_for_function("() => document.querySelector('.vk-lane-label')"
                                ".textContent === 'M (≈ SMM)'", timeout=10_000)
@@ -313,12 +336,65 @@ def test_ring_timeline_of_a_vm_shows_its_exits_and_moves_a_linked_view(lab):
         assert labels.all_text_contents() == ["HS", "VS", "VU"]
         assert [e.get_attribute("data-mode") for e in labels.element_handles()] == [
             "S", "VS", "VU"]
-        # zoomed out: 456 exits are too many to draw; the note says so, the legend counts
-        assert timeline.locator(".vk-exit").count() == 0
-        assert "VM exits in view: zoom in" in timeline.locator(".vk-note").text_content()
+        # the first view, the whole run: 456 exits, bundled where they are close; every
+        # one is in a drawn mark, and the hypervisor's lane is not empty
+        exits_drawn = timeline.locator(".vk-exit")
+        assert exits_drawn.count() > 10
+        counts = [float(c) for c in page.evaluate(
+            "() => [...document.querySelectorAll('.vk-timeline .vk-exit')]"
+            ".map((e) => e.dataset.count)")]
+        assert sum(counts) == 456 and max(counts) > 1
+        assert timeline.locator(".vk-exit-work").count() == exits_drawn.count()
+        assert "456 VM exits in view" in timeline.locator(".vk-note").text_content()
         legend = " ".join(timeline.locator(".vk-legend-item").all_text_contents())
         assert "VM exit: SBI call (456)" in legend
+        # no mark wears a lane's colour: the lanes' chips and bars against the arrows,
+        # their heads and the hypervisor's work blocks, as the browser computes them
+        lane_colours, mark_colours = page.evaluate(COLOURS, ".vk-timeline")
+        assert len(lane_colours) == 3 and len(mark_colours) >= 3
+        assert not set(lane_colours) & set(mark_colours), (lane_colours, mark_colours)
+        assert_labels_apart(page)
+        timeline.screenshot(path=str(ARTIFACTS / "ring-timeline-vm-first-view.png"))
+        # the wheel zooms around the pointer: the step under it stays under it
+        zoom_keeps_the_pointer(page, timeline, wheel=True)
+        zoom_keeps_the_pointer(page, timeline, wheel=False)  # + with the pointer over it
+        assert_labels_apart(page)
+        # zoomed far in on an empty stretch: the way to the nearest marks is drawn
+        kernel_print(page, "import numpy as np; gap = int(np.argmax(np.diff(tl._exits[:, 0])));"
+                           " tl.zoom(tl._exits[gap, 0] + 5, tl._exits[gap, 0] + 40)")
+        page.wait_for_function("() => document.querySelectorAll('.vk-timeline .vk-edge')"
+                               ".length > 0", timeout=30_000)
+        assert timeline.locator(".vk-mark").count() == 0
+        edge = timeline.locator(".vk-edge").last
+        nearest = float(edge.get_attribute("data-step"))
+        edge.click()  # brings it into view
+        page.wait_for_function("(s) => [...document.querySelectorAll('.vk-timeline .vk-mark')]"
+                               ".some((e) => +e.dataset.step === s)", arg=nearest,
+                               timeout=30_000)
         assert timeline.locator('.vk-legend-item[data-style="exit"] .vk-chip-exit').count() == 1
+        # a click on a bundle zooms in on it: its exits drawn one by one (or smaller bundles)
+        page.keyboard.press("0")
+        page.wait_for_function("() => document.querySelectorAll('.vk-timeline .vk-bundle')"
+                               ".length > 0", timeout=30_000)
+        # the biggest bundle that the pointer can reach (close ones overlap its centre)
+        first_step, count, x, y = page.evaluate("""() => {
+            const free = [...document.querySelectorAll('.vk-timeline .vk-exit.vk-bundle')]
+                .map((g) => { const r = g.querySelector('.vk-hit').getBoundingClientRect();
+                    return [g, r.left + r.width / 2, r.top + r.height / 2]; })
+                .filter(([g, x, y]) => document.elementFromPoint(x, y).closest('.vk-mark') === g);
+            free.sort((a, b) => b[0].dataset.count - a[0].dataset.count);
+            const [g, x, y] = free[0];
+            return [+g.dataset.step, +g.dataset.count, x, y];
+        }""")
+        assert count > 1
+        page.mouse.click(x, y)
+        page.wait_for_function(
+            "([s, n]) => { const m = [...document.querySelectorAll('.vk-timeline .vk-exit')];"
+            " const here = m.filter((e) => +e.dataset.step >= s);"
+            " return m.length && +m[0].dataset.step <= s && here.length > 1"
+            " && +document.querySelector('.vk-timeline svg').dataset.hi"
+            " - +document.querySelector('.vk-timeline svg').dataset.lo < 20_000; }",
+            arg=[first_step, count], timeout=30_000)
         # zoomed in (from Python: the browser draws what it is sent), every exit is drawn
         t0 = time.perf_counter()
         kernel_print(page, "tl.zoom(60_000, 76_000)")
@@ -374,8 +450,10 @@ def test_ring_timeline_of_a_vm_shows_its_exits_and_moves_a_linked_view(lab):
                                ".textContent.startsWith('VM exit from VS')", timeout=30_000)
         assert machine.locator(".vk-status").text_content() == \
             "VM exit from VS: ecall from VS, handled by the hypervisor"
-        # x86 names: the hypervisor in VMX root, the guest in non-root
+        # the keyboard zooms on the cursor when the pointer is elsewhere: it stays put
         timeline.scroll_into_view_if_needed()
+        zoom_keeps_the_cursor(page, timeline, 68_644)
+        # x86 names: the hypervisor in VMX root, the guest in non-root
         timeline.get_by_role("button", name="x86 names").click()
         page.wait_for_function("() => document.querySelector('.vk-lane-label')"
                                ".textContent === 'root ring 0'", timeout=10_000)
@@ -386,6 +464,125 @@ def test_ring_timeline_of_a_vm_shows_its_exits_and_moves_a_linked_view(lab):
               f"click on a VM exit until the linked view (a fresh VM replayed to step "
               f"68,644) is there: {click_seconds * 1000:.0f} ms")
         record("vm_timeline", zoom_seconds=zoom_seconds, click_seconds=click_seconds)
+
+
+TRAP_EMULATE = """
+from vkernel.hv import VM
+from vkernel.widgets import RingTimeline
+vm = VM("hello", technique="trap-emulate", trace=("step", "trap", "hv"))
+print(vm.run())
+tl = RingTimeline(vm)
+tl
+"""
+
+
+def test_trap_and_emulate_timeline_reads_at_every_zoom(lab):
+    """Trap-and-emulate's timeline (hidden page faults and privileged instructions close
+    together): at the first view and zoomed in step by step on its busiest stretch, marks
+    are drawn, none in a lane's colour, and no two labels overlap."""
+    write_notebook(lab.root / "notebooks" / "trap-emulate.ipynb", [TRAP_EMULATE])
+    with browser_page() as page:
+        open_notebook(page, lab, "notebooks/trap-emulate.ipynb")
+        timeline = page.locator(".vk-timeline")
+        timeline.locator(".vk-exit").first.wait_for(timeout=60_000)
+        timeline.scroll_into_view_if_needed()
+        assert timeline.locator(".vk-lane-label").all_text_contents() == [
+            "M (hypervisor)", "U (guest)"]
+        # where the exits are densest: the first 1,000 steps after the first exit
+        first = int(float(kernel_print(page, "print(tl._exits[0, 0])")))
+        labels: set[str] = set()
+        for span in (None, 20_000, 4_000, 1_000, 300):
+            if span is not None:
+                kernel_print(page, f"tl.zoom({first - 10}, {first - 10 + span})")
+                page.wait_for_function(
+                    "(hi) => +document.querySelector('.vk-timeline svg').dataset.hi === hi",
+                    arg=float(first - 10 + span), timeout=30_000)
+                page.wait_for_timeout(300)  # Python's window for it
+            timeline.screenshot(path=str(ARTIFACTS / f"ring-timeline-trap-emulate-{span}.png"))
+            assert timeline.locator(".vk-mark").count() > 0, span
+            lanes, marks = page.evaluate(COLOURS, ".vk-timeline")
+            assert lanes and marks and not set(lanes) & set(marks), (span, lanes, marks)
+            assert_labels_apart(page)
+            shown = timeline.locator(".vk-mark-label").all_text_contents()
+            assert shown or span is None, span  # thinned; the whole run may have no room
+            labels.update(shown)
+        assert "VM exit: hidden page fault" in labels
+
+
+# the colours of a timeline's lanes (name chips, time bars) and of its marks (arrows, their
+# heads, the hypervisor's work blocks), as computed
+COLOURS = """(root) => {
+    const el = document.querySelector(root);
+    const fill = (e) => getComputedStyle(e).fill, stroke = (e) => getComputedStyle(e).stroke;
+    const lanes = [...el.querySelectorAll('.vk-lane-name rect, .vk-segment')].map(fill);
+    const marks = [...el.querySelectorAll('.vk-mark .vk-arrow')].map(stroke)
+        .concat([...el.querySelectorAll('.vk-mark .vk-exit-work, marker path')].map(fill));
+    return [[...new Set(lanes)], [...new Set(marks)]];
+}"""
+
+LABEL_BOXES = """() => [...document.querySelectorAll('.vk-timeline .vk-mark-label')].map((t) => {
+    const r = t.getBoundingClientRect();
+    return [r.left, r.right, r.top, r.bottom, t.textContent];
+})"""
+
+
+def assert_labels_apart(page) -> None:  # noqa: ANN001
+    """Every mark label drawn has a box that meets no other's."""
+    boxes = page.evaluate(LABEL_BOXES)
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            apart = a[1] <= b[0] or b[1] <= a[0] or a[3] <= b[2] or b[3] <= a[2]
+            assert apart, f"labels overlap: {a} and {b}"
+
+
+# the step at a page x, from the view the plot was last drawn with
+STEP_AT = """(x) => {
+    const svg = document.querySelector('.vk-timeline svg'), d = svg.dataset;
+    const left = svg.getBoundingClientRect().left;
+    return [+d.lo + (x - left - +d.x0) / (+d.x1 - +d.x0) * (+d.hi - +d.lo),
+            (+d.hi - +d.lo) / (+d.x1 - +d.x0), +d.hi - +d.lo];
+}"""
+
+
+def zoom_keeps_the_pointer(page, timeline, wheel: bool) -> None:  # noqa: ANN001
+    """Zoom in three times with the pointer at 37 % of the plot: the step under the
+    pointer before is the step under it after, within a pixel's worth."""
+    box = timeline.locator("svg").bounding_box()
+    x0 = box["x"] + float(timeline.locator("svg").get_attribute("data-x0"))
+    x1 = box["x"] + float(timeline.locator("svg").get_attribute("data-x1"))
+    x, y = x0 + 0.37 * (x1 - x0), box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    before, _, span = page.evaluate(STEP_AT, x)
+    timeline.focus()
+    for _ in range(3):
+        if wheel:
+            page.mouse.wheel(0, -100)
+        else:
+            page.keyboard.press("+")
+        page.wait_for_timeout(50)
+    page.wait_for_function("(s) => +document.querySelector('.vk-timeline svg').dataset.hi"
+                           " - +document.querySelector('.vk-timeline svg').dataset.lo < s",
+                           arg=span * 0.9, timeout=10_000)
+    after, per_pixel, new_span = page.evaluate(STEP_AT, x)
+    assert new_span < span * (0.6 if wheel else 0.2)
+    assert abs(after - before) <= per_pixel, (before, after, per_pixel)
+
+
+def zoom_keeps_the_cursor(page, timeline, step: int) -> None:  # noqa: ANN001
+    """With the pointer off the plot, + and - zoom around the cursor: its line stays."""
+    page.mouse.move(1, 1)  # off the timeline
+    cursor = timeline.locator(".vk-cursor")
+    x = float(cursor.get_attribute("x1"))
+    _, _, span = page.evaluate(STEP_AT, x)
+    timeline.focus()
+    for key in ("+", "+", "-", "+"):
+        page.keyboard.press(key)
+    page.wait_for_function("(s) => +document.querySelector('.vk-timeline svg').dataset.hi"
+                           " - +document.querySelector('.vk-timeline svg').dataset.lo < s",
+                           arg=span * 0.3, timeout=10_000)
+    assert abs(float(cursor.get_attribute("x1")) - x) <= 1.0
+    assert abs(page.evaluate(STEP_AT, x + timeline.locator("svg").bounding_box()["x"])[0]
+               - step) <= page.evaluate(STEP_AT, x)[1]
 
 
 CONTRAST = """([textSel, backSel, textProp, backProp]) => {
@@ -420,19 +617,49 @@ def test_widgets_read_in_the_dark_theme(lab):
                   (".vk-timeline .vk-button", ".vk-timeline .vk-button", "color",
                    "backgroundColor")]
         light = [contrast(page, *c) for c in checks]
+        graphics_light = page.evaluate(GRAPHICS_CONTRAST)
         page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme',"
                       " {theme: 'JupyterLab Dark'})")
         page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'",
                                timeout=30_000)
         page.wait_for_timeout(500)  # the theme's CSS variables settle
         dark = [contrast(page, *c) for c in checks]
+        graphics_dark = page.evaluate(GRAPHICS_CONTRAST)
         screenshot(page, "widgets-dark")
         for (text, *_), a, b in zip(checks, light, dark, strict=True):
             assert a >= 4.5 and b >= 4.5, f"{text}: contrast light {a:.1f}, dark {b:.1f}"
+        # the timeline's lane and mark colours, as drawn, keep 3:1 on its lanes (WCAG's
+        # bar for graphics), in both themes
+        for theme, graphics in (("light", graphics_light), ("dark", graphics_dark)):
+            assert len(graphics) >= 5, graphics  # M, S, U chips and bars; two arrows
+            for colour, ratio in graphics:
+                assert ratio >= 3.0, f"{theme}: {colour} has {ratio:.2f}:1 on the lanes"
         back = page.evaluate("() => getComputedStyle(document.querySelector('.vk-machine'))"
                              ".backgroundColor")
         assert back != "rgb(255, 255, 255)"  # it really is dark
 
+
+# each colour a timeline draws its lanes and marks in, against its lanes' background, as
+# the browser computes them (a translucent colour, the theme's grey, blended onto it first)
+GRAPHICS_CONTRAST = """() => {
+    const el = document.querySelector('.vk-timeline');
+    const css = (e, p) => getComputedStyle(e)[p];
+    const parse = (c) => { const v = c.match(/[\\d.]+/g).map(Number);
+        return [v.slice(0, 3), v.length > 3 ? v[3] : 1]; };
+    const lum = (rgb) => { const [r, g, b] = rgb.map((v) => { v /= 255;
+        return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+    const [back] = parse(css(el.querySelector('.vk-lane'), 'fill'));
+    const lanes = [...el.querySelectorAll('.vk-lane-name rect, .vk-segment')];
+    const colours = new Set(lanes.map((e) => css(e, 'fill'))
+        .concat([...el.querySelectorAll('.vk-mark .vk-arrow')].map((e) => css(e, 'stroke'))));
+    return [...colours].map((c) => {
+        const [rgb, a] = parse(c);
+        const seen = rgb.map((v, i) => a * v + (1 - a) * back[i]);
+        const [x, y] = [lum(seen), lum(back)].sort((p, q) => q - p);
+        return [c, (x + 0.05) / (y + 0.05)];
+    });
+}"""
 
 DARK = """
 import vkernel

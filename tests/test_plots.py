@@ -26,6 +26,9 @@ def test_residency_bars_are_the_modes_of_each_slice(ds):
     assert bars.colors == [plots.MODE_COLOURS[m] for m in ("U", "S", "M")]
     share = np.asarray(bars.y)
     assert np.allclose(share.sum(axis=0), 1)
+    # the axis fits the shares: 0 to 100 %, no headroom
+    assert (bars.scales["y"].min, bars.scales["y"].max) == (0, 1)
+    assert fig.axes[1].tick_format == ".0%"
     width = int(bars.x[1] - bars.x[0])
     mode = ds.step_mode.values
     for i, start in enumerate(np.asarray(bars.x, dtype=int)):
@@ -34,6 +37,24 @@ def test_residency_bars_are_the_modes_of_each_slice(ds):
             code = {v: k for k, v in MODE.items()}[name]
             assert share[j, i] == pytest.approx(np.count_nonzero(part == code) / part.size)
     assert fig.title and [a.label for a in fig.axes] == ["step", "share of steps"]
+
+
+def test_residency_lists_only_the_modes_that_occur():
+    m = Machine(ram_mb=1, trace=("step", "trap"))
+    m.load(assemble("li t0, 100\n1: addi t0, t0, -1\nbnez t0, 1b\nebreak"))
+    m.run(max_steps=300)
+    (bars,) = plots.residency(m.trace_dataset(), bins=5).marks
+    assert bars.labels == ["M"] and bars.colors == [plots.MODE_COLOURS["M"]]
+    assert np.allclose(np.asarray(bars.y), 1)
+
+
+def test_legend_text_is_the_themes_text_colour(ds):
+    """bqplot draws legend text in the series' colour; vkernel's figures override it with
+    the theme's text colour (the swatch keeps the series' colour)."""
+    for fig in (plots.residency(ds), plots.trap_rate(ds), plots.tlb_hit_rate(ds)):
+        assert fig.legend_text == plots.LEGEND_TEXT
+        assert fig.legend_text["fill"].startswith("var(--jp-ui-font-color1")
+    assert plots.tlb_hit_rate(ds).marks[0].scales["y"].max == 1
 
 
 def test_trap_rate_lines_count_every_trap(ds):
@@ -79,10 +100,42 @@ def _contrast(a: str, b: str) -> float:
     return (hi + 0.05) / (lo + 0.05)
 
 
-@pytest.mark.parametrize("background", ["#ffffff", "#111111"])  # JupyterLab light, dark
-def test_palette_reads_on_light_and_dark(background):
-    for i, colour in enumerate(plots.PALETTE):
-        assert _contrast(colour, background) >= (3.0 if i < 4 else 2.2), colour
-    for mode in ("U", "S", "M"):
-        assert _contrast(plots.MODE_COLOURS[mode], background) >= 3.0
-    assert len(set(plots.MODE_COLOURS.values())) == len(plots.MODE_COLOURS)
+# JupyterLab's backgrounds: light (white), dark (--jp-layout-color1 #212121 behind a
+# widget, --jp-layout-color0 #111 behind that)
+@pytest.mark.parametrize("background", ["#ffffff", "#212121", "#111111"])
+def test_every_colour_reads_on_light_and_dark(background):
+    for colour in plots.PALETTE:
+        assert _contrast(colour, background) >= 3.0, colour  # WCAG 2: graphics
+
+
+def test_one_palette_lanes_and_marks_apart():
+    """Modes (a timeline's lanes) and causes (its marks) take distinct colours of the one
+    palette; the widgets' CSS states no colour of its own."""
+    modes, causes = set(plots.MODE_COLOURS.values()), set(plots.CAUSE_COLOURS.values())
+    assert len(modes) == len(plots.MODE_COLOURS) and len(causes) == len(plots.CAUSE_COLOURS)
+    assert not modes & causes
+    assert modes | causes <= set(plots.PALETTE) and len(set(plots.PALETTE)) == len(plots.PALETTE)
+    import re
+    from pathlib import Path
+    css = (Path(plots.__file__).parent.parent / "widgets" / "vkernel.css").read_text()
+    # hex colours outside var(..., fallback): the badges and outlines, all the palette's
+    own = re.findall(r"(?<!, )#[0-9A-Fa-f]{6}\b", css)
+    assert own and {c.upper() for c in own} <= set(plots.PALETTE), own
+    for mode in plots.MODE_COLOURS:
+        badge = re.search(rf"\.vk-mode-{mode} {{ background: (#[0-9A-Fa-f]{{6}})", css)
+        assert badge and badge.group(1).upper() == plots.MODE_COLOURS[mode]
+
+
+def test_timeline_colours_come_from_the_palette_groups():
+    from vkernel.widgets import NEUTRAL, _cause_colour, _exit_colour
+    c = plots.CAUSE_COLOURS
+    assert _cause_colour("exception", 8) == c["system call"]
+    assert _cause_colour("exception", 9) == c["call down"]
+    assert _cause_colour("exception", 13) == c["page fault"]
+    assert _cause_colour("interrupt", 1 << 63 | 5) == c["interrupt"]
+    assert _cause_colour("exception", 2) == c["instruction"]
+    assert _cause_colour("return", 0) == NEUTRAL
+    assert _exit_colour("vm_exit", 10, "sbi_call") == c["call down"]
+    assert _exit_colour("vm_exit", 13, "shadow_update") == c["page fault"]  # hidden fault
+    assert _exit_colour("vm_exit", 8, "injection") == c["system call"]  # reflected ecall
+    assert _exit_colour("vm_exit", 2, "emulation") == c["instruction"]

@@ -265,9 +265,26 @@ def test_transitions_of_a_ring_recording(cut, ring):
 
 def decode(tl: RingTimeline) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     seg = np.frombuffer(tl.segments, "<f8").reshape(-1, 3)
-    marks = np.frombuffer(tl.marks, "<f8").reshape(-1, 5)
+    marks = np.frombuffer(tl.marks, "<f8").reshape(-1, 7)
     density = np.frombuffer(tl.density, "<f8")
     return seg, marks, density
+
+
+def check_bundles(rows: np.ndarray, every: np.ndarray, key: list[int], lo: float, hi: float,
+                  slices: int) -> None:
+    """Bundles (count, last step in the last two columns) against every mark in view,
+    grouped by hand: per slice of the view and kind, the first mark's columns, how many,
+    and the last one's step."""
+    width = (hi - lo) / slices
+    want: dict[tuple, list] = {}
+    for r in every:
+        k = (min(int((r[0] - lo) // width), slices - 1), *r[key].tolist())
+        if k in want:
+            want[k][-2] += 1
+            want[k][-1] = r[0]
+        else:
+            want[k] = [*r.tolist(), 1, r[0]]
+    assert rows.tolist() == sorted(want.values(), key=lambda v: v[0])
 
 
 def test_timeline_sends_only_what_is_in_view(long_trace):
@@ -275,9 +292,13 @@ def test_timeline_sends_only_what_is_in_view(long_trace):
     n = long_trace.sizes["step"]
     assert (tl.first, tl.end) == (0, n) and tl.view == [0.0, float(n)]
     assert [lane[0] for lane in tl.lanes] == ["M", "S", "U"]  # most privileged on top
-    # zoomed out: a per-bin summary and no arrows, with a note saying why
+    # zoomed out: a per-bin summary, and the arrows bundled, with a note saying so
     seg, marks, density = decode(tl)
-    assert seg.size == 0 and marks.size == 0 and "zoom in" in tl.note
+    frame = tl.transitions
+    assert seg.size == 0 and "zoom in" in tl.note and "drawn as one" in tl.note
+    every = tl._marks  # all in view: the whole trace
+    assert len(every) > 100 and marks[:, 5].sum() == len(every) and marks[:, 5].max() > 1
+    check_bundles(marks, every, [1, 2, 3], 0.0, float(n), tl.mark_bins)
     assert density[:2].tolist() == [0.0, float(n)]
     shares = density[2:].reshape(3, 200)
     assert np.allclose(shares.sum(axis=0), 1.0)
@@ -286,7 +307,6 @@ def test_timeline_sends_only_what_is_in_view(long_trace):
     assert np.allclose(shares.sum(axis=1) * width,
                        [residency["M"], residency["S"], residency["U"]])
     # zoomed in: exact segments tiling the view and every arrow in it
-    frame = tl.transitions
     tl.zoom(10_000, 20_000)
     seg, marks, density = decode(tl)
     assert density.size == 0 and tl.note == ""
@@ -306,6 +326,14 @@ def test_timeline_sends_only_what_is_in_view(long_trace):
     assert sum(entry[2] for entry in tl.legend) == len(frame)
     # a click puts the cursor just before the transition: a trap's step, a return's - 1
     assert marks[:, 4].tolist() == (inside.step - (inside.kind == "return")).tolist()
+    assert (marks[:, 5] == 1).all() and (marks[:, 6] == marks[:, 0]).all()  # no bundles
+    assert tl.nearby == [-1.0, -1.0]
+    # a view between two transitions: the nearest on each side, for the edges' arrows
+    gaps = np.diff(frame.step.to_numpy())
+    k = int(np.argmax(gaps))
+    a, b = int(frame.step.iloc[k]), int(frame.step.iloc[k + 1])
+    tl.zoom(a + 1, b - 1)
+    assert decode(tl)[1].size == 0 and tl.nearby == [float(a), float(b)]
 
 
 def test_timeline_moves_names_and_links(long_trace):
@@ -396,7 +424,7 @@ def test_vm_exit_marks_match_the_hv_rows(vm_run):
     ds = vm_run.trace_dataset()
     tl = RingTimeline(vm_run, max_marks=10**6)  # a VM: its machine's trace
     by_hand = exits_by_hand(ds)
-    exits = np.frombuffer(tl.exits, "<f8").reshape(-1, 5)
+    exits = np.frombuffer(tl.exits, "<f8").reshape(-1, 7)[:, :5]
     assert exits[:, 0].tolist() == [e[0] for e in by_hand]
     host = "S" if vm_run.technique_name == "hardware" else "M"
     lane_of = {lane[0]: i for i, lane in enumerate(tl.lanes)}
@@ -468,10 +496,15 @@ def test_lanes_of_virtual_machines_and_their_names(vm_run):
 def test_vm_exits_are_thinned_and_navigated_like_transitions(vm_run):
     tl = RingTimeline(vm_run, max_marks=50)
     exits = tl.vm_exits
-    assert tl.exits == b"" and f"{len(exits):,} VM exits in view" in tl.note
+    # the whole run in view: too many to draw one by one, so bundled; never none
+    assert f"{len(exits):,} VM exits" in tl.note and "drawn as one" in tl.note
+    bundles = np.frombuffer(tl.exits, "<f8").reshape(-1, 7)
+    assert 0 < len(bundles) < len(exits) and bundles[:, 5].sum() == len(exits)
+    lo, hi = tl.view
+    check_bundles(bundles, tl._exits, [1, 2, 3, 4], lo, hi, tl.mark_bins)
     first = int(exits.step.iloc[0])
     tl.zoom(first - 5, first + 200)
-    shown = np.frombuffer(tl.exits, "<f8").reshape(-1, 5)
+    shown = np.frombuffer(tl.exits, "<f8").reshape(-1, 7)
     inside = exits[(exits.step >= first - 5) & (exits.step < first + 200)]
     assert 0 < len(shown) <= 50 and shown[:, 0].tolist() == inside.step.tolist()
     assert "VM exits" not in tl.note
@@ -485,7 +518,7 @@ def test_vm_exits_are_thinned_and_navigated_like_transitions(vm_run):
     assert tl.next(-1) == stops[10]
     # the exit that shut the guest down is at the trace's end: in view with it
     tl.zoom(tl.end - 100, tl.end)
-    assert np.frombuffer(tl.exits, "<f8").reshape(-1, 5)[-1, 0] == tl.end == exits.step.iloc[-1]
+    assert np.frombuffer(tl.exits, "<f8").reshape(-1, 7)[-1, 0] == tl.end == exits.step.iloc[-1]
 
 
 def guest_view(view: MachineView) -> dict[str, int]:

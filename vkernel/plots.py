@@ -1,10 +1,16 @@
 """Charts of a trace: bqplot figures that take a trace Dataset and return a Figure.
 
-Colours come from :data:`PALETTE`, the Okabe–Ito colour-blind-safe set without its black
-and yellow (each vanishes on one of JupyterLab's light and dark themes). The first four
-keep a 3:1 contrast (WCAG's bar for graphics) on both themes and go to the privilege modes
-U, S and M first; the last two reach 2.2:1 on white. Every series also carries a text label
-in the legend, so colour is never the only cue.
+Every colour of vkernel's views comes from :data:`PALETTE`, stated once here: ten colours,
+each with at least WCAG's 3:1 contrast for graphics on JupyterLab's light background
+(white) and on its dark one (``#212121``, and ``#111`` behind it). Its first four are
+Okabe & Ito's colour-blind-safe blue, bluish green, vermillion and reddish purple; their
+sky blue, orange and yellow fall below 3:1 on white, so the rest are hues darkened or
+greyed until they reach it (a sky blue, violet, ochre, magenta, brown and slate).
+:data:`MODE_COLOURS` gives each privilege mode one of the first five,
+:data:`CAUSE_COLOURS` each group of trap causes one of the other five: a RingTimeline's
+arrows never wear a lane's colour. Every series also carries a text label, so colour is
+never the only cue; legend text is drawn in the theme's text colour (:data:`LEGEND_TEXT`),
+its swatch in the series' colour.
 
 >>> import vkernel
 >>> from vkernel import plots
@@ -12,24 +18,45 @@ in the legend, so colour is never the only cue.
 >>> _ = m.load(vkernel.assemble("li t0, 1000\\n1: addi t0, t0, -1\\nbnez t0, 1b\\nebreak"))
 >>> _ = m.run(max_steps=2003)
 >>> fig = plots.residency(m.trace_dataset(), bins=4)
->>> [mark.labels for mark in fig.marks]
-[['U', 'S', 'M']]
+>>> [mark.labels for mark in fig.marks]  # only the modes the run was in
+[['M']]
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from vkernel.errors import TraceError
 from vkernel.isa.csr import cause_name
-from vkernel.trace.schema import MODE, mode_names
+from vkernel.trace.schema import MODE, MODE_ORDER
 
-# Okabe & Ito (2008), "Color Universal Design": the six that read on white and on dark grey
-PALETTE = ("#0072B2", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#E69F00")
-# one colour per privilege mode, kept by every view (plots, timelines, widgets)
-MODE_COLOURS = {"U": "#0072B2", "S": "#009E73", "M": "#D55E00", "VU": "#56B4E9",
-                "VS": "#CC79A7"}
+# the one palette (see the module's docstring): contrast >= 3:1 on #fff, #212121 and #111
+PALETTE = ("#0072B2", "#009E73", "#D55E00", "#CC79A7",  # Okabe-Ito
+           "#3D8FC4",  # sky blue, darkened to reach 3:1 on white
+           # violet, ochre, magenta, brown, slate: the causes, unlike any mode's
+           "#785EF0", "#B8860B", "#DC267F", "#9C755F", "#607D8B")
+# one colour per privilege mode, kept by every view (plots, timelines, widgets); a guest's
+# U (VU) is a lighter sibling of U: the two never share a chart (a VM runs VS/VU, or U)
+MODE_COLOURS = {"U": PALETTE[0], "S": PALETTE[1], "M": PALETTE[2], "VS": PALETTE[3],
+                "VU": PALETTE[4]}
+# one colour per group of trap causes (RingTimeline's arrows), none of them a mode's
+CAUSE_COLOURS = {
+    "system call": PALETTE[5],   # ecall from U/VU: a program asks its kernel
+    "call down": PALETTE[6],     # ecall from S/VS, hypercalls: a kernel asks the layer below
+    "page fault": PALETTE[7],    # page faults, guest-page faults, MMIO emulated
+    "interrupt": PALETTE[8],     # timers and the other interrupts
+    "instruction": PALETTE[9],   # illegal/virtual/privileged instructions, breakpoints
+}
+# legend text in the theme's text colour (bqplot draws it in the series' colour, which for
+# a light one is unreadable); pass as ``legend_text=`` to a bq.Figure of your own
+LEGEND_TEXT = {"fill": "var(--jp-ui-font-color1, #222)", "stroke": "none"}
+# a legend drawn over data: on the theme's background, so it reads over any bar (no
+# border: bqplot sizes the box from the label's length, tight for one letter)
+LEGEND_BOX = {"fill": "var(--jp-layout-color1, #fff)", "fill-opacity": "0.85",
+              "stroke": "none"}
 
 
 def _bins(ds: xr.Dataset, bins: int) -> tuple[int, int, int]:
@@ -45,20 +72,40 @@ def _bins(ds: xr.Dataset, bins: int) -> tuple[int, int, int]:
     return lo, hi, width
 
 
-def _figure(marks: list, title: str, x_label: str, y_label: str,
-            scales: dict):  # noqa: ANN202 - a bqplot Figure
+def figure(marks: list, title: str, x_label: str, y_label: str, scales: dict[str, Any],
+           legend_location: str = "top-right", **axis: Any):  # noqa: ANN201 - a bq.Figure
+    """A bqplot Figure in vkernel's style: labelled axes, a legend whose text is the
+    theme's text colour on a box of the theme's background (readable over any bar, on
+    light and dark themes). ``axis`` goes to the y axis (e.g. ``tick_format="~s"``).
+
+    >>> import bqplot as bq
+    >>> scales = {"x": bq.OrdinalScale(), "y": bq.LinearScale(min=0)}
+    >>> bars = bq.Bars(x=["a", "b"], y=[1, 2], scales=scales, labels=["n"],
+    ...                colors=[PALETTE[0]], display_legend=True)
+    >>> figure([bars], "Two bars", "name", "count", scales).legend_text == LEGEND_TEXT
+    True
+    """
     import bqplot as bq
 
-    ax_x = bq.Axis(scale=scales["x"], label=x_label, tick_format="~s")
-    ax_y = bq.Axis(scale=scales["y"], label=y_label, side="left")
-    return bq.Figure(marks=marks, axes=[ax_x, ax_y], title=title, legend_location="top-right",
-                     legend_style={"fill": "none", "stroke": "none"},
-                     fig_margin={"top": 50, "bottom": 50, "left": 60, "right": 20})
+    ax_x = bq.Axis(scale=scales["x"], label=x_label,
+                   tick_format=None if isinstance(scales["x"], bq.OrdinalScale) else "~s")
+    ax_y = bq.Axis(scale=scales["y"], label=y_label, side="left", **axis)
+    return bq.Figure(marks=marks, axes=[ax_x, ax_y], title=title,
+                     legend_location=legend_location, legend_style=dict(LEGEND_BOX),
+                     legend_text=dict(LEGEND_TEXT),
+                     fig_margin={"top": 50, "bottom": 50, "left": 70, "right": 20})
+
+
+def _modes(present: np.ndarray) -> list[str]:
+    """The modes among ``present`` (mode values), in the fixed order U, S, M, VS, VU."""
+    seen = {MODE[int(v)] for v in present}
+    return [m for m in MODE_ORDER if m in seen]
 
 
 def residency(ds: xr.Dataset, bins: int = 100):  # noqa: ANN201 - a bqplot Figure
     """Share of the steps spent in each privilege mode, over the run: stacked bars of
-    ``bins`` equal slices of the recorded steps. Needs the ``step`` family."""
+    ``bins`` equal slices of the recorded steps, on a 0-100 % axis, one series per mode
+    the run was in. Needs the ``step`` family."""
     import bqplot as bq
 
     ds.vk._need("step", "residency()")
@@ -67,19 +114,21 @@ def residency(ds: xr.Dataset, bins: int = 100):  # noqa: ANN201 - a bqplot Figur
     steps = ds["step"].values
     b = (steps - lo) // width
     n = int(b.max()) + 1 if b.size else 0
-    names = mode_names(np.unique(mode))
+    names = _modes(np.unique(mode))
     value = {name: code for code, name in MODE.items()}
     counts = np.array([np.bincount(b[mode == value[nm]], minlength=n) for nm in names],
                       dtype=float)
     total = counts.sum(axis=0)
     share = np.divide(counts, total, out=np.zeros_like(counts), where=total > 0)
     x = lo + np.arange(n) * width
-    # headroom above the bars (they always reach 1) keeps the legend off the data
-    scales = {"x": bq.LinearScale(), "y": bq.LinearScale(min=0, max=1.25)}
+    # the bars fill the axis (shares sum to 1); the legend's box keeps it readable over them
+    scales = {"x": bq.LinearScale(), "y": bq.LinearScale(min=0, max=1)}
     bars = bq.Bars(x=x, y=share, type="stacked", scales=scales, labels=names,
                    colors=[MODE_COLOURS[nm] for nm in names], display_legend=True,
-                   padding=0, tooltip=bq.Tooltip(fields=["x", "y"], labels=["step", "share"]))
-    return _figure([bars], "Time in each privilege mode", "step", "share of steps", scales)
+                   padding=0, tooltip=bq.Tooltip(fields=["x", "y"], labels=["step", "share"],
+                                                 formats=["", ".0%"]))
+    return figure([bars], "Time in each privilege mode", "step", "share of steps", scales,
+                  tick_format=".0%")
 
 
 def trap_rate(ds: xr.Dataset, bins: int = 100):  # noqa: ANN201 - a bqplot Figure
@@ -101,8 +150,8 @@ def trap_rate(ds: xr.Dataset, bins: int = 100):  # noqa: ANN201 - a bqplot Figur
                      labels=[cause_name(int(c)) for c in causes],
                      colors=[PALETTE[i % len(PALETTE)] for i in range(causes.size)],
                      display_legend=True, marker="circle", marker_size=16)
-    return _figure([lines], "Traps per thousand steps, by cause", "step",
-                   "traps per 1000 steps", scales)
+    return figure([lines], "Traps per thousand steps, by cause", "step",
+                  "traps per 1000 steps", scales)
 
 
 def tlb_hit_rate(ds: xr.Dataset):  # noqa: ANN201 - a bqplot Figure
@@ -113,8 +162,9 @@ def tlb_hit_rate(ds: xr.Dataset):  # noqa: ANN201 - a bqplot Figure
     iv = ds.vk.intervals()
     x = iv["start"].values
     hit = iv["tlb_hit_rate"].values
-    scales = {"x": bq.LinearScale(), "y": bq.LinearScale(min=0, max=1.25)}
+    scales = {"x": bq.LinearScale(), "y": bq.LinearScale(min=0, max=1)}
     lines = bq.Lines(x=x, y=np.vstack([hit, 1 - hit]), scales=scales,
                      labels=["hit rate", "miss rate"], colors=[PALETTE[1], PALETTE[2]],
                      display_legend=True, line_style="solid")
-    return _figure([lines], "TLB hit rate over time", "step", "share of lookups", scales)
+    return figure([lines], "TLB hit rate over time", "step", "share of lookups", scales,
+                  tick_format=".0%", legend_location="right")

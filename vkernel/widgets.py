@@ -11,7 +11,8 @@ step: clicking a transition moves the MachineView there.
 
 Arrays cross to the browser as binary buffers (``traitlets.Bytes``), and only what is
 in view: a timeline of a million steps sends the few thousand segments on screen, or a
-per-pixel summary when there are more.
+per-pixel summary when there are more, and its arrows one by one, or bundled by slice of
+the view and kind when there are too many to draw.
 
 >>> import vkernel
 >>> from vkernel.widgets import MachineView
@@ -40,7 +41,7 @@ import traitlets
 
 from vkernel.isa.disasm import decode_one
 from vkernel.isa.table import ABI_NAMES
-from vkernel.plots import MODE_COLOURS, PALETTE
+from vkernel.plots import CAUSE_COLOURS, MODE_COLOURS
 from vkernel.trace.accessor import short_cause
 from vkernel.trace.schema import MODE, mode_names
 
@@ -579,37 +580,40 @@ def _host_level(ds: Any) -> str | None:
     return None if technique == "native" else "M"
 
 
+NEUTRAL = "var(--jp-ui-font-color2, #666)"  # returns and jumps: the theme's grey
+
+
 def _cause_colour(kind: str, cause: int) -> str:
-    """One colour per group of causes (the Okabe–Ito set of vkernel.plots); the arrow's
-    label says the cause in words, so colour is never the only cue."""
+    """One colour per group of causes (:data:`vkernel.plots.CAUSE_COLOURS`, none of them a
+    lane's); the arrow's label says the cause in words, so colour is never the only cue."""
     if kind == "return":
-        return "var(--jp-ui-font-color2, #666)"  # neutral, readable on both themes
+        return NEUTRAL  # readable on both themes
     code = cause & ~(1 << 63)
     if kind == "interrupt":
-        return PALETTE[1] if code in (5, 6, 7) else PALETTE[5]  # timers / the others
+        return CAUSE_COLOURS["interrupt"]
     if code == 8:
-        return PALETTE[0]  # system calls from user programs
+        return CAUSE_COLOURS["system call"]  # from user programs
     if code in (9, 10, 11):
-        return PALETTE[4]  # calls to firmware or a hypervisor (SBI calls, hypercalls)
+        return CAUSE_COLOURS["call down"]  # to firmware or a hypervisor (SBI, hypercalls)
     if code in (12, 13, 15, 20, 21, 23):
-        return PALETTE[2]  # page faults
-    return PALETTE[3]  # illegal / virtual instruction, access faults, breakpoints
+        return CAUSE_COLOURS["page fault"]
+    return CAUSE_COLOURS["instruction"]  # illegal / virtual instruction, access faults...
 
 
 def _exit_colour(kind: str, cause: int, handled: str) -> str:
     """A VM exit's colour, by what it was for, in the groups of :func:`_cause_colour`."""
     did = set(handled.split())
     if kind == "callout" and not did & {"sbi_call", "hypercall"}:
-        return PALETTE[3] if cause else "var(--jp-ui-font-color2, #666)"  # emulate / jump
+        return CAUSE_COLOURS["instruction"] if cause else NEUTRAL  # emulate / jump
     if did & {"sbi_call", "hypercall"}:
-        return PALETTE[4]
+        return CAUSE_COLOURS["call down"]
     if cause >> 63:
         return _cause_colour("interrupt", cause)
     if did & {"shadow_update", "mmio"} or cause in (12, 13, 15, 20, 21, 23):
-        return PALETTE[2]
+        return CAUSE_COLOURS["page fault"]
     if cause == 8:
-        return PALETTE[0]  # a guest program's system call, reflected to its kernel
-    return PALETTE[3]
+        return CAUSE_COLOURS["system call"]  # a program's system call, reflected
+    return CAUSE_COLOURS["instruction"]
 
 
 class RingTimeline(anywidget.AnyWidget):
@@ -623,9 +627,15 @@ class RingTimeline(anywidget.AnyWidget):
     ``hv`` family also shows the hypervisor at work: each VM exit (and binary
     translation's callout) goes from the guest's lane to the hypervisor's and back, at
     the step it interrupted (``ds.vk.vm_exits()``). ``names`` is ``"riscv"`` or
-    ``"x86"`` (ring 3, ring 0; root and non-root). In the view: the wheel or +/− zooms,
+    ``"x86"`` (ring 3, ring 0; root and non-root). In the view: the wheel (or +/− with
+    the pointer over the plot) zooms around the pointer, +/− elsewhere around the cursor;
     dragging or ←/→ pans, clicking an arrow (or ``n``/``p``: next, previous) moves the
     cursor there, and every view linked with :func:`link`.
+
+    Zoomed out, when more than ``max_marks`` transitions (or exits) are in view, those of
+    one kind within one of ``mark_bins`` slices of the view are sent as one bundle (a
+    count and the last step on the row) and drawn as one thicker arrow: the view opens on
+    the whole run's marks, and zooming in splits them until each stands for one.
 
     >>> import vkernel
     >>> guest = vkernel.assemble('''
@@ -663,9 +673,13 @@ class RingTimeline(anywidget.AnyWidget):
     # VM exits: (step, guest's lane, hypervisor's lane, lane re-entered or -1, legend
     # index); a click puts the cursor on the step, the moment before the exit
     exits = traitlets.Bytes(b"").tag(sync=True)
+    # both mark buffers end each row with (count, last step): count > 1 is a bundle
+    # nothing in view: the steps of the nearest transition or exit before and after (-1:
+    # none), for the arrows at the view's edges that lead to them
+    nearby = traitlets.List(traitlets.Float(), default_value=[-1.0, -1.0]).tag(sync=True)
     note = traitlets.Unicode("").tag(sync=True)
 
-    _KWARGS = ("names", "max_marks", "max_segments", "bins")
+    _KWARGS = ("names", "max_marks", "max_segments", "bins", "mark_bins")
     LINK_TRAIT = "step"
 
     def __init__(self, source: Any, **kwargs: Any) -> None:
@@ -675,8 +689,9 @@ class RingTimeline(anywidget.AnyWidget):
         self.max_marks = int(kwargs.get("max_marks", 400))
         self.max_segments = int(kwargs.get("max_segments", 4000))
         self.bins = int(kwargs.get("bins", 600))
-        if min(self.max_marks, self.max_segments, self.bins) < 1:
-            raise ValueError("max_marks, max_segments and bins must be positive")
+        self.mark_bins = int(kwargs.get("mark_bins", 150))
+        if min(self.max_marks, self.max_segments, self.bins, self.mark_bins) < 1:
+            raise ValueError("max_marks, max_segments, bins and mark_bins must be positive")
         self.names = kwargs.get("names", "riscv")
         self.on_msg(self._on_msg)
         self.refresh()
@@ -809,7 +824,7 @@ class RingTimeline(anywidget.AnyWidget):
         lo, hi = self.view
         i0 = int(np.searchsorted(self._seg_end, lo, "right"))
         i1 = int(np.searchsorted(self._seg_start, hi, "left"))
-        notes = []
+        notes: list[str] = []
         if i1 - i0 <= self.max_segments:
             rows = np.column_stack([self._seg_start[i0:i1], self._seg_end[i0:i1],
                                     self._seg_lane[i0:i1]])
@@ -821,28 +836,52 @@ class RingTimeline(anywidget.AnyWidget):
         # what happens at the trace's end (the exit that shut a guest down) is in view
         # with the end
         side = "right" if hi >= self.end else "left"
-        steps = self._marks[:, 0]
+        steps, at = self._marks[:, 0], self._exits[:, 0]
         t0 = int(np.searchsorted(steps, lo, "left"))
         t1 = int(np.searchsorted(steps, hi, side))
-        crowded = []
-        if t1 - t0 <= self.max_marks:
-            marks = self._marks[t0:t1].astype("<f8").tobytes()
-        else:
-            marks = b""
-            crowded.append(f"{t1 - t0:,} transitions")
-        at = self._exits[:, 0]
         e0, e1 = int(np.searchsorted(at, lo, "left")), int(np.searchsorted(at, hi, side))
-        if e1 - e0 <= self.max_marks:
-            exits = self._exits[e0:e1].astype("<f8").tobytes()
-        else:
-            exits = b""
-            crowded.append(f"{e1 - e0:,} VM exits")
-        if crowded:
-            notes.append(f"{' and '.join(crowded)} in view: zoom in to see each one")
+        # a mark row is (its columns..., count, last step): one transition or exit (count
+        # 1), or, where more are in view than max_marks, a bundle of those of one kind in
+        # one of mark_bins slices of the view, drawn where its first one is
+        marks = self._bundle(self._marks[t0:t1], lo, hi, key=(1, 2, 3))
+        exits = self._bundle(self._exits[e0:e1], lo, hi, key=(1, 2, 3, 4))
+        bundled = [f"{n:,} {what}" for n, what, rows in (
+            (t1 - t0, "transitions", marks), (e1 - e0, "VM exits", exits))
+            if len(rows) and rows[:, -2].max() > 1]
+        if bundled:
+            notes.append(f"{' and '.join(bundled)} in view, those close together drawn as "
+                         "one (×n): zoom in to see each one")
+        # nothing in view: where the nearest ones are, for arrows at the view's edges
+        nearby = [-1.0, -1.0]
+        if t0 == t1 and e0 == e1:
+            before = [a[i - 1] for a, i in ((steps, t0), (at, e0)) if i > 0]
+            after = [a[i] for a, i in ((steps, t1), (at, e1)) if i < a.size]
+            nearby = [float(max(before)) if before else -1.0,
+                      float(min(after)) if after else -1.0]
         with self.hold_sync():
-            self.segments, self.density, self.marks = segments, density, marks
-            self.exits = exits
+            self.segments, self.density = segments, density
+            self.marks = marks.astype("<f8").tobytes()
+            self.exits = exits.astype("<f8").tobytes()
+            self.nearby = nearby
             self.note = "; ".join(notes)
+
+    def _bundle(self, rows: np.ndarray, lo: float, hi: float,
+                key: tuple[int, ...]) -> np.ndarray:
+        """``rows`` (sorted by step) with a count and a last step appended: each row on
+        its own if there are at most ``max_marks``, else one row per slice of the view
+        (``mark_bins`` of them) and kind (the ``key`` columns: lanes and legend index),
+        carrying its first row's columns."""
+        if len(rows) <= self.max_marks:
+            return np.column_stack([rows, np.ones(len(rows)), rows[:, 0]])
+        width = max(hi - lo, 1.0) / self.mark_bins
+        slot = np.clip((rows[:, 0] - lo) // width, 0, self.mark_bins - 1)
+        groups = np.column_stack([slot, rows[:, list(key)]])
+        _, first, which, count = np.unique(groups, axis=0, return_index=True,
+                                           return_inverse=True, return_counts=True)
+        last = np.full(len(first), -np.inf)
+        np.maximum.at(last, which.ravel(), rows[:, 0])
+        order = np.argsort(first, kind="stable")  # by step, as single marks are
+        return np.column_stack([rows[first], count, last])[order]
 
     def _density(self, lo: float, hi: float) -> np.ndarray:
         """lanes x bins: the share of each bin's steps spent in each lane."""

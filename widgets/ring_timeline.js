@@ -1,9 +1,13 @@
 // RingTimeline: the front end of vkernel.widgets.RingTimeline (anywidget ES module, no build).
 // Python holds the whole trace and sends only what is in view (binary float64 rows);
 // this draws it in SVG, zooms and pans locally at once, then asks Python for the new window.
+// Zoomed out, Python bundles the transitions and exits close together (a row's count > 1):
+// one arrow, thicker the more it stands for, so a view with marks in it never looks empty.
 
 const SVG = "http://www.w3.org/2000/svg";
 const LANE_H = 38, AXIS_H = 24, PAD_R = 14, MIN_SPAN = 16;
+// a lane's time bar: a band in its middle, so that arrows crossing it stay visible
+const SEG_TOP = 11;
 // the lane names' column: wide enough for the longest name (bold 12 px, ~7.2 px a letter)
 const gutterFor = (lanes) => Math.max(118, Math.ceil(32 + 7.2 * Math.max(0, ...lanes.map((l) => l[1].length))));
 
@@ -31,7 +35,7 @@ function rows(value, width) {
   return out;
 }
 
-const fmt = (n) => Math.round(n).toLocaleString("en-US");
+const fmt = (n) => (Math.round(n) || 0).toLocaleString("en-US"); // never "-0"
 
 function niceTicks(lo, hi, count) {
   const raw = (hi - lo) / count;
@@ -70,7 +74,7 @@ function render({ model, el: root }) {
 
   const clampView = (a, b) => {
     const first = model.get("first"), end = Math.max(model.get("end"), first + 1);
-    let span = Math.min(Math.max(b - a, MIN_SPAN), (end - first) * 1.1 + MIN_SPAN);
+    const span = Math.min(Math.max(b - a, MIN_SPAN), (end - first) * 1.1 + MIN_SPAN);
     const margin = span * 0.05;
     a = Math.min(Math.max(a, first - margin), end + margin - span);
     return [a, a + span];
@@ -86,14 +90,29 @@ function render({ model, el: root }) {
     clearTimeout(sendTimer);
     sendTimer = setTimeout(() => { model.set("view", [lo, hi]); model.save_changes(); }, 40);
   };
+  // the pointer's x over the plot (null when it is elsewhere): + and - zoom around it
+  let pointerX = null;
+  // zoom around a step, which stays at the same pixel (the span is clamped first, so that
+  // the smallest and largest views keep it too)
   const zoomBy = (factor, centre) => {
-    const c = centre === undefined ? (lo + hi) / 2 : centre;
-    setView(c - (c - lo) * factor, c + (hi - c) * factor);
+    const span = hi - lo;
+    const [a, b] = clampView(lo, lo + span * factor);
+    const f = (b - a) / span;
+    setView(centre - (centre - lo) * f, centre + (hi - centre) * f);
+  };
+  // where + and - zoom: the pointer if it is over the plot, else the cursor if it is in
+  // view, else the middle
+  const zoomCentre = () => {
+    if (pointerX !== null) return stepOf(pointerX);
+    const cursor = model.get("step");
+    return cursor >= lo && cursor <= hi ? cursor : (lo + hi) / 2;
   };
   const moveCursor = (step) => { model.set("step", step); model.save_changes(); };
 
-  button("+", "zoom in (+ or the wheel)", () => zoomBy(0.5));
-  button("−", "zoom out (−)", () => zoomBy(2));
+  // the buttons zoom on the cursor (the pointer is on the button, not on the plot)
+  button("+", "zoom in (+ or the wheel, around the pointer; here around the cursor)",
+    () => zoomBy(0.5, zoomCentre()));
+  button("−", "zoom out (−)", () => zoomBy(2, zoomCentre()));
   button("Fit", "show the whole trace (0)", () => setView(model.get("first"), model.get("end")));
   button("◀ Prev", "previous transition or VM exit (p)", () => model.send({ cmd: "next", direction: -1 }));
   button("Next ▶", "next transition or VM exit (n)", () => model.send({ cmd: "next", direction: 1 }));
@@ -159,8 +178,8 @@ function render({ model, el: root }) {
     // where the hart was: exact segments, or zoomed out, each lane's share of each bin
     for (const [s, e, lane] of rows(model.get("segments"), 3)) {
       const x0 = Math.max(xOf(s), GUTTER - 1), x1 = Math.min(xOf(e), width);
-      const r = svg("rect", { class: "vk-segment", x: x0, y: laneTop(lane) + 8,
-        width: Math.max(x1 - x0, 1), height: LANE_H - 16 }, body);
+      const r = svg("rect", { class: "vk-segment", x: x0, y: laneTop(lane) + SEG_TOP,
+        width: Math.max(x1 - x0, 1), height: LANE_H - 2 * SEG_TOP }, body);
       r.style.fill = lanes[lane][2];
     }
     const density = model.get("density");
@@ -174,8 +193,8 @@ function render({ model, el: root }) {
           const share = all[i * bins + j];
           if (share <= 0) continue;
           const x0 = xOf(vlo + ((vhi - vlo) * j) / bins), x1 = xOf(vlo + ((vhi - vlo) * (j + 1)) / bins);
-          const r = svg("rect", { class: "vk-segment", x: x0, y: laneTop(i) + 8,
-            width: Math.max(x1 - x0, 0.6), height: LANE_H - 16 }, body);
+          const r = svg("rect", { class: "vk-segment", x: x0, y: laneTop(i) + SEG_TOP,
+            width: Math.max(x1 - x0, 0.6), height: LANE_H - 2 * SEG_TOP }, body);
           r.style.fill = lanes[i][2];
           r.style.opacity = String(0.15 + 0.85 * share);
         }
@@ -183,80 +202,106 @@ function render({ model, el: root }) {
     }
 
     // transitions: an arrow from the lane left to the lane entered; VM exits: up to the
-    // hypervisor's lane and back, compactly at the step they came before
+    // hypervisor's lane and back, compactly at the step they came before. A row is a
+    // bundle when its count (column 5) is above 1: drawn as one, thicker, up to its last
+    // step (column 6); a click zooms in on it
     const cursor = model.get("step");
     // each with the heights it spans, from its top lane to its bottom one
     const extent = (...ls) => {
       const ys = ls.filter((l) => l >= 0).map(laneMid);
       return [Math.min(...ys), Math.max(...ys)];
     };
-    const items = rows(model.get("marks"), 5).map((m) => ({ x: xOf(m[0]), mark: m, ys: extent(m[1], m[2]) }))
-      .concat(rows(model.get("exits"), 5).map((e) => ({ x: xOf(e[0]), exit: e, ys: extent(e[1], e[2], e[3]) })))
+    const items = rows(model.get("marks"), 7).map((m) => ({ x: xOf(m[0]), mark: m, ys: extent(m[1], m[2]) }))
+      .concat(rows(model.get("exits"), 7).map((e) => ({ x: xOf(e[0]), exit: e, ys: extent(e[1], e[2], e[3]) })))
       .sort((a, b) => a.x - b.x);
-    // label an arrow only where its label runs into neither the last label at its height
-    // nor the next arrow that crosses that height
-    const labelEnd = new Map();
-    // a label by the plot's right edge goes on the arrow's left, so it is not cut off
-    const placeLabel = (g, x, y, gap, label) => {
-      const left = x + gap + 6 * label.length > width - PAD_R;
-      const t = svg("text", { class: "vk-mark-label", x: left ? x - gap : x + gap, y,
-        "text-anchor": left ? "end" : "start" }, g);
+    const most = Math.max(1, ...items.map((it) => (it.mark || it.exit)[5]));
+    // a bundle's stroke grows with the log of its count: 2 px for one, 6 px for the most
+    const weight = (count) => (count > 1 ? 2 + 4 * Math.log(count) / Math.log(Math.max(most, 2)) : null);
+    // labels: measured once drawn, kept only where they overlap no other label and no
+    // other arrow (the rest say the same in their tooltip)
+    const placed = [];
+    const overlaps = (a, b) => a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
+    // the first of the heights ys where the label has room
+    const placeLabel = (g, k, ys, gap, label) => {
+      const x = items[k].x;
+      const t = svg("text", { class: "vk-mark-label", x: x + gap, y: ys[0], "text-anchor": "start" }, g);
       t.textContent = label;
-    };
-    const roomFor = (k, label, y) => {
-      const x = items[k].x, room = 10 + 6 * label.length, band = Math.round(y);
-      if (x <= (labelEnd.get(band) ?? -Infinity)) return false;
-      for (let j = k + 1; j < items.length && items[j].x - x <= room; j++) {
-        const [top, bottom] = items[j].ys;
-        if (top <= y + 4 && bottom >= y - 10) return false;
+      const w = t.getComputedTextLength();
+      // by the plot's right edge it goes on the arrow's left, so it is not cut off
+      const left = x + gap + w > width - PAD_R;
+      if (left) { t.setAttribute("x", x - gap); t.setAttribute("text-anchor", "end"); }
+      for (const y of ys) {
+        const box = { x0: left ? x - gap - w - 2 : x + gap - 2, x1: left ? x - gap + 2 : x + gap + w + 2,
+          y0: y - 10, y1: y + 3 };
+        const crosses = (j) => j !== k && items[j].x >= box.x0 && items[j].x <= box.x1 &&
+          items[j].ys[0] <= box.y1 && items[j].ys[1] >= box.y0;
+        let free = box.x0 >= GUTTER && placed.every((p) => !overlaps(p, box));
+        for (let j = k + 1; free && j < items.length && items[j].x <= box.x1; j++) if (crosses(j)) free = false;
+        for (let j = k - 1; free && j >= 0 && items[j].x >= box.x0; j--) if (crosses(j)) free = false;
+        if (free) { placed.push(box); t.setAttribute("y", y); return; }
       }
-      labelEnd.set(band, x + room);
-      return true;
+      t.remove();
+    };
+    const bundleWords = (count, first, last) =>
+      ` ×${fmt(count)}, steps ${fmt(first)}–${fmt(last)}: click or zoom in to see each one`;
+    const zoomTo = (first, last) => {
+      const pad = Math.max((last - first) * 0.1, MIN_SPAN);
+      setView(first - pad, last + pad);
     };
     items.forEach((item, k) => {
       if (item.mark) drawMark(item, k); else drawExit(item, k);
     });
 
     function drawMark({ x, mark }, k) {
-      const [step, from, to, li, before] = mark;
+      const [step, from, to, li, before, count, last] = mark;
       const [label, colour] = legendRows[li] || ["?", "#888"];
-      const g = svg("g", { class: "vk-mark", "data-step": String(step), "data-label": label }, body);
-      if (before === cursor) g.classList.add("vk-selected");
+      const g = svg("g", { class: `vk-mark${count > 1 ? " vk-bundle" : ""}`, "data-step": String(step),
+        "data-label": label, "data-count": String(count) }, body);
+      if (before === cursor && count === 1) g.classList.add("vk-selected");
       const tip = `step ${fmt(step)}: ${label} (${lanes[from][1]} → ${lanes[to][1]})`;
-      svg("title", {}, g).textContent = tip;
+      svg("title", {}, g).textContent = count > 1 ? `${label} (${lanes[from][1]} → ${lanes[to][1]})` +
+        bundleWords(count, step, last) : tip;
+      let line;
       if (from === to) { // handled at the level it came from: a loop on the lane
         const y = laneTop(from) + 7;
-        const p = svg("path", { d: `M${x - 5},${y} a5,5 0 1,1 10,0`, class: "vk-arrow",
+        line = svg("path", { d: `M${x - 5},${y} a5,5 0 1,1 10,0`, class: "vk-arrow",
           "marker-end": `url(#${id}-arrow-${li})` }, g);
-        p.style.stroke = colour;
         svg("circle", { cx: x, cy: y, r: 9, class: "vk-hit" }, g);
       } else {
         const y1 = laneMid(from), y2 = laneMid(to) + (to > from ? -9 : 9);
-        const line = svg("line", { x1: x, x2: x, y1, y2, class: "vk-arrow",
+        line = svg("line", { x1: x, x2: x, y1, y2, class: "vk-arrow",
           "marker-end": `url(#${id}-arrow-${li})` }, g);
-        line.style.stroke = colour;
         svg("rect", { x: x - 6, y: Math.min(y1, y2), width: 12, height: Math.abs(y2 - y1),
           class: "vk-hit" }, g);
       }
+      line.style.stroke = colour;
+      if (count > 1) line.style.strokeWidth = String(weight(count));
       const labelY = (laneMid(from) + laneMid(to)) / 2 + 3;
-      if (roomFor(k, label, labelY)) placeLabel(g, x, labelY, 4, label);
-      g.addEventListener("click", (ev) => { ev.stopPropagation(); moveCursor(before); });
+      placeLabel(g, k, [labelY], 5, count > 1 ? `${label} ×${fmt(count)}` : label);
+      g.addEventListener("click", (ev) => {
+        ev.stopPropagation();
+        if (count > 1) zoomTo(step, last); else moveCursor(before);
+      });
     }
 
     function drawExit({ x, exit }, k) {
-      const [step, from, host, to, li] = exit;
+      const [step, from, host, to, li, count, last] = exit;
       const [label, colour, , style] = legendRows[li] || ["?", "#888", 0, "exit"];
-      const g = svg("g", { class: `vk-mark vk-exit${style === "callout" ? " vk-callout" : ""}`,
-        "data-step": String(step), "data-label": label }, body);
-      if (step === cursor) g.classList.add("vk-selected");
+      const g = svg("g", { class: `vk-mark vk-exit${style === "callout" ? " vk-callout" : ""}` +
+        `${count > 1 ? " vk-bundle" : ""}`, "data-step": String(step), "data-label": label,
+        "data-count": String(count) }, body);
+      if (step === cursor && count === 1) g.classList.add("vk-selected");
       const back = to >= 0 ? ` → ${lanes[to][1]}` : "; the guest did not come back";
-      svg("title", {}, g).textContent =
-        `step ${fmt(step)}: ${label} (${lanes[from][1]} → ${lanes[host][1]}${back})`;
+      const path = `(${lanes[from][1]} → ${lanes[host][1]}${back})`;
+      svg("title", {}, g).textContent = count > 1 ? `${label} ${path}${bundleWords(count, step, last)}`
+        : `step ${fmt(step)}: ${label} ${path}`;
       const yHost = laneMid(host), toward = (lane) => (lane > host ? 1 : -1);
+      const thick = weight(count);
       // the exit: from the guest's lane up to the hypervisor's
       const up = svg("line", { x1: x - 3, x2: x - 3, y1: laneMid(from), y2: yHost + 6 * toward(from),
         class: "vk-arrow", "marker-end": `url(#${id}-arrow-${li})` }, g);
       up.style.stroke = colour;
+      if (thick) up.style.strokeWidth = String(thick);
       // the hypervisor's work, between two steps of the guest
       const work = svg("rect", { x: x - 5, y: yHost - 3, width: 10, height: 6, rx: 2,
         class: "vk-exit-work" }, g);
@@ -266,14 +311,44 @@ function render({ model, el: root }) {
         const down = svg("line", { x1: x + 3, x2: x + 3, y1: yHost, y2: laneMid(to) - 9 * toward(to),
           class: "vk-arrow", "marker-end": `url(#${id}-arrow-${li})` }, g);
         down.style.stroke = colour;
+        if (thick) down.style.strokeWidth = String(thick);
       }
       const ys = [laneMid(from), yHost, to >= 0 ? laneMid(to) : yHost];
       const top = Math.min(...ys) - 6, bottom = Math.max(...ys) + 6;
       svg("rect", { x: x - 7, y: top, width: 14, height: bottom - top, class: "vk-hit" }, g);
-      const labelY = (laneMid(from) + yHost) / 2 + 3;
-      if (roomFor(k, label, labelY)) placeLabel(g, x, labelY, 8, label);
-      g.addEventListener("click", (ev) => { ev.stopPropagation(); moveCursor(step); });
+      // between the guest's lane and the hypervisor's, or else in the band of the
+      // hypervisor's lane beyond its work block, which no exit's arrow reaches
+      const band = from > host ? laneTop(host) + 12 : laneTop(host) + LANE_H - 3;
+      placeLabel(g, k, [(laneMid(from) + yHost) / 2 + 3, band], 8,
+        count > 1 ? `${label} ×${fmt(count)}` : label);
+      g.addEventListener("click", (ev) => {
+        ev.stopPropagation();
+        if (count > 1) zoomTo(step, last); else moveCursor(step);
+      });
     }
+
+    // nothing in view: an arrow at each edge to the nearest transition or exit, which a
+    // click brings into view (Python sends where they are)
+    if (!items.length) {
+      const [before, after] = model.get("nearby");
+      const mid = AXIS_H + (lanes.length * LANE_H) / 2;
+      [[before, GUTTER + 4, "start", "◀ "], [after, width - PAD_R - 4, "end", ""]].forEach(([at, x, anchor, pre]) => {
+        if (!(at >= 0)) return;
+        const g = svg("g", { class: "vk-edge", "data-step": String(at) }, plot);
+        svg("title", {}, g).textContent = `the nearest transition or VM exit: step ${fmt(at)} (click to go there)`;
+        const words = `${pre}nearest: step ${fmt(at)}${pre ? "" : " ▶"}`;
+        const t = svg("text", { x, y: mid + 4, "text-anchor": anchor, class: "vk-edge-label" }, g);
+        t.textContent = words;
+        g.addEventListener("click", (ev) => {
+          ev.stopPropagation();
+          const half = (hi - lo) / 2;
+          setView(at - half, at + half);
+        });
+      });
+    }
+    // where the view is, for tests and tools: step = lo + (x - x0) / (x1 - x0) * (hi - lo)
+    plot.dataset.lo = String(lo); plot.dataset.hi = String(hi);
+    plot.dataset.x0 = String(GUTTER); plot.dataset.x1 = String(width - PAD_R);
     if (cursor >= lo && cursor <= hi && cursor >= 0) {
       const x = xOf(cursor);
       svg("line", { class: "vk-cursor", x1: x, x2: x, y1: AXIS_H - 4, y2: height }, plot);
@@ -306,11 +381,12 @@ function render({ model, el: root }) {
   }, { passive: false });
   let drag = null;
   plot.addEventListener("pointerdown", (ev) => {
-    if (ev.target.closest && ev.target.closest(".vk-mark")) return;
+    if (ev.target.closest && ev.target.closest(".vk-mark, .vk-edge")) return;
     drag = { x: ev.clientX, lo, hi };
     plot.setPointerCapture(ev.pointerId);
   });
   plot.addEventListener("pointermove", (ev) => {
+    pointerX = ev.clientX - plot.getBoundingClientRect().left;
     if (!drag) return;
     const perPixel = (drag.hi - drag.lo) / (width - GUTTER - PAD_R);
     const shift = (drag.x - ev.clientX) * perPixel;
@@ -319,11 +395,14 @@ function render({ model, el: root }) {
   const endDrag = () => { drag = null; };
   plot.addEventListener("pointerup", endDrag);
   plot.addEventListener("pointercancel", endDrag);
+  plot.addEventListener("pointerleave", () => { pointerX = null; });
 
   root.addEventListener("keydown", (ev) => {
     const span = hi - lo;
     const keys = {
-      "+": () => zoomBy(0.5), "=": () => zoomBy(0.5), "-": () => zoomBy(2), "0": () => setView(model.get("first"), model.get("end")),
+      "+": () => zoomBy(0.5, zoomCentre()), "=": () => zoomBy(0.5, zoomCentre()),
+      "-": () => zoomBy(2, zoomCentre()), "−": () => zoomBy(2, zoomCentre()),
+      "0": () => setView(model.get("first"), model.get("end")),
       ArrowLeft: () => setView(lo - span / 4, hi - span / 4), ArrowRight: () => setView(lo + span / 4, hi + span / 4),
       n: () => model.send({ cmd: "next", direction: 1 }), p: () => model.send({ cmd: "next", direction: -1 }),
     };
@@ -331,7 +410,8 @@ function render({ model, el: root }) {
   });
 
   const fromPython = () => { [lo, hi] = model.get("view"); schedule(); };
-  const names = ["segments", "density", "marks", "exits", "lanes", "legend", "step", "note", "names", "first", "end"];
+  const names = ["segments", "density", "marks", "exits", "nearby", "lanes", "legend", "step", "note", "names",
+    "first", "end"];
   for (const n of names) model.on(`change:${n}`, schedule);
   model.on("change:view", fromPython);
   const resize = new ResizeObserver(schedule);
