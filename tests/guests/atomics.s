@@ -13,6 +13,10 @@
 # Most checks run in M mode on physical memory. Expected traps work as in sv39.s: s10 =
 # where to resume, the handler leaves mepc in s7, mcause in s8 and mtval in s9.
 
+    .include "prelude.s"
+    .include "trap_handler.inc"
+    .include "paging.inc"
+
     .equ RAM,        0x80000000
     .equ MPP_MASK,   3 << 11
     .equ MPP_S,      1 << 11
@@ -557,27 +561,11 @@ amo_check:                        # rd of the AMO (a3) = a4 and the doubleword a
     bne a5, a6, fail
     ret
 
-expect:                           # the trap just taken had mcause a0 and mtval a1
-    bne s8, a0, fail
-    bne s9, a1, fail
-    ret
+    expect_cause
 
-to_s:                             # return to the caller in S mode
-    li t0, MPP_MASK
-    csrc mstatus, t0
-    li t0, MPP_S
-    csrs mstatus, t0
-    csrw mepc, ra
-    mret
+    mode_switches
 
-setpte:                           # table a0, entry a1 = PTE(physical a2, flags a3)
-    srli a2, a2, 12
-    slli a2, a2, 10
-    or a2, a2, a3
-    slli a1, a1, 3
-    add a1, a1, a0
-    sd a2, 0(a1)
-    ret
+    setpte_routine
 
 build_tables:                     # root[2]: identity 1 GiB page; root[1] -> l1 -> l0
     mv s6, ra
@@ -614,25 +602,8 @@ build_tables:                     # root[2]: identity 1 GiB page; root[1] -> l1 
     mv ra, s6
     ret
 
-# ---- M-mode trap handler (as in sv39.s) -----------------------------------------------
-    .align 2
-mtrap:
-    csrr s7, mepc
-    csrr s8, mcause
-    csrr s9, mtval
-    li s11, 9                     # ecall from S (9) or M (11): go on in M mode
-    beq s8, s11, 2f
-    li s11, 11
-    beq s8, s11, 2f
-    beqz s10, fail                # a trap no check expected
-    csrw mepc, s10                # resume where the check said, in the trapping mode
-    li s10, 0
-    mret
-2:  addi s11, s7, 4
-    csrw mepc, s11
-    li s11, MPP_M
-    csrs mstatus, s11
-    mret
+# ---- M-mode trap handler (trap_handler.inc) ----------------------------------------
+    mtrap_resuming
 
     .data
     .align 3

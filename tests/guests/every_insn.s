@@ -7,6 +7,8 @@
 #   the trapping instruction (2 or 4 bytes); an ecall from S or U returns to M mode.
 #   The expected values were computed with a Python model of the spec, not with vkernel.
 
+    .include "prelude.s"
+
     .equ MPP_M,      3 << 11
     .equ SPP_S,      1 << 8
     .equ SSIP,       1 << 1

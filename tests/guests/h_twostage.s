@@ -42,6 +42,10 @@
 # for "back to M-mode", irq_log, set_pte) and the shared constants (LVL_*, IRQ, mstatus and
 # hstatus bits, RAM, PTE flags): see h_framework.inc, which the harness puts in front of
 # this file.
+
+    .include "prelude.s"
+    .include "h_framework.inc"
+
     .equ VMID,       5
     .equ GPA_BASE,   0x100000000
     .equ GPA_A,      GPA_BASE + 0x0000

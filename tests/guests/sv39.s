@@ -14,6 +14,10 @@
 #   root[1] -> l1 -> l0      VA 0x4000_0000.., 4 KiB test pages (VA_* below)
 #   root[0], root[4], root[5], root[256]: gigapages for the superpage and canonical checks
 
+    .include "prelude.s"
+    .include "trap_handler.inc"
+    .include "paging.inc"
+
     .equ RAM,        0x80000000
     .equ UALIAS,     0x40000000          # U code/data alias: VA = PA + UALIAS (bit 30)
     .equ MPP_MASK,   3 << 11
@@ -590,37 +594,11 @@ main:
     j pass
 
 # ---- helpers ------------------------------------------------------------------------
-# to_s / to_u: return to the caller in S / U mode (mret to ra; U runs at the U alias)
-to_s:
-    li t0, MPP_MASK
-    csrc mstatus, t0
-    li t0, MPP_S
-    csrs mstatus, t0
-    csrw mepc, ra
-    mret
-to_u:
-    li t0, MPP_MASK
-    csrc mstatus, t0
-    li t0, UALIAS
-    or t0, ra, t0
-    csrw mepc, t0
-    mret
+    mode_switches ualias=UALIAS
 
-# expect: the trap just taken had mcause a0 and mtval a1
-expect:
-    bne s8, a0, fail
-    bne s9, a1, fail
-    ret
+    expect_cause
 
-# setpte: table a0, entry a1 = PTE for physical address a2 with flags a3 (keeps a0)
-setpte:
-    srli a2, a2, 12
-    slli a2, a2, 10
-    or a2, a2, a3
-    slli a1, a1, 3
-    add a1, a1, a0
-    sd a2, 0(a1)
-    ret
+    setpte_routine
 
 build_tables:
     mv s6, ra
@@ -731,30 +709,8 @@ build_tables:
     mv ra, s6
     ret
 
-# ---- M-mode trap handler ------------------------------------------------------------
-    .align 2
-mtrap:
-    csrr s7, mepc
-    csrr s8, mcause
-    csrr s9, mtval
-    li s11, 8                     # ecall from U (8), S (9) or M (11): go on in M mode
-    beq s8, s11, 2f
-    li s11, 9
-    beq s8, s11, 2f
-    li s11, 11
-    beq s8, s11, 2f
-    beqz s10, fail                # a trap no check expected
-    csrw mepc, s10                # resume where the check said, in the trapping mode
-    li s10, 0
-    mret
-2:  li s11, UALIAS                # M runs untranslated: strip the U alias bit
-    not s11, s11
-    and s11, s7, s11
-    addi s11, s11, 4              # the instruction after the ecall
-    csrw mepc, s11
-    li s11, MPP_M
-    csrs mstatus, s11
-    mret
+# ---- M-mode trap handler (trap_handler.inc) ----------------------------------------
+    mtrap_resuming ualias=UALIAS
 
 nc_target:                        # reached only if a bad fetch were allowed
     j fail

@@ -10,6 +10,10 @@
 # Page tables: root[2] identity-maps RAM as one 1 GiB page (A and D already set), so S mode
 # can read and write the page tables directly; root[1] -> l1 -> l0 hold the test pages.
 
+    .include "prelude.s"
+    .include "trap_handler.inc"
+    .include "paging.inc"
+
     .equ RAM,        0x80000000
     .equ MPP_MASK,   3 << 11
     .equ MPP_S,      1 << 11
@@ -304,27 +308,11 @@ main:
     j pass
 
 # ---- helpers ------------------------------------------------------------------------
-to_s:                             # return to the caller in S mode
-    li t0, MPP_MASK
-    csrc mstatus, t0
-    li t0, MPP_S
-    csrs mstatus, t0
-    csrw mepc, ra
-    mret
+    mode_switches
 
-expect:                           # the trap just taken had mcause a0 and mtval a1
-    bne s8, a0, fail
-    bne s9, a1, fail
-    ret
+    expect_cause
 
-setpte:                           # table a0, entry a1 = PTE(physical a2, flags a3)
-    srli a2, a2, 12
-    slli a2, a2, 10
-    or a2, a2, a3
-    slli a1, a1, 3
-    add a1, a1, a0
-    sd a2, 0(a1)
-    ret
+    setpte_routine
 
 build_tables:
     mv s6, ra
@@ -390,25 +378,8 @@ build_tables:
     mv ra, s6
     ret
 
-# ---- M-mode trap handler (as in sv39.s) -----------------------------------------------
-    .align 2
-mtrap:
-    csrr s7, mepc
-    csrr s8, mcause
-    csrr s9, mtval
-    li s11, 9                     # ecall from S: go on in M mode after it
-    beq s8, s11, 2f
-    li s11, 11                    # ecall from M: likewise
-    beq s8, s11, 2f
-    beqz s10, fail                # a trap no check expected
-    csrw mepc, s10                # resume where the check said, in the trapping mode
-    li s10, 0
-    mret
-2:  addi s11, s7, 4
-    csrw mepc, s11
-    li s11, MPP_M
-    csrs mstatus, s11
-    mret
+# ---- M-mode trap handler (trap_handler.inc) ----------------------------------------
+    mtrap_resuming
 
     .align 12
 xstub:                            # a page of code for the fetch checks
