@@ -17,25 +17,13 @@
     .include "trap_handler.inc"
     .include "paging.inc"
 
-    .equ RAM,        0x80000000
-    .equ MPP_MASK,   3 << 11
-    .equ MPP_S,      1 << 11
-    .equ MPP_M,      3 << 11
-    .equ SATP_SV39,  8 << 60
-    .equ F_PTR,      0x01
-    .equ F_R,        0x43
-    .equ F_RW,       0xC7
-    .equ F_X,        0x49
-    .equ F_RWX,      0xCF
     .equ VA_R,       0x40000000          # l0[0] pageR, read-only
     .equ VA_RW,      0x40001000          # l0[1] pageRW
     .equ VA_X,       0x40002000          # l0[2] pageR, execute-only
     .equ SENT,       0xAAAAAAAA00000000  # sentinel in the untouched upper word
 
 main:
-    la t0, mtrap
-    csrw mtvec, t0
-    li s10, 0
+    resuming_init                 # mtvec = mtrap, s10 = 0, PMP open
     la s0, buf                    # s0: 8-byte aligned scratch (buf .. buf+31)
 
     # ---- LR/SC ----------------------------------------------------------------------
@@ -494,16 +482,7 @@ main:
 
     # ---- under Sv39 (S mode) --------------------------------------------------------
     call build_tables
-    la a0, root
-    srli a0, a0, 12
-    li a1, SATP_SV39
-    or a0, a0, a1
-    csrw satp, a0
-    sfence.vma
-    li t0, -1                     # PMP: all memory RWX for S mode
-    csrw pmpaddr0, t0
-    li t0, 0x1F
-    csrw pmpcfg0, t0
+    satp_sv39 root
     call to_s
 
     li gp, 49                     # AMOs and LR/SC work through a translated RW page

@@ -21,17 +21,7 @@
     .include "trap_handler.inc"
 
 main:
-    la t0, m_trap
-    csrw mtvec, t0
-    li s1, 0
-    li s5, 0
-    li a7, 0
-    # The spec says S/U accesses fail when no PMP entry matches; vkernel does not enforce
-    # PMP, but set up entry 0 = NAPOT over all of memory with RWX as firmware would.
-    li t0, -1
-    csrw pmpaddr0, t0
-    li t0, 0x1f                   # A=NAPOT (3 << 3) | X | W | R
-    csrw pmpcfg0, t0
+    recording_init                # mtvec, stvec, s1 = s5 = s7 = 0, a7 = 0, PMP open
 
 # ---- mstatus -----------------------------------------------------------------------------
     li gp, 1                      # UXL and SXL read 2 (XLEN 64 in U and S)

@@ -19,15 +19,6 @@
     .include "trap_handler.inc"
     .include "paging.inc"
 
-    .equ RAM,        0x80000000
-    .equ MPP_MASK,   3 << 11
-    .equ MPP_S,      1 << 11
-    .equ MPP_M,      3 << 11
-    .equ SATP_SV39,  8 << 60
-    .equ F_PTR,      0x01
-    .equ F_R,        0x43
-    .equ F_RW,       0xC7
-    .equ F_RWX,      0xCF
     # virtual pages (l0[i] maps VA0 + i * 0x1000)
     .equ VA0,        0x40000000          # l0[0] -> PHI  RW  } side by side virtually,
     .equ VA1,        0x40001000          # l0[1] -> PLO  RW  } in reverse order physically
@@ -39,9 +30,7 @@
     .equ JUNK,       0x5A5A5A5A5A5A5A5A
 
 main:
-    la t0, mtrap
-    csrw mtvec, t0
-    li s10, 0
+    resuming_init                 # mtvec = mtrap, s10 = 0, PMP open
 
     # ---- M mode, physical memory: region = buf ------------------------------------
     la s2, buf
@@ -52,16 +41,7 @@ main:
 
     # ---- S mode, Sv39: region = VA0 + 0xff8 .. VA1 + 0x007 (crosses the page boundary)
     call build_tables
-    la a0, root
-    srli a0, a0, 12
-    li a1, SATP_SV39
-    or a0, a0, a1
-    csrw satp, a0
-    sfence.vma
-    li t0, -1                     # PMP: all memory RWX for S mode
-    csrw pmpaddr0, t0
-    li t0, 0x1F
-    csrw pmpcfg0, t0
+    satp_sv39 root
     call to_s
     li s2, VA0 + 0xFF8
     li s3, 110

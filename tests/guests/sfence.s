@@ -26,15 +26,8 @@
     .include "trap_handler.inc"
     .include "paging.inc"
 
-    .equ RAM,        0x80000000
     .equ UALIAS,     0x40000000
-    .equ MPP_MASK,   3 << 11
-    .equ MPP_S,      1 << 11
-    .equ MPP_M,      3 << 11
     .equ TVM,        1 << 20
-    .equ SATP_SV39,  8 << 60
-    .equ F_PTR,      0x01
-    .equ F_RW,       0xC7                # V R W A D
     .equ F_G,        0x20
     .equ F_RWX_G,    0xEF
     .equ F_U,        0x10
@@ -46,13 +39,7 @@
     .equ MEGA_PA,    0x80200000
 
 main:
-    la t0, mtrap
-    csrw mtvec, t0
-    li s10, 0
-    li t0, -1                     # PMP: all memory RWX for S and U
-    csrw pmpaddr0, t0
-    li t0, 0x1F
-    csrw pmpcfg0, t0
+    resuming_init                 # mtvec = mtrap, s10 = 0, PMP open
     la a0, P1                     # page contents
     li a1, 0x111
     sd a1, 0(a0)

@@ -1,7 +1,8 @@
 # Sv39 address translation: Bare vs Sv39, the 3-level walk, superpages, canonical
 # addresses, invalid and reserved PTEs, R/W/X permissions, U pages, SUM, MXR and MPRV.
 #
-# How the test moves between privilege modes (nothing is delegated: every trap goes to M):
+# How the test moves between privilege modes (nothing is delegated: every trap goes to M;
+# the handler and helpers are those of trap_handler.inc and paging.inc):
 #   call to_s / call to_u   continue at the next instruction in S / U mode (mret)
 #   ecall                   continue at the next instruction in M mode (see mtrap)
 # A check that expects a trap puts the resume address in s10; the M-mode handler then
@@ -18,7 +19,6 @@
     .include "trap_handler.inc"
     .include "paging.inc"
 
-    .equ RAM,        0x80000000
     .equ UALIAS,     0x40000000          # U code/data alias: VA = PA + UALIAS (bit 30)
     .equ MPP_MASK,   3 << 11
     .equ MPP_S,      1 << 11
@@ -26,14 +26,7 @@
     .equ MPRV,       1 << 17
     .equ SUM,        1 << 18
     .equ MXR,        1 << 19
-    .equ SATP_SV39,  8 << 60
     # PTE flag sets (V=1 R=2 W=4 X=8 U=16 G=32 A=64 D=128); A and D preset
-    .equ F_PTR,      0x01                # V only: a pointer to the next level
-    .equ F_R,        0x43
-    .equ F_RW,       0xC7
-    .equ F_X,        0x49
-    .equ F_RX,       0x4B
-    .equ F_RWX,      0xCF
     .equ F_W,        0xC5                # W without R: reserved
     .equ F_WX,       0xCD                # W+X without R: reserved
     .equ F_U,        0x10
@@ -63,15 +56,7 @@
     .equ MEGA_PA,    0x80200000
 
 main:
-    la t0, mtrap
-    csrw mtvec, t0
-    li s10, 0
-    # PMP: one NAPOT region over all addresses with RWX, so S and U may access memory
-    # (with PMP entries implemented, an S/U access matching no entry would fail)
-    li t0, -1
-    csrw pmpaddr0, t0
-    li t0, 0x1F
-    csrw pmpcfg0, t0
+    resuming_init                 # mtvec = mtrap, s10 = 0, PMP open
     # known data in the physical pages
     la a0, pageA
     li a1, 0x1111222233334444
@@ -500,12 +485,7 @@ main:
     bne a1, a2, fail
     li a0, MPRV
     csrc mstatus, a0
-    la a0, root                   # back to the full table
-    srli a0, a0, 12
-    li a1, SATP_SV39
-    or a0, a0, a1
-    csrw satp, a0
-    sfence.vma
+    satp_sv39 root                # back to the full table
 
     call to_u                     # ---- U mode (running at the U alias) ------------
 

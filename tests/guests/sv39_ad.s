@@ -14,32 +14,19 @@
     .include "trap_handler.inc"
     .include "paging.inc"
 
-    .equ RAM,        0x80000000
-    .equ MPP_MASK,   3 << 11
-    .equ MPP_S,      1 << 11
-    .equ MPP_M,      3 << 11
-    .equ SATP_SV39,  8 << 60
     .equ ADUE,       1 << 61
     .equ PTE_A,      0x40
     .equ PTE_D,      0x80
-    .equ F_PTR,      0x01
-    .equ F_RWX_AD,   0xCF
-    .equ F_RW,       0x07                # V R W, A=0 D=0
+    .equ F_RW_NOAD,  0x07                # V R W, A=0 D=0
     .equ F_RW_A,     0x47                # V R W A, D=0
-    .equ F_X,        0x09                # V X, A=0
+    .equ F_X_NOA,    0x09                # V X, A=0
     .equ VA0,        0x40000000          # l0[i] maps VA0 + i * 0x1000
     .equ MEGA_VA,    0x40200000          # l1[1]: 2 MiB page, A=0
     .equ MEGA_VA2,   0x40400000          # l1[2]: the same 2 MiB page, A=0
     .equ MEGA_PA,    0x80200000
 
 main:
-    la t0, mtrap
-    csrw mtvec, t0
-    li s10, 0
-    li t0, -1                     # PMP: all memory RWX for S and U
-    csrw pmpaddr0, t0
-    li t0, 0x1F
-    csrw pmpcfg0, t0
+    resuming_init                 # mtvec = mtrap, s10 = 0, PMP open
     la a0, pageA
     li a1, 0x1111222233334444
     sd a1, 0(a0)
@@ -54,12 +41,7 @@ main:
     beqz a0, fail
 
     call build_tables
-    la a0, root
-    srli a0, a0, 12
-    li a1, SATP_SV39
-    or a0, a0, a1
-    csrw satp, a0
-    sfence.vma
+    satp_sv39 root
     call to_s                     # ---- S mode, ADUE=1 ---------------------------
 
     li gp, 2                      # a load sets A (and only A) in the leaf PTE in memory
@@ -323,7 +305,7 @@ build_tables:
     call setpte
     li a1, 2                      # root[2]: identity gigapage, A and D set
     li a2, RAM
-    li a3, F_RWX_AD
+    li a3, F_RWX
     call setpte
     la a0, l1
     li a1, 0                      # l1[0] -> l0
@@ -332,28 +314,28 @@ build_tables:
     call setpte
     li a1, 1                      # l1[1]: 2 MiB page, A=0 D=0
     li a2, MEGA_PA
-    li a3, F_RW
+    li a3, F_RW_NOAD
     call setpte
     li a1, 2                      # l1[2]: the same, for the ADUE=0 check
     li a2, MEGA_PA
-    li a3, F_RW
+    li a3, F_RW_NOAD
     call setpte
     la a0, l0
     li a1, 0                      # l0[0] pageA RW, A=0 D=0
     la a2, pageA
-    li a3, F_RW
+    li a3, F_RW_NOAD
     call setpte
     li a1, 1                      # l0[1] pageB RW, A=0 D=0
     la a2, pageB
-    li a3, F_RW
+    li a3, F_RW_NOAD
     call setpte
     li a1, 2                      # l0[2] xstub X, A=0
     la a2, xstub
-    li a3, F_X
+    li a3, F_X_NOA
     call setpte
     li a1, 3                      # l0[3] pageA RW, A=0 D=0
     la a2, pageA
-    li a3, F_RW
+    li a3, F_RW_NOAD
     call setpte
     li a1, 4                      # l0[4] pageB RW, A=1 D=0
     la a2, pageB
@@ -361,11 +343,11 @@ build_tables:
     call setpte
     li a1, 5                      # l0[5] pageA RW, A=0 D=0
     la a2, pageA
-    li a3, F_RW
+    li a3, F_RW_NOAD
     call setpte
     li a1, 6                      # l0[6] xstub X, A=0
     la a2, xstub
-    li a3, F_X
+    li a3, F_X_NOA
     call setpte
     li a1, 7                      # l0[7] pageB RW, A=1 D=0
     la a2, pageB

@@ -19,17 +19,7 @@
     .include "trap_handler.inc"
 
 main:
-    la t0, m_trap
-    csrw mtvec, t0
-    la t0, s_trap
-    csrw stvec, t0
-    li s1, 0
-    li s5, 0
-    li a7, 0
-    li t0, -1                     # PMP entry 0: all of memory, RWX (as firmware would)
-    csrw pmpaddr0, t0
-    li t0, 0x1f
-    csrw pmpcfg0, t0
+    recording_init                # mtvec, stvec, s1 = s5 = s7 = 0, a7 = 0, PMP open
 
 # ---- ecall ----------------------------------------------------------------------------------
     li gp, 1                      # ecall in M: cause 11, mepc = the ecall, mtval = 0
