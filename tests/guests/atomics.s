@@ -551,20 +551,7 @@ build_tables:                     # root[2]: identity 1 GiB page; root[1] -> l1 
     la a0, pageR
     li a1, 0x5EED
     sd a1, 0(a0)
-    la a0, root
-    li a1, 1
-    la a2, l1
-    li a3, F_PTR
-    call setpte
-    li a1, 2
-    li a2, RAM
-    li a3, F_RWX
-    call setpte
-    la a0, l1
-    li a1, 0
-    la a2, l0
-    li a3, F_PTR
-    call setpte
+    base_tables root, l1, l0      # root[1] -> l1 -> l0, root[2] = RAM
     la a0, l0
     li a1, 0
     la a2, pageR

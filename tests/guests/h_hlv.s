@@ -610,19 +610,7 @@ build_tables:
     li a1, F_URW
     li a3, 5                      # GPA_NX
     jal set_pte
-    la a2, vs_root                # VS-stage
-    li a0, RAM
-    li a1, F_RWX
-    li a3, 2
-    jal set_pte
-    la a0, vs_l1
-    li a1, PTR
-    li a3, 1
-    jal set_pte
-    la a2, vs_l1
-    la a0, vs_l0
-    li a3, 0
-    jal set_pte
+    vs_tables vs_root, vs_l1, vs_l0    # VS-stage
     la a2, vs_l0
     li a0, GPA_A
     li a1, F_RW

@@ -339,20 +339,7 @@ build_tables:
     la a0, PZ                     # PZ: byte i = (i + 0x20) & 0xff (0x000.. = 20 21 22 ..)
     li a1, 0x20
     call fill_page
-    la a0, root
-    li a1, 1
-    la a2, l1
-    li a3, F_PTR
-    call setpte
-    li a1, 2                      # identity 1 GiB page over RAM
-    li a2, RAM
-    li a3, F_RWX
-    call setpte
-    la a0, l1
-    li a1, 0
-    la a2, l0
-    li a3, F_PTR
-    call setpte
+    base_tables root, l1, l0      # root[1] -> l1 -> l0, root[2] = RAM
     la a0, l0
     li a1, 0
     la a2, PHI

@@ -298,20 +298,7 @@ main:
 
 build_tables:
     mv s6, ra
-    la a0, root
-    li a1, 1                      # root[1] -> l1
-    la a2, l1
-    li a3, F_PTR
-    call setpte
-    li a1, 2                      # root[2]: identity gigapage, A and D set
-    li a2, RAM
-    li a3, F_RWX
-    call setpte
-    la a0, l1
-    li a1, 0                      # l1[0] -> l0
-    la a2, l0
-    li a3, F_PTR
-    call setpte
+    base_tables root, l1, l0      # root[1] -> l1 -> l0, root[2] = RAM
     li a1, 1                      # l1[1]: 2 MiB page, A=0 D=0
     li a2, MEGA_PA
     li a3, F_RW_NOAD
