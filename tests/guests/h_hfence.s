@@ -427,19 +427,7 @@ vsatp1:                           # vsatp <- vs_root, Sv39, ASID 3
 
 build_tables:
     mv s11, ra
-    la a2, g_root
-    li a0, RAM
-    li a1, F_URWX
-    li a3, 2
-    jal set_pte
-    la a0, g_l1
-    li a1, PTR
-    li a3, 4
-    jal set_pte
-    la a2, g_l1
-    la a0, g_l0
-    li a3, 0
-    jal set_pte
+    g_tables g_root, g_l1, g_l0
     la a2, g_l0
     la a0, page1
     li a1, F_URW
