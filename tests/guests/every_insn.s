@@ -1712,6 +1712,9 @@ main:
     csrw mtvec, t0
     j pass
 
+# Its own handler, not one of trap_handler.inc's: it takes an ecall from M as a trap to
+# record (check 174) while any ecall from S or U returns to M with no a7 = 0x4d4d (checks
+# 179-181), and it records into s10/s11, the scratch registers of those handlers.
     .align 2
 trap_handler:                     # s10 = mcause, s11 = mtval; resume after the instruction
     csrr s10, mcause
