@@ -1,4 +1,9 @@
-"""Run the self-checking guest programs in tests/guests/ (see prelude.s for conventions)."""
+"""Run the self-checking guest programs in tests/guests/ (see prelude.s for conventions).
+
+Each guest brings in what it shares with the others by ``.include`` (prelude.s first;
+h_framework.inc for the h_* guests; trap_handler.inc and paging.inc for handlers and
+helpers), looked up in tests/guests/, so an assembler error names the file and line.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,6 @@ from pathlib import Path
 from vkernel import Machine, assemble
 
 GUEST_DIR = Path(__file__).parent / "guests"
-PRELUDE = (GUEST_DIR / "prelude.s").read_text()
-# the H-extension guests' shared framework (not a guest: .inc), between prelude and guest
-H_FRAMEWORK = (GUEST_DIR / "h_framework.inc").read_text()
-# included on the guest's first line (';' separates statements), so that errors name the
-# guest's own line numbers
-INCLUDE_PRELUDE = '.include "prelude.s"; '
 
 
 def guest_names() -> list[str]:
@@ -20,11 +19,8 @@ def guest_names() -> list[str]:
 
 
 def build(name: str):
-    source = (GUEST_DIR / f"{name}.s").read_text()
-    if name.startswith("h_"):
-        source = '.include "h_framework.inc"; ' + source
-    return assemble(INCLUDE_PRELUDE + source, name=name, filename=f"tests/guests/{name}.s",
-                    include_dirs=[GUEST_DIR])
+    path = GUEST_DIR / f"{name}.s"
+    return assemble(path.read_text(), name=name, filename=str(path), include_dirs=[GUEST_DIR])
 
 
 def run_guest(name: str, max_steps: int = 5_000_000, **machine_kw) -> tuple[Machine, object]:
@@ -43,5 +39,5 @@ def long_kernel(loops: int):
     source = (GUEST_DIR / "tiny_kernel.s").read_text()
     busy = "li s0, 1000 "
     assert source.count(busy) == 1
-    return assemble(INCLUDE_PRELUDE + source.replace(busy, f"li s0, {loops} "),
-                    name="long_kernel", include_dirs=[GUEST_DIR])
+    return assemble(source.replace(busy, f"li s0, {loops} "), name="long_kernel",
+                    include_dirs=[GUEST_DIR])

@@ -2,8 +2,10 @@
 
 The guests are written from the RISC-V hypervisor specification; tests/test_guests.py runs
 them on vkernel. Here each one is built with GNU binutils and run on QEMU's ``virt`` board
-(``-cpu rv64,h=true -bios none``), behind a QEMU variant of tests/guests/prelude.s and the
-guests' shared framework tests/guests/h_framework.inc (as on vkernel). The QEMU prelude's
+(``-cpu rv64,h=true -bios none``). A guest includes ``prelude.s`` and the guests' shared
+framework ``h_framework.inc``; here GNU as runs in a directory that holds a QEMU variant of
+tests/guests/prelude.s (GNU as looks in the working directory first), with ``-I``
+tests/guests for the rest. The QEMU prelude's
 ``pass`` / ``fail`` report through the SiFive test finisher at 0x100000 (exit status 0 / gp)
 and print ``PASS`` / ``FAIL <gp> a0=.. a1=.. a2=.. s2=.. s3=.. s4=.. s8=.. s9=..`` (hex) on
 the UART. ``python tests/test_h_qemu.py h_csrs [--raw]`` runs one guest and shows that line
@@ -42,7 +44,7 @@ QEMU = "qemu-system-riscv64"
 QEMU_ARGS = ["-machine", "virt", "-cpu", "rv64,h=true", "-bios", "none", "-nographic"]
 TIMEOUT = 30  # seconds for one QEMU run (a guest takes well under one)
 MAGIC = 0x4D4D  # a7 value that makes the guests' trap handlers return to M-mode
-H_FRAMEWORK = GUEST_DIR / "h_framework.inc"  # in front of every h_*.s guest; holds no tag
+H_FRAMEWORK = GUEST_DIR / "h_framework.inc"  # every h_*.s guest includes it; holds no tag
 
 # {guest: {check numbers that QEMU 7.2 gets wrong}}; the reason is next to the tag in the guest.
 # In short: h_csrs: 64-bit hcounteren, hgatp not legalised (PPN[1:0], MODE), vsip without
@@ -228,11 +230,16 @@ def build(source: str, workdir: Path, name: str) -> Path:
     tools = binutils()
     assert tools is not None
     asm, ld = tools
+    assert source.count('.include "prelude.s"') == 1, f"{name} does not include the prelude"
     src = workdir / f"{name}.s"
-    src.write_text(qemu_prelude() + H_FRAMEWORK.read_text() + source)
+    src.write_text(source)
+    # the guest's .include "prelude.s" finds this one: GNU as looks in its working directory
+    # before the -I directories
+    (workdir / "prelude.s").write_text(qemu_prelude())
     obj, elf = workdir / f"{name}.o", workdir / f"{name}.elf"
-    run = subprocess.run([asm, f"-march={MARCH}", "-mabi=lp64", "-mno-relax", str(src),
-                          "-o", str(obj)], capture_output=True, text=True)
+    run = subprocess.run([asm, f"-march={MARCH}", "-mabi=lp64", "-mno-relax", f"-I{GUEST_DIR}",
+                          str(src), "-o", str(obj)], capture_output=True, text=True,
+                         cwd=workdir)
     assert run.returncode == 0, f"GNU as rejected {name}:\n{run.stderr}"
     run = subprocess.run([ld, "--no-relax", "-Ttext=0x80000000", "-e", "_start", str(obj),
                           "-o", str(elf)], capture_output=True, text=True)

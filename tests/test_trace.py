@@ -648,10 +648,11 @@ def vkernel_cli(*args: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("suffix", [".nc", ".zarr"])
 def test_cli_run_writes_a_trace(tmp_path, suffix):
     src = tmp_path / "k.s"
-    from guests import GUEST_DIR, PRELUDE
-    src.write_text(PRELUDE + (GUEST_DIR / "tiny_kernel.s").read_text())
+    from guests import GUEST_DIR
+    src.write_text((GUEST_DIR / "tiny_kernel.s").read_text())
     out = tmp_path / f"k{suffix}"
-    r = vkernel_cli("run", str(src), "--trace", str(out), "--families", "step,trap")
+    r = vkernel_cli("run", str(src), "-I", str(GUEST_DIR), "--trace", str(out), "--families",
+                    "step,trap")
     assert r.returncode == 0, r.stderr
     assert f"trace written to {out}" in r.stderr
     ds = open_trace(out)
@@ -660,7 +661,8 @@ def test_cli_run_writes_a_trace(tmp_path, suffix):
     assert ds.sizes["step"] == m.hart.instret
     assert json.loads(ds.attrs["program"])["name"] == "k"
     # budget exhausted: the trace still holds what ran
-    r = vkernel_cli("run", str(src), "--trace", str(out), "--max-steps", "100")
+    r = vkernel_cli("run", str(src), "-I", str(GUEST_DIR), "--trace", str(out),
+                    "--max-steps", "100")
     assert r.returncode == 124
     assert open_trace(out).sizes["step"] + open_trace(out).sizes["trap"] == 100
 

@@ -13,25 +13,17 @@
 # Most checks run in M mode on physical memory. Expected traps work as in sv39.s: s10 =
 # where to resume, the handler leaves mepc in s7, mcause in s8 and mtval in s9.
 
-    .equ RAM,        0x80000000
-    .equ MPP_MASK,   3 << 11
-    .equ MPP_S,      1 << 11
-    .equ MPP_M,      3 << 11
-    .equ SATP_SV39,  8 << 60
-    .equ F_PTR,      0x01
-    .equ F_R,        0x43
-    .equ F_RW,       0xC7
-    .equ F_X,        0x49
-    .equ F_RWX,      0xCF
+    .include "prelude.s"
+    .include "trap_handler.inc"
+    .include "paging.inc"
+
     .equ VA_R,       0x40000000          # l0[0] pageR, read-only
     .equ VA_RW,      0x40001000          # l0[1] pageRW
     .equ VA_X,       0x40002000          # l0[2] pageR, execute-only
     .equ SENT,       0xAAAAAAAA00000000  # sentinel in the untouched upper word
 
 main:
-    la t0, mtrap
-    csrw mtvec, t0
-    li s10, 0
+    resuming_init                 # mtvec = mtrap, s10 = 0, PMP open
     la s0, buf                    # s0: 8-byte aligned scratch (buf .. buf+31)
 
     # ---- LR/SC ----------------------------------------------------------------------
@@ -490,16 +482,7 @@ main:
 
     # ---- under Sv39 (S mode) --------------------------------------------------------
     call build_tables
-    la a0, root
-    srli a0, a0, 12
-    li a1, SATP_SV39
-    or a0, a0, a1
-    csrw satp, a0
-    sfence.vma
-    li t0, -1                     # PMP: all memory RWX for S mode
-    csrw pmpaddr0, t0
-    li t0, 0x1F
-    csrw pmpcfg0, t0
+    satp_sv39 root
     call to_s
 
     li gp, 49                     # AMOs and LR/SC work through a translated RW page
@@ -557,47 +540,18 @@ amo_check:                        # rd of the AMO (a3) = a4 and the doubleword a
     bne a5, a6, fail
     ret
 
-expect:                           # the trap just taken had mcause a0 and mtval a1
-    bne s8, a0, fail
-    bne s9, a1, fail
-    ret
+    expect_cause
 
-to_s:                             # return to the caller in S mode
-    li t0, MPP_MASK
-    csrc mstatus, t0
-    li t0, MPP_S
-    csrs mstatus, t0
-    csrw mepc, ra
-    mret
+    mode_switches
 
-setpte:                           # table a0, entry a1 = PTE(physical a2, flags a3)
-    srli a2, a2, 12
-    slli a2, a2, 10
-    or a2, a2, a3
-    slli a1, a1, 3
-    add a1, a1, a0
-    sd a2, 0(a1)
-    ret
+    setpte_routine
 
 build_tables:                     # root[2]: identity 1 GiB page; root[1] -> l1 -> l0
     mv s6, ra
     la a0, pageR
     li a1, 0x5EED
     sd a1, 0(a0)
-    la a0, root
-    li a1, 1
-    la a2, l1
-    li a3, F_PTR
-    call setpte
-    li a1, 2
-    li a2, RAM
-    li a3, F_RWX
-    call setpte
-    la a0, l1
-    li a1, 0
-    la a2, l0
-    li a3, F_PTR
-    call setpte
+    base_tables root, l1, l0      # root[1] -> l1 -> l0, root[2] = RAM
     la a0, l0
     li a1, 0
     la a2, pageR
@@ -614,25 +568,8 @@ build_tables:                     # root[2]: identity 1 GiB page; root[1] -> l1 
     mv ra, s6
     ret
 
-# ---- M-mode trap handler (as in sv39.s) -----------------------------------------------
-    .align 2
-mtrap:
-    csrr s7, mepc
-    csrr s8, mcause
-    csrr s9, mtval
-    li s11, 9                     # ecall from S (9) or M (11): go on in M mode
-    beq s8, s11, 2f
-    li s11, 11
-    beq s8, s11, 2f
-    beqz s10, fail                # a trap no check expected
-    csrw mepc, s10                # resume where the check said, in the trapping mode
-    li s10, 0
-    mret
-2:  addi s11, s7, 4
-    csrw mepc, s11
-    li s11, MPP_M
-    csrs mstatus, s11
-    mret
+# ---- M-mode trap handler (trap_handler.inc) ----------------------------------------
+    mtrap_resuming
 
     .data
     .align 3

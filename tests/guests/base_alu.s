@@ -1,4 +1,7 @@
 # RV64I arithmetic and logic, with edge values; the check number is in gp.
+
+    .include "prelude.s"
+
 main:
     li gp, 1
     li a0, -1

@@ -9,7 +9,7 @@
 #   s6  mstatus seen by the handler
 #   s10, s11 scratch of the handlers (never used by the checks)
 # An ecall with a7 = 0x4d4d from S or U is not recorded: m_trap returns to the caller
-# in M-mode ("go back to M"). enter_s / enter_u continue at the caller in S / U.
+# in M-mode ("go back to M"). to_s / to_u continue at the caller in S / U.
 #
 # Bits used below:
 #   mstatus: SIE 1, MIE 3, SPIE 5, MPIE 7, SPP 8, MPP 12:11, MPRV 17, SUM 18, MXR 19,
@@ -17,18 +17,11 @@
 #            SD 63 (no F/V extensions: those read 0)
 #   mip/mie: SSI 1, MSI 3, STI 5, MTI 7, SEI 9, MEI 11
 
+    .include "prelude.s"
+    .include "trap_handler.inc"
+
 main:
-    la t0, m_trap
-    csrw mtvec, t0
-    li s1, 0
-    li s5, 0
-    li a7, 0
-    # The spec says S/U accesses fail when no PMP entry matches; vkernel does not enforce
-    # PMP, but set up entry 0 = NAPOT over all of memory with RWX as firmware would.
-    li t0, -1
-    csrw pmpaddr0, t0
-    li t0, 0x1f                   # A=NAPOT (3 << 3) | X | W | R
-    csrw pmpcfg0, t0
+    recording_init                # mtvec, stvec, s1 = s5 = s7 = 0, a7 = 0, PMP open
 
 # ---- mstatus -----------------------------------------------------------------------------
     li gp, 1                      # UXL and SXL read 2 (XLEN 64 in U and S)
@@ -378,7 +371,7 @@ main:
     # S-mode with mcounteren = 0: cycle, time and instret are illegal instructions;
     # the trap leaves rd unwritten and mtval holds the instruction bits
     li gp, 39
-    jal enter_s
+    jal to_s
     li a0, 0x55
 1:  csrr a0, cycle
     la a1, 1b
@@ -400,7 +393,7 @@ main:
 
     li gp, 42                     # mcounteren.TM only: time readable in S, cycle still not
     csrwi mcounteren, 2
-    jal enter_s
+    jal to_s
     csrr a0, time
     bnez s5, fail
 1:  csrr a0, cycle
@@ -411,7 +404,7 @@ main:
 
     li gp, 43                     # mcounteren = 7: S reads all three ...
     csrwi mcounteren, 7
-    jal enter_s
+    jal to_s
     csrr a0, cycle
     csrr a0, time
     csrr a0, instret
@@ -420,7 +413,7 @@ main:
     li gp, 44                     # ... but U also needs scounteren (still 0)
     li a7, 0x4d4d
     ecall
-    jal enter_u
+    jal to_u
 1:  csrr a0, cycle
     la a1, 1b
     jal expect_illegal
@@ -435,7 +428,7 @@ main:
 
     li gp, 45                     # mcounteren = scounteren = 7: U reads all three
     csrwi scounteren, 7
-    jal enter_u
+    jal to_u
     csrr a0, cycle
     csrr a0, time
     csrr a0, instret
@@ -445,7 +438,7 @@ main:
 
     li gp, 46                     # scounteren alone does not open a counter to U
     csrw mcounteren, zero
-    jal enter_u
+    jal to_u
 1:  csrr a0, time
     la a1, 1b
     jal expect_illegal
@@ -455,7 +448,7 @@ main:
     li gp, 47                     # scounteren does not restrict S itself
     csrwi mcounteren, 7
     csrw scounteren, zero
-    jal enter_s
+    jal to_s
     csrr a0, cycle
     bnez s5, fail
     li a7, 0x4d4d
@@ -470,7 +463,7 @@ main:
 
 # ---- privilege of the CSR number ---------------------------------------------------------
     li gp, 49                     # bits 9:8 of the number give the lowest privilege: an
-    jal enter_s                   # M CSR from S is illegal ...
+    jal to_s                   # M CSR from S is illegal ...
 1:  csrr a0, mscratch
     la a1, 1b
     jal expect_illegal
@@ -487,7 +480,7 @@ main:
     ecall
 
     li gp, 51                     # an S CSR from U is illegal
-    jal enter_u
+    jal to_u
 1:  csrr a0, sscratch
     la a1, 1b
     jal expect_illegal
@@ -524,7 +517,7 @@ main:
 
     li gp, 55                     # Sstc: stimecmp is illegal in S while menvcfg.STCE = 0
     csrwi mcounteren, 2           # (even with mcounteren.TM = 1)
-    jal enter_s
+    jal to_s
 1:  csrr a0, stimecmp
     la a1, 1b
     jal expect_illegal
@@ -536,7 +529,7 @@ main:
     slli t0, t0, 63
     csrw menvcfg, t0
     csrw mcounteren, zero
-    jal enter_s
+    jal to_s
 1:  csrr a0, stimecmp
     la a1, 1b
     jal expect_illegal
@@ -545,7 +538,7 @@ main:
 
     li gp, 57                     # with both, S can read and write it
     csrwi mcounteren, 2
-    jal enter_s
+    jal to_s
     li t0, -1
     csrw stimecmp, t0
     csrr a0, stimecmp
@@ -708,7 +701,7 @@ main:
     bnez a0, fail
 
     li gp, 75                     # trigger CSRs are M-mode (debug) registers: illegal in S
-    jal enter_s
+    jal to_s
 1:  csrr a0, tselect
     la a1, 1b
     jal expect_illegal
@@ -769,66 +762,12 @@ main:
 
     j pass
 
-# ---- helpers --------------------------------------------------------------------------------
-# expect_illegal: exactly one trap since the last check, an illegal instruction (cause 2)
-# at address a1, with mtval = the (32-bit) instruction's bits. Resets the trap count.
-expect_illegal:
-    li t0, 1
-    bne s5, t0, fail
-    li t0, 2
-    bne s2, t0, fail
-    bne s4, a1, fail
-    lwu t0, 0(a1)
-    bne s3, t0, fail
-    li s5, 0
-    ret
+# ---- helpers and trap handlers (trap_handler.inc) ------------------------------------------
+    expect_illegal_insn
 
-# enter_s / enter_u: mret to the caller's return address in S- / U-mode (from M only)
-enter_s:
-    li t0, 3 << 11
-    csrc mstatus, t0
-    li t0, 1 << 11
-    csrs mstatus, t0
-    csrw mepc, ra
-    mret
-enter_u:
-    li t0, 3 << 11
-    csrc mstatus, t0
-    csrw mepc, ra
-    mret
+    mode_switches
 
-# m_trap: record the trap (s2 mcause, s3 mtval, s4 mepc, s6 mstatus, s5 += 1), then resume
-# after the trapping instruction (2 or 4 bytes, by its low bits). An ecall from S or U with
-# a7 = 0x4d4d instead returns to the caller in M-mode and is not recorded.
-    .align 8
-m_trap:
-    li s10, 0x4d4d
-    bne a7, s10, 1f
-    csrr s10, mcause
-    addi s10, s10, -8
-    li s11, 1
-    bgtu s10, s11, 1f
-    li a7, 0
-    li s10, 3 << 11
-    csrs mstatus, s10
-    csrr s10, mepc
-    addi s10, s10, 4
-    csrw mepc, s10
-    mret
-1:  csrr s2, mcause
-    csrr s3, mtval
-    csrr s4, mepc
-    csrr s6, mstatus
-    addi s5, s5, 1
-    bltz s2, fail                 # no interrupt is expected in this file
-    lhu s10, 0(s4)
-    andi s10, s10, 3
-    xori s10, s10, 3
-    addi s11, s4, 2
-    bnez s10, 2f
-    addi s11, s11, 2
-2:  csrw mepc, s11
-    mret
+    m_trap_recording
 
 # s_trap: only its address is used (as an stvec value); nothing is delegated here
     .align 8

@@ -7,6 +7,8 @@
 #   the trapping instruction (2 or 4 bytes); an ecall from S or U returns to M mode.
 #   The expected values were computed with a Python model of the spec, not with vkernel.
 
+    .include "prelude.s"
+
     .equ MPP_M,      3 << 11
     .equ SPP_S,      1 << 8
     .equ SSIP,       1 << 1
@@ -1710,6 +1712,9 @@ main:
     csrw mtvec, t0
     j pass
 
+# Its own handler, not one of trap_handler.inc's: it takes an ecall from M as a trap to
+# record (check 174) while any ecall from S or U returns to M with no a7 = 0x4d4d (checks
+# 179-181), and it records into s10/s11, the scratch registers of those handlers.
     .align 2
 trap_handler:                     # s10 = mcause, s11 = mtval; resume after the instruction
     csrr s10, mcause

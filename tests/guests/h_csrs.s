@@ -15,6 +15,10 @@
 # for "back to M-mode", irq_log, set_pte) and the shared constants (LVL_*, IRQ, mstatus and
 # hstatus bits, RAM, PTE flags): see h_framework.inc, which the harness puts in front of
 # this file.
+
+    .include "prelude.s"
+    .include "h_framework.inc"
+
     .equ VMID_ALL,  0x3fff << 44         # hgatp.VMID: bits 57:44 (VMIDMAX = 14 for Sv39x4)
     .equ DELTA,     0x0000100000000000   # htimedelta for the time checks
 

@@ -19,6 +19,10 @@
 # for "back to M-mode", irq_log, set_pte) and the shared constants (LVL_*, IRQ, mstatus and
 # hstatus bits, RAM, PTE flags): see h_framework.inc, which the harness puts in front of
 # this file.
+
+    .include "prelude.s"
+    .include "h_framework.inc"
+
     .equ VMID1,      1
     .equ VMID2,      2
     .equ ASID,       3
@@ -423,19 +427,7 @@ vsatp1:                           # vsatp <- vs_root, Sv39, ASID 3
 
 build_tables:
     mv s11, ra
-    la a2, g_root
-    li a0, RAM
-    li a1, F_URWX
-    li a3, 2
-    jal set_pte
-    la a0, g_l1
-    li a1, PTR
-    li a3, 4
-    jal set_pte
-    la a2, g_l1
-    la a0, g_l0
-    li a3, 0
-    jal set_pte
+    g_tables g_root, g_l1, g_l0
     la a2, g_l0
     la a0, page1
     li a1, F_URW
@@ -472,37 +464,13 @@ build_tables:
     li a1, F_URW
     li a3, 0
     jal set_pte
-    la a2, vs_root                # VS-stage
-    li a0, RAM
-    li a1, F_RWX
-    li a3, 2
-    jal set_pte
-    la a0, vs_l1
-    li a1, PTR
-    li a3, 1
-    jal set_pte
-    la a2, vs_l1
-    la a0, vs_l0
-    li a3, 0
-    jal set_pte
+    vs_tables vs_root, vs_l1, vs_l0    # VS-stage: GVA_X -> GPA_P
     la a2, vs_l0
     li a0, GPA_P
     li a1, F_RW
     li a3, 0
     jal set_pte
-    la a2, vs_root2               # vs_root2: GVA_X -> GPA_Q
-    li a0, RAM
-    li a1, F_RWX
-    li a3, 2
-    jal set_pte
-    la a0, vs_l1_2
-    li a1, PTR
-    li a3, 1
-    jal set_pte
-    la a2, vs_l1_2
-    la a0, vs_l0_2
-    li a3, 0
-    jal set_pte
+    vs_tables vs_root2, vs_l1_2, vs_l0_2  # vs_root2: GVA_X -> GPA_Q
     la a2, vs_l0_2
     li a0, GPA_Q
     li a1, F_RW

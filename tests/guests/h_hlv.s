@@ -23,6 +23,10 @@
 # for "back to M-mode", irq_log, set_pte) and the shared constants (LVL_*, IRQ, mstatus and
 # hstatus bits, RAM, PTE flags): see h_framework.inc, which the harness puts in front of
 # this file.
+
+    .include "prelude.s"
+    .include "h_framework.inc"
+
     .equ GPA_BASE,   0x100000000
     .equ GPA_A,      GPA_BASE + 0x0000
     .equ GPA_B,      GPA_BASE + 0x1000
@@ -573,19 +577,7 @@ main:
 
 build_tables:
     mv s11, ra
-    la a2, g_root                 # G-stage
-    li a0, RAM
-    li a1, F_URWX
-    li a3, 2
-    jal set_pte
-    la a0, g_l1
-    li a1, PTR
-    li a3, 4
-    jal set_pte
-    la a2, g_l1
-    la a0, g_l0
-    li a3, 0
-    jal set_pte
+    g_tables g_root, g_l1, g_l0       # G-stage
     la a2, g_l0
     la a0, pageC
     li a1, F_URWX
@@ -606,19 +598,7 @@ build_tables:
     li a1, F_URW
     li a3, 5                      # GPA_NX
     jal set_pte
-    la a2, vs_root                # VS-stage
-    li a0, RAM
-    li a1, F_RWX
-    li a3, 2
-    jal set_pte
-    la a0, vs_l1
-    li a1, PTR
-    li a3, 1
-    jal set_pte
-    la a2, vs_l1
-    la a0, vs_l0
-    li a3, 0
-    jal set_pte
+    vs_tables vs_root, vs_l1, vs_l0    # VS-stage
     la a2, vs_l0
     li a0, GPA_A
     li a1, F_RW

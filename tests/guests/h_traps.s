@@ -22,6 +22,10 @@
 # for "back to M-mode", irq_log, set_pte) and the shared constants (LVL_*, IRQ, mstatus and
 # hstatus bits, RAM, PTE flags): see h_framework.inc, which the harness puts in front of
 # this file.
+
+    .include "prelude.s"
+    .include "h_framework.inc"
+
     .equ NOWHERE,   0x08000000           # no memory, no device: access faults
 
 main:

@@ -42,6 +42,10 @@
 # for "back to M-mode", irq_log, set_pte) and the shared constants (LVL_*, IRQ, mstatus and
 # hstatus bits, RAM, PTE flags): see h_framework.inc, which the harness puts in front of
 # this file.
+
+    .include "prelude.s"
+    .include "h_framework.inc"
+
     .equ VMID,       5
     .equ GPA_BASE,   0x100000000
     .equ GPA_A,      GPA_BASE + 0x0000
@@ -855,21 +859,8 @@ build_tables:
     li a3, 9                      # GPA_PT_RO
     jal set_pte
     # VS-stage root: identity gigapage for the program, GVA_BASE's gigabyte
-    la a2, vs_root
-    li a0, RAM
-    li a1, F_RWX
-    li a3, 2
-    jal set_pte
-    la a0, vs_l1
-    li a1, PTR
-    li a3, 1
-    jal set_pte
-    # vs_l1: [0] -> vs_l0, [1] -> GPA_NONE, [2] -> GPA_PT_X, [3] -> GPA_PT_RO
-    la a2, vs_l1
-    la a0, vs_l0
-    li a1, PTR
-    li a3, 0
-    jal set_pte
+    vs_tables vs_root, vs_l1, vs_l0
+    # vs_l1: [0] -> vs_l0 (vs_tables), [1] -> GPA_NONE, [2] -> GPA_PT_X, [3] -> GPA_PT_RO
     li a0, GPA_NONE
     li a3, 1
     jal set_pte

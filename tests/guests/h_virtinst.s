@@ -20,6 +20,10 @@
 # for "back to M-mode", irq_log, set_pte) and the shared constants (LVL_*, IRQ, mstatus and
 # hstatus bits, RAM, PTE flags): see h_framework.inc, which the harness puts in front of
 # this file.
+
+    .include "prelude.s"
+    .include "h_framework.inc"
+
     .equ VI,         22                  # virtual-instruction exception
     .equ II,         2                   # illegal-instruction exception
     .equ STCE,       1 << 63             # menvcfg / henvcfg.STCE

@@ -26,19 +26,11 @@
 # 0x20_0000 + 0x1000*c and claim/complete at +4 (context 0 = M, 1 = S of hart 0).
 # UART 0x1000_0000 (PLIC source 10): IER at +1 (bit 1: THR-empty interrupt), IIR at +2.
 
+    .include "prelude.s"
+    .include "trap_handler.inc"
+
 main:
-    la t0, m_trap
-    csrw mtvec, t0
-    la t0, s_trap
-    csrw stvec, t0
-    li s1, 0
-    li s5, 0
-    li s7, 0
-    li a7, 0
-    li t0, -1                     # PMP entry 0: all of memory, RWX (as firmware would)
-    csrw pmpaddr0, t0
-    li t0, 0x1f
-    csrw pmpcfg0, t0
+    recording_init                # mtvec, stvec, s1 = s5 = s7 = 0, a7 = 0, PMP open
     li t0, -1                     # stimecmp far in the future (Sstc is off until used)
     csrw stimecmp, t0
 
@@ -248,7 +240,7 @@ main:
     csrwi mcounteren, 2
     li t0, 1 << 5
     csrw mideleg, t0
-    jal enter_s
+    jal to_s
     li t0, 1 << 5
     csrs sie, t0
     csrr t1, time
@@ -307,7 +299,7 @@ main:
     beqz a0, fail
 
     li gp, 17                     # ... but in U it is taken whatever SIE says (SIE = 0):
-    jal enter_u                   # at once, with sepc = the first U instruction, SPP = U
+    jal to_u                   # at once, with sepc = the first U instruction, SPP = U
 1:  li a7, 0x4d4d
     ecall
     li a0, 1
@@ -328,7 +320,7 @@ main:
     li t0, 1 << 5
     csrs mie, t0
     csrci mstatus, 2
-    jal enter_s
+    jal to_s
     nop
     nop
     bnez s1, fail
@@ -352,7 +344,7 @@ main:
     li gp, 19                     # delegated: S writes sip.SSIP with SSIE and SIE set and
     li t0, 1 << 1                 # takes scause = (1 << 63) | 1 right after the write
     csrw mideleg, t0
-    jal enter_s
+    jal to_s
     csrsi sie, 2
     csrsi sstatus, 2
     csrsi sip, 2
@@ -400,7 +392,7 @@ main:
     bnez s5, fail
     li t0, 1 << 7                 # (make MPIE 0 so mret leaves MIE = 0)
     csrc mstatus, t0
-    jal enter_s                   # ... but in S it is taken at once: MPP = S, mepc = the
+    jal to_s                   # ... but in S it is taken at once: MPP = S, mepc = the
 1:  li a7, 0x4d4d                 # first S instruction
     ecall
     li a0, 1
@@ -418,7 +410,7 @@ main:
     li gp, 22                     # and in U (MPP = U)
     li t0, 1 << 3
     csrs mie, t0
-    jal enter_u
+    jal to_u
 1:  li a7, 0x4d4d
     ecall
     li a0, 1
@@ -612,7 +604,7 @@ main:
     li t0, 1 << 9                 # S; the S handler's claim at 0x0c20_1004 returns 10
     csrw mideleg, t0
     csrs mie, t0
-    jal enter_s
+    jal to_s
     csrsi sstatus, 2
 1:  csrci sstatus, 2
     li a0, 1
@@ -674,7 +666,7 @@ main:
     li s7, 0
     nop
     bnez s5, fail
-    jal enter_s
+    jal to_s
     nop
     csrci sstatus, 2
     li a0, 1
@@ -697,7 +689,7 @@ main:
     li t0, 1 << 1
     csrw mideleg, t0
     li s9, 0
-    jal enter_s
+    jal to_s
     csrsi sie, 2
     csrsi sstatus, 2
     csrsi sip, 2
@@ -717,7 +709,7 @@ main:
     ebreak                        # (back to M: ecall from S is about to be delegated)
     li t0, 1 << 9
     csrw medeleg, t0
-    jal enter_s
+    jal to_s
 1:  ecall
     li a0, 2
     bne s1, a0, fail
@@ -736,87 +728,12 @@ main:
 
     j pass
 
-# ---- helpers -------------------------------------------------------------------------------
-# enter_s / enter_u: mret to the caller's return address in S- / U-mode (from M only)
-enter_s:
-    li t0, 3 << 11
-    csrc mstatus, t0
-    li t0, 1 << 11
-    csrs mstatus, t0
-    csrw mepc, ra
-    mret
-enter_u:
-    li t0, 3 << 11
-    csrc mstatus, t0
-    csrw mepc, ra
-    mret
+# ---- helpers and trap handlers (trap_handler.inc) ------------------------------------------
+    mode_switches
 
-# m_trap: see the top of the file
-    .align 8
-m_trap:
-    csrr s10, mcause
-    bltz s10, 1f                  # interrupts are always recorded
-    li s11, 0x4d4d
-    bne a7, s11, 1f
-    csrr s10, mstatus
-    srli s10, s10, 11
-    andi s10, s10, 3
-    li s11, 3
-    beq s10, s11, 1f              # from M: an ordinary trap
-    li a7, 0                      # from S/U: resume after it in M-mode
-    li s10, 3 << 11
-    csrs mstatus, s10
-    j 9f
-1:  csrr s2, mcause
-    csrr s3, mtval
-    csrr s4, mepc
-    csrr s6, mstatus
-    csrr s8, mip
-    addi s5, s5, 1
-    slli s7, s7, 8
-    andi s10, s2, 0xff
-    or s7, s7, s10
-    bgez s2, 9f
-    li s10, 1                     # an interrupt: mask it in mie, resume where it came
-    sll s10, s10, s2
-    csrc mie, s10
-    mret
-9:  csrr s11, mepc                # an exception: resume after the instruction
-    lhu s10, 0(s11)
-    andi s10, s10, 3
-    xori s10, s10, 3
-    addi s11, s11, 2
-    bnez s10, 2f
-    addi s11, s11, 2
-2:  csrw mepc, s11
-    mret
+    m_trap_recording irqs=1
 
-# s_trap: the same for S-mode (s1 counts; sie instead of mie)
-    .align 8
-s_trap:
-    csrr s2, scause
-    csrr s3, stval
-    csrr s4, sepc
-    csrr s6, sstatus
-    csrr s8, sip
-    addi s1, s1, 1
-    slli s7, s7, 8
-    andi s10, s2, 0xff
-    or s7, s7, s10
-    bgez s2, 9f
-    li s10, 1
-    sll s10, s10, s2
-    csrc sie, s10
-    sret
-9:  csrr s11, sepc
-    lhu s10, 0(s11)
-    andi s10, s10, 3
-    xori s10, s10, 3
-    addi s11, s11, 2
-    bnez s10, 2f
-    addi s11, s11, 2
-2:  csrw sepc, s11
-    sret
+    s_trap_recording irqs=1
 
 # m_vec: vectored table. Entry 0 (exceptions) is m_trap; MSI, MTI and MEI note their
 # entry in s9 first; every other entry fails.

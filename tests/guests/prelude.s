@@ -1,5 +1,6 @@
-# Prelude of every self-checking guest (tests/guests/*.s): the harness puts it in front of
-# the guest's own source. Conventions (those of riscv-tests):
+# Prelude of every self-checking guest (tests/guests/*.s): each guest's first statement is
+# `.include "prelude.s"` (tests/test_h_qemu.py swaps in a QEMU variant of this file).
+# Conventions (those of riscv-tests):
 #   gp holds the number of the check being made; `j fail` reports it, `j pass` ends well.
 #   An unexpected trap in M-mode fails with the current gp.
 # Results go to the host through HTIF: tohost = 1 passes, (n << 1) | 1 fails check n.
@@ -40,4 +41,4 @@ tohost: .dword 0
 fromhost: .dword 0
 
     .text
-# ---- the guest's own source follows ----------------------------------------------------
+# ---- the rest of the guest's source follows -----------------------------------------------

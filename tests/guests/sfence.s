@@ -22,15 +22,12 @@
 #   VA3 = 0x4000_3000 (l0A[3], invalid at first)   VM = 0x4020_0000 (l1A[1], a 2 MiB page)
 # Pages P1..P5 hold 0x111, 0x222, ... 0x555 at offset 0.
 
-    .equ RAM,        0x80000000
+    .include "prelude.s"
+    .include "trap_handler.inc"
+    .include "paging.inc"
+
     .equ UALIAS,     0x40000000
-    .equ MPP_MASK,   3 << 11
-    .equ MPP_S,      1 << 11
-    .equ MPP_M,      3 << 11
     .equ TVM,        1 << 20
-    .equ SATP_SV39,  8 << 60
-    .equ F_PTR,      0x01
-    .equ F_RW,       0xC7                # V R W A D
     .equ F_G,        0x20
     .equ F_RWX_G,    0xEF
     .equ F_U,        0x10
@@ -42,13 +39,7 @@
     .equ MEGA_PA,    0x80200000
 
 main:
-    la t0, mtrap
-    csrw mtvec, t0
-    li s10, 0
-    li t0, -1                     # PMP: all memory RWX for S and U
-    csrw pmpaddr0, t0
-    li t0, 0x1F
-    csrw pmpcfg0, t0
+    resuming_init                 # mtvec = mtrap, s10 = 0, PMP open
     la a0, P1                     # page contents
     li a1, 0x111
     sd a1, 0(a0)
@@ -349,34 +340,11 @@ satp_B:                           # satp = Sv39 | ASID 2 | rootB
     csrw satp, a0
     ret
 
-to_s:                             # return to the caller in S mode
-    li t0, MPP_MASK
-    csrc mstatus, t0
-    li t0, MPP_S
-    csrs mstatus, t0
-    csrw mepc, ra
-    mret
-to_u:                             # return to the caller in U mode, at the U alias
-    li t0, MPP_MASK
-    csrc mstatus, t0
-    li t0, UALIAS
-    or t0, ra, t0
-    csrw mepc, t0
-    mret
+    mode_switches ualias=UALIAS
 
-expect:                           # the trap just taken had mcause a0 and mtval a1
-    bne s8, a0, fail
-    bne s9, a1, fail
-    ret
+    expect_cause
 
-setpte:                           # table a0, entry a1 = PTE(physical a2, flags a3)
-    srli a2, a2, 12
-    slli a2, a2, 10
-    or a2, a2, a3
-    slli a1, a1, 3
-    add a1, a1, a0
-    sd a2, 0(a1)
-    ret
+    setpte_routine
 
 build_tables:
     mv s6, ra
@@ -445,30 +413,8 @@ build_tables:
     mv ra, s6
     ret
 
-# ---- M-mode trap handler (as in sv39.s) -----------------------------------------------
-    .align 2
-mtrap:
-    csrr s7, mepc
-    csrr s8, mcause
-    csrr s9, mtval
-    li s11, 8                     # ecall from U (8), S (9) or M (11): go on in M mode
-    beq s8, s11, 2f
-    li s11, 9
-    beq s8, s11, 2f
-    li s11, 11
-    beq s8, s11, 2f
-    beqz s10, fail                # a trap no check expected
-    csrw mepc, s10                # resume where the check said, in the trapping mode
-    li s10, 0
-    mret
-2:  li s11, UALIAS                # M runs untranslated: strip the U alias bit
-    not s11, s11
-    and s11, s7, s11
-    addi s11, s11, 4
-    csrw mepc, s11
-    li s11, MPP_M
-    csrs mstatus, s11
-    mret
+# ---- M-mode trap handler (trap_handler.inc) ----------------------------------------
+    mtrap_resuming ualias=UALIAS
 
     .bss
     .align 12

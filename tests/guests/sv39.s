@@ -1,7 +1,8 @@
 # Sv39 address translation: Bare vs Sv39, the 3-level walk, superpages, canonical
 # addresses, invalid and reserved PTEs, R/W/X permissions, U pages, SUM, MXR and MPRV.
 #
-# How the test moves between privilege modes (nothing is delegated: every trap goes to M):
+# How the test moves between privilege modes (nothing is delegated: every trap goes to M;
+# the handler and helpers are those of trap_handler.inc and paging.inc):
 #   call to_s / call to_u   continue at the next instruction in S / U mode (mret)
 #   ecall                   continue at the next instruction in M mode (see mtrap)
 # A check that expects a trap puts the resume address in s10; the M-mode handler then
@@ -14,7 +15,10 @@
 #   root[1] -> l1 -> l0      VA 0x4000_0000.., 4 KiB test pages (VA_* below)
 #   root[0], root[4], root[5], root[256]: gigapages for the superpage and canonical checks
 
-    .equ RAM,        0x80000000
+    .include "prelude.s"
+    .include "trap_handler.inc"
+    .include "paging.inc"
+
     .equ UALIAS,     0x40000000          # U code/data alias: VA = PA + UALIAS (bit 30)
     .equ MPP_MASK,   3 << 11
     .equ MPP_S,      1 << 11
@@ -22,14 +26,7 @@
     .equ MPRV,       1 << 17
     .equ SUM,        1 << 18
     .equ MXR,        1 << 19
-    .equ SATP_SV39,  8 << 60
     # PTE flag sets (V=1 R=2 W=4 X=8 U=16 G=32 A=64 D=128); A and D preset
-    .equ F_PTR,      0x01                # V only: a pointer to the next level
-    .equ F_R,        0x43
-    .equ F_RW,       0xC7
-    .equ F_X,        0x49
-    .equ F_RX,       0x4B
-    .equ F_RWX,      0xCF
     .equ F_W,        0xC5                # W without R: reserved
     .equ F_WX,       0xCD                # W+X without R: reserved
     .equ F_U,        0x10
@@ -59,15 +56,7 @@
     .equ MEGA_PA,    0x80200000
 
 main:
-    la t0, mtrap
-    csrw mtvec, t0
-    li s10, 0
-    # PMP: one NAPOT region over all addresses with RWX, so S and U may access memory
-    # (with PMP entries implemented, an S/U access matching no entry would fail)
-    li t0, -1
-    csrw pmpaddr0, t0
-    li t0, 0x1F
-    csrw pmpcfg0, t0
+    resuming_init                 # mtvec = mtrap, s10 = 0, PMP open
     # known data in the physical pages
     la a0, pageA
     li a1, 0x1111222233334444
@@ -496,12 +485,7 @@ main:
     bne a1, a2, fail
     li a0, MPRV
     csrc mstatus, a0
-    la a0, root                   # back to the full table
-    srli a0, a0, 12
-    li a1, SATP_SV39
-    or a0, a0, a1
-    csrw satp, a0
-    sfence.vma
+    satp_sv39 root                # back to the full table
 
     call to_u                     # ---- U mode (running at the U alias) ------------
 
@@ -590,37 +574,11 @@ main:
     j pass
 
 # ---- helpers ------------------------------------------------------------------------
-# to_s / to_u: return to the caller in S / U mode (mret to ra; U runs at the U alias)
-to_s:
-    li t0, MPP_MASK
-    csrc mstatus, t0
-    li t0, MPP_S
-    csrs mstatus, t0
-    csrw mepc, ra
-    mret
-to_u:
-    li t0, MPP_MASK
-    csrc mstatus, t0
-    li t0, UALIAS
-    or t0, ra, t0
-    csrw mepc, t0
-    mret
+    mode_switches ualias=UALIAS
 
-# expect: the trap just taken had mcause a0 and mtval a1
-expect:
-    bne s8, a0, fail
-    bne s9, a1, fail
-    ret
+    expect_cause
 
-# setpte: table a0, entry a1 = PTE for physical address a2 with flags a3 (keeps a0)
-setpte:
-    srli a2, a2, 12
-    slli a2, a2, 10
-    or a2, a2, a3
-    slli a1, a1, 3
-    add a1, a1, a0
-    sd a2, 0(a1)
-    ret
+    setpte_routine
 
 build_tables:
     mv s6, ra
@@ -731,30 +689,8 @@ build_tables:
     mv ra, s6
     ret
 
-# ---- M-mode trap handler ------------------------------------------------------------
-    .align 2
-mtrap:
-    csrr s7, mepc
-    csrr s8, mcause
-    csrr s9, mtval
-    li s11, 8                     # ecall from U (8), S (9) or M (11): go on in M mode
-    beq s8, s11, 2f
-    li s11, 9
-    beq s8, s11, 2f
-    li s11, 11
-    beq s8, s11, 2f
-    beqz s10, fail                # a trap no check expected
-    csrw mepc, s10                # resume where the check said, in the trapping mode
-    li s10, 0
-    mret
-2:  li s11, UALIAS                # M runs untranslated: strip the U alias bit
-    not s11, s11
-    and s11, s7, s11
-    addi s11, s11, 4              # the instruction after the ecall
-    csrw mepc, s11
-    li s11, MPP_M
-    csrs mstatus, s11
-    mret
+# ---- M-mode trap handler (trap_handler.inc) ----------------------------------------
+    mtrap_resuming ualias=UALIAS
 
 nc_target:                        # reached only if a bad fetch were allowed
     j fail

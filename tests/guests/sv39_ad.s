@@ -10,32 +10,23 @@
 # Page tables: root[2] identity-maps RAM as one 1 GiB page (A and D already set), so S mode
 # can read and write the page tables directly; root[1] -> l1 -> l0 hold the test pages.
 
-    .equ RAM,        0x80000000
-    .equ MPP_MASK,   3 << 11
-    .equ MPP_S,      1 << 11
-    .equ MPP_M,      3 << 11
-    .equ SATP_SV39,  8 << 60
+    .include "prelude.s"
+    .include "trap_handler.inc"
+    .include "paging.inc"
+
     .equ ADUE,       1 << 61
     .equ PTE_A,      0x40
     .equ PTE_D,      0x80
-    .equ F_PTR,      0x01
-    .equ F_RWX_AD,   0xCF
-    .equ F_RW,       0x07                # V R W, A=0 D=0
+    .equ F_RW_NOAD,  0x07                # V R W, A=0 D=0
     .equ F_RW_A,     0x47                # V R W A, D=0
-    .equ F_X,        0x09                # V X, A=0
+    .equ F_X_NOA,    0x09                # V X, A=0
     .equ VA0,        0x40000000          # l0[i] maps VA0 + i * 0x1000
     .equ MEGA_VA,    0x40200000          # l1[1]: 2 MiB page, A=0
     .equ MEGA_VA2,   0x40400000          # l1[2]: the same 2 MiB page, A=0
     .equ MEGA_PA,    0x80200000
 
 main:
-    la t0, mtrap
-    csrw mtvec, t0
-    li s10, 0
-    li t0, -1                     # PMP: all memory RWX for S and U
-    csrw pmpaddr0, t0
-    li t0, 0x1F
-    csrw pmpcfg0, t0
+    resuming_init                 # mtvec = mtrap, s10 = 0, PMP open
     la a0, pageA
     li a1, 0x1111222233334444
     sd a1, 0(a0)
@@ -50,12 +41,7 @@ main:
     beqz a0, fail
 
     call build_tables
-    la a0, root
-    srli a0, a0, 12
-    li a1, SATP_SV39
-    or a0, a0, a1
-    csrw satp, a0
-    sfence.vma
+    satp_sv39 root
     call to_s                     # ---- S mode, ADUE=1 ---------------------------
 
     li gp, 2                      # a load sets A (and only A) in the leaf PTE in memory
@@ -304,68 +290,39 @@ main:
     j pass
 
 # ---- helpers ------------------------------------------------------------------------
-to_s:                             # return to the caller in S mode
-    li t0, MPP_MASK
-    csrc mstatus, t0
-    li t0, MPP_S
-    csrs mstatus, t0
-    csrw mepc, ra
-    mret
+    mode_switches
 
-expect:                           # the trap just taken had mcause a0 and mtval a1
-    bne s8, a0, fail
-    bne s9, a1, fail
-    ret
+    expect_cause
 
-setpte:                           # table a0, entry a1 = PTE(physical a2, flags a3)
-    srli a2, a2, 12
-    slli a2, a2, 10
-    or a2, a2, a3
-    slli a1, a1, 3
-    add a1, a1, a0
-    sd a2, 0(a1)
-    ret
+    setpte_routine
 
 build_tables:
     mv s6, ra
-    la a0, root
-    li a1, 1                      # root[1] -> l1
-    la a2, l1
-    li a3, F_PTR
-    call setpte
-    li a1, 2                      # root[2]: identity gigapage, A and D set
-    li a2, RAM
-    li a3, F_RWX_AD
-    call setpte
-    la a0, l1
-    li a1, 0                      # l1[0] -> l0
-    la a2, l0
-    li a3, F_PTR
-    call setpte
+    base_tables root, l1, l0      # root[1] -> l1 -> l0, root[2] = RAM
     li a1, 1                      # l1[1]: 2 MiB page, A=0 D=0
     li a2, MEGA_PA
-    li a3, F_RW
+    li a3, F_RW_NOAD
     call setpte
     li a1, 2                      # l1[2]: the same, for the ADUE=0 check
     li a2, MEGA_PA
-    li a3, F_RW
+    li a3, F_RW_NOAD
     call setpte
     la a0, l0
     li a1, 0                      # l0[0] pageA RW, A=0 D=0
     la a2, pageA
-    li a3, F_RW
+    li a3, F_RW_NOAD
     call setpte
     li a1, 1                      # l0[1] pageB RW, A=0 D=0
     la a2, pageB
-    li a3, F_RW
+    li a3, F_RW_NOAD
     call setpte
     li a1, 2                      # l0[2] xstub X, A=0
     la a2, xstub
-    li a3, F_X
+    li a3, F_X_NOA
     call setpte
     li a1, 3                      # l0[3] pageA RW, A=0 D=0
     la a2, pageA
-    li a3, F_RW
+    li a3, F_RW_NOAD
     call setpte
     li a1, 4                      # l0[4] pageB RW, A=1 D=0
     la a2, pageB
@@ -373,11 +330,11 @@ build_tables:
     call setpte
     li a1, 5                      # l0[5] pageA RW, A=0 D=0
     la a2, pageA
-    li a3, F_RW
+    li a3, F_RW_NOAD
     call setpte
     li a1, 6                      # l0[6] xstub X, A=0
     la a2, xstub
-    li a3, F_X
+    li a3, F_X_NOA
     call setpte
     li a1, 7                      # l0[7] pageB RW, A=1 D=0
     la a2, pageB
@@ -390,25 +347,8 @@ build_tables:
     mv ra, s6
     ret
 
-# ---- M-mode trap handler (as in sv39.s) -----------------------------------------------
-    .align 2
-mtrap:
-    csrr s7, mepc
-    csrr s8, mcause
-    csrr s9, mtval
-    li s11, 9                     # ecall from S: go on in M mode after it
-    beq s8, s11, 2f
-    li s11, 11                    # ecall from M: likewise
-    beq s8, s11, 2f
-    beqz s10, fail                # a trap no check expected
-    csrw mepc, s10                # resume where the check said, in the trapping mode
-    li s10, 0
-    mret
-2:  addi s11, s7, 4
-    csrw mepc, s11
-    li s11, MPP_M
-    csrs mstatus, s11
-    mret
+# ---- M-mode trap handler (trap_handler.inc) ----------------------------------------
+    mtrap_resuming
 
     .align 12
 xstub:                            # a page of code for the fetch checks

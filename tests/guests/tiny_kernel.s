@@ -9,6 +9,9 @@
 #   root[2]  VA 0x8000_0000.. -> RAM, a 1 GiB identity page (RWX, not U): the kernel
 #   root[0] -> l1 -> l0      VA 0x0040_0000: the user code page (RX, U)
 #                            VA 0x0040_1000.. : user data pages, mapped on first touch
+
+    .include "prelude.s"
+
     .equ SATP_SV39,  8 << 60
     .equ F_PTR,      0x01
     .equ F_RWX,      0xCF                # V R W X A D

@@ -10,23 +10,16 @@
 #   s10, s11 scratch of the handlers (never used by the checks)
 # Both handlers resume after the trapping instruction (2 or 4 bytes, by its low bits).
 # An ecall or ebreak from S or U with a7 = 0x4d4d is not recorded by m_trap: it returns
-# to the caller in M-mode ("go back to M"). enter_s / enter_u continue at the caller in
+# to the caller in M-mode ("go back to M"). to_s / to_u continue at the caller in
 # S / U with the rest of mstatus unchanged.
 #
 # mstatus bits: SIE 1, MIE 3, SPIE 5, MPIE 7, SPP 8, MPP 12:11, MPRV 17, TVM 20, TW 21, TSR 22
 
+    .include "prelude.s"
+    .include "trap_handler.inc"
+
 main:
-    la t0, m_trap
-    csrw mtvec, t0
-    la t0, s_trap
-    csrw stvec, t0
-    li s1, 0
-    li s5, 0
-    li a7, 0
-    li t0, -1                     # PMP entry 0: all of memory, RWX (as firmware would)
-    csrw pmpaddr0, t0
-    li t0, 0x1f
-    csrw pmpcfg0, t0
+    recording_init                # mtvec, stvec, s1 = s5 = s7 = 0, a7 = 0, PMP open
 
 # ---- ecall ----------------------------------------------------------------------------------
     li gp, 1                      # ecall in M: cause 11, mepc = the ecall, mtval = 0
@@ -60,7 +53,7 @@ main:
     csrci mstatus, 8
 
     li gp, 4                      # ecall in S: cause 9, MPP = 1
-    jal enter_s
+    jal to_s
 1:  ecall
     li a0, 9
     la a1, 1b
@@ -74,7 +67,7 @@ main:
     ecall
 
     li gp, 5                      # ecall in U: cause 8, MPP = 0
-    jal enter_u
+    jal to_u
 1:  ecall
     li a0, 8
     la a1, 1b
@@ -108,7 +101,7 @@ main:
 2:
 
     li gp, 8                      # the cause does not depend on the mode: ebreak in U
-    jal enter_u
+    jal to_u
 1:  ebreak
     li a0, 3
     la a1, 1b
@@ -224,7 +217,7 @@ main:
     csrsi sstatus, 2              # U), SPIE = old SIE (1), SIE = 0. M sees nothing.
     li t0, 1 << 8
     csrw medeleg, t0
-    jal enter_u
+    jal to_u
     li s3, -1
 1:  ecall
     li a0, 8
@@ -255,7 +248,7 @@ main:
     li gp, 18                     # ecall from S delegated (bit 9): a trap from S to S,
     li t0, 1 << 9                 # SPP = 1
     csrw medeleg, t0
-    jal enter_s
+    jal to_s
 1:  ecall
     li a0, 9
     la a1, 1b
@@ -268,7 +261,7 @@ main:
     li gp, 19                     # delegated illegal instruction from U: stval = its bits
     li t0, 1 << 2
     csrw medeleg, t0
-    jal enter_u
+    jal to_u
 1:  csrr a0, sscratch
     li a0, 2
     la a1, 1b
@@ -296,7 +289,7 @@ main:
     la t0, s_vec
     ori t0, t0, 1
     csrw stvec, t0
-    jal enter_u
+    jal to_u
 1:  ecall
     li a0, 8
     la a1, 1b
@@ -309,7 +302,7 @@ main:
 
 # ---- xRET from the wrong mode ------------------------------------------------------------
     li gp, 22                     # sret in U is illegal (mtval = its bits 0x10200073)
-    jal enter_u
+    jal to_u
 1:  sret
     la a1, 1b
     jal expect_illegal
@@ -322,7 +315,7 @@ main:
     ecall
 
     li gp, 24                     # mret in S is illegal
-    jal enter_s
+    jal to_s
 1:  mret
     la a1, 1b
     jal expect_illegal
@@ -332,7 +325,7 @@ main:
     li gp, 25                     # mstatus.TSR = 1 makes sret in S illegal ...
     li t0, 1 << 22
     csrs mstatus, t0
-    jal enter_s
+    jal to_s
 1:  sret
     la a1, 1b
     jal expect_illegal
@@ -358,7 +351,7 @@ main:
     li gp, 27                     # TSR = 0: sret in S is fine (S to U here: ecall cause 8)
     li t0, 1 << 8
     csrc mstatus, t0              # SPP = U
-    jal enter_s
+    jal to_s
     la t0, 1f
     csrw sepc, t0
     sret
@@ -374,7 +367,7 @@ main:
     li gp, 28                     # TW = 1: wfi in S is illegal (0x10500073)
     li t0, 1 << 21
     csrs mstatus, t0
-    jal enter_s
+    jal to_s
 1:  wfi
     la a1, 1b
     jal expect_illegal
@@ -389,7 +382,7 @@ main:
     csrw mie, t0                  # sstatus.SIE = 0 (and S interrupts are never taken in M)
     csrw mip, t0
     csrci sstatus, 2
-    jal enter_s
+    jal to_s
     wfi
     bnez s1, fail
     bnez s5, fail
@@ -400,7 +393,7 @@ main:
     csrw mideleg, zero
 
     li gp, 30                     # wfi in U is illegal (nothing pending: it could not
-    jal enter_u                   # complete in bounded time)
+    jal to_u                   # complete in bounded time)
 1:  wfi
     la a1, 1b
     jal expect_illegal
@@ -409,7 +402,7 @@ main:
 
 # ---- TVM: satp and sfence.vma in S --------------------------------------------------------
     li gp, 31                     # TVM = 0: S may read/write satp and run sfence.vma
-    jal enter_s
+    jal to_s
     csrr a0, satp
     csrw satp, zero
     sfence.vma
@@ -421,7 +414,7 @@ main:
     li gp, 32                     # TVM = 1: reading satp in S is illegal
     li t0, 1 << 20
     csrs mstatus, t0
-    jal enter_s
+    jal to_s
 1:  csrr a0, satp
     la a1, 1b
     jal expect_illegal
@@ -449,7 +442,7 @@ main:
     csrc mstatus, t0
 
     li gp, 36                     # sfence.vma is never allowed in U
-    jal enter_u
+    jal to_u
 1:  sfence.vma
     la a1, 1b
     jal expect_illegal
@@ -499,7 +492,7 @@ main:
     jal expect_illegal
 
     li gp, 42                     # and from U the same (cause 2, not delegated: to M)
-    jal enter_u
+    jal to_u
 1:  .word 0xffffffff
     li a0, 2
     la a1, 1b
@@ -565,82 +558,14 @@ expect_s:
     li s1, 0
     ret
 
-# expect_illegal: one trap to M, an illegal instruction at a1 whose mtval is its 32 bits
-expect_illegal:
-    li t0, 1
-    bne s5, t0, fail
-    bnez s1, fail
-    li t0, 2
-    bne s2, t0, fail
-    bne s4, a1, fail
-    lwu t0, 0(a1)
-    bne s3, t0, fail
-    li s5, 0
-    ret
+# expect_illegal, to_s / to_u, m_trap and s_trap: trap_handler.inc
+    expect_illegal_insn
 
-# enter_s / enter_u: mret to the caller's return address in S- / U-mode (from M only)
-enter_s:
-    li t0, 3 << 11
-    csrc mstatus, t0
-    li t0, 1 << 11
-    csrs mstatus, t0
-    csrw mepc, ra
-    mret
-enter_u:
-    li t0, 3 << 11
-    csrc mstatus, t0
-    csrw mepc, ra
-    mret
+    mode_switches
 
-# m_trap: see the top of the file
-    .align 8
-m_trap:
-    csrr s8, minstret             # (instructions retired before the handler's first one)
-    li s10, 0x4d4d
-    bne a7, s10, 1f
-    csrr s10, mstatus
-    srli s10, s10, 11
-    andi s10, s10, 3
-    li s11, 3
-    beq s10, s11, 1f              # from M: an ordinary trap
-    li a7, 0                      # from S/U: resume after it in M-mode
-    li s10, 3 << 11
-    csrs mstatus, s10
-    j 9f
-1:  csrr s2, mcause
-    csrr s3, mtval
-    csrr s4, mepc
-    csrr s6, mstatus
-    addi s5, s5, 1
-    bltz s2, fail                 # no interrupt is expected in this file
-9:  csrr s11, mepc
-    lhu s10, 0(s11)
-    andi s10, s10, 3
-    xori s10, s10, 3
-    addi s11, s11, 2
-    bnez s10, 2f
-    addi s11, s11, 2
-2:  csrw mepc, s11
-    mret
+    m_trap_recording minstret=1
 
-# s_trap: the same for S-mode (s1 counts)
-    .align 8
-s_trap:
-    csrr s2, scause
-    csrr s3, stval
-    csrr s4, sepc
-    csrr s6, sstatus
-    addi s1, s1, 1
-    bltz s2, fail
-    csrr s11, sepc
-    lhu s10, 0(s11)
-    andi s10, s10, 3
-    xori s10, s10, 3
-    addi s11, s11, 2
-    bnez s10, 2f
-    addi s11, s11, 2
-2:  csrw sepc, s11
-    sret
+    s_trap_recording
 
 # vector tables: entry 0 (exceptions) is the ordinary handler, every other entry fails
     .align 8
