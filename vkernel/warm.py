@@ -4,18 +4,22 @@ The hart's kernels (:mod:`vkernel.core.kernel`) are compiled with ``cache=True``
 that calls one loads it from numba's on-disk cache when an earlier process compiled it,
 and compiles it (about a minute for the run loop) otherwise. :func:`warm` calls every
 kernel that Python calls, through the public :class:`~vkernel.Machine` API, so that the
-cache holds them all; ``vkernel warm`` runs it and prints what it did. Binder's
-``postBuild`` runs ``vkernel warm`` once, when the image is built.
+cache holds them all; ``vkernel warm`` runs it and prints what it did (on a terminal, with
+the time passing while each step compiles), or, when the cache already holds everything
+(:func:`is_warm`, a look at numba's cache index), says so at once. Binder's ``postBuild``
+runs ``vkernel warm`` once, when the image is built; ``make lab`` before every JupyterLab.
 
 numba keys its cache by CPU model: warm with the ``NUMBA_CPU_NAME`` the notebooks will
 run with. Binder's ``start`` and ``postBuild`` both export ``NUMBA_CPU_NAME=generic``, so
-the cache built on the build node is valid on whichever node runs the image.
+the cache built on the build node is valid on whichever node runs the image; ``make lab``
+runs ``vkernel warm`` and JupyterLab (whose kernels inherit its environment) with the same
+setting, whatever the caller's.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,10 +90,13 @@ def _counts() -> dict[str, tuple[int, int]]:
             for name, f in dispatchers().items()}
 
 
-def _timed(what: str, action: Callable[[], str]) -> Warmed:
+def _timed(what: str, action: Callable[[], str], kernels: Sequence[str]) -> Warmed:
+    from vkernel.progress import compiling
+
     before = _counts()
     start = time.perf_counter()
-    note = action()
+    with compiling(kernels, notice=False):  # where someone watches: the time passing
+        note = action()
     seconds = time.perf_counter() - start
     after = _counts()
     compiled = tuple(n for n in sorted(after) if after[n][1] > before[n][1])
@@ -117,7 +124,7 @@ def warm() -> list[Warmed]:
             return "not saved (a read-only install: each process builds it)"
         return f"{'read from' if existed else 'saved to'} {path}"
 
-    steps.append(_timed("RVC expansion table", table))
+    steps.append(_timed("RVC expansion table", table, ["build_rvc_table"]))
     m = machine.Machine(ram_mb=1, trace="all")
     m.load(assemble(WARM_GUEST))
 
@@ -129,7 +136,8 @@ def warm() -> list[Warmed]:
         m.hart.flush_tlb(0x1000)  # (a hypervisor's sfence.vma of one page)
         return ""
 
-    steps.append(_timed("CSR access", csrs))
+    steps.append(_timed("CSR access", csrs, ["csr_exists", "csr_read", "csr_write",
+                                              "timer_deadline", "tlb_flush"]))
 
     def run() -> str:
         ex = m.run(max_steps=1000, progress=False)
@@ -141,7 +149,7 @@ def warm() -> list[Warmed]:
             raise VkernelError(f"vkernel warm: expected one trap, the trace has {traps}")
         return f"{ex!r}"
 
-    steps.append(_timed("a guest run (traced)", run))
+    steps.append(_timed("a guest run (traced)", run, ["run", "raise_exception"]))
     missing = [n for n in ENTRY_POINTS if n != "build_rvc_table"
                and not dispatchers()[n].signatures]
     if missing:
@@ -149,21 +157,41 @@ def warm() -> list[Warmed]:
     return steps
 
 
+def is_warm() -> bool:
+    """Whether numba's cache already holds every kernel Python calls, for this CPU name
+    and this source, and the RVC table is saved: then :func:`warm` would only load them.
+    Cheap (it reads the cache's index files; see :func:`vkernel.progress.cold`).
+
+    >>> is_warm() in (True, False)
+    True
+    """
+    from vkernel import machine
+    from vkernel.progress import cold
+
+    return machine._rvc_table_path().exists() and not cold(ENTRY_POINTS)
+
+
 def main() -> int:
-    """``vkernel warm``: warm the cache and print what was compiled and how long it took."""
+    """``vkernel warm``: warm the cache and print what was compiled and how long it took;
+    when the cache is already warm, say so and return at once."""
     import os
 
     import numba
 
     import vkernel
 
+    start = time.perf_counter()
     cpu = os.environ.get("NUMBA_CPU_NAME")
     print(f"vkernel warm: numba {numba.__version__}, vkernel {vkernel.__version__} in "
           f"{Path(vkernel.__file__).parent}", flush=True)
     print(f"  NUMBA_CPU_NAME={cpu}" if cpu else
           "  NUMBA_CPU_NAME is not set: this cache serves this CPU model only "
           "(Binder sets generic)", flush=True)
-    start = time.perf_counter()
+    if is_warm():
+        print(f"vkernel warm: done in {time.perf_counter() - start:.1f} s; the core is "
+              f"already compiled for this CPU, in {cache_dir()}", flush=True)
+        return 0
+    print("  compiling the machine core, once: about a minute", flush=True)
     for step in warm():
         done = []
         entry = [n for n in step.compiled if n in ENTRY_POINTS]

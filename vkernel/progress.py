@@ -1,0 +1,185 @@
+"""What a person watching sees while vkernel works: a notice before the numba core
+compiles, and a progress display for runs whose length nobody knows in advance.
+
+The core (:mod:`vkernel.core.kernel`) is compiled by numba and cached on disk. A process
+that finds nothing in the cache for this CPU compiles the run loop itself, which takes
+about a minute; :func:`compiling` says so before it starts and shows the time passing,
+instead of leaving a notebook cell silently busy. :func:`cold` tells, cheaply, whether a
+first call would compile: it reads numba's cache index, it does not compile anything.
+
+A run's step budget (``max_steps``) is an upper bound, not a length: most runs end long
+before it (the guest halts, traps to the host, waits). So :func:`progress_bar` counts
+steps and their rate and never shows a percentage or an estimated time left, and it
+disappears when the run ends, however it ends.
+
+>>> from vkernel.progress import cold
+>>> cold(["run"]) in ([], ["run"])     # ["run"] until this CPU's cache holds the run loop
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Iterable, Iterator
+from typing import Any, TextIO
+
+# Said once, before the first compile in a process (see compiling()).
+NOTICE = ("vkernel: compiling the machine core, once: about a minute. numba keeps it in "
+          "its cache, so later runs and other notebooks start at once "
+          "(`vkernel warm` or `make lab` compile it ahead).")
+_noticed = False  # the notice was given in this process
+_active = False  # a compiling() display is showing (an inner one stays quiet)
+
+
+def watched() -> bool:
+    """Whether a person is likely watching this process: a notebook kernel, or standard
+    error on a terminal. ``VKERNEL_PROGRESS=0`` (or 1) decides instead.
+
+    >>> import os; os.environ["VKERNEL_PROGRESS"] = "0"; watched()
+    False
+    """
+    env = os.environ.get("VKERNEL_PROGRESS")
+    if env in ("0", "1"):
+        return env == "1"
+    if in_notebook():
+        return True
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def in_notebook() -> bool:
+    """Whether this process is a Jupyter kernel (its output goes to a notebook cell)."""
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _tqdm() -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tqdm.auto warns when ipywidgets is missing
+        from tqdm.auto import tqdm
+    return tqdm
+
+
+def progress_bar(budget: int | None = None, name: str | None = None, *,
+                 delay: float = 1.0, file: TextIO | None = None) -> Any:
+    """A tqdm bar for a run: steps so far and steps per second, no total, so no
+    percentage and no time left (``budget`` is only an upper bound: it is shown as such,
+    never used as the run's length). It appears only after ``delay`` seconds (short runs
+    stay quiet) and vanishes when closed (``leave=False``); in a notebook it is a widget,
+    which, having no total, is never turned red ("danger") when closed.
+
+    >>> import io
+    >>> bar = progress_bar(10_000, "hello", delay=0, file=io.StringIO())
+    >>> bar.update(161); "%" in str(bar) or "<" in str(bar)
+    False
+    >>> bar.close()
+    """
+    tqdm = _tqdm()
+    postfix = None if budget is None else f"budget {tqdm.format_sizeof(budget)}"
+    return tqdm(total=None, desc=name, unit=" steps", unit_scale=True, delay=delay,
+                leave=False, dynamic_ncols=True, file=file, postfix=postfix)
+
+
+def cold(names: Iterable[str]) -> list[str]:
+    """Those of the core's kernels (:mod:`vkernel.core.kernel` function names) that the
+    next call would compile: not compiled in this process, and nothing in numba's on-disk
+    cache for this CPU (``NUMBA_CPU_NAME`` counts) and this source. Cheap: it reads the
+    cache's index files, a few hundred bytes each, and compiles nothing.
+
+    >>> cold([])
+    []
+    """
+    from vkernel.warm import dispatchers
+
+    found = dispatchers()
+    return [n for n in names if not found[n].signatures and not _in_cache(found[n])]
+
+
+def _in_cache(dispatcher: Any) -> bool:
+    """Whether numba's cache holds a compiled version of ``dispatcher`` for this target
+    (CPU name and features) and this bytecode; any signature counts, as the machine calls
+    every kernel with the same array types. The index is numba's own (numba/core/
+    caching.py: a key is ``(signature, codegen.magic_tuple(), bytecode hashes)``)."""
+    try:
+        cache = dispatcher._cache
+        index = cache._cache_file._load_index()
+        if not index:
+            return False
+        probe = cache._index_key(None, dispatcher.targetctx.codegen())
+    except (AttributeError, OSError, EOFError, ValueError, TypeError) as e:
+        # numba changed its internals: say nothing rather than announce a compile
+        # that may not happen (tests/test_progress.py notices on a real cold cache)
+        warnings.warn(f"vkernel: cannot read numba's cache index ({e!r})", stacklevel=3)
+        return True
+    return any(key[1:] == probe[1:] for key in index)
+
+
+def _compiled_count() -> int:
+    """How many of the core's functions this process has compiled (or loaded)."""
+    from vkernel.warm import dispatchers
+
+    return sum(1 for d in dispatchers().values() if d.signatures)
+
+
+@contextlib.contextmanager
+def compiling(names: Iterable[str], *, show: bool | None = None, notice: bool = True,
+              file: TextIO | None = None) -> Iterator[bool]:
+    """Around a first call into the core: if it will compile ``names`` (see :func:`cold`),
+    print :data:`NOTICE` once per process, then, while the block runs, a ticker of the
+    seconds passed and the core's functions compiled so far; when the block ends the
+    ticker vanishes and one line says how long it took. Yields whether it compiles.
+    The count of functions is real progress: the run loop's ~60 functions compile one
+    after another, its own code last (a few seconds).
+
+    ``show`` (default: :func:`watched`) decides whether anything is printed, ``notice``
+    whether the notice is (``vkernel warm`` has its own). Output goes to the notebook cell
+    in a notebook (standard output, as standard error is drawn red), else to standard
+    error, or to ``file``. Nested uses show only the outermost.
+
+    >>> with compiling(["run"], show=False) as compiles:
+    ...     pass                       # the first machine run would go here
+    """
+    global _noticed, _active
+    todo = cold(names)
+    if show is None:
+        show = watched()
+    if not todo or not show or _active:
+        yield bool(todo)
+        return
+    out = file or (sys.stdout if in_notebook() else sys.stderr)
+    if notice and not _noticed:
+        print(NOTICE, file=out, flush=True)
+        _noticed = True
+    before = _compiled_count()
+    tqdm = _tqdm()
+    # shown at once (delay=0): in a notebook the widget must be displayed from this
+    # thread, the cell's own; the ticker thread below only updates it. No total: how
+    # many functions a compile takes in depends on what the cache already holds.
+    bar = tqdm(total=None, desc="compiling the machine core", leave=False, delay=0,
+               file=out, dynamic_ncols=True, bar_format="{desc}: {elapsed}{postfix}",
+               postfix="0 functions compiled")
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(0.5):
+            bar.set_postfix_str(f"{_compiled_count() - before} functions compiled")
+
+    ticker = threading.Thread(target=tick, name="vkernel-compile-ticker", daemon=True)
+    start = time.perf_counter()
+    ticker.start()
+    _active = True
+    try:
+        yield True
+    finally:
+        _active = False
+        stop.set()
+        ticker.join()
+        bar.close()
+    print(f"vkernel: compiled in {time.perf_counter() - start:.0f} s.", file=out, flush=True)
