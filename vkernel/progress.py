@@ -61,10 +61,47 @@ def in_notebook() -> bool:
 
 
 def _tqdm() -> Any:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tqdm.auto warns when ipywidgets is missing
-        from tqdm.auto import tqdm
+    """tqdm's class for here: in a notebook (with ipywidgets) :func:`_notebook_tqdm`'s,
+    else tqdm's text bar."""
+    if in_notebook():
+        try:
+            return _notebook_tqdm()
+        except ImportError:  # no ipywidgets: the text bar, in the cell's output
+            pass
+    from tqdm.std import tqdm
+
     return tqdm
+
+
+def _notebook_tqdm() -> type:
+    """tqdm's notebook widget, shown under an IPython display id so that closing it
+    removes it from the cell's outputs (tqdm's own only hides it, and a saved notebook
+    still shows its text). A bar without a total is never turned red on closing."""
+    from IPython.display import display
+    from tqdm.notebook import tqdm as widget_tqdm
+
+    class NotebookBar(widget_tqdm):
+        _handle = None
+
+        def display(self, msg: str | None = None, pos: int | None = None,
+                    close: bool = False, bar_style: str | None = None,
+                    check_delay: bool = True) -> None:
+            # tqdm displays its widget itself, once `delay` has passed: do it here instead
+            if check_delay and not self.displayed and not close:
+                self._handle = display(self.container, display_id=True)
+                self.displayed = True
+            super().display(msg, pos, close=close, bar_style=bar_style, check_delay=False)
+
+        def close(self) -> None:
+            super().close()
+            handle, self._handle = self._handle, None
+            if handle is not None:
+                # an output with nothing in it (tqdm's __del__ closes too, possibly while
+                # the interpreter shuts down: nothing to update then)
+                with contextlib.suppress(ImportError, AttributeError, TypeError):
+                    handle.update({}, raw=True)
+
+    return NotebookBar
 
 
 def progress_bar(budget: int | None = None, name: str | None = None, *,
@@ -81,10 +118,18 @@ def progress_bar(budget: int | None = None, name: str | None = None, *,
     False
     >>> bar.close()
     """
-    tqdm = _tqdm()
+    from tqdm.std import tqdm as text_tqdm
+
+    tqdm = text_tqdm if file is not None else _tqdm()
     postfix = None if budget is None else f"budget {tqdm.format_sizeof(budget)}"
+    # tqdm's own format for a bar with no total, spelled out: the notebook widget's
+    # default would add "n/?" and "elapsed<remaining"
+    form = ("{desc}: " if name else "") + "{n_fmt}{unit} [{elapsed}, {rate_fmt}{postfix}]"
+    # (display=False: NotebookBar shows itself, after `delay`, under a display id)
+    options = {"display": False} if tqdm is not text_tqdm else {}
     return tqdm(total=None, desc=name, unit=" steps", unit_scale=True, delay=delay,
-                leave=False, dynamic_ncols=True, file=file, postfix=postfix)
+                leave=False, dynamic_ncols=True, file=file, postfix=postfix,
+                bar_format=form, **options)
 
 
 def cold(names: Iterable[str]) -> list[str]:
@@ -158,13 +203,17 @@ def compiling(names: Iterable[str], *, show: bool | None = None, notice: bool = 
         print(NOTICE, file=out, flush=True)
         _noticed = True
     before = _compiled_count()
-    tqdm = _tqdm()
-    # shown at once (delay=0): in a notebook the widget must be displayed from this
-    # thread, the cell's own; the ticker thread below only updates it. No total: how
-    # many functions a compile takes in depends on what the cache already holds.
+    from tqdm.std import tqdm as text_tqdm
+
+    tqdm = text_tqdm if file is not None else _tqdm()
+    options = {"display": False} if tqdm is not text_tqdm else {}
+    # No total: how many functions a compile takes depends on what the cache holds.
     bar = tqdm(total=None, desc="compiling the machine core", leave=False, delay=0,
                file=out, dynamic_ncols=True, bar_format="{desc}: {elapsed}{postfix}",
-               postfix="0 functions compiled")
+               postfix="0 functions compiled", **options)
+    # shown now, from this thread, the cell's own: in a notebook, the ticker thread below
+    # only updates the widget (widget messages need no cell to go to; a display does)
+    bar.refresh()
     stop = threading.Event()
 
     def tick() -> None:

@@ -1,0 +1,137 @@
+"""A student's first run, in real JupyterLab and chromium, on a cold numba cache (a fresh
+clone that skipped ``vkernel warm``): the tour runs top to bottom, and the cell whose run
+compiles the core says so before it starts and shows the compile going on; no progress
+widget is left behind, none is red, no output shows an estimate nobody can know, and the
+run's result is right. The one test here compiles the whole core (about two minutes in
+CI); it is skipped locally without chromium and fails in CI without it (tests/lab.py).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+from lab import ALL_RAN, ERRORS, RUN_ALL, JupyterLab, browser_page, chromium_path, screenshot
+
+from vkernel.progress import NOTICE
+
+TOUR = "notebooks/00-tour.ipynb"
+
+# every code cell's source, outputs (type, mime types, text) and execution timing
+OUTPUTS = """() => {
+    const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
+    const out = [];
+    for (let i = 0; i < cells.length; i++) {
+        const c = cells.get(i);
+        if (c.type !== 'code') continue;
+        const outputs = [];
+        for (let j = 0; j < c.outputs.length; j++) {
+            const o = c.outputs.get(j).toJSON();
+            const data = o.data || {};
+            outputs.push({type: o.output_type, mimes: Object.keys(data),
+                          text: [].concat(o.text || data['text/plain'] || []).join('')});
+        }
+        out.push({source: c.sharedModel.source, outputs: outputs,
+                  timing: c.sharedModel.getMetadata('execution') || null});
+    }
+    return out;
+}"""
+
+# the text of every rendered output area (what the student sees), figure spaces (tqdm's
+# widget pads with them) made plain
+SHOWN = """() => Array.from(document.querySelectorAll('.jp-OutputArea-output'))
+    .map(e => e.textContent.replace(/\\u2007/g, ' '))"""
+
+# the rendered progress widgets still on the page, and any drawn red ("danger")
+BARS = """() => ({
+    progress: document.querySelectorAll('.jp-OutputArea .widget-progress, '
+                                        + '.jp-OutputArea .widget-hprogress').length,
+    danger: document.querySelectorAll('.progress-bar-danger').length})"""
+
+# what tqdm prints when it guesses: a percentage, or "elapsed<remaining"
+ESTIMATE = re.compile(r"\d+%\||<\d+:\d\d|<\?")
+
+
+def test_tour_on_a_cold_cache_says_it_compiles_and_leaves_no_bars(tmp_path):
+    chromium_path()  # skip (or, in CI, fail) before starting anything
+    cache = tmp_path / "numba-cache"  # empty: every kernel compiles in the notebook
+    cache.mkdir()
+    workdir = tmp_path / "lab"
+    # JupyterLab records each cell's execution times in its metadata
+    timing = workdir / "settings" / "@jupyterlab" / "notebook-extension"
+    timing.mkdir(parents=True)
+    (timing / "tracker.jupyterlab-settings").write_text(json.dumps({"recordTiming": True}))
+    # progress as a student gets it: VKERNEL_PROGRESS unset, the kernel decides
+    lab = JupyterLab(workdir, env={"NUMBA_CACHE_DIR": str(cache), "VKERNEL_PROGRESS": None})
+    try:
+        with browser_page() as page:
+            page.goto(f"{lab.url}/lab/tree/{TOUR}?reset", wait_until="domcontentloaded")
+            page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
+            page.evaluate(RUN_ALL)
+
+            # while the core compiles: the notice, and a ticker whose clock moves
+            def ticker() -> str | None:
+                return next((t for t in page.evaluate(SHOWN) if "functions compiled" in t),
+                            None)
+
+            page.wait_for_function(
+                f"() => Array.from(document.querySelectorAll('.jp-OutputArea-output'))"
+                f".some(e => e.textContent.includes({json.dumps(NOTICE)}))",
+                timeout=180_000, polling=250)
+            try:
+                page.wait_for_function(f"() => ({SHOWN})().some(t => "
+                                       f"t.startsWith('compiling the machine core: '))",
+                                       timeout=30_000, polling=100)
+            finally:
+                screenshot(page, "first-run-compiling")
+            first = ticker()
+            assert first and first.startswith("compiling the machine core: "), first
+            deadline = time.monotonic() + 30
+            while (now := ticker()) == first and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert now is not None and now != first, f"the ticker stood still at {first!r}"
+            print(f"\nwhile compiling: {first!r} then {now!r}")
+
+            page.wait_for_function(ALL_RAN, timeout=900_000, polling=500)
+            assert not page.evaluate(ERRORS)
+            cells = page.evaluate(OUTPUTS)
+            bars = page.evaluate(BARS)
+            shown = page.evaluate(SHOWN)
+            screenshot(page, "first-run-done")
+    finally:
+        lab.stop()
+
+    # the first run's cell: the notice before the run, then the run's (right) result
+    run = next(c for c in cells if "m.run(max_steps=10_000)" in c["source"])
+    text = "".join(o["text"] for o in run["outputs"] if o["type"] == "stream")
+    assert NOTICE in text and re.search(r"vkernel: compiled in \d+ s\.", text), text
+    assert text.index(NOTICE) < text.index("Exit(")
+    assert re.search(r"Exit\(reason='halt', step=\d+, pc=0x8[0-9a-f]+, exit_code=0\)", text)
+    assert "console: hello from the guest\n" in text
+    assert "traps counted by the handler (s0): 3\n" in text
+    # said once per process: no other cell repeats it
+    assert sum(NOTICE in o["text"] for c in cells for o in c["outputs"]) == 1
+
+    # no progress widget left, in the page or the notebook (the ticker's output was
+    # emptied, not just hidden), none red, and no estimate anywhere
+    assert bars == {"progress": 0, "danger": 0}, bars
+    for c in cells:
+        for o in c["outputs"]:
+            assert "functions compiled" not in o["text"] and " steps/s" not in o["text"], o
+            assert not ESTIMATE.search(o["text"]), o
+    assert not [t for t in shown if ESTIMATE.search(t) or "functions compiled" in t]
+    assert any(o["type"] == "display_data" and not o["mimes"] for o in run["outputs"])
+
+    # no other cell waits long in silence (a compile outside the announced cell would)
+    waits = []
+    for c in cells:
+        t = c["timing"] or {}
+        if "iopub.execute_input" in t and "shell.execute_reply" in t:
+            start, end = (time.mktime(time.strptime(t[k][:19], "%Y-%m-%dT%H:%M:%S"))
+                          for k in ("iopub.execute_input", "shell.execute_reply"))
+            waits.append((end - start, c["source"].splitlines()[0]))
+    assert len(waits) == len([c for c in cells if c["source"].strip()]), cells
+    print("cells, seconds:", *(f"{s:5.0f}  {line}" for s, line in waits), sep="\n  ")
+    slow = [(s, line) for s, line in waits if s > 30 and line != run["source"].splitlines()[0]]
+    assert not slow, f"cells waiting silently: {slow}"
