@@ -20,6 +20,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import sys
 import threading
@@ -173,6 +174,45 @@ def _compiled_count() -> int:
     return sum(1 for d in dispatchers().values() if d.signatures)
 
 
+def _clock(seconds: float) -> str:
+    return f"{int(seconds) // 60:02d}:{int(seconds) % 60:02d}"
+
+
+class _TermLine:
+    """One line on a terminal, rewritten in place and wiped at the end."""
+
+    def __init__(self, out: TextIO, text: str) -> None:
+        self._out, self._width = out, 0
+        self.show(text)
+
+    def show(self, text: str) -> None:
+        self._width = max(self._width, len(text))
+        self._out.write("\r" + text.ljust(self._width))
+        self._out.flush()
+
+    def close(self) -> None:
+        self._out.write("\r" + " " * self._width + "\r")
+        self._out.flush()
+
+
+class _CellLine:
+    """One line in the running notebook cell's output, rewritten in place through an
+    IPython display id, and emptied at the end (a saved notebook keeps nothing of it).
+    Plain output, not a widget: a widget shows only once JupyterLab's widget manager has
+    heard back from the kernel, which a kernel busy compiling does not answer."""
+
+    def __init__(self, text: str) -> None:
+        from IPython.display import display
+
+        self._handle = display({"text/plain": text}, raw=True, display_id=True)
+
+    def show(self, text: str) -> None:
+        self._handle.update({"text/plain": text}, raw=True)
+
+    def close(self) -> None:
+        self._handle.update({}, raw=True)
+
+
 @contextlib.contextmanager
 def compiling(names: Iterable[str], *, show: bool | None = None, notice: bool = True,
               file: TextIO | None = None) -> Iterator[bool]:
@@ -203,25 +243,23 @@ def compiling(names: Iterable[str], *, show: bool | None = None, notice: bool = 
         print(NOTICE, file=out, flush=True)
         _noticed = True
     before = _compiled_count()
-    from tqdm.std import tqdm as text_tqdm
+    start = time.perf_counter()
 
-    tqdm = text_tqdm if file is not None else _tqdm()
-    options = {"display": False} if tqdm is not text_tqdm else {}
-    # No total: how many functions a compile takes depends on what the cache holds.
-    bar = tqdm(total=None, desc="compiling the machine core", leave=False, delay=0,
-               file=out, dynamic_ncols=True, bar_format="{desc}: {elapsed}{postfix}",
-               postfix="0 functions compiled", **options)
-    # shown now, from this thread, the cell's own: in a notebook, the ticker thread below
-    # only updates the widget (widget messages need no cell to go to; a display does)
-    bar.refresh()
+    def status() -> str:
+        return (f"compiling the machine core: {_clock(time.perf_counter() - start)}, "
+                f"{_compiled_count() - before} functions compiled")
+
+    line = _CellLine(status()) if file is None and in_notebook() else _TermLine(out, status())
     stop = threading.Event()
 
     def tick() -> None:
         while not stop.wait(0.5):
-            bar.set_postfix_str(f"{_compiled_count() - before} functions compiled")
+            line.show(status())
 
-    ticker = threading.Thread(target=tick, name="vkernel-compile-ticker", daemon=True)
-    start = time.perf_counter()
+    # the thread runs in this cell's context: in ipykernel, what it displays goes to the
+    # cell that started it (the parent header is a context variable)
+    ticker = threading.Thread(target=contextvars.copy_context().run, args=(tick,),
+                              name="vkernel-compile-ticker", daemon=True)
     ticker.start()
     _active = True
     try:
@@ -230,5 +268,5 @@ def compiling(names: Iterable[str], *, show: bool | None = None, notice: bool = 
         _active = False
         stop.set()
         ticker.join()
-        bar.close()
+        line.close()
     print(f"vkernel: compiled in {time.perf_counter() - start:.0f} s.", file=out, flush=True)
