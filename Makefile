@@ -25,7 +25,7 @@ $(VENV)/.dev-stamp: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.lab-stamp
 
 # JupyterLab serves notebooks/ (the folder of the file it opens) and opens the tour.
-# First `vkernel warm` compiles the numba core into its cache (about a minute, once, with
+# First `vkernel warm` compiles the numba core into its cache (a minute or two, once, with
 # the time passing on the terminal; a later `make lab` finds it warm in a fraction of a
 # second), so that no notebook cell waits for the compiler. numba keys that cache by CPU
 # name: the warm-up and JupyterLab (whose kernels inherit its environment) run here with

@@ -3,7 +3,7 @@ compiles, and a progress display for runs whose length nobody knows in advance.
 
 The core (:mod:`vkernel.core.kernel`) is compiled by numba and cached on disk. A process
 that finds nothing in the cache for this CPU compiles the run loop itself, which takes
-about a minute; :func:`compiling` says so before it starts and shows the time passing,
+a minute or two; :func:`compiling` says so before it starts and shows the time passing,
 instead of leaving a notebook cell silently busy. :func:`cold` tells, cheaply, whether a
 first call would compile: it reads numba's cache index, it does not compile anything.
 
@@ -30,7 +30,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
 # Said once, before the first compile in a process (see compiling()).
-NOTICE = ("vkernel: compiling the machine core, once: about a minute. numba keeps it in "
+# (measured: ~1 min on an idle 2-core machine, 2-3 min on a busy one)
+NOTICE = ("vkernel: compiling the machine core, once: a minute or two. numba keeps it in "
           "its cache, so later runs and other notebooks start at once "
           "(`vkernel warm` or `make lab` compile it ahead).")
 _noticed = False  # the notice was given in this process

@@ -191,7 +191,7 @@ def main() -> int:
         print(f"vkernel warm: done in {time.perf_counter() - start:.1f} s; the core is "
               f"already compiled for this CPU, in {cache_dir()}", flush=True)
         return 0
-    print("  compiling the machine core, once: about a minute", flush=True)
+    print("  compiling the machine core, once: a minute or two", flush=True)
     for step in warm():
         done = []
         entry = [n for n in step.compiled if n in ENTRY_POINTS]
