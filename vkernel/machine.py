@@ -721,7 +721,9 @@ class Machine:
         """Compile (or load from numba's cache) what every run calls, before the run and
         its progress bar start, under a notice when that means compiling."""
         global _CORE_READY
-        with compiling(["run", "build_rvc_table"]):
+        table = [] if _RVC_TABLE is not None or _rvc_table_path().exists() \
+            else ["build_rvc_table"]
+        with compiling(["run", *table]):
             _rvc_table()
             if not K.run.signatures:
                 import numba
