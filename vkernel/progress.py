@@ -215,7 +215,7 @@ class _CellLine:
 
 
 @contextlib.contextmanager
-def compiling(names: Iterable[str], *, show: bool | None = None, notice: bool = True,
+def compiling(names: Iterable[str], *, show: bool | None = None, announce: bool = True,
               file: TextIO | None = None) -> Iterator[bool]:
     """Around a first call into the core: if it will compile ``names`` (see :func:`cold`),
     print :data:`NOTICE` once per process, then, while the block runs, a ticker of the
@@ -224,8 +224,9 @@ def compiling(names: Iterable[str], *, show: bool | None = None, notice: bool = 
     The count of functions is real progress: the run loop's ~60 functions compile one
     after another, its own code last (a few seconds).
 
-    ``show`` (default: :func:`watched`) decides whether anything is printed, ``notice``
-    whether the notice is (``vkernel warm`` has its own). Output goes to the notebook cell
+    ``show`` (default: :func:`watched`) decides whether anything is printed, ``announce``
+    whether the notice and the closing line are, or only the ticker (``vkernel warm``
+    reports for itself). Output goes to the notebook cell
     in a notebook (standard output, as standard error is drawn red), else to standard
     error, or to ``file``. Nested uses show only the outermost.
 
@@ -240,7 +241,7 @@ def compiling(names: Iterable[str], *, show: bool | None = None, notice: bool = 
         yield bool(todo)
         return
     out = file or (sys.stdout if in_notebook() else sys.stderr)
-    if notice and not _noticed:
+    if announce and not _noticed:
         print(NOTICE, file=out, flush=True)
         _noticed = True
     before = _compiled_count()
@@ -270,4 +271,6 @@ def compiling(names: Iterable[str], *, show: bool | None = None, notice: bool = 
         stop.set()
         ticker.join()
         line.close()
-    print(f"vkernel: compiled in {time.perf_counter() - start:.0f} s.", file=out, flush=True)
+    if announce:
+        print(f"vkernel: compiled in {time.perf_counter() - start:.0f} s.", file=out,
+              flush=True)

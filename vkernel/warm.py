@@ -95,7 +95,7 @@ def _timed(what: str, action: Callable[[], str], kernels: Sequence[str]) -> Warm
 
     before = _counts()
     start = time.perf_counter()
-    with compiling(kernels, notice=False):  # where someone watches: the time passing
+    with compiling(kernels, announce=False):  # where someone watches: the time passing
         note = action()
     seconds = time.perf_counter() - start
     after = _counts()
@@ -104,9 +104,10 @@ def _timed(what: str, action: Callable[[], str], kernels: Sequence[str]) -> Warm
     return Warmed(what, seconds, compiled, loaded, note)
 
 
-def warm() -> list[Warmed]:
+def warm(report: Callable[[Warmed], None] | None = None) -> list[Warmed]:
     """Make every kernel Python calls compile (or load from the cache) in this process,
-    and write the RVC expansion table next to the cache. Returns what each step did.
+    and write the RVC expansion table next to the cache. Returns what each step did,
+    and hands each to ``report`` as soon as it is done.
 
     Raises :class:`~vkernel.VkernelError` if the guest does not run as it should.
     """
@@ -114,6 +115,11 @@ def warm() -> list[Warmed]:
     from vkernel.isa.asm import assemble
 
     steps = []
+
+    def step(what: str, action: Callable[[], str], kernels: Sequence[str]) -> None:
+        steps.append(_timed(what, action, kernels))
+        if report:
+            report(steps[-1])
 
     def table() -> str:
         machine._RVC_TABLE = None  # read from (or write to) the disk, as a new process does
@@ -124,7 +130,7 @@ def warm() -> list[Warmed]:
             return "not saved (a read-only install: each process builds it)"
         return f"{'read from' if existed else 'saved to'} {path}"
 
-    steps.append(_timed("RVC expansion table", table, ["build_rvc_table"]))
+    step("RVC expansion table", table, ["build_rvc_table"])
     m = machine.Machine(ram_mb=1, trace="all")
     m.load(assemble(WARM_GUEST))
 
@@ -136,8 +142,8 @@ def warm() -> list[Warmed]:
         m.hart.flush_tlb(0x1000)  # (a hypervisor's sfence.vma of one page)
         return ""
 
-    steps.append(_timed("CSR access", csrs, ["csr_exists", "csr_read", "csr_write",
-                                              "timer_deadline", "tlb_flush"]))
+    step("CSR access", csrs, ["csr_exists", "csr_read", "csr_write", "timer_deadline",
+                              "tlb_flush"])
 
     def run() -> str:
         ex = m.run(max_steps=1000, progress=False)
@@ -149,7 +155,7 @@ def warm() -> list[Warmed]:
             raise VkernelError(f"vkernel warm: expected one trap, the trace has {traps}")
         return f"{ex!r}"
 
-    steps.append(_timed("a guest run (traced)", run, ["run", "raise_exception"]))
+    step("a guest run (traced)", run, ["run", "raise_exception"])
     missing = [n for n in ENTRY_POINTS if n != "build_rvc_table"
                and not dispatchers()[n].signatures]
     if missing:
@@ -169,6 +175,22 @@ def is_warm() -> bool:
     from vkernel.progress import cold
 
     return machine._rvc_table_path().exists() and not cold(ENTRY_POINTS)
+
+
+def _print_step(step: Warmed) -> None:
+    done = []
+    entry = [n for n in step.compiled if n in ENTRY_POINTS]
+    if step.compiled:
+        more = len(step.compiled) - len(entry)
+        done.append(f"compiled {', '.join(entry) or 'nothing Python calls'}"
+                    + (f" (+{more} functions called from there)" if more else ""))
+    if step.loaded:
+        names = [n for n in step.loaded if n in ENTRY_POINTS] or list(step.loaded)
+        done.append(f"loaded {', '.join(names)} from the cache")
+    if step.note:
+        done.append(step.note)
+    print(f"  {step.what:22} {step.seconds:6.1f} s  {'; '.join(done) or 'no numba'}",
+          flush=True)
 
 
 def main() -> int:
@@ -192,20 +214,7 @@ def main() -> int:
               f"already compiled for this CPU, in {cache_dir()}", flush=True)
         return 0
     print("  compiling the machine core, once: a minute or two", flush=True)
-    for step in warm():
-        done = []
-        entry = [n for n in step.compiled if n in ENTRY_POINTS]
-        if step.compiled:
-            more = len(step.compiled) - len(entry)
-            done.append(f"compiled {', '.join(entry) or 'nothing Python calls'}"
-                        + (f" (+{more} functions called from there)" if more else ""))
-        if step.loaded:
-            names = [n for n in step.loaded if n in ENTRY_POINTS] or list(step.loaded)
-            done.append(f"loaded {', '.join(names)} from the cache")
-        if step.note:
-            done.append(step.note)
-        print(f"  {step.what:22} {step.seconds:6.1f} s  {'; '.join(done) or 'no numba'}",
-              flush=True)
+    warm(report=_print_step)
     print(f"vkernel warm: done in {time.perf_counter() - start:.1f} s; numba cache in "
           f"{cache_dir()}", flush=True)
     return 0
