@@ -248,8 +248,9 @@ def compiling(names: Iterable[str], *, show: bool | None = None, announce: bool 
     start = time.perf_counter()
 
     def status() -> str:
+        n = _compiled_count() - before
         return (f"compiling the machine core: {_clock(time.perf_counter() - start)}, "
-                f"{_compiled_count() - before} functions compiled")
+                f"{n} function{'' if n == 1 else 's'} compiled")
 
     line = _CellLine(status()) if file is None and in_notebook() else _TermLine(out, status())
     stop = threading.Event()
