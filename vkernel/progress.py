@@ -222,13 +222,13 @@ def compiling(names: Iterable[str], *, show: bool | None = None, announce: bool 
     seconds passed and the core's functions compiled so far; when the block ends the
     ticker vanishes and one line says how long it took. Yields whether it compiles.
     The count of functions is real progress: the run loop's ~60 functions compile one
-    after another, its own code last (a few seconds).
+    after another, the run loop itself last (the final tenth or so of the time).
 
     ``show`` (default: :func:`watched`) decides whether anything is printed, ``announce``
     whether the notice and the closing line are, or only the ticker (``vkernel warm``
-    reports for itself). Output goes to the notebook cell
-    in a notebook (standard output, as standard error is drawn red), else to standard
-    error, or to ``file``. Nested uses show only the outermost.
+    reports for itself). Output goes to the notebook cell in a notebook (standard
+    output, as standard error is drawn red), else to standard error, or to ``file``.
+    Nested uses show only the outermost.
 
     >>> with compiling(["run"], show=False) as compiles:
     ...     pass                       # the first machine run would go here
