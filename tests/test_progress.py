@@ -47,18 +47,19 @@ def test_a_run_counts_every_step_and_leaves_nothing(monkeypatch):
     out = io.StringIO()
     bars = []
 
-    def bar(budget, name=None):  # noqa: ANN001, ANN202
-        bars.append(progress_bar(budget, name, delay=0, file=out))
+    def bar(budget, name=None, **kw):  # noqa: ANN001, ANN003, ANN202
+        bars.append(progress_bar(budget, name, **kw, file=out))
         return bars[-1]
 
     monkeypatch.setattr(machine, "progress_bar", bar)
-    ex = m.run(max_steps=20_000_000, progress=True)
-    assert ex.reason == "budget" and bars[0].n == ex.step == 20_000_000
+    monkeypatch.setattr(machine, "BAR_DELAY", 0)  # a bar at once, however short the run
+    ex = m.run(max_steps=60_000_000, progress=True)  # four calls into the core
+    assert ex.reason == "budget" and bars[0].n == ex.step == 60_000_000
     assert bars[0].disable  # closed
     written = out.getvalue()
     # (tqdm redraws at most every 0.1 s: the last count shown may be below the end)
     assert re.search(r"\rprogram: [\d.]+M steps \[00:\d\d, [\d.]+[kMG]? steps/s, "
-                     r"budget 20.0M\]", written), written
+                     r"budget 60.0M\]", written), written
     assert not ESTIMATE.search(written) and last_line(written).strip() == ""
     # a halt long before the budget: the bar says nothing of the budget being unmet
     m2 = Machine(ram_mb=1)
@@ -72,6 +73,12 @@ def test_a_run_counts_every_step_and_leaves_nothing(monkeypatch):
     monkeypatch.setenv("VKERNEL_PROGRESS", "1")
     m.run(max_steps=10)
     assert len(bars) == 3 and bars[2].n == 10
+    # as it is outside tests: a run shorter than a second never makes a bar at all (each
+    # step() of a loop would otherwise build and tear down a notebook widget)
+    monkeypatch.setattr(machine, "BAR_DELAY", 1.0)
+    for _ in range(20):
+        m.step()
+    assert m.run(max_steps=1000, progress=True).reason == "budget" and len(bars) == 3
 
 
 class Published:

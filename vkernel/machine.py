@@ -140,6 +140,36 @@ def _signed(v: int) -> int:
     return v - (1 << 64) if v >> 63 else v
 
 
+BAR_DELAY = 1.0  # seconds a run lasts before its progress bar appears
+
+
+class _LazyBar:
+    """A run's progress bar (:func:`~vkernel.progress.progress_bar`), made only once the
+    run has lasted :data:`BAR_DELAY`: a short run, such as each ``step()`` of a loop,
+    costs nothing (in a notebook a bar is a handful of widgets, ~4 ms to make)."""
+
+    def __init__(self, budget: int | None, name: str | None) -> None:
+        import time
+
+        self._budget, self._name, self._bar = budget, name, None
+        self._clock = time.monotonic
+        self._since = self._clock()
+
+    def show(self, steps: int) -> None:
+        """``steps`` taken so far in this run."""
+        if self._bar is None:
+            if self._clock() - self._since < BAR_DELAY:
+                return
+            self._bar = progress_bar(self._budget, self._name, delay=0, initial=steps)
+            self._bar.start_t -= self._clock() - self._since  # its clock: the run's
+            self._bar.refresh()
+        self._bar.update(steps - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
 class Registers:
     """The integer registers, by number or ABI name; values read as unsigned 64-bit.
 
@@ -709,7 +739,7 @@ class Machine:
             raise MachineError("max_steps must not be negative")
         if not _CORE_READY:
             self._compile_core()
-        bar = progress_bar(max_steps, self.program.name if self.program else None) \
+        bar = _LazyBar(max_steps, self.program.name if self.program else None) \
             if (progress is None and watched()) or progress else None
         try:
             return self._run(max_steps, bar)
@@ -733,7 +763,7 @@ class Machine:
                     np.zeros(0, dtype=np.int64), 0)))
         _CORE_READY = True
 
-    def _run(self, max_steps: int | None, bar: Any) -> Exit:
+    def _run(self, max_steps: int | None, bar: _LazyBar | None) -> Exit:
         s = self._s
         remaining = max_steps
         bps = np.array(sorted(b - (1 << 64) if b >> 63 else b for b in self.breakpoints),
@@ -753,7 +783,7 @@ class Machine:
             chunk = CHUNK if remaining is None else min(remaining, CHUNK)
             reason = self._core_run(bps, chunk)
             if bar is not None:
-                bar.update(int(s[K.S_INSTRET] + s[K.S_TRAPS]) - start - bar.n)
+                bar.show(int(s[K.S_INSTRET] + s[K.S_TRAPS]) - start)
             if reason == K.EXIT_BUDGET:
                 continue
             if reason == K.EXIT_BUFFER:

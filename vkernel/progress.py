@@ -107,12 +107,13 @@ def _notebook_tqdm() -> type:
 
 
 def progress_bar(budget: int | None = None, name: str | None = None, *,
-                 delay: float = 1.0, file: TextIO | None = None) -> Any:
+                 delay: float = 1.0, file: TextIO | None = None, initial: int = 0) -> Any:
     """A tqdm bar for a run: steps so far and steps per second, no total, so no
     percentage and no time left (``budget`` is only an upper bound: it is shown as such,
     never used as the run's length). It appears only after ``delay`` seconds (short runs
     stay quiet) and vanishes when closed (``leave=False``); in a notebook it is a widget,
-    which, having no total, is never turned red ("danger") when closed.
+    which, having no total, is never turned red ("danger") when closed. ``initial`` is
+    the count to start from (steps already taken).
 
     >>> import io
     >>> bar = progress_bar(10_000, "hello", delay=0, file=io.StringIO())
@@ -131,7 +132,7 @@ def progress_bar(budget: int | None = None, name: str | None = None, *,
     options = {"display": False} if tqdm is not text_tqdm else {}
     return tqdm(total=None, desc=name, unit=" steps", unit_scale=True, delay=delay,
                 leave=False, dynamic_ncols=True, file=file, postfix=postfix,
-                bar_format=form, **options)
+                bar_format=form, initial=initial, **options)
 
 
 def cold(names: Iterable[str]) -> list[str]:
