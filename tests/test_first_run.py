@@ -2,8 +2,10 @@
 clone that skipped ``vkernel warm``): the tour runs top to bottom, and the cell whose run
 compiles the core says so before it starts and shows the compile going on; no progress
 widget is left behind, none is red, no output shows an estimate nobody can know, and the
-run's result is right. The one test here compiles the whole core (about two minutes in
-CI); it is skipped locally without chromium and fails in CI without it (tests/lab.py).
+run's result is right. A run of a few seconds, added after the tour's cells, shows its
+progress bar while it runs and leaves nothing of it. The one test here compiles the whole
+core (about two minutes in CI); it is skipped locally without chromium and fails in CI
+without it (tests/lab.py).
 """
 
 from __future__ import annotations
@@ -58,6 +60,11 @@ assert START_ALL != RUN_ALL
 SHOWN = """() => Array.from(document.querySelectorAll('.jp-OutputArea-output'))
     .map(e => e.textContent.replace(/\\u2007/g, ' '))"""
 
+# a run of a few seconds: its progress bar shows (a widget), then goes
+LONG_RUN = """long = vkernel.Machine(ram_mb=1)
+long.load(vkernel.assemble("li a0, 0\\n1: addi a0, a0, 1\\nj 1b", name="long"))
+print(long.run(max_steps=400_000_000))"""
+
 # the rendered progress widgets still on the page, and any drawn red ("danger")
 BARS = """() => ({
     progress: document.querySelectorAll('.jp-OutputArea .widget-progress, '
@@ -81,6 +88,12 @@ def test_tour_on_a_cold_cache_says_it_compiles_and_leaves_no_bars(tmp_path):
         {"recordTiming": True, "windowingMode": "none"}))
     # progress as a student gets it: VKERNEL_PROGRESS unset, the kernel decides
     lab = JupyterLab(workdir, env={"NUMBA_CACHE_DIR": str(cache), "VKERNEL_PROGRESS": None})
+    # after the tour (in the server's copy), a run long enough for its progress bar
+    copy = lab.root / TOUR
+    nb = json.loads(copy.read_text())
+    nb["cells"].append({"cell_type": "code", "metadata": {}, "outputs": [],
+                        "execution_count": None, "source": LONG_RUN})
+    copy.write_text(json.dumps(nb))
     try:
         with browser_page() as page:
             page.goto(f"{lab.url}/lab/tree/{TOUR}?reset", wait_until="domcontentloaded")
@@ -94,7 +107,7 @@ def test_tour_on_a_cold_cache_says_it_compiles_and_leaves_no_bars(tmp_path):
             while not page.evaluate(ALL_RAN):
                 assert time.monotonic() - start < 900, "the tour did not finish in 15 min"
                 for text in page.evaluate(SHOWN):
-                    if NOTICE in text or TICKER in text:
+                    if NOTICE in text or TICKER in text or " steps/s" in text:
                         seen.setdefault(text.strip(), time.monotonic() - start)
                 if len(seen) == 3:  # the notice and two ticks: the cell, for the record
                     page.locator(".jp-OutputArea-output", has_text=TICKER)\
@@ -121,6 +134,16 @@ def test_tour_on_a_cold_cache_says_it_compiles_and_leaves_no_bars(tmp_path):
     for tick in ticks:
         assert re.fullmatch(r"compiling the machine core: \d\d:\d\d, \d+ functions? compiled",
                             tick), tick
+
+    # the long run's bar was there while it ran: steps and rate, nothing it cannot know
+    running = [t for t in seen if " steps/s" in t]
+    assert running, seen
+    for text in running:
+        assert re.fullmatch(r"long: [\d.]+[kMG]? steps \[\d\d:\d\d, (?:[\d.]+[kMG]?|\?) "
+                            r"steps/s, budget 400M\]", text), text
+    long = next(c for c in cells if c["source"] == LONG_RUN)
+    assert [o["text"] for o in long["outputs"] if o["type"] == "stream"] == [
+        "Exit(reason='budget', step=400000000, pc=0x80000008)\n"], long
 
     # the first run's cell: the notice before the run, then the run's (right) result
     run = next(c for c in cells if "m.run(max_steps=10_000)" in c["source"])

@@ -200,8 +200,7 @@ class _TermLine:
 class _CellLine:
     """One line in the running notebook cell's output, rewritten in place through an
     IPython display id, and emptied at the end (a saved notebook keeps nothing of it).
-    Plain text, not a widget: any front end shows it (nbconvert, a saved notebook, a
-    JupyterLab whose widget manager is not ready), and it costs one message a tick."""
+    Plain text, not a widget: any front end shows it, and it costs one message a tick."""
 
     def __init__(self, text: str) -> None:
         from IPython.display import display
