@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import enum
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,8 +150,6 @@ class _LazyBar:
     costs nothing (in a notebook a bar is a handful of widgets, ~4 ms to make)."""
 
     def __init__(self, budget: int | None, name: str | None) -> None:
-        import time
-
         self._budget, self._name, self._bar = budget, name, None
         self._clock = time.monotonic
         self._since = self._clock()
