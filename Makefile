@@ -1,5 +1,5 @@
 # vkernel: the two commands of the README, plus benchmarks and long fuzzing.
-#   make lab   - set up .venv and open the tour (notebooks/00-tour.ipynb) in JupyterLab
+#   make lab   - set up .venv, compile the core once, open the tour (notebooks/00-tour.ipynb) in JupyterLab
 #   make test  - set up .venv (and, as root, the Debian tools the tests use) and run everything
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -25,7 +25,14 @@ $(VENV)/.dev-stamp: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.lab-stamp
 
 # JupyterLab serves notebooks/ (the folder of the file it opens) and opens the tour.
+# First `vkernel warm` compiles the numba core into its cache (a minute or two, once, with
+# the time passing on the terminal; a later `make lab` finds it warm in a fraction of a
+# second), so that no notebook cell waits for the compiler. numba keys that cache by CPU
+# name: the warm-up and JupyterLab (whose kernels inherit its environment) run here with
+# the same NUMBA_CPU_NAME, the caller's (unset: this CPU's model, the cache `make test`
+# fills too; Binder sets generic).
 lab: $(VENV)/.lab-stamp
+	$(BIN)/vkernel warm
 	$(BIN)/jupyter lab notebooks/00-tour.ipynb $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 apt:

@@ -51,7 +51,9 @@ class JupyterLab:
     """One JupyterLab server for the tests, serving a copy of the notebooks (a run in the
     browser must never save outputs into the repository's notebooks)."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, env: dict[str, str | None] | None = None) -> None:
+        """``env`` changes the server's environment, which its kernels inherit (None
+        unsets a variable)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.root = workdir / "root"
@@ -64,9 +66,10 @@ class JupyterLab:
             path = settings / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(values))
-        env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings),
-               "JUPYTERLAB_WORKSPACES_DIR": str(workdir / "workspaces"),
-               "VKERNEL_PROGRESS": "0"}
+        env = {k: v for k, v in {
+            **os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings),
+            "JUPYTERLAB_WORKSPACES_DIR": str(workdir / "workspaces"),
+            "VKERNEL_PROGRESS": "0", **(env or {})}.items() if v is not None}
         self.log = (workdir / "jupyterlab.log").open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={self.port}",

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import enum
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,7 @@ from vkernel.errors import LoadError, TraceError, VkernelError
 from vkernel.isa.csr import CSR_NAME, CSR_NUMBER, cause_name
 from vkernel.isa.program import Program, load_program
 from vkernel.isa.table import ABI_NAMES
+from vkernel.progress import compiling, progress_bar, watched
 from vkernel.trace.schema import FAMILIES as SCHEMA
 from vkernel.trace.schema import ISA, RECORDABLE
 
@@ -56,6 +58,7 @@ if TYPE_CHECKING:
     from vkernel.trace.recorder import Recorder
 
 MASK64 = (1 << 64) - 1
+_CORE_READY = False  # run() has compiled or loaded the core in this process
 CHUNK = 1 << 24  # steps per call into the core: long enough to amortise, short for Ctrl-C
 FAMILIES = RECORDABLE
 _FAMILY_BIT = {"step": K.TRACE_STEP, "write": K.TRACE_WRITE, "trap": K.TRACE_TRAP,
@@ -119,37 +122,6 @@ class Exit:
         return f"Exit(reason={self.reason!r}, step={self.step}, pc={self.pc:#x}{extra})"
 
 
-def watched() -> bool:
-    """Whether a person is likely watching this process: a notebook kernel, or standard
-    error on a terminal. ``VKERNEL_PROGRESS=0`` (or 1) decides instead."""
-    env = os.environ.get("VKERNEL_PROGRESS")
-    if env in ("0", "1"):
-        return env == "1"
-    import sys
-
-    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
-    if shell is not None and getattr(shell, "kernel", None) is not None:
-        return True
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def progress_bar(total: int | None, name: str | None = None, *, delay: float = 1.0,
-                 file: Any = None) -> Any:
-    """A tqdm bar counting steps that appears only after ``delay`` seconds (short runs
-    stay quiet); a notebook widget where ipywidgets is installed."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tqdm.auto warns when ipywidgets is missing
-        from tqdm.auto import tqdm
-
-        return tqdm(total=total, desc=name, unit=" steps", unit_scale=True, delay=delay,
-                    leave=False, dynamic_ncols=True, file=file)
-
-
 def _cause_bits(causes: set[int]) -> tuple[int, int]:
     """The core's two bit sets for a set of mcause values: exceptions, interrupts."""
     exc = intr = 0
@@ -167,6 +139,34 @@ def _cause_bits(causes: set[int]) -> tuple[int, int]:
 def _signed(v: int) -> int:
     v &= MASK64
     return v - (1 << 64) if v >> 63 else v
+
+
+BAR_DELAY = 1.0  # seconds a run lasts before its progress bar appears
+
+
+class _LazyBar:
+    """A run's progress bar (:func:`~vkernel.progress.progress_bar`), made only once the
+    run has lasted :data:`BAR_DELAY`: a short run, such as each ``step()`` of a loop,
+    costs nothing (in a notebook a bar is a handful of widgets, ~4 ms to make)."""
+
+    def __init__(self, budget: int | None, name: str | None) -> None:
+        self._budget, self._name, self._bar = budget, name, None
+        self._clock = time.monotonic
+        self._since = self._clock()
+
+    def show(self, steps: int) -> None:
+        """``steps`` taken so far in this run."""
+        if self._bar is None:
+            if self._clock() - self._since < BAR_DELAY:
+                return
+            self._bar = progress_bar(self._budget, self._name, delay=0, initial=steps)
+            self._bar.start_t -= self._clock() - self._since  # its clock: the run's
+            self._bar.refresh()
+        self._bar.update(steps - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
 
 
 class Registers:
@@ -728,10 +728,17 @@ class Machine:
 
         ``progress`` shows a tqdm bar (in a notebook, a widget) once a run has taken more
         than a second; by default only where someone watches: a notebook or a terminal.
+        It counts steps and their rate (``max_steps`` is a limit, not the run's length)
+        and vanishes when the run returns. Whatever ``progress`` says, where someone
+        watches, a run that must first compile the core (nothing in numba's cache for
+        this CPU) says so before it starts and shows the compile's progress
+        (:func:`vkernel.progress.compiling`).
         """
         if max_steps is not None and max_steps < 0:
             raise MachineError("max_steps must not be negative")
-        bar = progress_bar(max_steps, self.program.name if self.program else None) \
+        if not _CORE_READY:
+            self._compile_core()
+        bar = _LazyBar(max_steps, self.program.name if self.program else None) \
             if (progress is None and watched()) or progress else None
         try:
             return self._run(max_steps, bar)
@@ -739,7 +746,23 @@ class Machine:
             if bar is not None:
                 bar.close()
 
-    def _run(self, max_steps: int | None, bar: Any) -> Exit:
+    def _compile_core(self) -> None:
+        """Compile (or load from numba's cache) what every run calls, before the run and
+        its progress bar start, under a notice when that means compiling."""
+        global _CORE_READY
+        table = [] if _RVC_TABLE is not None or _rvc_table_path().exists() \
+            else ["build_rvc_table"]
+        with compiling(["run", *table]):
+            _rvc_table()
+            if not K.run.signatures:
+                import numba
+
+                # for the types of this call: the later calls find it and run at once
+                K.run.compile(tuple(numba.typeof(a) for a in self._core_args(
+                    np.zeros(0, dtype=np.int64), 0)))
+        _CORE_READY = True
+
+    def _run(self, max_steps: int | None, bar: _LazyBar | None) -> Exit:
         s = self._s
         remaining = max_steps
         bps = np.array(sorted(b - (1 << 64) if b >> 63 else b for b in self.breakpoints),
@@ -759,7 +782,7 @@ class Machine:
             chunk = CHUNK if remaining is None else min(remaining, CHUNK)
             reason = self._core_run(bps, chunk)
             if bar is not None:
-                bar.update(int(s[K.S_INSTRET] + s[K.S_TRAPS]) - start - bar.n)
+                bar.show(int(s[K.S_INSTRET] + s[K.S_TRAPS]) - start)
             if reason == K.EXIT_BUDGET:
                 continue
             if reason == K.EXIT_BUFFER:
@@ -791,11 +814,13 @@ class Machine:
 
     def _core_run(self, bps: np.ndarray, budget: int) -> int:
         """One call into the numba core: run up to ``budget`` steps."""
+        return K.run(*self._core_args(bps, budget))
+
+    def _core_args(self, bps: np.ndarray, budget: int) -> tuple:
         ram = self._ram
-        return K.run(self._s, self._x, self._csr, ram, ram.view(np.uint16),
-                     ram.view(np.uint32), ram.view(np.int64), self._tlb, _rvc_table(), bps,
-                     self._st_pc, self._st_insn, self._st_mode, self._wr, self._tr, self._wk,
-                     self._io, self._sm, budget)
+        return (self._s, self._x, self._csr, ram, ram.view(np.uint16), ram.view(np.uint32),
+                ram.view(np.int64), self._tlb, _rvc_table(), bps, self._st_pc, self._st_insn,
+                self._st_mode, self._wr, self._tr, self._wk, self._io, self._sm, budget)
 
     def _exit(self, reason: str, **kw: Any) -> Exit:
         return Exit(reason, self.hart.instret, self.hart.pc,

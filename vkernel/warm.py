@@ -4,18 +4,22 @@ The hart's kernels (:mod:`vkernel.core.kernel`) are compiled with ``cache=True``
 that calls one loads it from numba's on-disk cache when an earlier process compiled it,
 and compiles it (about a minute for the run loop) otherwise. :func:`warm` calls every
 kernel that Python calls, through the public :class:`~vkernel.Machine` API, so that the
-cache holds them all; ``vkernel warm`` runs it and prints what it did. Binder's
-``postBuild`` runs ``vkernel warm`` once, when the image is built.
+cache holds them all; ``vkernel warm`` runs it and prints what it did (on a terminal, with
+the time passing while each step compiles), or, when the cache already holds everything
+(:func:`is_warm`, a look at numba's cache index), says so at once. Binder's ``postBuild``
+runs ``vkernel warm`` once, when the image is built; ``make lab`` before every JupyterLab.
 
 numba keys its cache by CPU model: warm with the ``NUMBA_CPU_NAME`` the notebooks will
 run with. Binder's ``start`` and ``postBuild`` both export ``NUMBA_CPU_NAME=generic``, so
-the cache built on the build node is valid on whichever node runs the image.
+the cache built on the build node is valid on whichever node runs the image; ``make lab``
+runs ``vkernel warm`` and JupyterLab (whose kernels inherit its environment) with the same
+setting, whatever the caller's.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,10 +90,13 @@ def _counts() -> dict[str, tuple[int, int]]:
             for name, f in dispatchers().items()}
 
 
-def _timed(what: str, action: Callable[[], str]) -> Warmed:
+def _timed(what: str, action: Callable[[], str], kernels: Sequence[str]) -> Warmed:
+    from vkernel.progress import compiling
+
     before = _counts()
     start = time.perf_counter()
-    note = action()
+    with compiling(kernels, announce=False):  # where someone watches: the time passing
+        note = action()
     seconds = time.perf_counter() - start
     after = _counts()
     compiled = tuple(n for n in sorted(after) if after[n][1] > before[n][1])
@@ -97,9 +104,10 @@ def _timed(what: str, action: Callable[[], str]) -> Warmed:
     return Warmed(what, seconds, compiled, loaded, note)
 
 
-def warm() -> list[Warmed]:
+def warm(report: Callable[[Warmed], None] | None = None) -> list[Warmed]:
     """Make every kernel Python calls compile (or load from the cache) in this process,
-    and write the RVC expansion table next to the cache. Returns what each step did.
+    and write the RVC expansion table next to the cache. Returns what each step did,
+    and hands each to ``report`` as soon as it is done.
 
     Raises :class:`~vkernel.VkernelError` if the guest does not run as it should.
     """
@@ -107,6 +115,11 @@ def warm() -> list[Warmed]:
     from vkernel.isa.asm import assemble
 
     steps = []
+
+    def step(what: str, action: Callable[[], str], kernels: Sequence[str]) -> None:
+        steps.append(_timed(what, action, kernels))
+        if report:
+            report(steps[-1])
 
     def table() -> str:
         machine._RVC_TABLE = None  # read from (or write to) the disk, as a new process does
@@ -117,7 +130,7 @@ def warm() -> list[Warmed]:
             return "not saved (a read-only install: each process builds it)"
         return f"{'read from' if existed else 'saved to'} {path}"
 
-    steps.append(_timed("RVC expansion table", table))
+    step("RVC expansion table", table, ["build_rvc_table"])
     m = machine.Machine(ram_mb=1, trace="all")
     m.load(assemble(WARM_GUEST))
 
@@ -129,7 +142,8 @@ def warm() -> list[Warmed]:
         m.hart.flush_tlb(0x1000)  # (a hypervisor's sfence.vma of one page)
         return ""
 
-    steps.append(_timed("CSR access", csrs))
+    step("CSR access", csrs, ["csr_exists", "csr_read", "csr_write", "timer_deadline",
+                              "tlb_flush"])
 
     def run() -> str:
         ex = m.run(max_steps=1000, progress=False)
@@ -141,7 +155,7 @@ def warm() -> list[Warmed]:
             raise VkernelError(f"vkernel warm: expected one trap, the trace has {traps}")
         return f"{ex!r}"
 
-    steps.append(_timed("a guest run (traced)", run))
+    step("a guest run (traced)", run, ["run", "raise_exception"])
     missing = [n for n in ENTRY_POINTS if n != "build_rvc_table"
                and not dispatchers()[n].signatures]
     if missing:
@@ -149,35 +163,58 @@ def warm() -> list[Warmed]:
     return steps
 
 
+def is_warm() -> bool:
+    """Whether numba's cache already holds every kernel Python calls, for this CPU name
+    and this source, and the RVC table is saved: then :func:`warm` would only load them.
+    Cheap (it reads the cache's index files; see :func:`vkernel.progress.cold`).
+
+    >>> is_warm() in (True, False)
+    True
+    """
+    from vkernel import machine
+    from vkernel.progress import cold
+
+    return machine._rvc_table_path().exists() and not cold(ENTRY_POINTS)
+
+
+def _print_step(step: Warmed) -> None:
+    done = []
+    entry = [n for n in step.compiled if n in ENTRY_POINTS]
+    if step.compiled:
+        more = len(step.compiled) - len(entry)
+        done.append(f"compiled {', '.join(entry) or 'nothing Python calls'}"
+                    + (f" (+{more} functions called from there)" if more else ""))
+    if step.loaded:
+        names = [n for n in step.loaded if n in ENTRY_POINTS] or list(step.loaded)
+        done.append(f"loaded {', '.join(names)} from the cache")
+    if step.note:
+        done.append(step.note)
+    print(f"  {step.what:22} {step.seconds:6.1f} s  {'; '.join(done) or 'no numba'}",
+          flush=True)
+
+
 def main() -> int:
-    """``vkernel warm``: warm the cache and print what was compiled and how long it took."""
+    """``vkernel warm``: warm the cache and print what was compiled and how long it took;
+    when the cache is already warm, say so and return at once."""
     import os
 
     import numba
 
     import vkernel
 
+    start = time.perf_counter()
     cpu = os.environ.get("NUMBA_CPU_NAME")
     print(f"vkernel warm: numba {numba.__version__}, vkernel {vkernel.__version__} in "
           f"{Path(vkernel.__file__).parent}", flush=True)
     print(f"  NUMBA_CPU_NAME={cpu}" if cpu else
           "  NUMBA_CPU_NAME is not set: this cache serves this CPU model only "
           "(Binder sets generic)", flush=True)
-    start = time.perf_counter()
-    for step in warm():
-        done = []
-        entry = [n for n in step.compiled if n in ENTRY_POINTS]
-        if step.compiled:
-            more = len(step.compiled) - len(entry)
-            done.append(f"compiled {', '.join(entry) or 'nothing Python calls'}"
-                        + (f" (+{more} functions called from there)" if more else ""))
-        if step.loaded:
-            names = [n for n in step.loaded if n in ENTRY_POINTS] or list(step.loaded)
-            done.append(f"loaded {', '.join(names)} from the cache")
-        if step.note:
-            done.append(step.note)
-        print(f"  {step.what:22} {step.seconds:6.1f} s  {'; '.join(done) or 'no numba'}",
-              flush=True)
+    if is_warm():
+        print(f"vkernel warm: done in {time.perf_counter() - start:.1f} s; the core is "
+              f"already compiled for this CPU, in {cache_dir()}", flush=True)
+        return 0
+    print("  compiling the machine core, once: a minute or two", flush=True)
+    warm(report=_print_step)
     print(f"vkernel warm: done in {time.perf_counter() - start:.1f} s; numba cache in "
           f"{cache_dir()}", flush=True)
     return 0
