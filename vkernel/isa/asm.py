@@ -606,13 +606,38 @@ class _Assembler:
             return
         self.instruction(line, p, name, t)
 
-    def absolute(self, line: _Line, text: str, col: int) -> int:
+    def absolute(self, line: _Line, text: str, col: int, what: str = "the count") -> int:
         """The value of ``text`` (starting at column ``col``), an expression of constants
-        and ``.equ`` symbols defined so far (a ``.rept`` count)."""
+        and ``.equ`` symbols defined so far (``what``: a ``.rept`` count, a ``.if``
+        condition), decided as the source is read, as GNU as does."""
         p = _Parser(self, line, _lex(line, text, col - 1))
-        value, _ = _const_arg(self, p, "the count")
+        start = p.tok.col
+        e = p.expr()
+        if not _is_constant(e):
+            raise line.error(f"{what} must be a constant expression: {self._why_not(e)}",
+                             start)
         _end(p)
-        return value
+        return self._eval(line, e, start)
+
+    def _why_not(self, e: Expr) -> str:
+        """Why ``e`` has no value while the source is still being read."""
+        for name in _symbols_in(e):
+            if name in self.labels or name in self.equs:
+                what = "a label" if name in self.labels else "defined from a label"
+                shown = f"{name[2:name.index('^')]}b" if "^" in name else name
+                return (f"'{shown}' is {what}, whose address is known only once the whole "
+                        "program is laid out")
+            if "^" in name:
+                return (f"'{name[2:name.index('^')]}f' is a label further down, whose address "
+                        "is known only once the whole program is laid out")
+            if name not in self.consts:
+                return (f"'{name}' is not defined yet (the source is read top to bottom: "
+                        "define it with .equ, .set or = above this line)")
+        return "'.' (the address here) is known only once the program is laid out"
+
+    def is_defined(self, name: str) -> bool:
+        """Whether ``name`` is a label or symbol defined so far (``.ifdef``)."""
+        return name in self.labels or name in self.equs or name in self.consts
 
     def add(self, item: _Item) -> None:
         if self.section.nobits and not isinstance(item, (_Fill, _Align, _Label)):
@@ -1703,7 +1728,7 @@ def assemble(source: str, *, base: int = 0x8000_0000, name: str = "program",
     own = Path(filename)
     directory = own.parent if own.is_file() else Path(".")
     reader = Reader(source, filename, directory, [Path(d) for d in include_dirs],
-                    asm.absolute, _DIRECTIVES)
+                    asm.absolute, _DIRECTIVES, asm.is_defined)
     line = _Line(0, "", filename)
     try:
         for line, statement, offset in reader:
