@@ -158,10 +158,13 @@ def _unescape(line: _Line, body: str, col: int) -> bytes:
 Expr = tuple
 
 # GNU as's operator precedence (higher binds tighter), which differs from C's.
-_BINARY = {"*": 4, "/": 4, "%": 4, "<<": 4, ">>": 4,
-           "|": 3, "&": 3, "^": 3, "!": 3,
-           "+": 2, "-": 2, "==": 2, "!=": 2, "<>": 2, "<": 2, ">": 2, "<=": 2, ">=": 2,
-           "&&": 1, "||": 1}
+# GNU as's ranks (expr.c, not its manual, which puts + - with the comparisons and && with
+# ||): 1 < 2 + 3 is true, 1 || 0 && 0 is 1
+_BINARY = {"*": 6, "/": 6, "%": 6, "<<": 6, ">>": 6,
+           "|": 5, "&": 5, "^": 5, "!": 5,
+           "+": 4, "-": 4,
+           "==": 3, "!=": 3, "<>": 3, "<": 3, ">": 3, "<=": 3, ">=": 3,
+           "&&": 2, "||": 1}
 RELOC_FUNCS = ("%hi", "%lo", "%pcrel_hi", "%pcrel_lo")
 
 
@@ -514,14 +517,17 @@ class _Assembler:
         if kind == "dot":
             return self.dot
         if kind == "neg":
-            return -self._eval(line, e[1], col)
+            return _sext(-self._eval(line, e[1], col), 64)
         if kind == "not":
-            return ~self._eval(line, e[1], col)
+            return _sext(~self._eval(line, e[1], col), 64)
         if kind == "lnot":
-            return int(not self._eval(line, e[1], col))
+            return int(not _sext(self._eval(line, e[1], col), 64))
         if kind == "reloc":
             raise line.error(f"'{e[1]}' is only allowed as a whole instruction operand", e[3])
-        op, a, b = e[1], self._eval(line, e[2], col), self._eval(line, e[3], col)
+        # GNU as holds values as signed 64-bit numbers: 0xffffffffffffffff is -1, so it
+        # is < 0 and / 2 gives 0
+        op = e[1]
+        a, b = _sext(self._eval(line, e[2], col), 64), _sext(self._eval(line, e[3], col), 64)
         if op in ("/", "%") and b == 0:
             raise line.error("division by zero", col)
         if op in ("<<", ">>") and b < 0:
@@ -617,7 +623,7 @@ class _Assembler:
             raise line.error(f"{what} must be a constant expression: {self._why_not(e)}",
                              start)
         _end(p)
-        return self._eval(line, e, start)
+        return _sext(self._eval(line, e, start), 64)
 
     def _why_not(self, e: Expr) -> str:
         """Why ``e`` has no value while the source is still being read."""
