@@ -47,6 +47,14 @@ _start:
         addi    a1, a1, 8
         .ENDIF
 
+# GNU as's operator ranks and signed 64-bit values, as a condition sees them
+        .dword  1 < 2 + 3, 1 <= 3 - 2, 1 || 0 && 0, 1 | 1 + 1, 8 / 2 << 1, 1 == 1 == 1
+        .dword  0xffffffffffffffff < 0, 0xffffffffffffffff / 2, !~0xffffffffffffffff
+        .dword  -0xffffffffffffffff, 3 > 2 > 1, 1 & 3 == 1, 1 ! 1 + 1
+        .iflt   0xffffffffffffffff
+        addi    a1, a1, 9
+        .endif
+
 # nesting: a skipped block skips the conditionals inside it, which are not evaluated
         .if     LEVEL >= 1
           .if   DEBUG
