@@ -65,7 +65,7 @@ def test_kept_is_the_plain_source(source: str, plain: str) -> None:
     assert text_of(source) == text_of(plain)
 
 
-def test_conditional_may_span_include_files(gnu, tmp_path: Path) -> None:  # noqa: ANN001
+def test_conditional_may_span_include_files(gnu) -> None:  # noqa: ANN001
     inc = gnu.workdir / "inc"
     inc.mkdir()
     (inc / "open.inc").write_text(".if 1\naddi a0, a0, 1\n")
