@@ -158,10 +158,13 @@ def _unescape(line: _Line, body: str, col: int) -> bytes:
 Expr = tuple
 
 # GNU as's operator precedence (higher binds tighter), which differs from C's.
-_BINARY = {"*": 4, "/": 4, "%": 4, "<<": 4, ">>": 4,
-           "|": 3, "&": 3, "^": 3, "!": 3,
-           "+": 2, "-": 2, "==": 2, "!=": 2, "<>": 2, "<": 2, ">": 2, "<=": 2, ">=": 2,
-           "&&": 1, "||": 1}
+# GNU as's ranks (expr.c, not its manual, which puts + - with the comparisons and && with
+# ||): 1 < 2 + 3 is true, 1 || 0 && 0 is 1
+_BINARY = {"*": 6, "/": 6, "%": 6, "<<": 6, ">>": 6,
+           "|": 5, "&": 5, "^": 5, "!": 5,
+           "+": 4, "-": 4,
+           "==": 3, "!=": 3, "<>": 3, "<": 3, ">": 3, "<=": 3, ">=": 3,
+           "&&": 2, "||": 1}
 RELOC_FUNCS = ("%hi", "%lo", "%pcrel_hi", "%pcrel_lo")
 
 
@@ -514,14 +517,17 @@ class _Assembler:
         if kind == "dot":
             return self.dot
         if kind == "neg":
-            return -self._eval(line, e[1], col)
+            return _sext(-self._eval(line, e[1], col), 64)
         if kind == "not":
-            return ~self._eval(line, e[1], col)
+            return _sext(~self._eval(line, e[1], col), 64)
         if kind == "lnot":
-            return int(not self._eval(line, e[1], col))
+            return int(not _sext(self._eval(line, e[1], col), 64))
         if kind == "reloc":
             raise line.error(f"'{e[1]}' is only allowed as a whole instruction operand", e[3])
-        op, a, b = e[1], self._eval(line, e[2], col), self._eval(line, e[3], col)
+        # GNU as holds values as signed 64-bit numbers: 0xffffffffffffffff is -1, so it
+        # is < 0 and / 2 gives 0
+        op = e[1]
+        a, b = _sext(self._eval(line, e[2], col), 64), _sext(self._eval(line, e[3], col), 64)
         if op in ("/", "%") and b == 0:
             raise line.error("division by zero", col)
         if op in ("<<", ">>") and b < 0:
@@ -606,13 +612,38 @@ class _Assembler:
             return
         self.instruction(line, p, name, t)
 
-    def absolute(self, line: _Line, text: str, col: int) -> int:
+    def absolute(self, line: _Line, text: str, col: int, what: str = "the count") -> int:
         """The value of ``text`` (starting at column ``col``), an expression of constants
-        and ``.equ`` symbols defined so far (a ``.rept`` count)."""
+        and ``.equ`` symbols defined so far (``what``: a ``.rept`` count, a ``.if``
+        condition), decided as the source is read, as GNU as does."""
         p = _Parser(self, line, _lex(line, text, col - 1))
-        value, _ = _const_arg(self, p, "the count")
+        start = p.tok.col
+        e = p.expr()
+        if not _is_constant(e):
+            raise line.error(f"{what} must be a constant expression: {self._why_not(e)}",
+                             start)
         _end(p)
-        return value
+        return _sext(self._eval(line, e, start), 64)
+
+    def _why_not(self, e: Expr) -> str:
+        """Why ``e`` has no value while the source is still being read."""
+        for name in _symbols_in(e):
+            if name in self.labels or name in self.equs:
+                what = "a label" if name in self.labels else "defined from a label"
+                shown = f"{name[2:name.index('^')]}b" if "^" in name else name
+                return (f"'{shown}' is {what}, whose address is known only once the whole "
+                        "program is laid out")
+            if "^" in name:
+                return (f"'{name[2:name.index('^')]}f' is a label further down, whose address "
+                        "is known only once the whole program is laid out")
+            if name not in self.consts:
+                return (f"'{name}' is not defined yet (the source is read top to bottom: "
+                        "define it with .equ, .set or = above this line)")
+        return "'.' (the address here) is known only once the program is laid out"
+
+    def is_defined(self, name: str) -> bool:
+        """Whether ``name`` is a label or symbol defined so far (``.ifdef``)."""
+        return name in self.labels or name in self.equs or name in self.consts
 
     def add(self, item: _Item) -> None:
         if self.section.nobits and not isinstance(item, (_Fill, _Align, _Label)):
@@ -1703,7 +1734,7 @@ def assemble(source: str, *, base: int = 0x8000_0000, name: str = "program",
     own = Path(filename)
     directory = own.parent if own.is_file() else Path(".")
     reader = Reader(source, filename, directory, [Path(d) for d in include_dirs],
-                    asm.absolute, _DIRECTIVES)
+                    asm.absolute, _DIRECTIVES, asm.is_defined)
     line = _Line(0, "", filename)
     try:
         for line, statement, offset in reader:

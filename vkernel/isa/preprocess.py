@@ -1,12 +1,14 @@
 """The source-level directives of GNU as: ``.include``, ``.macro``/``.endm``,
-``.rept``/``.irp``/``.irpc``/``.endr``.
+``.rept``/``.irp``/``.irpc``/``.endr`` and conditional assembly (``.if`` and its
+kin, ``.elseif``, ``.else``, ``.endif``).
 
 :class:`Reader` turns the top-level source into the stream of statements the
 assembler parses, one ``(line, statement, column offset)`` at a time. It keeps a stack
 of *frames*: the top-level source, an included file, a macro expansion or a ``.rept``
-body. It works as it is read, the way GNU as does, so a ``.rept`` count may use an
-``.equ`` symbol defined just before it and a macro may be defined by another macro's
-expansion.
+body. It works as it is read, the way GNU as does, so a ``.rept`` count or a ``.if``
+condition may use an ``.equ`` symbol defined just before it and a macro may be defined
+by another macro's expansion. A conditional is decided when it is read, and a skipped
+block is not executed at all: a ``.macro``, ``.include`` or ``.rept`` in it does nothing.
 
 Every line remembers where it came from: its file and line number (for a macro body,
 the line of the body in the file that defined the macro) and the chain of sites that
@@ -39,6 +41,18 @@ replaced by the argument, ``\\()`` by nothing (a separator: ``\\reg\\()_save``) 
 ... ''')
 >>> prog.sections[".text"].data.hex()   # sd ra,0(sp) twice, sd s0,16(sp), sd s1,16(sp)
 '23301100233011002338810023389100'
+>>> assemble('''
+... .macro clear reg
+... .ifb \\\\reg
+...     li a0, 0
+... .else
+...     li \\\\reg, 0
+... .endif
+... .endm
+... clear
+... clear a1
+... ''').sections[".text"].data.hex()   # li a0,0; li a1,0
+'1305000093050000'
 """
 
 from __future__ import annotations
@@ -155,8 +169,23 @@ def split_statements(text: str) -> list[tuple[str, int]]:
 # labels, then the first word of a statement (a directive, an instruction or a macro)
 _HEAD = re.compile(r"((?:\s*(?:[A-Za-z_.$][\w.$]*|[0-9]+)\s*:(?!=))*)\s*([A-Za-z_.$][\w.$]*)")
 _NAME = re.compile(r"[A-Za-z_.$][\w.$]*")
+# the conditionals: the method that reads each, and its argument
+_CONDITIONALS = {
+    ".if": ("_if_expr", "ne"), ".ifne": ("_if_expr", "ne"), ".ifeq": ("_if_expr", "eq"),
+    ".ifge": ("_if_expr", "ge"), ".ifgt": ("_if_expr", "gt"), ".ifle": ("_if_expr", "le"),
+    ".iflt": ("_if_expr", "lt"), ".ifdef": ("_if_def", True), ".ifndef": ("_if_def", False),
+    ".ifnotdef": ("_if_def", False), ".ifb": ("_if_blank", True),
+    ".ifnb": ("_if_blank", False), ".ifc": ("_if_same", True), ".ifnc": ("_if_same", False),
+    ".elseif": ("_elseif", None), ".else": ("_else", None), ".elsec": ("_else", None),
+    ".endif": ("_endif", None), ".endc": ("_endif", None),
+}
+_TESTS = {"ne": lambda v: v != 0, "eq": lambda v: v == 0, "ge": lambda v: v >= 0,
+          "gt": lambda v: v > 0, "le": lambda v: v <= 0, "lt": lambda v: v < 0}
+# GNU as reads these even in a skipped block (any .if*, .else*, .endif, .endc), so a
+# misspelt one is an error there too
+_NEVER_SKIPPED = re.compile(r"\.(if|else|endif|endc)", re.IGNORECASE)
 _DIRECTIVES = frozenset((".include", ".macro", ".endm", ".exitm", ".purgem", ".rept",
-                         ".irp", ".irpc", ".endr"))
+                         ".irp", ".irpc", ".endr", *_CONDITIONALS))
 _OPENS = {".macro": (".macro",), ".rept": (".rept", ".irp", ".irpc")}
 _CLOSES = {".macro": ".endm", ".rept": ".endr"}
 
@@ -192,9 +221,23 @@ class _Frame:
     directory: Path | None = None      # where `.include` looks first
     path: Path | None = None           # the file itself (include cycle check)
     kind: str = "file"                 # file, macro (`.exitm` ends it) or repeat
+    nest: int = 0                      # macro and repeat frames up to this one
     i: int = 0
     pending: list[tuple[str, int]] = field(default_factory=list)
     line: Line | None = None           # the line `pending` belongs to
+
+
+@dataclass
+class _Cond:
+    """An open conditional: where it began and whether its current block is skipped."""
+
+    line: Line
+    col: int
+    word: str                 # .if, .ifdef, ...
+    nest: int                 # the frame nesting it was opened at (see _Frame.nest)
+    skipping: bool
+    decided: bool             # an earlier block was taken, or an enclosing one is skipped
+    else_line: Line | None = None
 
 
 _OPERATOR = "+-*/%&|^<>=!~"
@@ -346,25 +389,34 @@ def _substitute(text: str, values: dict[str, str], number: int | None) -> str:
 class Reader:
     """The statements of ``source`` with ``.include``, macros and repetition expanded.
 
-    ``absolute(line, text, col)`` evaluates an absolute expression (a ``.rept`` count)
-    with the symbols defined so far; ``include_dirs`` are searched after the directory
-    of the including file (for the top-level source: ``directory``); ``directives`` are
-    the assembler's own, which no macro may be named after.
+    ``absolute(line, text, col, what)`` evaluates an absolute expression (``what``: a
+    ``.rept`` count, a ``.if`` condition) with the symbols defined so far;
+    ``defined(name)`` says whether a label or symbol is defined so far (``.ifdef``);
+    ``include_dirs`` are searched after the directory of the including file (for the
+    top-level source: ``directory``); ``directives`` are the assembler's own, which no
+    macro may be named after.
 
-    >>> r = Reader(".rept 2\\nnop\\n.endr\\nret", "x.s", None, [], lambda ln, t, c: int(t))
+    >>> r = Reader(".rept 2\\nnop\\n.endr\\n.if 0\\nebreak\\n.endif\\nret", "x.s", None, [],
+    ...            lambda ln, t, c, what: int(t))
     >>> [(line.number, statement) for line, statement, _ in r]
-    [(2, 'nop'), (2, 'nop'), (4, 'ret')]
+    [(2, 'nop'), (2, 'nop'), (7, 'ret')]
     """
 
     def __init__(self, source: str, filename: str, directory: Path | None,
                  include_dirs: Sequence[Path],
-                 absolute: Callable[[Line, str, int], int],
-                 directives: Collection[str] = ()) -> None:
+                 absolute: Callable[[Line, str, int, str], int],
+                 directives: Collection[str] = (),
+                 defined: Callable[[str], bool] = lambda name: False) -> None:
         self.include_dirs = list(include_dirs)
         self.directives = directives  # the assembler's: a macro cannot take their names
         self.absolute = absolute
+        self.defined = defined
         self.macros: dict[str, Macro] = {}
         self.counter = 0  # macro expansions so far: the value of \@
+        # open conditionals, innermost last. One stack for the whole input, as in GNU as:
+        # a .if may end in another file, or in a macro body (but one opened in a macro
+        # body must end there)
+        self.conds: list[_Cond] = []
         path = Path(filename).resolve() if Path(filename).is_file() else None
         self.stack = [self._file_frame(source, filename, (), directory, path)]
 
@@ -394,8 +446,17 @@ class Reader:
                 statement, offset = text, 0
             else:
                 stack.pop()
+                if frame.kind == "macro":
+                    self._macro_ended(frame)
                 continue
             assert line is not None
+            if self.conds and self.conds[-1].skipping:
+                # only conditionals are read in a skipped block; labels in front of one
+                # make the whole statement skipped, as in GNU as
+                m = _HEAD.match(statement)
+                word = m.group(2).lower() if m and not m.group(1).strip() else ""
+                if not _NEVER_SKIPPED.match(word):
+                    continue
             if not self.macros and "." not in statement:
                 yield line, statement, offset  # the common case: a plain instruction
                 continue
@@ -416,13 +477,21 @@ class Reader:
             rest_col = offset + m.end() + 1
             if word in self.macros:
                 self._invoke(frame, line, self.macros[word], rest, col, rest_col)
+            elif word in _CONDITIONALS:
+                method, arg = _CONDITIONALS[word]
+                getattr(self, method)(line, word, arg, rest, col, rest_col)
             else:
                 getattr(self, "_d_" + word[1:])(frame, line, rest, col, rest_col)
+        if self.conds:
+            c = self.conds[-1]
+            raise c.line.error(f"{c.word} without a matching .endif (the input ended "
+                               f"first{self._else_note(c, c.line)})", c.col)
 
     def _push(self, frame: _Frame, line: Line) -> None:
         if len(self.stack) >= MAX_DEPTH:
             raise line.error(f"macros and includes nested too deeply (more than {MAX_DEPTH} "
                              "levels: a macro or include that uses itself?)")
+        frame.nest = self.stack[-1].nest + (frame.kind != "file")
         self.stack.append(frame)
 
     # --- .include -------------------------------------------------------------------
@@ -548,7 +617,11 @@ class Reader:
                  ) -> None:
         for i in range(len(self.stack) - 1, -1, -1):
             if self.stack[i].kind == "macro":
-                del self.stack[i:]
+                # GNU as leaves the innermost expansion only: in a .rept inside the macro,
+                # that .rept, and the macro goes on after its .endr
+                self.stack.pop()
+                while self.conds and self.conds[-1].nest >= frame.nest:
+                    self.conds.pop()  # the conditionals opened in it end with it
                 return
             if self.stack[i].kind == "file":
                 break  # .exitm cannot leave a file
@@ -635,7 +708,7 @@ class Reader:
     def _d_rept(self, frame: _Frame, line: Line, rest: str, col: int, rest_col: int) -> None:
         if not rest.strip():
             raise line.error(".rept needs a count: .rept 4", col)
-        count = self.absolute(line, rest, rest_col)
+        count = self.absolute(line, rest, rest_col, "the count")
         if count < 0:
             raise line.error(f".rept count must not be negative, not {count}", rest_col)
         body = self._body(frame, line, ".rept", col)
@@ -671,3 +744,134 @@ class Reader:
                 chars.append(c)
         self._repeat(frame, line, body, [{name: c} for c in chars] or [{name: ""}],
                      self.counter)
+
+    # --- .if, .ifdef, .ifb, .ifc, ..., .elseif, .else, .endif -----------------------
+
+    def _open(self, line: Line, word: str, col: int, test: Callable[[], bool]) -> None:
+        # inside a skipped block the condition is not even evaluated (as in GNU as)
+        decided = bool(self.conds) and self.conds[-1].skipping
+        skipping = decided or not test()
+        self.conds.append(_Cond(line, col, word, self.stack[-1].nest, skipping, decided))
+
+    def _if_expr(self, line: Line, word: str, test: str, rest: str, col: int,
+                 rest_col: int) -> None:
+        self._open(line, word, col,
+                   lambda: _TESTS[test](self._condition(line, word, rest, col, rest_col)))
+
+    def _condition(self, line: Line, word: str, rest: str, col: int, rest_col: int) -> int:
+        if not rest.strip():
+            raise line.error(f"{word} needs an expression: {word} N", col)
+        return self.absolute(line, rest, rest_col, f"the {word} condition")
+
+    def _if_def(self, line: Line, word: str, defined: bool, rest: str, col: int,
+                rest_col: int) -> None:
+        m = re.fullmatch(r"\s*([A-Za-z_.$][\w.$]*)\s*", rest)
+        if not m:
+            raise line.error(f"{word} needs one symbol name: {word} name", rest_col)
+        self._open(line, word, col, lambda: self.defined(m.group(1)) == defined)
+
+    def _if_blank(self, line: Line, word: str, blank: bool, rest: str, col: int,
+                  rest_col: int) -> None:
+        self._open(line, word, col, lambda: (not rest.strip()) == blank)
+
+    def _if_same(self, line: Line, word: str, same: bool, rest: str, col: int,
+                 rest_col: int) -> None:
+        # GNU as compares the text as its input scrubber left it (see _scrub); the first
+        # string ends at the first comma, the second at the end of the statement
+        text = _scrub(rest)
+        if "," not in text:
+            raise line.error(f"{word} needs two strings separated by a comma: {word} a,b",
+                             col)
+        if "'" in text:
+            # the manual allows 'quoted' strings, but GNU as for RISC-V garbles them
+            raise line.error(f"{word} with a ' in it: GNU as does not compare those "
+                             "reliably; compare the text unquoted", rest_col)
+        first, second = text.split(",", 1)
+        self._open(line, word, col, lambda: (first.strip() == second.strip()) == same)
+
+    def _current(self, line: Line, word: str, col: int) -> _Cond:
+        if not self.conds:
+            raise line.error(f"{word} without a matching .if", col)
+        return self.conds[-1]
+
+    @staticmethod
+    def _where(other: Line, line: Line) -> str:
+        return (f"line {other.number}" if other.filename == line.filename
+                else f"{other.filename}:{other.number}")
+
+    def _else_note(self, c: _Cond, line: Line) -> str:
+        return f"; its .else is on {self._where(c.else_line, line)}" if c.else_line else ""
+
+    def _elseif(self, line: Line, word: str, arg: None, rest: str, col: int,
+                rest_col: int) -> None:
+        c = self._current(line, word, col)
+        if c.else_line is not None:
+            raise line.error(f".elseif after .else (the {c.word} on "
+                             f"{self._where(c.line, line)} has its .else on "
+                             f"{self._where(c.else_line, line)})", col)
+        c.decided = c.decided or not c.skipping  # a block was taken: no later one is
+        c.skipping = c.decided or self._condition(line, word, rest, col, rest_col) == 0
+
+    def _else(self, line: Line, word: str, arg: None, rest: str, col: int,
+              rest_col: int) -> None:
+        c = self._current(line, word, col)
+        if c.else_line is not None:
+            raise line.error(f"a second .else for the {c.word} on "
+                             f"{self._where(c.line, line)} (the first is on "
+                             f"{self._where(c.else_line, line)})", col)
+        _nothing_after(line, word, rest, rest_col)
+        c.else_line = line
+        c.skipping = c.decided or not c.skipping
+
+    def _endif(self, line: Line, word: str, arg: None, rest: str, col: int,
+               rest_col: int) -> None:
+        self._current(line, word, col)
+        _nothing_after(line, word, rest, rest_col)
+        self.conds.pop()
+
+    def _macro_ended(self, frame: _Frame) -> None:
+        """A conditional opened in a macro body (or a .rept in it) must end there."""
+        if self.conds and self.conds[-1].nest >= frame.nest:
+            c = self.conds[-1]
+            raise c.line.error(f"{c.word} without a matching .endif in this macro body "
+                               f"(the expansion ended first{self._else_note(c, c.line)})",
+                               c.col)
+
+
+def _nothing_after(line: Line, word: str, rest: str, col: int) -> None:
+    if rest.strip():
+        raise line.error(f"nothing may follow {word} on its line",
+                         col + len(rest) - len(rest.lstrip()))
+
+
+_KEEP_BLANK = re.compile(r'[\w.$"\\]')
+
+
+def _scrub(text: str) -> str:
+    """Text as GNU as's input scrubber leaves it: blanks outside ``"strings"`` dropped,
+    except one between two name characters (or quotes, backslashes).
+
+    >>> _scrub('  a  b ( c ),  "x  y" ')
+    'a b(c),"x  y"'
+    """
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            out.append(text[i:j + 1])
+            i = j + 1
+        elif c in " \t":
+            j = i
+            while j < n and text[j] in " \t":
+                j += 1
+            if out and j < n and _KEEP_BLANK.match(out[-1][-1]) and _KEEP_BLANK.match(text[j]):
+                out.append(" ")
+            i = j
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
