@@ -10,6 +10,7 @@ and the boot self-check must catch a machine whose interrupt mask does not work.
 from __future__ import annotations
 
 import collections
+import shutil
 
 import pytest
 
@@ -28,6 +29,7 @@ from vkernel.guests import (
     native,
     user_images,
 )
+from vkernel.guests import HERE as GUEST_DIR
 
 BUDGET = 20_000_000       # steps; every workload needs far fewer
 S_TIMER = (1 << 63) | 5   # scause of the S timer interrupt
@@ -187,13 +189,18 @@ def test_kernel_stays_in_its_memory() -> None:
 
 # ---- the boot self-check (Popek and Goldberg) -------------------------------------------
 
-def test_self_check_catches_an_interrupt_mask_that_does_not_mask() -> None:
+def test_self_check_catches_an_interrupt_mask_that_does_not_mask(tmp_path) -> None:
     # a stand-in for a machine where `csrc sstatus, SIE` silently does nothing: the
-    # kernel's own source, with the masking instruction turned into unmasking
+    # kernel's own source, with its masking instruction (irq_off, kernel/irq.native.s)
+    # turned into unmasking in a copy of the kernel's files
     masking = "        csrc  sstatus, 2                # SIE = 0: interrupts off\n"
-    source = kernel_source("hello")
-    assert source.count(masking) == 1
-    broken = assemble(source.replace(masking, "        csrs  sstatus, 2\n"), base=KERNEL_BASE)
+    parts = tmp_path / "kernel"
+    shutil.copytree(GUEST_DIR / "kernel", parts)
+    irq = (parts / "irq.native.s").read_text()
+    assert irq.count(masking) == 1
+    (parts / "irq.native.s").write_text(irq.replace(masking, "        csrs  sstatus, 2\n"))
+    broken = assemble(kernel_source("hello"), base=KERNEL_BASE, include_dirs=[tmp_path])
+    assert broken.sections[".text"].data != kernel("hello").sections[".text"].data
     m = Machine(ram_mb=16)
     m.load(broken)
     m.load(firmware())
