@@ -236,11 +236,31 @@ _start: li    a7, 0x10                  # the BASE extension: not offered
         li    a0, 'K'
         ecall
         bnez  a0, bad
-        li    a7, EID_DBCN              # DBCN function 0 (write a buffer): not offered
+        li    a7, EID_DBCN              # console: a buffer, by its physical address
         li    a6, 0
+        li    a0, 2
+        la    a1, text
+        li    a2, 0
+        ecall
+        bnez  a0, bad
+        li    t0, 2
+        bne   a1, t0, bad               # both bytes written
+        li    a0, 2                     # the firmware's own memory: not S's to print
+        li    a1, 0x80000000
+        ecall
+        li    t0, -3                    # SBI_ERR_INVALID_PARAM
+        bne   a0, t0, bad
+        bnez  a1, bad
+        li    a0, 2                     # a range that runs off the kernel's RAM
+        li    a1, 0x807fffff
+        ecall
+        li    t0, -3
+        bne   a0, t0, bad
+        li    a6, 1                     # DBCN function 1 (read): not offered
         ecall
         li    t0, -2
         bne   a0, t0, bad
+        bnez  a2, bad                   # a2 survives the calls too
         li    t0, 12345
         bne   s1, t0, bad
         csrr  t0, time                  # mcounteren lets S read the clock
@@ -254,6 +274,7 @@ bad:    li    a7, EID_SRST
         li    a6, 0
         li    a1, 99
         ecall
+text:   .ascii "OK"
 """
 
 
@@ -263,7 +284,7 @@ def test_firmware_answers_sbi_calls(reason: int) -> None:
     m.load(assemble(f".equ REASON, {reason}\n" + SBI_PROBE, base=KERNEL_BASE))
     m.load(firmware())
     exit = m.run(max_steps=100_000)
-    assert (exit.reason, exit.exit_code, m.console) == ("halt", reason, "K")
+    assert (exit.reason, exit.exit_code, m.console) == ("halt", reason, "KOK")
 
 
 # ---- the Python side --------------------------------------------------------------------

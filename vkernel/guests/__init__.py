@@ -3,7 +3,8 @@
 Three layers, each a file of assembly next to this one:
 
 * ``sbi.s``: M-mode firmware at 0x8000_0000, an OpenSBI in miniature. It opens PMP,
-  delegates traps to S, and answers three SBI calls (set timer, console byte, reset).
+  delegates traps to S, and answers the SBI calls a kernel needs (set timer, console
+  write and write byte, reset).
   Only native runs use it: a hypervisor answers the same calls itself.
 * ``kernel.s``: an S-mode kernel at 0x8020_0000 with Sv39 paging, processes, a
   round-robin scheduler driven by the SBI timer, and Linux-numbered system calls.

@@ -7,8 +7,9 @@
 #
 # It is written to be run UNMODIFIED under several virtualization techniques, so it talks
 # to the machine only through:
-#   * SBI calls (ecall to the firmware or hypervisor): sbi_set_timer, the debug console,
-#     system reset. Never the CLINT, never stimecmp, never the UART for output;
+#   * SBI calls (ecall to the firmware or hypervisor): sbi_set_timer, the debug console's
+#     write (a line a call), system reset. Never the CLINT, never stimecmp, never the
+#     UART for output;
 #   * the S-mode CSRs sstatus (its SIE, SPP and SUM bits), sie, stvec, sscratch, sepc,
 #     scause, stval, satp and `rdtime`; the instructions sret and sfence.vma;
 #   * memory: its own guest-physical RAM 0x8020_0000..0x8080_0000, and -- only in the
@@ -26,7 +27,7 @@
 #   irq         the interrupt mask: csrc/csrs sstatus.SIE -- a byte in shared memory
 #   mmu         PTE stores, satp, sfence.vma -- mmu_update and mmuext_op hypercalls
 #   timer       SBI set_timer -- set_timer_op
-#   console     SBI debug console -- console_io
+#   console     SBI debug console write, a line a call -- console_io, a line a call
 #   power       SBI system reset -- sched_op(shutdown)
 #
 #   shared by both: kernel/constants.s (memory layout, trap causes, system calls, the
@@ -45,7 +46,7 @@
         .include "kernel/irq.native.s"      # csrc/csrs sstatus.SIE
         .include "kernel/mmu.native.s"      # PTE stores, satp, sfence.vma, SUM
         .include "kernel/timer.native.s"    # SBI set_timer
-        .include "kernel/console.native.s"  # SBI debug console
+        .include "kernel/console.native.s"  # SBI debug console write
         .include "kernel/power.native.s"    # SBI system reset
         .include "kernel/boot.s"
         .include "kernel/memory.s"

@@ -28,7 +28,7 @@
 #            sstatus.SUM                       nothing: every page is U (the kernel runs in
 #                                              U-mode)
 #   timer    SBI set_timer                     set_timer_op
-#   console  SBI debug console                 console_io
+#   console  SBI debug console write           console_io (both: a line a call)
 #   power    SBI system reset                  sched_op(SCHEDOP_shutdown)
 #
 # The shared files are listed at the top of kernel.s. This kernel talks to the hypervisor

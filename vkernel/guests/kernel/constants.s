@@ -30,6 +30,7 @@
 
         .equ NPROC,        4
         .equ OUTBUF_SIZE,  2048             # bytes of output kept per process
+        .equ CONBUF_SIZE,  256              # the console's line buffer
         .equ KSTACK_SIZE,  8192
         .equ PAGE,         4096
 

@@ -66,6 +66,8 @@ upool_next:   .zero 8                   # the next free user page
 kernel_root:  .zero 8                   # the kernel's root page table
 scratch_pte:  .zero 8                   # the scratch slot's PTE (PV: machine address)
 scratch_page: .zero 8                   # the page it maps (when it does)
+con_len:      .zero 8                   # bytes in the console's line buffer
+conbuf:       .zero CONBUF_SIZE
         .balign 16
 kstack:       .zero KSTACK_SIZE
 kstack_top:

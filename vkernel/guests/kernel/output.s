@@ -5,7 +5,9 @@
 # must be byte-identical under every virtualization technique. When every process has
 # exited, the kernel prints the buffers in pid order, each line prefixed "[pid] ", then
 # one "halt: pid N exit S" line per process, and powers off (kernel/process.s, halt_all).
-# Boot messages and panics are printed at once, on the console (kernel/console.*.s).
+# Boot messages and panics go to the console at once, a line at a time: console_putc
+# collects a line in conbuf and console_write (kernel/console.*.s) sends it whole, with
+# one SBI call natively, one console_io hypercall para-virtualized.
 
 # kputc(a0 = byte): to the console (k_sink = 0) or into process k_sink's output buffer
 # (dropped when it is full)
@@ -20,6 +22,32 @@ kputc:
         sb    a0, 0(t2)
         addi  t1, t1, 1
         sd    t1, P_OUTLEN(t0)
+1:      ret
+
+# console_putc(a0 = byte): into the console's line buffer, which goes out whole at the end
+# of the line (or when it is full)
+console_putc:
+        la    t0, con_len
+        ld    t1, 0(t0)
+        la    t2, conbuf
+        add   t2, t2, t1
+        sb    a0, 0(t2)
+        addi  t1, t1, 1
+        sd    t1, 0(t0)
+        li    t2, '\n'
+        beq   a0, t2, console_flush     # tail calls
+        li    t2, CONBUF_SIZE
+        bgeu  t1, t2, console_flush
+        ret
+
+# console_flush(): print what the line buffer holds
+console_flush:
+        ld    a1, con_len
+        beqz  a1, 1f
+        la    t0, con_len
+        sd    zero, 0(t0)
+        la    a0, conbuf
+        j     console_write             # tail call
 1:      ret
 
 # kputs(a0 = NUL-terminated string)
@@ -108,5 +136,17 @@ panic:
         call  kputc
 power_off_failed:
         li    a0, 1                     # reason 1: system failure
-        call  power_off                 # kernel/power.*.s
+        call  power_off
         j     .
+
+# power_off(a0 = reason: 0, or 1 for a system failure): the console's last line, then off
+power_off:
+        addi  sp, sp, -16
+        sd    ra, 8(sp)
+        sd    a0, 0(sp)
+        call  console_flush
+        ld    a0, 0(sp)
+        call  shutdown                  # kernel/power.*.s: never returns
+        ld    ra, 8(sp)
+        addi  sp, sp, 16
+        ret

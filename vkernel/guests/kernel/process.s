@@ -226,5 +226,5 @@ halt_all:
         addi  s1, s1, 1
         j     6b
 7:      li    a0, 0                     # reason 0: no failure
-        call  power_off                 # kernel/power.*.s
+        call  power_off                 # kernel/output.s
         j     .
