@@ -100,10 +100,11 @@ def test_search_order_own_directory_then_include_dirs(tmp_path: Path) -> None:
                     include_dirs=[tmp_path / "dir1", tmp_path / "dir2"])
     assert {"a_own", "b_dir1"} <= set(prog.symbols)
     assert not {"a_dir1", "b_dir2"} & set(prog.symbols)
-    # a file included from dir1 looks in dir1 first, even for a name main/ also has
+    # a file found in dir1 looks in dir1 first, before the include dirs (main/ has an
+    # a.inc too, and comes first among them)
     write(tmp_path, {"dir1/c.inc": '.include "a.inc"\n'})
-    prog = assemble('.include "c.inc"', include_dirs=[tmp_path / "dir1"])
-    assert "a_dir1" in prog.symbols
+    prog = assemble('.include "c.inc"', include_dirs=[tmp_path / "main", tmp_path / "dir1"])
+    assert "a_dir1" in prog.symbols and "a_own" not in prog.symbols
 
 
 def test_source_without_a_file_looks_in_the_working_directory(

@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from vkernel import AsmError, assemble
 from vkernel.isa.preprocess import split_arguments
@@ -173,6 +175,7 @@ def test_recursive_macro_is_stopped() -> None:
     (".macro m a:vararg, b\n.endm\n", 1, r"':vararg' must be the last parameter"),
     (".irp\n.endr\n", 1, r"\.irp needs a parameter name"),
     (".purgem zz\n", 1, r"\.purgem: no macro named 'zz'"),
+    ("foo: .macro m\n.endm\n", 1, r"no label may stand in front of \.macro"),
     (".rept 100000000\nnop\n.endr\n", 1, r"repetition too large"),
     (".macro m\nl\\@: nop\n.endm\n m\n m\nl0: nop\n", 6, r"duplicate label 'l0'"),
 ])
@@ -227,7 +230,9 @@ _start: push    ra, s0, s1
         .data
 table:
         .include "table.inc"
+        .rept   2
         .include "table.inc"
+        .endr
 """
     same_as_gnu(gnu, source, [inc])
 
@@ -320,3 +325,25 @@ def _random_macro_program(seed: int) -> str:
 @pytest.mark.parametrize("seed", range(6))
 def test_random_macro_programs_match_gnu(gnu, seed: int) -> None:  # noqa: ANN001
     same_as_gnu(gnu, _random_macro_program(seed))
+
+
+# ------------------------------------------------------------------ fuzz
+
+_FRAGMENTS = st.sampled_from([
+    ".macro m a, b=2", ".macro m a:req", ".macro n rest:vararg", ".endm", ".exitm",
+    ".purgem m", "m", "m 1", "m 1, 2", "m b=1", "m a=1 2", "n 1, 2 3", ".rept 2", ".rept",
+    ".rept 1 << 40", ".rept -3", ".irp x, 1 2", ".irpc c, ab", ".irp", ".endr", "\\a",
+    "\\x", "\\@", "\\()", "\\(", "&a&", ".word \\a", "nop", "1:", "j 1b", "l\\@:",
+    '.include "nowhere.inc"', ".include", ".equ N, 3", ".rept N", '"', "'", ";", ",",
+    "=", "(", ")",
+])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(_FRAGMENTS, max_size=4).map(" ".join), max_size=12).map("\n".join))
+def test_fuzz_macro_text_never_a_raw_traceback(source: str) -> None:
+    """Any mix of macro and repetition directives assembles or raises AsmError."""
+    try:
+        assemble(source)
+    except AsmError as err:
+        assert err.line >= 0 and str(err)

@@ -86,6 +86,18 @@ _start:
         .irp    x
         .word   1\x
         .endr
+        .irp    r, a0, a1               # \@ in an .irp body: the count so far, unchanged
+irp_\r\()_\@:
+        mv      \r, zero
+        .endr
+        .macro  mask reg, bits
+        andi    \reg, \reg, (1 << &bits&) - 1  # &name& is replaced too
+        ori     \reg, \reg, \(0x)10           # \(text) is the text
+        .endm
+        mask    a2, 4
+        .rept   2                       # a macro invoked from a .rept: two expansions
+        mask    a3, 3
+        .endr
         j       2f
 2:      ret
 

@@ -14,9 +14,9 @@ brought it in (``.include`` lines, macro invocations), so an error inside an inc
 file or a macro body names the file and line of the mistake and, like GNU as, the
 invocation site::
 
-    lib.inc:3:6: unknown instruction 'adi'
-        adi a0, a0, 1
-        ^
+    lib.inc:2:5: unknown instruction 'adi'
+            adi a0, a0, 1
+            ^
     main.s:7: info: macro invoked from here
 
 Macro arguments follow GNU as: separated by commas or blanks (a blank next to an
@@ -124,7 +124,11 @@ def strip_comments(source: str) -> list[str]:
 
 
 def split_statements(text: str) -> list[tuple[str, int]]:
-    """Split a line on ';' outside strings → (statement, column offset)."""
+    """Split a line on ';' outside strings → (statement, column offset).
+
+    >>> split_statements('nop; .ascii "a;b"')
+    [('nop', 0), (' .ascii "a;b"', 4)]
+    """
     if ";" not in text:
         return [(text, 0)]
     parts: list[tuple[str, int]] = []
@@ -162,6 +166,8 @@ _CLOSES = {".macro": ".endm", ".rept": ".endr"}
 
 @dataclass
 class Param:
+    """A macro parameter: ``name[:req|:vararg][=default]``."""
+
     name: str
     default: str = ""
     required: bool = False
@@ -170,6 +176,8 @@ class Param:
 
 @dataclass
 class Macro:
+    """A macro: its parameters and body, as ``.macro`` defined it."""
+
     name: str
     params: list[Param]
     body: list[tuple[int, str]]  # (line number in `filename`, text without comments)
@@ -340,7 +348,12 @@ class Reader:
 
     ``absolute(line, text, col)`` evaluates an absolute expression (a ``.rept`` count)
     with the symbols defined so far; ``include_dirs`` are searched after the directory
-    of the including file (for the top-level source: ``directory``).
+    of the including file (for the top-level source: ``directory``); ``directives`` are
+    the assembler's own, which no macro may be named after.
+
+    >>> r = Reader(".rept 2\\nnop\\n.endr\\nret", "x.s", None, [], lambda ln, t, c: int(t))
+    >>> [(line.number, statement) for line, statement, _ in r]
+    [(2, 'nop'), (2, 'nop'), (4, 'ret')]
     """
 
     def __init__(self, source: str, filename: str, directory: Path | None,
@@ -393,6 +406,10 @@ class Reader:
                 continue
             assert m is not None
             if m.group(1).strip():  # labels in front: the assembler defines them first
+                if word == ".macro":  # GNU as would take the label as the macro's name
+                    raise line.error("no label may stand in front of .macro (write "
+                                     "'.macro name args' on a line of its own)",
+                                     offset + len(statement) - len(statement.lstrip()) + 1)
                 yield line, statement[:m.end(1)], offset
             col = offset + m.start(2) + 1
             rest = statement[m.end():]
@@ -622,7 +639,10 @@ class Reader:
         if count < 0:
             raise line.error(f".rept count must not be negative, not {count}", rest_col)
         body = self._body(frame, line, ".rept", col)
-        self._repeat(frame, line, body, [{}] * count, None)
+        if body and count * len(body) > MAX_REPEAT_LINES:
+            raise line.error(f"repetition too large: {count} times {len(body)} lines "
+                             f"(at most {MAX_REPEAT_LINES} lines)")
+        self._repeat(frame, line, body, [{}] * count if body else [], None)
 
     def _irp_head(self, line: Line, rest: str, col: int, kind: str) -> tuple[str, str]:
         m = re.match(r"\s*([A-Za-z_.$][\w.$]*)\s*(?:,\s*|\s+|$)", rest)
