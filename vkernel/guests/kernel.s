@@ -43,16 +43,18 @@
         .include "kernel/constants.s"       # (also starts .bss; ends in .text)
         .globl _start
         .include "kernel/boot.native.s"     # _start (first in .text): stvec, sscratch
-        .include "kernel/irq.native.s"      # csrc/csrs sstatus.SIE
         .include "kernel/mmu.native.s"      # PTE stores, satp, sfence.vma, SUM
         .include "kernel/timer.native.s"    # SBI set_timer
         .include "kernel/console.native.s"  # SBI debug console write
         .include "kernel/power.native.s"    # SBI system reset
-        .include "kernel/boot.s"
         .include "kernel/memory.s"
         .include "kernel/process.s"
         .include "kernel/trap.native.s"
         .include "kernel/traps.s"           # after trap.*.s: trap_vector falls in
         .include "kernel/syscalls.s"
+        # (irq before boot.s, whose self-check uses its macros; its bench_irq_mask
+        # follows syscalls.s's bench_call_return, which ends at it)
+        .include "kernel/irq.native.s"      # csrc/csrs sstatus.SIE
+        .include "kernel/boot.s"
         .include "kernel/output.s"
         .include "kernel/data.s"

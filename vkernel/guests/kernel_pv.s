@@ -45,16 +45,18 @@
         .include "kernel/constants.s"       # (also starts .bss; ends in .text)
         .globl _start
         .include "kernel/boot.pv.s"         # _start (first in .text): start info, trap table
-        .include "kernel/irq.pv.s"          # the event mask byte; xen_version
         .include "kernel/mmu.pv.s"          # mmu_update, mmuext_op; p2m and m2p
         .include "kernel/timer.pv.s"        # set_timer_op
         .include "kernel/console.pv.s"      # console_io, a line at a time
         .include "kernel/power.pv.s"        # sched_op(shutdown)
-        .include "kernel/boot.s"
         .include "kernel/memory.s"
         .include "kernel/process.s"
         .include "kernel/trap.pv.s"
         .include "kernel/traps.s"           # after trap.*.s: trap_vector falls in
         .include "kernel/syscalls.s"
+        # (irq before boot.s, whose self-check uses its macros; its bench_irq_mask
+        # follows syscalls.s's bench_call_return, which ends at it)
+        .include "kernel/irq.pv.s"          # the event mask byte; xen_version
+        .include "kernel/boot.s"
         .include "kernel/output.s"
         .include "kernel/data.s"

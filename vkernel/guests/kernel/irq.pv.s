@@ -33,6 +33,22 @@
         beqz  t0, panic                 # the event was lost, not held
         .endm
 
+# vk_bench kind 1 (kernel/syscalls.s; s1 = n): n times events off, events on: two stores
+bench_irq_mask:
+        ld    s3, shared_info
+        lbu   s2, SH_UPCALL_MASK(s3)    # as they were (masked: we are in the kernel)
+        li    s4, 1
+1:      beqz  s1, 2f
+        sb    s4, SH_UPCALL_MASK(s3)    # masked
+        sb    zero, SH_UPCALL_MASK(s3)  # unmasked: a pending event is taken here, by
+        lbu   t0, SH_UPCALL_PENDING(s3) # asking for it (kernel_trap runs)
+        beqz  t0, 3f
+        call  hyp_xen_version
+3:      addi  s1, s1, -1
+        j     1b
+2:      sb    s2, SH_UPCALL_MASK(s3)    # back as they were
+        j     bench_done
+
 # events_off(): mask events: a byte store to the shared-info page, no exit
 events_off:
         ld    t0, shared_info
@@ -54,22 +70,6 @@ hyp_xen_version:                        # the null hypercall: its exit delivers 
         li    a7, HYPERVISOR_xen_version
         ecall
         ret
-
-# vk_bench kind 1 (kernel/syscalls.s; s1 = n): n times events off, events on: two stores
-bench_irq_mask:
-        ld    s3, shared_info
-        lbu   s2, SH_UPCALL_MASK(s3)    # as they were (masked: we are in the kernel)
-        li    s4, 1
-1:      beqz  s1, 2f
-        sb    s4, SH_UPCALL_MASK(s3)    # masked
-        sb    zero, SH_UPCALL_MASK(s3)  # unmasked: a pending event is taken here, by
-        lbu   t0, SH_UPCALL_PENDING(s3) # asking for it (kernel_trap runs)
-        beqz  t0, 3f
-        call  hyp_xen_version
-3:      addi  s1, s1, -1
-        j     1b
-2:      sb    s2, SH_UPCALL_MASK(s3)    # back as they were
-        j     bench_done
 
         .section .rodata
 msg_irq_off:        .asciz "event delivered with events masked"

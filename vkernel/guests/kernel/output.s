@@ -125,13 +125,7 @@ kput_hex:
 
 # panic(a0 = message): "panic: <message>" and power off with reason 1
 panic:
-        mv    s0, a0
-        la    t0, k_sink
-        sd    zero, 0(t0)
-        la    a0, msg_panic
-        call  kputs
-        mv    a0, s0
-        call  kputs
+        call  panic_start
         li    a0, '\n'
         call  kputc
 power_off_failed:
@@ -150,3 +144,16 @@ power_off:
         ld    ra, 8(sp)
         addi  sp, sp, 16
         ret
+
+# panic_start(a0 = message): "panic: <message>" on the console (not into a process's
+# buffer), no newline yet. A panic never returns, so s0 and s1 are free to use.
+panic_start:
+        mv    s0, a0
+        mv    s1, ra
+        la    t0, k_sink
+        sd    zero, 0(t0)
+        la    a0, msg_panic
+        call  kputs
+        mv    a0, s0
+        mv    ra, s1
+        j     kputs                     # tail call

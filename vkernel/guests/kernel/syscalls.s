@@ -111,6 +111,13 @@ bench_done:
         li    a0, 0
         j     syscall_return
 
+bench_device:                           # n reads of the UART's line status register
+        li    t0, UART + UART_LSR       # (para-virtualized it is not mapped: each load
+1:      beqz  s1, bench_done            # faults, and the hypervisor emulates it)
+        lbu   t1, 0(t0)
+        addi  s1, s1, -1
+        j     1b
+
 bench_call_return:                      # n calls of an empty function
 1:      beqz  s1, bench_done
         call  bench_empty
@@ -118,10 +125,4 @@ bench_call_return:                      # n calls of an empty function
         j     1b
 bench_empty:
         ret
-
-bench_device:                           # n reads of the UART's line status register
-        li    t0, UART + UART_LSR       # (para-virtualized it is not mapped: each load
-1:      beqz  s1, bench_done            # faults, and the hypervisor emulates it)
-        lbu   t1, 0(t0)
-        addi  s1, s1, -1
-        j     1b
+        # (bench_irq_mask follows, at the top of kernel/irq.*.s)

@@ -53,13 +53,7 @@ kernel_tick:
 
 # trap_panic(a0 = message): "panic: <message> scause=.. sepc=.. stval=..", power off
 trap_panic:
-        mv    s0, a0
-        la    t0, k_sink
-        sd    zero, 0(t0)
-        la    a0, msg_panic
-        call  kputs
-        mv    a0, s0
-        call  kputs
+        call  panic_start               # kernel/output.s
         la    a0, msg_scause
         call  kputs
         trap_cause a0
