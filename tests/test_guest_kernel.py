@@ -10,6 +10,7 @@ and the boot self-check must catch a machine whose interrupt mask does not work.
 from __future__ import annotations
 
 import collections
+import shutil
 
 import pytest
 
@@ -28,6 +29,7 @@ from vkernel.guests import (
     native,
     user_images,
 )
+from vkernel.guests import HERE as GUEST_DIR
 
 BUDGET = 20_000_000       # steps; every workload needs far fewer
 S_TIMER = (1 << 63) | 5   # scause of the S timer interrupt
@@ -187,13 +189,18 @@ def test_kernel_stays_in_its_memory() -> None:
 
 # ---- the boot self-check (Popek and Goldberg) -------------------------------------------
 
-def test_self_check_catches_an_interrupt_mask_that_does_not_mask() -> None:
+def test_self_check_catches_an_interrupt_mask_that_does_not_mask(tmp_path) -> None:
     # a stand-in for a machine where `csrc sstatus, SIE` silently does nothing: the
-    # kernel's own source, with the masking instruction turned into unmasking
+    # kernel's own source, with its masking instruction (irq_off, kernel/irq.native.s)
+    # turned into unmasking in a copy of the kernel's files
     masking = "        csrc  sstatus, 2                # SIE = 0: interrupts off\n"
-    source = kernel_source("hello")
-    assert source.count(masking) == 1
-    broken = assemble(source.replace(masking, "        csrs  sstatus, 2\n"), base=KERNEL_BASE)
+    parts = tmp_path / "kernel"
+    shutil.copytree(GUEST_DIR / "kernel", parts)
+    irq = (parts / "irq.native.s").read_text()
+    assert irq.count(masking) == 1
+    (parts / "irq.native.s").write_text(irq.replace(masking, "        csrs  sstatus, 2\n"))
+    broken = assemble(kernel_source("hello"), base=KERNEL_BASE, include_dirs=[tmp_path])
+    assert broken.sections[".text"].data != kernel("hello").sections[".text"].data
     m = Machine(ram_mb=16)
     m.load(broken)
     m.load(firmware())
@@ -229,11 +236,31 @@ _start: li    a7, 0x10                  # the BASE extension: not offered
         li    a0, 'K'
         ecall
         bnez  a0, bad
-        li    a7, EID_DBCN              # DBCN function 0 (write a buffer): not offered
+        li    a7, EID_DBCN              # console: a buffer, by its physical address
         li    a6, 0
+        li    a0, 2
+        la    a1, text
+        li    a2, 0
+        ecall
+        bnez  a0, bad
+        li    t0, 2
+        bne   a1, t0, bad               # both bytes written
+        li    a0, 2                     # the firmware's own memory: not S's to print
+        li    a1, 0x80000000
+        ecall
+        li    t0, -3                    # SBI_ERR_INVALID_PARAM
+        bne   a0, t0, bad
+        bnez  a1, bad
+        li    a0, 2                     # a range that runs off the kernel's RAM
+        li    a1, 0x807fffff
+        ecall
+        li    t0, -3
+        bne   a0, t0, bad
+        li    a6, 1                     # DBCN function 1 (read): not offered
         ecall
         li    t0, -2
         bne   a0, t0, bad
+        bnez  a2, bad                   # a2 survives the calls too
         li    t0, 12345
         bne   s1, t0, bad
         csrr  t0, time                  # mcounteren lets S read the clock
@@ -247,6 +274,7 @@ bad:    li    a7, EID_SRST
         li    a6, 0
         li    a1, 99
         ecall
+text:   .ascii "OK"
 """
 
 
@@ -256,7 +284,7 @@ def test_firmware_answers_sbi_calls(reason: int) -> None:
     m.load(assemble(f".equ REASON, {reason}\n" + SBI_PROBE, base=KERNEL_BASE))
     m.load(firmware())
     exit = m.run(max_steps=100_000)
-    assert (exit.reason, exit.exit_code, m.console) == ("halt", reason, "K")
+    assert (exit.reason, exit.exit_code, m.console) == ("halt", reason, "KOK")
 
 
 # ---- the Python side --------------------------------------------------------------------

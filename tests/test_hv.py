@@ -443,3 +443,87 @@ def test_guest_satp_aimed_at_foreign_memory_only_traps(technique):
     assert vm.machine.mem.read(target, 4096) == hv_before.get(target, bytes(4096)) \
         or target not in hv_before
     assert _hypervisor_maps_only_the_guest(vm)
+
+
+# ------------------------------------------------------------------- SBI console_write
+SBI_CONSOLE_WRITE = """
+    li a7, 0x4442434E
+    li a6, 0
+    ecall
+    sd a0, {slot}(s5)
+    sd a1, {slot}+8(s5)
+"""
+
+
+def _operand(reg: str, value: str) -> str:
+    """A number, or the address (message) or the value (victim, huge) of a label."""
+    if value.lstrip("-")[0].isdigit():
+        return f"li {reg}, {value}"
+    return f"la {reg}, {value}" if value == "message" else f"ld {reg}, {value}"
+
+
+def console_write_guest(calls: list[tuple[str, str, str]]) -> object:
+    """A guest that prints "ok\\n" with one SBI console_write (DBCN FID 0), then makes
+    ``calls`` (a0, a1, a2 as assembly operands: num_bytes, base low, base high), keeping
+    each call's (a0, a1) in ``results``; ``victim`` is a slot the test fills."""
+    body = ["la s5, results", "li a0, 3", "la a1, message", "li a2, 0",
+            SBI_CONSOLE_WRITE.format(slot=0)]
+    for i, (n, lo, hi) in enumerate(calls, start=1):
+        body += [_operand("a0", n), _operand("a1", lo), f"li a2, {hi}",
+                 SBI_CONSOLE_WRITE.format(slot=16 * i)]
+    return assemble(f"""
+    la t0, handler
+    csrw stvec, t0
+    li s1, 0
+{chr(10).join(body)}
+{SBI_OFF}
+{HANDLER}
+message: .ascii "ok\\n"
+    .data                  # (not on a page of code: binary translation watches those)
+    .align 3
+victim:  .dword 0
+huge:    .dword 0x8000000000000000
+results: .zero {16 * (len(calls) + 1)}
+""", base=0x8020_0000, name="console-writer")
+
+
+@pytest.mark.parametrize("technique", ["native", *TECHNIQUES])
+def test_sbi_console_write_reads_only_the_guests_own_ram(technique):
+    """SBI console_write prints a buffer of the guest's own RAM, by its guest-physical
+    address, in one call; a buffer that is not all the guest's -- a machine frame of
+    someone else's, a range that runs off the end of its RAM, one that wraps around, an
+    address above 2^64, a huge length -- is refused with SBI_ERR_INVALID_PARAM and nothing
+    is printed (natively the firmware refuses what is not S-mode's RAM: its own code)."""
+    ram_end = 0x8080_0000
+    calls = [("victim", "victim", "0"),          # someone else's frame (natively: M's)
+             ("8", f"{ram_end - 2:#x}", "0"),     # runs off the end of the guest's RAM
+             ("huge", "message", "0"),            # 2^63 bytes
+             ("16", "-8", "0"),                   # wraps around 2^64
+             ("3", "message", "1"),               # base_addr_hi: above 2^64
+             ("3", "0x10000000", "0"),            # the UART: a device, not RAM
+             ("0", "message", "0")]               # nothing: fine
+    prog = console_write_guest(calls)
+    vm = VM(prog, ram_mb=8, machine_mb=32, trace="hv", technique=technique)
+    if technique == "native":
+        victim = 0x8000_0000  # the firmware: not S-mode's to pass
+    else:
+        victim = vm.technique.frames.alloc("victim")
+        while victim < ram_end:  # a machine address that is no guest-physical one
+            victim = vm.technique.frames.alloc("victim")
+        vm.machine.mem.write(victim, b"\xa5" * 4096)
+        before = _foreign_frames(vm)
+    vm.memory.write_u64(prog.symbols["victim"], victim)
+    result = vm.run()
+    assert (result.reason, result.code) == ("shutdown", 0)
+    assert vm.console == "ok\n"
+    raw = vm.memory.read(prog.symbols["results"], 16 * (len(calls) + 1))
+    got = [tuple(int.from_bytes(raw[k:k + 8], "little", signed=True) for k in (i, i + 8))
+           for i in range(0, len(raw), 16)]
+    assert got == [(0, 3)] + [(-3, 0)] * (len(calls) - 1) + [(0, 0)]
+    if technique != "native":
+        assert _unchanged(vm, before)
+        rows = vm.trace_dataset().vk.to_dataframe("hv")
+        calls_made = rows[rows.event == "sbi_call"]
+        # one row per call, as for every SBI call: the extension and the function
+        assert calls_made["cause"].tolist() == [0x4442434E] * (len(calls) + 1) + [0x53525354]
+        assert calls_made["detail"].tolist() == [0] * (len(calls) + 2)

@@ -76,3 +76,22 @@ def test_popek_goldberg_switch(technique):
     else:
         assert (result.reason, result.code) == ("shutdown", 0)
         assert vm.console == base.console
+
+
+@pytest.mark.parametrize("workload", ["hello", "faults"])
+def test_both_kernels_print_a_line_per_call(workload):
+    """A fair console: the native kernel prints with SBI DBCN console_write, a whole line
+    per call, as its para-virtual twin prints a line per console_io hypercall (every line
+    here is shorter than the kernel's 256-byte line buffer). Under the hardware technique
+    each SBI call is one sbi_call row of the hv trace (extension, function)."""
+    lines = native(workload).console.count("\n")
+    hw = VM(workload, technique="hardware", ram_mb=8, trace="hv")
+    pv = VM(workload, technique="paravirt", ram_mb=8, trace="hv")
+    assert hw.run(max_steps=30_000_000).reason == pv.run(max_steps=30_000_000).reason
+    assert hw.console == pv.console == native(workload).console
+    sbi = hw.trace_dataset().vk.to_dataframe("hv")
+    sbi = sbi[sbi.event == "sbi_call"]
+    assert ((sbi.cause == 0x4442434E) & (sbi.detail == 0)).sum() == lines  # DBCN write
+    assert ((sbi.cause == 0x4442434E) & (sbi.detail == 2)).sum() == 0      # no write_byte
+    hyper = pv.trace_dataset().vk.to_dataframe("hv")
+    assert ((hyper.event == "hypercall") & (hyper.cause == 18)).sum() == lines  # console_io

@@ -3,21 +3,27 @@
 Three layers, each a file of assembly next to this one:
 
 * ``sbi.s``: M-mode firmware at 0x8000_0000, an OpenSBI in miniature. It opens PMP,
-  delegates traps to S, and answers three SBI calls (set timer, console byte, reset).
+  delegates traps to S, and answers the SBI calls a kernel needs (set timer, console
+  write and write byte, reset).
   Only native runs use it: a hypervisor answers the same calls itself.
 * ``kernel.s``: an S-mode kernel at 0x8020_0000 with Sv39 paging, processes, a
   round-robin scheduler driven by the SBI timer, and Linux-numbered system calls.
   ``kernel_pv.s`` is its para-virtualized twin (``kernel(..., paravirt=True)``): the same
   kernel, output and user memory, with every privileged operation replaced by a
   hypercall or a store to memory shared with the hypervisor (docs/paravirt.md). It runs
-  only under ``VM(..., "paravirt")``.
+  only under ``VM(..., "paravirt")``. The twins share their code by ``.include``: the
+  folder ``kernel/`` holds the shared parts (``memory.s``, ``process.s``, ``traps.s``,
+  ...) and, side by side, each privileged operation in its two versions
+  (``kernel/mmu.native.s`` and ``kernel/mmu.pv.s``, ``irq``, ``trap``, ``timer``, ...);
+  the top of ``kernel.s`` is the map.
 * ``user_*.s``: user programs. A *workload* is the set of programs one kernel image
   carries; the kernel starts one process per program at boot.
 
 The assembler has no linker, so this module does the linking: it assembles each user
 program on its own (``user_lib.s`` included in front) at the user address
 0x10000, flattens it into a page-padded memory image, and appends the images and a table
-describing them to ``kernel.s`` (or ``kernel_pv.s``) before assembling the kernel.
+describing them to ``kernel.s`` (or ``kernel_pv.s``) before assembling the kernel (with
+this folder as its include directory).
 Assembled programs are cached: asking twice costs nothing.
 
 >>> m = native("null-syscall", n=10)
@@ -280,7 +286,7 @@ def _kernel(workload: str, n: int | None, time_slice: int | None, paravirt: bool
     suffix = f"-n{n}" if n is not None else ""
     kind = "kernel-pv" if paravirt else "kernel"
     prog = assemble(source, base=KERNEL_BASE, name=f"{kind}-{workload}{suffix}",
-                    filename="kernel_pv.s" if paravirt else "kernel.s")
+                    filename="kernel_pv.s" if paravirt else "kernel.s", include_dirs=[HERE])
     end = max(s.end for s in prog.sections.values())
     if end > PT_POOL[0]:
         raise ValueError(f"the kernel image for {workload!r} ends at {end:#x}, inside the "

@@ -54,7 +54,12 @@
 #                                and delivers it to the guest as its S timer interrupt;
 #                                a later t clears it. The interrupt itself is no exit,
 #                                and the hypervisor needs no timer of its own
-#       DBCN console_write_byte  the byte to the UART (polled)
+#       DBCN console_write       num_bytes at guest-physical base_addr_lo (a0, a1, a2):
+#                                each byte read through the G-stage table (the leaf of
+#                                its guest page, as the hardware finds it), to the UART.
+#                                A range not all in guest RAM: a0 = -3
+#                                (SBI_ERR_INVALID_PARAM), and nothing is read
+#            console_write_byte  the byte to the UART (polled)
 #       SRST system_reset        the test finisher: 0x5555 for reason 0, else
 #                                (reason << 16) | 0x3333
 #       anything else            a0 = -2 (SBI_ERR_NOT_SUPPORTED)
@@ -133,6 +138,7 @@
         .equ EID_DBCN,      0x4442434E
         .equ EID_SRST,      0x53525354
         .equ SBI_ERR_NOT_SUPPORTED, -2
+        .equ SBI_ERR_INVALID_PARAM, -3
 
         # guest_regs: slot i holds register xi (slot 0 unused)
         .equ R_A0, 10 * 8
@@ -404,12 +410,17 @@ sbi_call:
 sbi_not_supported:
         li    t0, SBI_ERR_NOT_SUPPORTED
         j     sbi_result
+sbi_invalid_param:
+        li    t0, SBI_ERR_INVALID_PARAM
+        j     sbi_result
 sbi_success:
         li    t0, 0
-sbi_result:                             # t0 = error: a0 = error, a1 = value (always 0)
-        la    t1, guest_regs
-        sd    t0, R_A0(t1)
-        sd    zero, R_A1(t1)
+sbi_result:                             # t0 = error: a0 = error, a1 = value 0
+        li    t1, 0
+sbi_result_value:                       # t0 = error, t1 = value: into a0 and a1
+        la    t2, guest_regs
+        sd    t0, R_A0(t2)
+        sd    t1, R_A1(t2)
         j     hs_return
 
 # set_timer(a0 = absolute time): the guest's timer interrupt is the hardware's business
@@ -420,13 +431,48 @@ sbi_time:
         csrw  vstimecmp, a0
         j     sbi_success
 
-# console_write_byte(a0 = byte)
+# console_write (FID 0) and console_write_byte (FID 2, a0 = byte)
 sbi_dbcn:
+        beqz  a6, sbi_dbcn_write
         li    t0, 2
         bne   a6, t0, sbi_not_supported
         andi  a0, a0, 0xff
         call  putc
         j     sbi_success
+
+# console_write(a0 = num_bytes, a1 = base_addr_lo, a2 = base_addr_hi): guest-physical.
+# The whole range must be guest RAM, checked before a byte is read (without overflow: a1 +
+# a0 may wrap); then each byte goes through the G-stage table: the L0 leaf of its guest
+# page holds the machine frame. (The guest's registers are saved: s0..s2 are free here.)
+sbi_dbcn_write:
+        bnez  a2, sbi_invalid_param     # above 2^64: no such guest memory
+        li    t0, GUEST_RAM
+        sub   s0, a1, t0                # the offset in guest RAM (below it: a huge one)
+        li    t1, GUEST_PAGES << 12
+        bgeu  s0, t1, sbi_invalid_param
+        sub   t1, t1, s0                # the bytes from there to the end of guest RAM
+        bgtu  a0, t1, sbi_invalid_param
+        mv    s1, a0                    # bytes left
+        mv    s2, a0                    # bytes written, when done
+1:      beqz  s1, 2f
+        srli  t0, s0, 12                # the guest page's leaf, in the four L0 tables
+        slli  t0, t0, 3
+        li    t1, GSTAGE_L0
+        add   t0, t0, t1
+        ld    t0, 0(t0)
+        srli  t0, t0, 10                # its PPN: the machine frame ...
+        slli  t0, t0, 12
+        slli  t1, s0, 52                # ... and the offset in the page
+        srli  t1, t1, 52
+        or    t0, t0, t1
+        lbu   a0, 0(t0)
+        call  putc
+        addi  s0, s0, 1
+        addi  s1, s1, -1
+        j     1b
+2:      li    t0, 0
+        mv    t1, s2
+        j     sbi_result_value
 
 # system_reset(a0 = type, a1 = reason): reason 0 passes, anything else fails
 sbi_srst:

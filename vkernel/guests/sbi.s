@@ -21,11 +21,18 @@
 #
 # SBI calls (SBI v2 calling convention): a7 = extension id (EID), a6 = function id (FID),
 # arguments in a0, a1, ...; the firmware returns an error code in a0 (0 = success,
-# -2 = SBI_ERR_NOT_SUPPORTED) and a value in a1 (always 0 here), and preserves every
-# other register. Implemented:
+# -2 = SBI_ERR_NOT_SUPPORTED, -3 = SBI_ERR_INVALID_PARAM) and a value in a1, and preserves
+# every other register. Implemented:
 #   TIME  (EID 0x54494D45 "TIME") FID 0  sbi_set_timer(stime_value)
-#   DBCN  (EID 0x4442434E "DBCN") FID 2  sbi_debug_console_write_byte(byte)
+#   DBCN  (EID 0x4442434E "DBCN") FID 0  sbi_debug_console_write(num_bytes, base_addr_lo,
+#                                        base_addr_hi) -> bytes written
+#                                 FID 2  sbi_debug_console_write_byte(byte)
 #   SRST  (EID 0x53525354 "SRST") FID 0  sbi_system_reset(type, reason)
+#
+# The console write reads S-mode's buffer in place, at its PHYSICAL address: M-mode runs
+# untranslated. The firmware reads only memory that is S-mode's to give: the kernel's RAM,
+# S_RAM_BASE..S_RAM_END (not the firmware's own 2 MiB below it, not a device). A buffer
+# that is not all in it is refused (SBI_ERR_INVALID_PARAM) before a byte is read.
 #
 # The timer, the classic way (before the Sstc extension gave S its own stimecmp): S asks
 # for an interrupt at time T; M writes T to the CLINT's mtimecmp and enables its own timer
@@ -56,6 +63,9 @@
         .equ EID_DBCN,     0x4442434E
         .equ EID_SRST,     0x53525354
         .equ SBI_ERR_NOT_SUPPORTED, -2
+        .equ SBI_ERR_INVALID_PARAM, -3
+        .equ S_RAM_BASE,   0x80200000    # the memory S-mode may pass to the console
+        .equ S_RAM_END,    0x80800000
 
         .globl _start
 _start:
@@ -143,13 +153,41 @@ sbi_time:
         csrs  mie, t0
         j     success
 
-# DBCN: sbi_debug_console_write_byte(a0 = byte)
+# DBCN: sbi_debug_console_write (FID 0), sbi_debug_console_write_byte (FID 2)
 sbi_dbcn:
+        beqz  a6, sbi_dbcn_write
         li    t0, 2
-        bne   a6, t0, not_supported     # FID 2 only (0 and 1 take buffers: not offered)
-        mv    t0, a0
+        bne   a6, t0, not_supported     # (FID 1, read, is not offered)
+        mv    t0, a0                    # write_byte(a0 = byte)
         call  uart_putc
         j     success
+
+# write(a0 = num_bytes, a1 = base_addr_lo, a2 = base_addr_hi) -> a1 = bytes written: all
+# of them (the UART is polled). The range is checked first, without overflow: a1 + a0
+# could wrap around.
+sbi_dbcn_write:
+        bnez  a2, invalid_param         # an address above 2^64: no such memory
+        li    t0, S_RAM_BASE
+        bltu  a1, t0, invalid_param
+        li    t0, S_RAM_END
+        bgtu  a1, t0, invalid_param
+        sub   t0, t0, a1                # the bytes from a1 to the end of S's RAM
+        bgtu  a0, t0, invalid_param
+        mv    t2, a1                    # the next byte
+        add   a1, a1, a0                # the end
+1:      bgeu  t2, a1, 2f
+        lbu   t0, 0(t2)
+        call  uart_putc
+        addi  t2, t2, 1
+        j     1b
+2:      mv    a1, a0                    # every byte written
+        li    a0, 0
+        j     m_return
+
+invalid_param:
+        li    a0, SBI_ERR_INVALID_PARAM
+        li    a1, 0
+        j     m_return
 
 # SRST: sbi_system_reset(a0 = type, a1 = reason): reason 0 passes, anything else fails
 sbi_srst:

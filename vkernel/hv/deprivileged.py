@@ -30,7 +30,7 @@ from vkernel.core import kernel as K
 from vkernel.devices.uart import Uart16550
 from vkernel.hv.memory import PTE_A, PTE_D, FrameAllocator, GuestMemory, guest_walk
 from vkernel.hv.mmio import UART_BASE, UART_SIZE, MMIOError, emulate_access, read_instruction
-from vkernel.hv.sbi import SBI
+from vkernel.hv.sbi import SBI, p2m_reader
 from vkernel.hv.shadow import ShadowMMU, ShadowTable
 from vkernel.hv.vm import HypervisorError, Technique
 from vkernel.isa.program import Program
@@ -114,7 +114,7 @@ class Deprivileged(Technique):
         self.shadow = ShadowMMU(self.frames, self.memory)
         self.memory.load(guest)
         self.uart = Uart16550(on_output=vm.console_byte)
-        self.sbi = SBI(self.set_timer, vm.console_byte)
+        self.sbi = SBI(self.set_timer, vm.console_byte, p2m_reader(self.memory))
         self.csrs = VirtualCSRs()
         self.vmode = Mode.S  # the guest kernel starts in (virtual) S-mode
         csr = m.hart.csr

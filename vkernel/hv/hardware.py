@@ -11,7 +11,8 @@ hideleg): its system calls, its page faults and its timer interrupts never leave
 guest's timer is the hardware's vstimecmp (the Sstc extension), which the hypervisor sets
 when the guest asks. What is left exits to the hypervisor, here:
 
-* an SBI call (``ecall`` from VS): console, timer, shutdown (:mod:`vkernel.hv.sbi`);
+* an SBI call (``ecall`` from VS): console, timer, shutdown (:mod:`vkernel.hv.sbi`;
+  the console's buffer is read through the G-stage table);
 * a guest-page fault: an access to a guest physical address with no RAM behind it, which
   is a device register: the hypervisor emulates the access (MMIO);
 * a virtual-instruction exception: the guest tried something only HS-mode may do; it gets
@@ -50,7 +51,7 @@ class HardwareAssisted(Technique):
         self.gstage = GStageTable(self.frames, self.memory)
         self.memory.load(guest)
         self.uart = Uart16550(on_output=vm.console_byte)  # the guest's virtual UART
-        self.sbi = SBI(self.set_timer, vm.console_byte)
+        self.sbi = SBI(self.set_timer, vm.console_byte, self.read_guest)
         csr = m.hart.csr
         csr["hgatp"] = self.gstage.hgatp(VMID)
         csr["medeleg"] = K.MEDELEG_WRITABLE  # every trap below M goes to HS, which is ours
@@ -97,6 +98,22 @@ class HardwareAssisted(Technique):
             self.vm.shutdown(self.sbi.reset.reason)
             return False
         return True
+
+    def read_guest(self, gpa: int, n: int) -> bytes | None:
+        """The guest's ``n`` bytes at guest-physical ``gpa`` for SBI ``console_write``,
+        each page found through the G-stage table as the hardware would; ``None`` (and
+        nothing read) when any page of the range is not mapped there."""
+        if n > self.memory.size:
+            return None  # more than all its RAM: no need to walk
+        pieces, end = [], gpa + n
+        while gpa < end:
+            machine = self.gstage.translate(gpa)
+            if machine is None:
+                return None
+            chunk = min(end - gpa, 0x1000 - gpa % 0x1000)
+            pieces.append((machine, chunk))
+            gpa += chunk
+        return b"".join(self.machine.mem.read(ma, k) for ma, k in pieces)
 
     def set_timer(self, when: int) -> None:
         """SBI set_timer: the hardware raises the guest's timer interrupt (VSTIP) when its

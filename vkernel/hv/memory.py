@@ -203,6 +203,23 @@ class GStageTable:
             table = ((entry >> 10) & PPN_MASK) << 12
         self.mem.write_u64(table + 8 * ((gpa >> 12) & 0x1FF), ((machine >> 12) << 10) | flags)
 
+    def translate(self, gpa: int) -> int | None:
+        """The machine address behind guest-physical ``gpa``, found as the hardware finds
+        it (this table's walk; 4 KiB leaves only, as :meth:`map` makes them), or ``None``
+        when no readable leaf maps it."""
+        if gpa >> 41:
+            return None  # beyond Sv39x4's 41-bit guest-physical addresses
+        table = self.root
+        for level in (2, 1, 0):
+            bits = 11 if level == 2 else 9
+            entry = self.mem.read_u64(table + 8 * ((gpa >> (12 + 9 * level)) & ((1 << bits) - 1)))
+            if not entry & PTE_V:
+                return None
+            table = ((entry >> 10) & PPN_MASK) << 12
+            if entry & (PTE_R | PTE_X):
+                return table + (gpa & 0xFFF) if level == 0 and entry & PTE_R else None
+        return None
+
 
 @dataclass(frozen=True)
 class Translation:

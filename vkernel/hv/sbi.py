@@ -7,15 +7,39 @@ in a1). On a bare machine that layer is M-mode firmware (vkernel/guests/sbi.s). 
 hypervisor the guest's ``ecall`` is a VM exit, and the hypervisor answers it here, in Python:
 the same guest kernel runs unchanged on both.
 
-Implemented (SBI v2.0): TIME ``set_timer``, DBCN ``console_write_byte``, SRST
-``system_reset``, and BASE (spec version, probe extension). Anything else returns
-``SBI_ERR_NOT_SUPPORTED``.
+Implemented (SBI v2.0): TIME ``set_timer``, DBCN ``console_write`` (a buffer, by its
+guest-physical address) and ``console_write_byte``, SRST ``system_reset``, and BASE (spec
+version, probe extension). Anything else returns ``SBI_ERR_NOT_SUPPORTED``.
+
+``console_write`` reads the guest's buffer the way the technique maps guest memory (a
+software hypervisor through its p2m, the hardware technique through its G-stage table):
+the SBI is given a ``read_guest(gpa, n)`` that returns the bytes, or ``None`` when any of
+them is not the guest's RAM. Then the call fails with ``SBI_ERR_INVALID_PARAM``, as the
+spec says, and nothing is read: a guest cannot make its hypervisor print memory that is
+not its own.
+
+>>> out = bytearray()
+>>> ram = {0x8000_0000 + i: b for i, b in enumerate(b"hi\\n")}
+>>> def read(gpa, n):
+...     data = [ram.get(a) for a in range(gpa, gpa + n)]
+...     return None if None in data else bytes(data)
+>>> sbi = SBI(lambda t: None, out.append, read)
+>>> sbi.call(EXT_DBCN, 0, [3, 0x8000_0000, 0])
+(0, 3)
+>>> bytes(out)
+b'hi\\n'
+>>> sbi.call(EXT_DBCN, 0, [4, 0x8000_0000, 0])[0] == SBI_ERR_INVALID_PARAM & MASK64
+True
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vkernel.hv.memory import GuestMemory
 
 EXT_BASE = 0x10
 EXT_TIME = 0x54494D45  # "TIME"
@@ -23,7 +47,13 @@ EXT_DBCN = 0x4442434E  # "DBCN"
 EXT_SRST = 0x53525354  # "SRST"
 SBI_SUCCESS = 0
 SBI_ERR_NOT_SUPPORTED = -2
+SBI_ERR_INVALID_PARAM = -3
 MASK64 = (1 << 64) - 1
+DBCN_WRITE, DBCN_WRITE_BYTE = 0, 2  # DBCN's function ids (1, read, is not offered)
+
+#: ``read_guest(gpa, n)``: the guest's ``n`` bytes at guest-physical ``gpa``, or ``None``
+#: when any of them is not its RAM
+GuestReader = Callable[[int, int], "bytes | None"]
 
 
 @dataclass
@@ -36,11 +66,15 @@ class Reset:
 
 class SBI:
     """Answers a guest's SBI calls. ``set_timer(t)`` programs the guest's timer (each
-    technique has its own way), ``console`` takes the bytes it prints."""
+    technique has its own way), ``console`` takes the bytes it prints, ``read_guest``
+    reads its memory for ``console_write`` (without it, that call is refused with
+    ``SBI_ERR_NOT_SUPPORTED``)."""
 
-    def __init__(self, set_timer: Callable[[int], None], console: Callable[[int], None]) -> None:
+    def __init__(self, set_timer: Callable[[int], None], console: Callable[[int], None],
+                 read_guest: GuestReader | None = None) -> None:
         self.set_timer = set_timer
         self.console = console
+        self.read_guest = read_guest
         self.reset: Reset | None = None
 
     def call(self, ext: int, fid: int, args: list[int]) -> tuple[int, int]:
@@ -48,7 +82,9 @@ class SBI:
         if ext == EXT_TIME and fid == 0:
             self.set_timer(args[0])
             return SBI_SUCCESS, 0
-        if ext == EXT_DBCN and fid == 2:
+        if ext == EXT_DBCN and fid == DBCN_WRITE and self.read_guest is not None:
+            return self.console_write(args[0], args[1], args[2])
+        if ext == EXT_DBCN and fid == DBCN_WRITE_BYTE:
             self.console(args[0] & 0xFF)
             return SBI_SUCCESS, 0
         if ext == EXT_SRST and fid == 0:
@@ -60,3 +96,33 @@ class SBI:
             if fid == 3:  # probe_extension
                 return SBI_SUCCESS, int(args[0] in (EXT_BASE, EXT_TIME, EXT_DBCN, EXT_SRST))
         return SBI_ERR_NOT_SUPPORTED & MASK64, 0
+
+    def console_write(self, num_bytes: int, base_lo: int, base_hi: int) -> tuple[int, int]:
+        """DBCN ``sbi_debug_console_write``: ``num_bytes`` bytes at the guest-physical
+        address ``base_hi:base_lo``, all of them or none: (error, bytes written)."""
+        if num_bytes == 0:
+            return SBI_SUCCESS, 0
+        # an address above 2**64, or a range that wraps around, is not the guest's RAM
+        if base_hi != 0 or base_lo + num_bytes > MASK64 + 1:
+            return SBI_ERR_INVALID_PARAM & MASK64, 0
+        assert self.read_guest is not None
+        data = self.read_guest(base_lo, num_bytes)
+        if data is None:
+            return SBI_ERR_INVALID_PARAM & MASK64, 0
+        for b in data:
+            self.console(b)
+        return SBI_SUCCESS, num_bytes
+
+
+def p2m_reader(memory: GuestMemory) -> GuestReader:
+    """A :data:`GuestReader` through a software hypervisor's p2m: the range must lie in
+    the guest's RAM (checked before anything is read), each page then read from the
+    machine frame behind it."""
+
+    def read(gpa: int, n: int) -> bytes | None:
+        if not (memory.base <= gpa and n <= memory.size
+                and gpa + n <= memory.base + memory.size):
+            return None
+        return memory.read(gpa, n)
+
+    return read
