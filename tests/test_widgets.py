@@ -494,7 +494,7 @@ def test_lanes_of_virtual_machines_and_their_names(vm_run):
 
 
 def test_vm_exits_are_thinned_and_navigated_like_transitions(vm_run):
-    tl = RingTimeline(vm_run, max_marks=50)
+    tl = RingTimeline(vm_run, max_marks=20)  # fewer than any technique's exits (hardware: 40)
     exits = tl.vm_exits
     # the whole run in view: too many to draw one by one, so bundled; never none
     assert f"{len(exits):,} VM exits" in tl.note and "drawn as one" in tl.note
@@ -506,7 +506,7 @@ def test_vm_exits_are_thinned_and_navigated_like_transitions(vm_run):
     tl.zoom(first - 5, first + 200)
     shown = np.frombuffer(tl.exits, "<f8").reshape(-1, 7)
     inside = exits[(exits.step >= first - 5) & (exits.step < first + 200)]
-    assert 0 < len(shown) <= 50 and shown[:, 0].tolist() == inside.step.tolist()
+    assert 0 < len(shown) <= 20 and shown[:, 0].tolist() == inside.step.tolist()
     assert "VM exits" not in tl.note
     # n and p stop at each exit as at each transition
     frame = tl.transitions
@@ -537,7 +537,7 @@ def test_machine_view_of_a_vm_shows_the_guests_view_of_its_csrs(technique):
     else:
         assert view.mode == "U" and dict((n, t) for n, t, _ in view.vcsrs)["mode"] == "0x1 (S)"
     history = []
-    for n in (1, 5, 400, 3000, 7000):
+    for n in (1, 5, 400, 3000, 7000, 4000):  # past the first exit (hardware: step 10,517)
         before = vm.virtual_csrs()
         view.do("step", n)
         now = vm.virtual_csrs()
@@ -578,5 +578,8 @@ def test_a_timeline_click_on_a_vm_exit_moves_a_linked_view_there():
     view.do("step")  # the exit: the hypervisor answers the SBI call, the guest goes on
     assert view.status == "VM exit from VS: ecall from VS, handled by the hypervisor"
     assert fresh.machine.hart.pc == second.pc + 4 and view.instret == second.step
-    assert len(fresh.console) == len(console) + 1  # it printed one byte
+    # it printed one line (DBCN console_write: a line per call), as the traced run did
+    added = fresh.console[len(console):]
+    assert fresh.console.startswith(console) and traced.console.startswith(fresh.console)
+    assert added.endswith("\n") and added.count("\n") == 1
     assert tl.step == second.step

@@ -309,7 +309,7 @@ class TraceAccessor:
         >>> _ = vm.run()
         >>> exits = vm.trace_dataset().vk.vm_exits()
         >>> exits.label.value_counts().to_dict()
-        {'VM exit: SBI call': 456}
+        {'VM exit: SBI call': 40}
         >>> exits[["from_mode", "host_mode", "to_mode"]].iloc[0].tolist()
         ['VS', 'S', 'VS']
         """
