@@ -95,3 +95,15 @@ def test_both_kernels_print_a_line_per_call(workload):
     assert ((sbi.cause == 0x4442434E) & (sbi.detail == 2)).sum() == 0      # no write_byte
     hyper = pv.trace_dataset().vk.to_dataframe("hv")
     assert ((hyper.event == "hypercall") & (hyper.cause == 18)).sum() == lines  # console_io
+
+
+def test_binary_translation_timer_inside_an_expansion_that_ends_in_a_callout():
+    """A regression: a machine-timer interrupt that lands inside the translation of one
+    guest instruction whose expansion ends in a callout (with this kernel, in the
+    call-return benchmark of 100 operations). The translator lets the expansion finish
+    before it delivers the interrupt; it used to step the callout's ebreak forever."""
+    vm = VM("call-return", technique="binary-translation", ram_mb=8, n=100)
+    assert vm.run(max_steps=5_000_000).reason == "shutdown"
+    base = VM("call-return", technique="native", ram_mb=8, n=100)
+    base.run(max_steps=5_000_000)
+    assert vm.console == base.console

@@ -186,6 +186,16 @@ class BinaryTranslation(TrapAndEmulate):
                 self.vm.record("vm_exit", exit.cause, 0, pc=expanding)  # the guest's pc
                 self.machine_interrupt(exit.cause & ~(1 << 63))
                 while not self.in_cache(vcpu.pc) or vcpu.pc not in self.boundary:
+                    if self.in_cache(vcpu.pc) and vcpu.pc in self.callouts:
+                        # the expansion ends in a callout (its ebreak would exit again
+                        # and again): the callout completes the guest instruction
+                        if not self.callout(self.callouts[vcpu.pc], vcpu.pc):
+                            return False
+                        if not self.in_cache(vcpu.pc):  # at a guest pc: deliver there
+                            self.deliver_interrupts()
+                            self.after()
+                            return True
+                        continue
                     vcpu.run(1)
                 site = vcpu.pc
                 vcpu.pc = self.boundary[site]
