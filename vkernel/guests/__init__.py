@@ -20,7 +20,7 @@ Three layers, each a file of assembly next to this one:
   carries; the kernel starts one process per program at boot.
 
 The assembler has no linker, so this module does the linking: it assembles each user
-program on its own (``user_lib.s`` included in front) at the user address
+program on its own (each begins with ``.include "user_lib.s"``) at the user address
 0x10000, flattens it into a page-padded memory image, and appends the images and a table
 describing them to ``kernel.s`` (or ``kernel_pv.s``) before assembling the kernel (with
 this folder as its include directory).
@@ -145,10 +145,8 @@ def _user_image(stem: str, consts: tuple[tuple[str, int], ...]) -> UserImage:
     source = (HERE / filename).read_text()
     for name, value in consts:
         source = _substitute(source, name, value, filename)
-    # user_lib.s included on the first line (';' separates statements): errors name the
-    # user program's own line numbers
-    prog = assemble('.include "user_lib.s"; ' + source, base=USER_VA, name=stem,
-                    filename=filename, include_dirs=[HERE])
+    # each program begins with `.include "user_lib.s"`, found in this folder
+    prog = assemble(source, base=USER_VA, name=stem, filename=filename, include_dirs=[HERE])
     if "_start" not in prog.symbols:
         raise ValueError(f"{filename} has no _start")
     sections = [s for s in prog.sections.values() if s.size]

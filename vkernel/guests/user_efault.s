@@ -5,6 +5,8 @@
 # carries on. Four bad buffers: address 0, a kernel address, a range that wraps around
 # the end of the address space, and the (unmapped) heap. Then a good one from the stack.
 
+        .include "user_lib.s"           # the C library in miniature (before _start)
+
         .globl _start
 _start:
         li    s0, 0                     # rejected so far

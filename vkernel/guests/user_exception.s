@@ -3,6 +3,8 @@
 # at the instruction's low bits to know its length) and returns (Adams & Agesen's
 # "fault" round trip, without page tables involved). Then "exception: <N> done".
 
+        .include "user_lib.s"           # the C library in miniature (before _start)
+
         .equ BENCH_N, 1000
 
         .globl _start

@@ -6,6 +6,8 @@
 # over many turns of the scheduler, interleaved with process 2's work.
 # (user_lib.s, put in front of this file, provides exit, sched_yield and lb_*.)
 
+        .include "user_lib.s"           # the C library in miniature (before _start)
+
         .equ FIB_COUNT, 10
 
         .globl _start

@@ -6,6 +6,8 @@
 # process runs for several time slices and the timer has to preempt it (it never yields).
 # (user_lib.s, put in front of this file, provides exit, fail and lb_*.)
 
+        .include "user_lib.s"           # the C library in miniature (before _start)
+
         .equ LIMIT, 200
 
         .globl _start

@@ -2,6 +2,8 @@
 # (reading sstatus). It raises an illegal-instruction exception, and the kernel kills the
 # process: "killed: illegal instruction (pc .., instruction 0x100022f3)", status 132.
 
+        .include "user_lib.s"           # the C library in miniature (before _start)
+
         .globl _start
 _start:
         la    a0, msg

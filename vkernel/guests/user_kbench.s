@@ -6,6 +6,8 @@
 #   kind 3 pte-update    a rewrite of a kernel PTE and sfence.vma of its address
 # The Python builder substitutes BENCH_KIND (and BENCH_N).
 
+        .include "user_lib.s"           # the C library in miniature (before _start)
+
         .equ BENCH_N,    1000
         .equ BENCH_KIND, 0
 

@@ -1,10 +1,10 @@
 # user_lib.s -- the user programs' C library in miniature: system-call wrappers and a
 # line buffer with string and decimal output.
 #
-# The assembler has no .include, so vkernel/guests/__init__.py puts this file IN FRONT
-# of every user program before assembling it (each program thus carries its own copy,
-# like a statically linked libc). The program proper starts at its `_start` label, which
-# becomes the entry point the kernel jumps to; these functions are placed before it.
+# Every user program includes this file (`.include "user_lib.s"`) in front of its own
+# code, so each program carries its own copy, like a statically linked libc. The program
+# proper starts at its `_start` label, which becomes the entry point the kernel jumps to;
+# these functions are placed before it.
 #
 # Functions follow the RISC-V calling convention (arguments and results in a0.., ra the
 # return address, s0..s11 preserved). A line is collected with lb_putc / lb_puts /

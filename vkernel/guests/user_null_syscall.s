@@ -2,6 +2,8 @@
 # the cheapest round trip into the kernel and back (Adams & Agesen's "syscall").
 # Then "null-syscall: <N> done" and exit(0).
 
+        .include "user_lib.s"           # the C library in miniature (before _start)
+
         .equ BENCH_N, 1000
 
         .globl _start

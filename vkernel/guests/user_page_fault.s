@@ -4,6 +4,8 @@
 # is read back. Then "page-fault: <N> done" and exit(0). At most 1000 pages: the user
 # pool has 1024, and the program and stack use some.
 
+        .include "user_lib.s"           # the C library in miniature (before _start)
+
         .equ BENCH_N, 1000
         .equ HEAP_VA, 0x40000000
         .equ PAGE,    4096

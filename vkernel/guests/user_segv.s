@@ -2,6 +2,8 @@
 # is mapped (and which is not the heap). The kernel kills the process: its output ends
 # with "killed: store page fault (pc .., address 0x20000000)" and its exit status is 139.
 
+        .include "user_lib.s"           # the C library in miniature (before _start)
+
         .equ NOWHERE, 0x20000000
 
         .globl _start
