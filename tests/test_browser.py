@@ -306,26 +306,53 @@ def test_privilege_notebook_shows_its_kernel_in_both_widgets(lab):
                             ).split() == ["True", "True", "True"]
 
 
+# a hardware-assisted guest with many VM exits: the "device" workload's kernel reads the
+# UART's line status register 1,000 times (each read a guest-page fault the hypervisor
+# emulates) and prints its lines by SBI calls; more exits than max_marks (400), so the
+# whole run opens bundled
 VM_RUN = """
 from vkernel.hv import VM
 from vkernel.widgets import MachineView, RingTimeline, link
-vm = VM("hello", technique="hardware", trace=("step", "trap", "hv"))
+vm = VM("device", technique="hardware", trace=("step", "trap", "hv"))
 print(vm.run())
 tl = RingTimeline(vm)
 tl
 """
 VM_VIEW = """
-fresh = VM("hello", technique="hardware")  # the same guest from reset, stepped by the view
+fresh = VM("device", technique="hardware")  # the same guest from reset, stepped by the view
 view = MachineView(fresh)
 link(tl, view)
 view
 """
+# the steps the test goes to, from the trace (none written in: the guest may change)
+VM_STEPS = """
+import numpy as np
+ex, tr = tl.vm_exits, tl.transitions
+s = ex.step.to_numpy()
+# a window with 40 exits (fewer if the run has fewer) in the middle of the run: from
+# halfway between the one before and the first to halfway between the last and the next
+n = min(40, len(s) - 2)
+k = (len(s) - n) // 2
+window = ((s[k - 1] + s[k]) // 2 + 1, (s[k + n - 1] + s[k + n]) // 2 + 1)
+# the guest kernel printing a line by an SBI call after a program's system call: the
+# first SBI call after an ecall from U with no other between them; shown from a little
+# before that ecall
+sbi = ex.step[ex.label == "VM exit: SBI call"].to_numpy()
+user = tr.step[tr.label == "ecall from U"].to_numpy()
+call = next(int(c) for u, u_next in zip(user, [*user[1:], np.inf])
+            for c in sbi[(sbi > u) & (sbi < u_next)][:1])
+u = int(user[user < call].max())
+after = s[s > call]
+write = (u - 200, call + (min(200, (after[0] - call) // 2) if after.size else 200))
+print(*map(int, (*window, call, *write)))
+"""
 
 
 def test_ring_timeline_of_a_vm_shows_its_exits_and_moves_a_linked_view(lab):
-    """A hardware-assisted guest in the browser: the lanes are HS, VS and VU; zoomed in,
-    each VM exit goes up to HS and back; clicking one moves the linked MachineView (of a
-    VM, with the vCPU's virtual CSRs) to just before it; x86 names say root and non-root."""
+    """A hardware-assisted guest in the browser: the lanes are HS, VS and VU; zoomed out,
+    its exits are bundled; zoomed in, each VM exit goes up to HS and back; clicking one
+    moves the linked MachineView (of a VM, with the vCPU's virtual CSRs) to just before
+    it; x86 names say root and non-root."""
     write_notebook(lab.root / "notebooks" / "vm-exits.ipynb", [VM_RUN, VM_VIEW])
     with browser_page() as page:
         open_notebook(page, lab, "notebooks/vm-exits.ipynb")
@@ -336,18 +363,25 @@ def test_ring_timeline_of_a_vm_shows_its_exits_and_moves_a_linked_view(lab):
         assert labels.all_text_contents() == ["HS", "VS", "VU"]
         assert [e.get_attribute("data-mode") for e in labels.element_handles()] == [
             "S", "VS", "VU"]
-        # the first view, the whole run: 456 exits, bundled where they are close; every
-        # one is in a drawn mark, and the hypervisor's lane is not empty
+        lo, hi, call, write_lo, write_hi = map(int, kernel_print(page, VM_STEPS).split())
+        n_exits, max_marks = map(int, kernel_print(
+            page, "print(len(tl.vm_exits), tl.max_marks)").split())
+        by_label = kernel_print(page, "print(*(f'{k} ({v:,})' for k, v in "
+                                      "tl.vm_exits.label.value_counts().items()), sep='|')")
+        # the first view, the whole run: more exits than max_marks, bundled where they are
+        # close; every one is in a drawn mark, and the hypervisor's lane is not empty
+        assert n_exits > max_marks
         exits_drawn = timeline.locator(".vk-exit")
         assert exits_drawn.count() > 10
         counts = [float(c) for c in page.evaluate(
             "() => [...document.querySelectorAll('.vk-timeline .vk-exit')]"
             ".map((e) => e.dataset.count)")]
-        assert sum(counts) == 456 and max(counts) > 1
+        assert sum(counts) == n_exits and max(counts) > 1
         assert timeline.locator(".vk-exit-work").count() == exits_drawn.count()
-        assert "456 VM exits in view" in timeline.locator(".vk-note").text_content()
+        assert f"{n_exits:,} VM exits in view" in timeline.locator(".vk-note").text_content()
         legend = " ".join(timeline.locator(".vk-legend-item").all_text_contents())
-        assert "VM exit: SBI call (456)" in legend
+        for item in by_label.strip().split("|"):  # e.g. "VM exit: SBI call (10)"
+            assert item in legend, (item, legend)
         # no mark wears a lane's colour: the lanes' chips and bars against the arrows,
         # their heads and the hypervisor's work blocks, as the browser computes them
         lane_colours, mark_colours = page.evaluate(COLOURS, ".vk-timeline")
@@ -359,9 +393,11 @@ def test_ring_timeline_of_a_vm_shows_its_exits_and_moves_a_linked_view(lab):
         zoom_keeps_the_pointer(page, timeline, wheel=True)
         zoom_keeps_the_pointer(page, timeline, wheel=False)  # + with the pointer over it
         assert_labels_apart(page)
-        # zoomed far in on an empty stretch: the way to the nearest marks is drawn
-        kernel_print(page, "import numpy as np; gap = int(np.argmax(np.diff(tl._exits[:, 0])));"
-                           " tl.zoom(tl._exits[gap, 0] + 5, tl._exits[gap, 0] + 40)")
+        # zoomed far in on an empty stretch (the longest without a transition or an exit):
+        # the way to the nearest marks is drawn
+        kernel_print(page, "import numpy as np; at = np.union1d(tl._marks[:, 0], "
+                           "tl._exits[:, 0]); gap = int(np.argmax(np.diff(at)));"
+                           " tl.zoom(at[gap] + 5, at[gap] + 40)")
         page.wait_for_function("() => document.querySelectorAll('.vk-timeline .vk-edge')"
                                ".length > 0", timeout=30_000)
         assert timeline.locator(".vk-mark").count() == 0
@@ -371,7 +407,8 @@ def test_ring_timeline_of_a_vm_shows_its_exits_and_moves_a_linked_view(lab):
         page.wait_for_function("(s) => [...document.querySelectorAll('.vk-timeline .vk-mark')]"
                                ".some((e) => +e.dataset.step === s)", arg=nearest,
                                timeout=30_000)
-        assert timeline.locator('.vk-legend-item[data-style="exit"] .vk-chip-exit').count() == 1
+        assert timeline.locator('.vk-legend-item[data-style="exit"] .vk-chip-exit').count() \
+            == by_label.count("VM exit:")
         # a click on a bundle zooms in on it: its exits drawn one by one (or smaller bundles)
         page.keyboard.press("0")
         page.wait_for_function("() => document.querySelectorAll('.vk-timeline .vk-bundle')"
@@ -395,27 +432,39 @@ def test_ring_timeline_of_a_vm_shows_its_exits_and_moves_a_linked_view(lab):
             " && +document.querySelector('.vk-timeline svg').dataset.hi"
             " - +document.querySelector('.vk-timeline svg').dataset.lo < 20_000; }",
             arg=[first_step, count], timeout=30_000)
-        # zoomed in (from Python: the browser draws what it is sent), every exit is drawn
+        # zoomed in (from Python: the browser draws what it is sent) on 40 exits in the
+        # middle of the run, fewer than max_marks: every exit is drawn
+        want = int(kernel_print(page, f"print(((tl.vm_exits.step >= {lo}) & "
+                                      f"(tl.vm_exits.step < {hi})).sum())"))
+        assert 10 < want <= max_marks
         t0 = time.perf_counter()
-        kernel_print(page, "tl.zoom(60_000, 76_000)")
-        page.wait_for_function("() => document.querySelectorAll('.vk-exit').length > 0",
-                               timeout=30_000)
+        kernel_print(page, f"tl.zoom({lo}, {hi})")
+        page.wait_for_function("([lo, n]) => { const m = [...document.querySelectorAll("
+                               "'.vk-timeline .vk-exit')]; return m.length === n && m.every("
+                               "(e) => +e.dataset.step >= lo && +e.dataset.count === 1); }",
+                               arg=[lo, want], timeout=30_000)
         zoom_seconds = time.perf_counter() - t0
-        want = int(kernel_print(page, "print(((tl.vm_exits.step >= 60_000) & "
-                                      "(tl.vm_exits.step < 76_000)).sum())"))
-        assert timeline.locator(".vk-exit").count() == want > 10
+        assert timeline.locator(".vk-exit").count() == want
         assert "VM exits" not in timeline.locator(".vk-note").text_content()
-        # closer: a user program's write() whose bytes the guest kernel prints by SBI calls
-        kernel_print(page, "tl.zoom(67_440, 68_760)")
-        page.wait_for_function("() => [...document.querySelectorAll('.vk-exit')].every("
-                               "(e) => +e.dataset.step >= 67_440)", timeout=30_000)
+        # closer: a program's system call, then the SBI call by which the guest kernel
+        # prints a line
+        want_steps = [int(v) for v in kernel_print(
+            page, f"print(*tl.vm_exits.step[(tl.vm_exits.step >= {write_lo}) & "
+                  f"(tl.vm_exits.label == 'VM exit: SBI call') & "
+                  f"(tl.vm_exits.step < {write_hi})])").split()]
+        kernel_print(page, f"tl.zoom({write_lo}, {write_hi})")
+        page.wait_for_function("(want) => { const m = [...document.querySelectorAll("
+                               "'.vk-timeline .vk-exit[data-label=\"VM exit: SBI call\"]')];"
+                               " return m.map((e) => +e.dataset.step).join() === want.join(); }",
+                               arg=want_steps, timeout=30_000)
         exits = timeline.locator('.vk-exit[data-label="VM exit: SBI call"]')
         steps = [int(float(e.get_attribute("data-step"))) for e in exits.element_handles()]
-        assert steps == [int(v) for v in kernel_print(
-            page, "print(*tl.vm_exits.step[(tl.vm_exits.step >= 67_440) & "
-                  "(tl.vm_exits.step < 68_760)])").split()]
-        assert steps[-1] == 68_644 and len(steps) > 4
-        assert timeline.locator('.vk-mark[data-label="ecall from U"]').count() == 2
+        assert steps == want_steps
+        assert steps[-1] == call
+        ecalls = int(kernel_print(page, f"print(((tl.transitions.step >= {write_lo}) & "
+                                        f"(tl.transitions.step < {write_hi}) & "
+                                        f"(tl.transitions.label == 'ecall from U')).sum())"))
+        assert timeline.locator('.vk-mark[data-label="ecall from U"]').count() == ecalls >= 1
         # each exit: up from VS to HS, the hypervisor's work there, and down again
         mark = exits.last
         assert mark.locator("line.vk-arrow").count() == 2
@@ -424,12 +473,12 @@ def test_ring_timeline_of_a_vm_shows_its_exits_and_moves_a_linked_view(lab):
         # a click on it moves the linked MachineView to just before the exit: the ecall
         t0 = time.perf_counter()
         mark.locator(".vk-hit").click()
-        got = wait_for_python(page, "print(view.instret, tl.step)", "68644 68644")
+        got = wait_for_python(page, "print(view.instret, tl.step)", f"{call} {call}")
         click_seconds = time.perf_counter() - t0
-        assert got == "68644 68644"
+        assert got == f"{call} {call}"
         machine = page.locator(".vk-machine")
-        page.wait_for_function("() => document.querySelector('.vk-machine .vk-retired')"
-                               ".textContent === '68,644 retired'", timeout=30_000)
+        page.wait_for_function("(s) => document.querySelector('.vk-machine .vk-retired')"
+                               ".textContent === s", arg=f"{call:,} retired", timeout=30_000)
         assert machine.locator(".vk-current .vk-insn").text_content() == "ecall"
         assert machine.locator(".vk-mode").text_content() == "VS"
         assert timeline.locator(".vk-exit.vk-selected").count() == 1
@@ -444,15 +493,17 @@ def test_ring_timeline_of_a_vm_shows_its_exits_and_moves_a_linked_view(lab):
         timeline.screenshot(path=str(ARTIFACTS / "ring-timeline-vm.png"))
         machine.scroll_into_view_if_needed()
         machine.screenshot(path=str(ARTIFACTS / "machine-view-vm.png"))
-        # Step: the exit itself; the hypervisor answers the SBI call (one byte printed)
+        # Step: the exit itself; the hypervisor answers the SBI call (a line printed)
+        console = kernel_print(page, "print(len(fresh.console))")
         machine.get_by_role("button", name="Step", exact=True).click()
         page.wait_for_function("() => document.querySelector('.vk-machine .vk-status')"
                                ".textContent.startsWith('VM exit from VS')", timeout=30_000)
         assert machine.locator(".vk-status").text_content() == \
             "VM exit from VS: ecall from VS, handled by the hypervisor"
+        assert int(kernel_print(page, "print(len(fresh.console))")) > int(console)
         # the keyboard zooms on the cursor when the pointer is elsewhere: it stays put
         timeline.scroll_into_view_if_needed()
-        zoom_keeps_the_cursor(page, timeline, 68_644)
+        zoom_keeps_the_cursor(page, timeline, call)
         # x86 names: the hypervisor in VMX root, the guest in non-root
         timeline.get_by_role("button", name="x86 names").click()
         page.wait_for_function("() => document.querySelector('.vk-lane-label')"
@@ -460,10 +511,11 @@ def test_ring_timeline_of_a_vm_shows_its_exits_and_moves_a_linked_view(lab):
         assert labels.all_text_contents() == ["root ring 0", "non-root ring 0",
                                               "non-root ring 3"]
         timeline.screenshot(path=str(ARTIFACTS / "ring-timeline-vm-x86.png"))
-        print(f"\nVM timeline: zoom to 16,000 steps drawn in {zoom_seconds * 1000:.0f} ms; "
-              f"click on a VM exit until the linked view (a fresh VM replayed to step "
-              f"68,644) is there: {click_seconds * 1000:.0f} ms")
-        record("vm_timeline", zoom_seconds=zoom_seconds, click_seconds=click_seconds)
+        print(f"\nVM timeline: zoom to {want} exits in {hi - lo:,} steps drawn in "
+              f"{zoom_seconds * 1000:.0f} ms; click on a VM exit until the linked view (a "
+              f"fresh VM replayed to step {call:,}) is there: {click_seconds * 1000:.0f} ms")
+        record("vm_timeline", zoom_seconds=zoom_seconds, click_seconds=click_seconds,
+               exits=n_exits, zoom_exits=want, zoom_span=hi - lo, click_step=call)
 
 
 TRAP_EMULATE = """
