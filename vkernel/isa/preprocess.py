@@ -255,11 +255,9 @@ def _squeeze(text: str) -> str:
     while i < n:
         c = text[i]
         if c == '"':
-            j = i + 1
-            while j < n and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            out.append(text[i:j + 1])
-            i = j + 1
+            j = _string_end(text, i)
+            out.append(text[i:j])
+            i = j
         elif c == "'" and (m := _CHAR.match(text, i)):
             out.append(m.group())
             i = m.end()
@@ -276,6 +274,15 @@ def _squeeze(text: str) -> str:
             out.append(c)
             i += 1
     return "".join(out)
+
+
+def _string_end(text: str, i: int) -> int:
+    """Where the ``"string"`` opening at ``i`` ends (just after its closing quote, or the
+    end of the text); a backslash escapes the next character."""
+    j, n = i + 1, len(text)
+    while j < n and text[j] != '"':
+        j += 2 if text[j] == "\\" else 1
+    return min(j + 1, n)
 
 
 def _skip_white(text: str, i: int) -> int:
@@ -859,11 +866,9 @@ def _scrub(text: str) -> str:
     while i < n:
         c = text[i]
         if c == '"':
-            j = i + 1
-            while j < n and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            out.append(text[i:j + 1])
-            i = j + 1
+            j = _string_end(text, i)
+            out.append(text[i:j])
+            i = j
         elif c in " \t":
             j = i
             while j < n and text[j] in " \t":
