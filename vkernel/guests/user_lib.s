@@ -14,12 +14,7 @@
         .option rvc
 
         # system calls (RISC-V Linux numbers) and what the kernel returns on errors
-        .equ SYS_WRITE,       64
-        .equ SYS_EXIT,        93
-        .equ SYS_SCHED_YIELD, 124
-        .equ SYS_GETPID,      172
-        .equ SYS_VK_BENCH,    500
-        .equ EFAULT,          14
+        .include "syscalls.inc"
         .equ LB_SIZE,         256           # longest line
 
         .text

@@ -73,15 +73,8 @@
         .equ SCAUSE_LOAD_PAGE_FAULT,  13
         .equ SCAUSE_STORE_PAGE_FAULT, 15
 
-        # system calls and errors
-        .equ SYS_WRITE,    64
-        .equ SYS_EXIT,     93
-        .equ SYS_SCHED_YIELD, 124
-        .equ SYS_GETPID,   172
-        .equ SYS_VK_BENCH, 500
-        .equ EFAULT,       14
-        .equ EINVAL,       22
-        .equ ENOSYS,       38
+        # system calls and errors: the ABI shared with the user programs
+        .include "syscalls.inc"
         .equ STATUS_SIGILL,  128 + 4
         .equ STATUS_SIGSEGV, 128 + 11
 
