@@ -16,7 +16,7 @@ import importlib.util
 
 import pytest
 
-from vkernel import guests
+from vkernel import assemble, guests
 from vkernel.hv import VM
 
 USER_POOL = guests.USER_POOL
@@ -107,3 +107,146 @@ def test_binary_translation_timer_inside_an_expansion_that_ends_in_a_callout():
     base = VM("call-return", technique="native", ram_mb=8, n=100)
     base.run(max_steps=5_000_000)
     assert vm.console == base.console
+
+
+# --- self-modifying kernel code -----------------------------------------------------------
+# A small guest kernel patches an instruction of its own (``addi s0, s0, 1`` becomes
+# ``addi s0, s0, 8``), runs fence.i, runs the patched code, prints a character of the sum
+# and shuts down with the sum as its reason. Binary translation has translated the code it
+# patches, so the store lands on a write-protected page of translated code. Two rounds, so
+# every store but the first writes a page whose translations were made again.
+OLD, NEW = "addi s0, s0, 1", "addi s0, s0, 8"
+PLACES = {  # where the patched instruction is: (code before the store, the target, after)
+    "ahead": ("", "patch", "patch: " + OLD),                 # later in the store's block
+    "behind": ("patch: " + OLD, "patch", ""),                # earlier in the store's block
+    "itself": ("", "store", ""),                             # the store overwrites itself
+    "block": ("call bump", "bump", "call bump"),             # another, translated block
+    "page": ("call far_bump", "far_bump", "call far_bump"),  # ... on another page
+}
+EXPECTED = {"ahead": 16, "behind": 9, "itself": 8, "block": 25, "page": 25}
+# the unmodified kernel asks its SBI, the para-virtual twin makes hypercalls
+SBI_CALLS = {
+    "start": "la t0, trap\n    csrw stvec, t0",
+    "dot": "li a0, '.'\n    li a6, 2\n    li a7, 0x4442434E",  # DBCN console_write_byte
+    "print": "addi a0, s0, '0'\n    li a6, 2\n    li a7, 0x4442434E\n    ecall",
+    "off": "li a0, 0\n    li a6, 0\n    li a7, 0x53525354\n    ecall",  # SRST, reason a1
+}
+HYPERCALLS = {
+    "start": "la a0, trap\n    li a7, 0\n    ecall",  # set_trap_table
+    "dot": "li a0, 0\n    li a1, 1\n    la a2, dot\n    li a7, 18",  # console_io
+    "print": "addi t2, s0, '0'\n    la a2, out\n    sb t2, 0(a2)\n    li a0, 0\n"
+             "    li a1, 1\n    li a7, 18\n    ecall",
+    "off": "li a0, 2\n    li a7, 29\n    ecall",  # sched_op(SCHEDOP_shutdown, reason a1)
+}
+
+
+def self_modifying_guest(place: str, ecall: bool, paravirt: bool = False) -> object:
+    """``ecall``: an SBI call (a hypercall) right after the store, before fence.i."""
+    calls = HYPERCALLS if paravirt else SBI_CALLS
+    before, target, after = PLACES[place]
+    new = int.from_bytes(assemble(NEW).sections[".text"].data, "little")
+    return assemble(f"""
+    .option norvc
+_start:
+    {calls["start"]}
+    li s0, 0
+    li s1, 2
+round:
+    {before}
+    la t0, {target}
+    li t1, {new:#x}
+    {calls["dot"] if ecall else ""}
+store:
+    sw t1, 0(t0)
+    {"ecall" if ecall else ""}
+    fence.i
+    {after}
+    addi s1, s1, -1
+    bnez s1, round
+    {calls["print"]}
+    mv a1, s0
+    {calls["off"]}
+trap:
+    li a1, 99
+    {calls["off"]}
+bump:
+    {OLD}
+    ret
+    .balign 4096
+far_bump:
+    {OLD}
+    ret
+    .data
+dot: .ascii "."
+out: .byte 0
+""", base=0x8020_0000, name=f"smc-{place}")
+
+
+@pytest.mark.parametrize("ecall", [False, True], ids=["fence", "ecall"])
+@pytest.mark.parametrize("place", list(PLACES))
+def test_self_modifying_kernel_code(place, ecall):
+    """The guest sees its new instruction run, the same under every technique as on the
+    bare machine (binary translation used to raise KeyError in the hypervisor: its exit
+    handler kept a cache address across the flush that the store caused, and the store,
+    translated again, faulted again forever)."""
+    base = VM(self_modifying_guest(place, ecall), technique="native", ram_mb=8)
+    assert base.run(max_steps=100_000).reason == "shutdown"
+    assert base.result.code == EXPECTED[place]
+    assert base.console == "." * 2 * ecall + chr(ord("0") + EXPECTED[place])
+    for technique in TECHNIQUES:
+        guest = self_modifying_guest(place, ecall, paravirt=technique == "paravirt")
+        vm = VM(guest, technique=technique, ram_mb=8)
+        result = vm.run(max_steps=100_000)
+        assert (result.reason, result.code, vm.console) == \
+            ("shutdown", base.result.code, base.console), technique
+        if technique == "binary-translation":  # each store and fence.i emptied the cache
+            assert vm.technique.flushes == 4 - (place == "itself")  # (one store is gone)
+
+
+def test_binary_translation_with_a_cache_that_keeps_filling_up(monkeypatch):
+    """A one-page translation cache is flushed while callouts are handled: chaining must
+    not patch the flushed cache, and the guest must never be left holding a cache address
+    (an interrupt taken at a CSR callout: its sepc) that a flush takes away."""
+    from vkernel.hv import binary_translation
+
+    monkeypatch.setattr(binary_translation, "TC_PAGES", 1)
+    for workload in ("hello", "faults", "irq-mask"):
+        vm = run(workload, "binary-translation")
+        assert vm.technique.flushes > 0
+        assert vm.console == native(workload).console
+
+
+@pytest.mark.parametrize("technique", [t for t in TECHNIQUES if t != "paravirt"])
+def test_interrupt_taken_at_a_csr_write_has_the_guests_sepc(technique):
+    """The guest's timer is pending when its kernel sets sstatus.SIE: the interrupt is
+    taken right after that instruction, and sepc holds the guest's own address there
+    (binary translation emulates the csrs in a callout: it used to leave a cache
+    address in sepc)."""
+    guest = assemble("""
+_start:
+    la t0, trap
+    csrw stvec, t0
+    li t0, 32                    # sie.STIE
+    csrs sie, t0
+    rdtime a0                    # SBI set_timer(now): the timer is due at once
+    li a6, 0
+    li a7, 0x54494D45
+    ecall
+1:  csrr t0, sip                 # wait until it is pending
+    andi t0, t0, 32
+    beqz t0, 1b
+    csrsi sstatus, 2             # SIE: the interrupt comes right after this
+next:
+    j next
+trap:
+    csrr a1, sepc                # shut down with sepc - _start as the reason
+    la t0, _start
+    sub a1, a1, t0
+    li a0, 0
+    li a6, 0
+    li a7, 0x53525354
+    ecall
+""", base=0x8020_0000)
+    vm = VM(guest, technique=technique, ram_mb=8)
+    result = vm.run(max_steps=100_000)
+    assert (result.reason, result.code) == ("shutdown", guest.symbols["next"] - 0x8020_0000)

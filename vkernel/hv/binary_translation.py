@@ -29,7 +29,13 @@ switch) trap-and-emulate breaks, and this does not.
 
 Translations are kept while the guest's code does not change: pages holding translated
 code are write-protected in the shadow page tables, and a store there throws every
-translation away (the first correct version: VMware kept finer track).
+translation away (the first correct version: VMware kept finer track). The store itself
+then runs translated alone, with its page left writable, so that it can complete (see
+:meth:`BinaryTranslation.page_fault`); the code after it is translated afresh, as it now is.
+
+A flush can happen while the hypervisor handles an exit (that store, a ``fence.i``, a full
+cache), so a handler never keeps a cache address across one: ``flushes`` counts them, and
+an address taken before a flush means nothing after it.
 """
 
 from __future__ import annotations
@@ -92,6 +98,8 @@ class BinaryTranslation(TrapAndEmulate):
     def boot(self, guest: Program) -> None:
         self.tc_frames: list[int] = []
         self.vcpu_frame = 0
+        self.flushes = 0  # how many times the cache was emptied
+        self.writer: int | None = None  # a store that wrote translated code: to run alone
         self.reset_cache()
         super().boot(guest)
         self.tc_frames = [self.frames.alloc(HYPERVISOR) for _ in range(TC_PAGES)]
@@ -123,6 +131,7 @@ class BinaryTranslation(TrapAndEmulate):
     def flush_cache(self) -> None:
         """Forget every translation (the guest wrote its code, or the cache is full)."""
         self.reset_cache()
+        self.flushes += 1
         self.flush_shadow()  # the write protection of code pages goes too
 
     # --- the vCPU page ------------------------------------------------------------------
@@ -204,9 +213,13 @@ class BinaryTranslation(TrapAndEmulate):
                 vcpu.pc = self.boundary[site]  # the guest's view of where it is
                 if exit.cause == K.EXC_BREAKPOINT:  # its own ebreak: stval is its pc
                     exit = replace(exit, tval=vcpu.pc)
+                flushes = self.flushes
                 going = super().handle(exit)
                 if not going:
                     return False
+                if self.flushes != flushes:  # the cache is gone, site with it: after()
+                    self.after()             # translates from the guest's pc afresh
+                    return True
             if self.vmode == Mode.S and vcpu.pc == self.boundary[site]:
                 vcpu.pc = site  # nothing moved it (a hidden fault): on in the cache
         elif not super().handle(exit):
@@ -230,6 +243,8 @@ class BinaryTranslation(TrapAndEmulate):
                            sum_=bool(self.csrs.sstatus & K.MSTATUS_SUM))
             if t.gpa is not None and t.gpa >> 12 in self.code_pages:
                 self.flush_cache()
+                if self.vmode == Mode.S:  # the kernel's store, translated as usual, would
+                    self.writer = self.vm.vcpu.pc  # protect its page again: see translate()
         super().page_fault(exit)
 
     def emulated(self, what: int) -> None:
@@ -257,11 +272,18 @@ class BinaryTranslation(TrapAndEmulate):
     def translate(self, guest_pc: int, gpa: int) -> None:
         """Translate the block of guest kernel code at ``guest_pc`` (guest physical
         ``gpa``) into the cache: up to a control transfer, MAX_BLOCK instructions, or the
-        end of its page."""
+        end of its page.
+
+        The store that wrote translated code (``writer``, see page_fault) is translated
+        alone, its page not write-protected: so it completes, and the jump after it
+        translates what follows as the store left it (protecting the page again)."""
         if self.tc_next + 64 * MAX_BLOCK > TC_VA + TC_PAGES * PAGE:
             self.flush_cache()
         page = gpa >> 12
-        if page not in self.code_pages:
+        alone = guest_pc == self.writer
+        if alone:
+            self.writer = None
+        elif page not in self.code_pages:
             self.code_pages.add(page)
             self.flush_shadow()  # existing writable mappings of this page must go
         pc, phys, count, length = guest_pc, gpa, 0, 0
@@ -281,7 +303,7 @@ class BinaryTranslation(TrapAndEmulate):
             pc, phys = pc + length, phys + length
             if ends:
                 break
-            if count >= MAX_BLOCK or phys >> 12 != page:
+            if count >= (1 if alone else MAX_BLOCK) or phys >> 12 != page:
                 self.emit_callout(Callout("jump", pc - length, target=pc))  # fall through
                 break
         self.translated_blocks += 1
@@ -423,18 +445,21 @@ class BinaryTranslation(TrapAndEmulate):
         else:
             self.privileged_instruction(Exit("host-exit", 0, c.guest_pc, cause=K.EXC_ILLEGAL,
                                              tval=c.insn))
+        self.deliver_interrupts()  # at the guest's pc: its sepc is never a cache address
         if name in CSR_OPS and vcpu.pc == c.guest_pc + 4 and self.vmode == Mode.S:
             vcpu.pc = site + 4  # the next instruction's translation follows the callout
-        self.deliver_interrupts()
         return True
 
     def chain(self, c: Callout, site: int) -> None:
         """Go to the jump's target, and patch the callout into a direct jump to the
         target's translation when both lie in the same guest page (a page's contents sit
-        at the same offsets in every address space that maps it)."""
+        at the same offsets in every address space that maps it), and the callout is
+        still there (translating the target may have flushed a full cache)."""
+        flushes = self.flushes
         self.dispatch(c.target)
         dest = self.vm.vcpu.pc
-        if c.guest_pc >> 12 == c.target >> 12 and self.in_cache(dest) \
+        if self.flushes == flushes and c.guest_pc >> 12 == c.target >> 12 \
+                and self.in_cache(dest) \
                 and -(1 << 20) <= dest - site < (1 << 20):
             jump = bytes(assemble(f"j . + {dest - site}", base=site).sections[".text"].data)
             self.tc_write(site, jump)
