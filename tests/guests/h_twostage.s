@@ -40,8 +40,7 @@
 #
 # Conventions (h_init, trap records in s1-s9, expect, to_hs / to_u / to_vs / to_vu, MAGIC
 # for "back to M-mode", irq_log, set_pte) and the shared constants (LVL_*, IRQ, mstatus and
-# hstatus bits, RAM, PTE flags): see h_framework.inc, which the harness puts in front of
-# this file.
+# hstatus bits, RAM, PTE flags): see h_framework.inc, which this file includes.
 
     .include "prelude.s"
     .include "h_framework.inc"
