@@ -208,7 +208,7 @@ def test_warm_on_a_warm_cache_returns_at_once_and_compiles_nothing():
     assert done.returncode == 0, done.stderr
     said = re.search(r"vkernel warm: done in ([\d.]+) s; the core is already compiled",
                      done.stdout)
-    assert said and float(said.group(1)) < 1.0, done.stdout
+    assert said, done.stdout  # (how long it took is said, not asserted: no timed tests)
     assert "compiled run" not in done.stdout
 
 
