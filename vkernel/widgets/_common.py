@@ -1,0 +1,23 @@
+"""What the widgets share: where their front ends are, and the checks both make."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+_VKERNEL = Path(__file__).resolve().parent.parent  # the vkernel package
+# an editable install finds the front ends in the checkout, a wheel in vkernel/_widgets
+ASSETS = _VKERNEL / "_widgets" if (_VKERNEL / "_widgets").is_dir() \
+    else _VKERNEL.parent / "widgets"
+
+
+def _is_vm(source: Any) -> bool:
+    """A :class:`vkernel.hv.VM` (duck-typed: the widgets need not import the layer)."""
+    return hasattr(source, "virtual_csrs") and hasattr(source, "machine")
+
+
+def _check_kwargs(cls: type, kwargs: dict[str, Any], valid: tuple[str, ...]) -> None:
+    unknown = sorted(set(kwargs) - set(valid))
+    if unknown:
+        raise TypeError(f"{cls.__name__}() got unknown keyword arguments {unknown}; "
+                        f"valid ones are {', '.join(valid)}")

@@ -1,0 +1,500 @@
+"""``MachineView``: step a machine, or a VM, forwards and backwards (front end
+``widgets/machine_view.js``), with ``_HypervisorState``, which takes a VM's Python state
+back to a checkpoint."""
+
+from __future__ import annotations
+
+import io
+import pickle
+import time
+import types
+from typing import Any
+
+import anywidget
+import numpy as np
+import traitlets
+
+from vkernel.isa.disasm import decode_one
+from vkernel.isa.table import ABI_NAMES
+from vkernel.trace.accessor import short_cause
+from vkernel.trace.schema import MODE
+from vkernel.widgets._common import ASSETS, _check_kwargs, _is_vm
+
+SHOWN_CSRS = ("mstatus", "mepc", "mcause", "mtval", "mtvec", "sstatus", "sepc", "scause",
+              "stval", "stvec", "satp")
+HYPERVISOR_CSRS = ("hstatus", "hgatp")  # shown too for a VM under the H extension
+
+
+def _describe(ex: Any) -> str:
+    """An Exit (or a VM's VMResult) in words for the status line (nothing when the steps
+    simply ran out)."""
+    if ex is None or ex.reason == "budget":
+        return ""
+    if ex.reason == "shutdown":
+        return f"the guest shut down (SBI system reset, reason {ex.code})"
+    if ex.reason == "idle":
+        return "the guest waits for an interrupt nothing will send (wfi)"
+    if ex.reason == "halt":
+        return f"the guest ended the machine: exit code {ex.exit_code}"
+    if ex.reason == "breakpoint":
+        return f"breakpoint at {ex.pc:#x}"
+    if ex.reason == "wfi-idle":
+        return "waiting for an interrupt that only outside input can raise (wfi)"
+    return repr(ex)
+
+
+class _HypervisorState:
+    """Saves and restores what a :class:`~vkernel.hv.VM` keeps in Python beside its
+    machine (the technique's virtual CSRs, shadow-table bookkeeping, translation cache,
+    virtual UART, the guest's console...), so that a MachineView can take a VM back to a
+    checkpoint: the machine's own snapshot holds the rest.
+
+    A pickle of the VM's and its technique's attributes, in which the machine and
+    everything of it (hart, memory, their arrays), the VM, its vCPU and technique
+    themselves, and functions stand for themselves: they are kept, not copied.
+    """
+
+    def __init__(self, vm: Any) -> None:
+        self.vm = vm
+        m = vm.machine
+        self._arrays = [getattr(m, a) for a in ("_s", "_x", "_csr", "_ram", "_tlb")]
+
+    _PLAIN = frozenset({int, float, str, bytes, bool, type(None), tuple, list, dict, set})
+
+    def _keep(self, obj: Any) -> bool:
+        if type(obj) in self._PLAIN:  # most of what there is: nothing to keep
+            return False
+        vm = self.vm
+        if obj is vm or obj is vm.machine or obj is vm.vcpu or obj is vm.technique:
+            return True
+        if isinstance(obj, types.FunctionType | types.BuiltinFunctionType | type):
+            return True
+        if type(obj).__module__ == "vkernel.machine":  # Machine, Hart, Memory, Mode...
+            return True
+        return isinstance(obj, np.ndarray) and any(np.may_share_memory(obj, a)
+                                                   for a in self._arrays)
+
+    def save(self) -> tuple[bytes, list[Any]]:
+        kept: list[Any] = []
+        keep = self._keep
+
+        class Pickler(pickle.Pickler):
+            def persistent_id(self, obj: Any) -> int | None:
+                if keep(obj):
+                    kept.append(obj)
+                    return len(kept) - 1
+                return None
+
+        vm = self.vm
+        fields = {k: v for k, v in vm.__dict__.items() if k != "on_console"}
+        buf = io.BytesIO()
+        Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump((fields, vm.technique.__dict__))
+        return buf.getvalue(), kept
+
+    def restore(self, saved: tuple[bytes, list[Any]]) -> None:
+        data, kept = saved
+
+        class Unpickler(pickle.Unpickler):
+            def persistent_load(self, pid: Any) -> Any:
+                return kept[pid]
+
+        fields, technique = Unpickler(io.BytesIO(data)).load()
+        vm = self.vm
+        tech = vm.technique
+        on_console = vm.__dict__.get("on_console")
+        vm.__dict__.clear()
+        vm.__dict__.update(fields, on_console=on_console)
+        tech.__dict__.clear()
+        tech.__dict__.update(technique)
+
+
+class MachineView(anywidget.AnyWidget):
+    """Step a :class:`~vkernel.Machine` forwards and backwards in a notebook.
+
+    ``window`` is how many instructions of disassembly to show around the pc;
+    ``checkpoint_every`` how many steps apart reverse stepping keeps snapshots (a step
+    back replays at most that many steps; 1000, or 10,000 for a VM). The slider goes to
+    any step between the first and the furthest one the view has reached. Run keeps
+    stepping, a slice of ``run_slice`` seconds per message so that Pause gets through,
+    until the machine stops. Keys in the view: ``s`` or → steps, ``b`` or ← steps back,
+    ``t`` runs to the next trap (or VM exit), space runs or pauses.
+
+    Given a :class:`~vkernel.hv.VM`, the view runs the VM's loop (the hypervisor handles
+    each VM exit, which counts as a step, as in ``VM.run``), shows the vCPU's virtual
+    CSRs beside the machine's real ones (``vm.virtual_csrs()``: the guest's view of its
+    supervisor CSRs), and steps back by restoring the hypervisor's Python state with the
+    machine's.
+
+    >>> import vkernel
+    >>> m = vkernel.Machine(ram_mb=1)
+    >>> _ = m.load(vkernel.assemble("li a0, 7\\n1: addi a0, a0, -1\\nbnez a0, 1b\\nebreak"))
+    >>> view = MachineView(m, checkpoint_every=4)
+    >>> view.goto(9); view.step, view.register("a0")
+    (9, 3)
+    >>> view.goto(2); view.step, view.furthest
+    (2, 9)
+    """
+
+    _esm = ASSETS / "machine_view.js"
+    _css = ASSETS / "vkernel.css"
+
+    step = traitlets.Int(0).tag(sync=True)  # machine.steps: instructions retired + traps
+    instret = traitlets.Int(0).tag(sync=True)  # instructions retired: a trace's step number
+    first = traitlets.Int(0).tag(sync=True)  # the slider's range: first..furthest
+    furthest = traitlets.Int(0).tag(sync=True)
+    pc = traitlets.Unicode("").tag(sync=True)
+    mode = traitlets.Unicode("").tag(sync=True)
+    regs = traitlets.Bytes(b"").tag(sync=True)  # x0..x31, 32 little-endian uint64
+    changed = traitlets.List(traitlets.Unicode()).tag(sync=True)  # names the action changed
+    csrs = traitlets.List().tag(sync=True)  # [name, hex, changed]
+    disasm = traitlets.List().tag(sync=True)  # [address hex, text, is the pc]
+    console = traitlets.Unicode("").tag(sync=True)
+    status = traitlets.Unicode("").tag(sync=True)
+    halted = traitlets.Bool(False).tag(sync=True)  # the last run ended other than by budget
+    vcsrs = traitlets.List().tag(sync=True)  # a VM's vCPU, the guest's view: [name, text, changed]
+    vcsr_title = traitlets.Unicode("").tag(sync=True)  # what those are
+
+    _KWARGS = ("window", "checkpoint_every", "run_slice")
+    LINK_TRAIT = "instret"
+    COMMANDS = ("step", "back", "trap", "reset", "goto", "run")
+
+    def __init__(self, machine: Any, **kwargs: Any) -> None:
+        _check_kwargs(type(self), kwargs, self._KWARGS)
+        super().__init__()
+        self.vm = machine if _is_vm(machine) else None
+        if self.vm is not None:
+            machine = self.vm.machine
+            self._hv_state = _HypervisorState(self.vm)
+            self._watch_exits()
+        self.machine = machine
+        self.window = int(kwargs.get("window", 8))
+        # a VM's checkpoints also save the hypervisor's state, and its machine's RAM is
+        # larger: take them further apart (replaying 10,000 steps takes milliseconds)
+        self.checkpoint_every = int(kwargs.get("checkpoint_every",
+                                               1000 if self.vm is None else 10_000))
+        self.run_slice = float(kwargs.get("run_slice", 0.1))
+        if self.window < 1 or self.checkpoint_every < 1 or self.run_slice <= 0:
+            raise ValueError("window, checkpoint_every and run_slice must be positive")
+        # checkpoints copy RAM: hold at most ~256 MiB of them (and at least 4)
+        self.max_checkpoints = max(4, (256 << 20) // machine.mem.size)
+        self._checkpoints = {self._now(): self._save()}
+        self._instret_at = {self._now(): machine.hart.instret}  # of each checkpoint
+        self._last_regs: list[int] = list(machine.hart.x.tolist())
+        self._last_csrs: dict[str, int] = self._csr_values()
+        self._last_vcsrs: dict[str, int] = self._vcsr_values()
+        self.first = self.furthest = self._now()
+        self.on_msg(self._on_msg)
+        self._refresh(first=True)
+
+    # --- a machine, or a VM's ---------------------------------------------------------------
+    def _now(self) -> int:
+        """Steps taken: the machine's, and with a VM the exits its hypervisor handled
+        (``vm.steps``, what ``VM.run``'s budget counts)."""
+        vm = self.vm
+        if vm is not None and isinstance(getattr(type(vm), "steps", None), property):
+            return vm.steps
+        return self.machine.steps
+
+    def _run(self, n: int) -> Any:
+        """Run ``n`` steps: the machine's run, or the VM's loop (an Exit or a VMResult)."""
+        if self.vm is not None:
+            return self.vm.run(max_steps=n)
+        return self.machine.run(max_steps=n, progress=False)
+
+    def _save(self) -> Any:
+        snap = self.machine.snapshot()
+        return snap if self.vm is None else (snap, self._hv_state.save())
+
+    def _restore(self, saved: Any) -> None:
+        if self.vm is None:
+            self.machine.restore(saved)
+            return
+        self.machine.restore(saved[0])
+        self._hv_state.restore(saved[1])
+
+    def _watch_exits(self) -> None:
+        """Note each VM exit the hypervisor handles (for the status line and "to next
+        trap"): the technique's ``handle``, wrapped on this instance."""
+        self._exits_seen, self._last_exit = 0, None
+        tech = self.vm.technique
+        handle = type(tech).handle.__get__(tech)
+
+        def handled(exit: Any) -> bool:
+            self._exits_seen += 1
+            # binary translation's callouts are ebreaks at sites it knows (until chained)
+            callout = exit.cause == 3 and exit.pc in getattr(tech, "callouts", ())
+            self._last_exit = (exit, callout)
+            return handle(exit)
+
+        tech.handle = handled
+
+    # --- actions ------------------------------------------------------------------------
+    def do(self, cmd: str, n: int = 1) -> None:
+        """What the buttons do: ``"step"`` (n steps), ``"back"`` (n steps back),
+        ``"trap"`` (run to the next trap or exit), ``"reset"`` (back to the first
+        checkpoint), ``"goto"`` (to step n), ``"run"`` (one slice of a run)."""
+        m = self.machine
+        exits = getattr(self, "_exits_seen", 0)
+        if cmd == "step":
+            self._forward(int(n))
+        elif cmd == "back":
+            self._goto(max(self._now() - int(n), self.first))
+        elif cmd == "trap":  # a trap taken in the machine, or a VM exit
+            traps = m.counters["traps"]
+            for _ in range(10_000):
+                ex = self._forward(1)
+                if m.counters["traps"] != traps or ex.reason != "budget" \
+                        or getattr(self, "_exits_seen", 0) != exits:
+                    break
+        elif cmd == "reset":
+            self._goto(self.first)
+        elif cmd == "goto":
+            self._goto(max(int(n), self.first))
+        elif cmd == "run":
+            self._run_slice()
+        else:
+            raise ValueError(f"unknown command {cmd!r}; the commands are "
+                             f"{', '.join(self.COMMANDS)}")
+        if self.vm is not None and self._exits_seen != exits and not self.halted:
+            self.status = self._exit_words(self._exits_seen - exits)
+        self._refresh()
+
+    def _exit_words(self, n: int) -> str:
+        """The VM exits the last action went through, for the status line."""
+        ex, callout = self._last_exit
+        where = f" from {ex.from_mode.name}" if ex.from_mode is not None else ""
+        if callout:
+            what = f"callout{where}"
+        elif ex.cause is not None:
+            what = f"VM exit{where}: {short_cause(ex.cause)}"
+        else:
+            what = "VM exit"
+        if n > 1:
+            return f"{n:,} VM exits handled by the hypervisor; the last: {what}"
+        return f"{what}, handled by the hypervisor"
+
+    def goto(self, step: int) -> None:
+        """Move the machine to ``step``: back by checkpoint and replay, forwards by
+        running (never before the first step the view saw)."""
+        self.do("goto", step)
+
+    def show(self, step: int) -> None:
+        """Go to the moment a trace calls ``step``: ``step`` instructions retired, before
+        any trap that comes at it (a Step then takes the trap). This is where a linked
+        :class:`RingTimeline` sends the view."""
+        m = self.machine
+        step = int(step)
+        if m.hart.instret >= step:  # back: from the last checkpoint before it
+            start = max((s for s, n in self._instret_at.items() if n < step),
+                        default=self.first)
+            self._restore(self._checkpoints[start])
+        # each run's budget counts traps too: run again until enough have retired
+        while m.hart.instret < step:
+            ex = self._forward(step - m.hart.instret)
+            if ex is None or ex.reason != "budget":
+                break
+        self._refresh()
+
+    def register(self, name: str) -> int:
+        """A register's value as the view shows it (``"a0"``, ``"x10"``...)."""
+        return self.machine.hart.x[name]
+
+    def _forward(self, n: int):  # noqa: ANN202 - an Exit (a VMResult for a VM)
+        m = self.machine
+        ex = None
+        left = n
+        while left > 0:
+            # stop at each checkpoint boundary so that reverse steps stay short
+            now = self._now()
+            edge = self.checkpoint_every - now % self.checkpoint_every
+            before = now
+            ex = self._run(min(left, edge))
+            now = self._now()
+            left -= now - before
+            if now % self.checkpoint_every == 0 and now not in self._checkpoints:
+                self._checkpoints[now] = self._save()
+                self._instret_at[now] = m.hart.instret
+                self._thin()
+            if ex.reason != "budget" or now == before:
+                break
+        self.halted = ex is not None and ex.reason != "budget"
+        self.status = _describe(ex)
+        return ex
+
+    def _run_slice(self) -> None:
+        """Run for about ``run_slice`` seconds, in growing chunks."""
+        deadline = time.perf_counter() + self.run_slice
+        chunk = 1000
+        while time.perf_counter() < deadline:
+            ex = self._forward(chunk)
+            if ex is None or ex.reason != "budget":
+                break
+            chunk = min(chunk * 2, 1 << 20)
+
+    def _thin(self) -> None:
+        """Each checkpoint copies all of RAM: past the memory budget, keep every other one
+        (the first always) and space new ones twice as far. A step back then replays
+        more steps, which the core does at tens of millions a second."""
+        if len(self._checkpoints) <= self.max_checkpoints:
+            return
+        steps = sorted(self._checkpoints)
+        keep = {steps[0], *steps[2::2]}
+        self._checkpoints = {s: snap for s, snap in self._checkpoints.items() if s in keep}
+        self._instret_at = {s: n for s, n in self._instret_at.items() if s in keep}
+        self.checkpoint_every *= 2
+
+    def _goto(self, target: int) -> None:
+        """Restore the last checkpoint at or before ``target`` and replay up to it. When
+        the target is ahead, run on from here if that is shorter, or if the machine is
+        recording a trace (restoring a later checkpoint would leave a gap in it)."""
+        m = self.machine
+        start = max(s for s in self._checkpoints if s <= target)
+        now = self._now()
+        if now <= target and (start <= now or m.tracing):
+            self._forward(target - now)
+            return
+        self._restore(self._checkpoints[start])
+        self._forward(target - start)
+        self.status = f"at step {self._now()}"
+
+    # --- state for the front end ----------------------------------------------------------
+    def _csr_values(self) -> dict[str, int]:
+        csr = self.machine.hart.csr
+        names = SHOWN_CSRS
+        if self.vm is not None and self.vm.technique_name == "hardware":
+            names += HYPERVISOR_CSRS
+        return {name: csr[name] for name in names}
+
+    def _vcsr_values(self) -> dict[str, int]:
+        """A VM's vCPU as the guest sees it (nothing for a bare machine)."""
+        return {} if self.vm is None else dict(self.vm.virtual_csrs())
+
+    def _vcsr_text(self, name: str, value: int) -> str:
+        if name == "mode":  # the vCPU's virtual privilege mode
+            return f"{value:#x} ({MODE.get(value, '?')})"
+        return f"{value:#x}"
+
+    def _refresh(self, first: bool = False) -> None:
+        m = self.machine
+        regs = m.hart.x.tolist()
+        csrs = self._csr_values()
+        self.changed = [] if first else [ABI_NAMES[i] for i in range(32)
+                                         if regs[i] != self._last_regs[i]]
+        self.csrs = [[n, f"{v:#x}", not first and v != self._last_csrs[n]]
+                     for n, v in csrs.items()]
+        self._last_regs, self._last_csrs = regs, csrs
+        if self.vm is not None:
+            vcsrs = self._vcsr_values()
+            self.vcsrs = [[n, self._vcsr_text(n, v),
+                           not first and v != self._last_vcsrs.get(n, v)]
+                          for n, v in vcsrs.items()]
+            self._last_vcsrs = vcsrs
+            self.vcsr_title = (
+                "the guest's view: its VS CSRs (vsstatus, vsepc...), which the hart uses "
+                "in place of the S ones while V=1"
+                if self.vm.technique_name == "hardware" else
+                "the guest's view: what the hypervisor keeps for its vCPU, in Python (its "
+                "virtual CSRs and virtual mode); the machine runs the guest in U")
+        self.regs = np.asarray(regs, dtype="<u8").tobytes()
+        self.pc = f"{m.hart.pc:#x}"
+        self.mode = m.hart.mode.name
+        self.furthest = max(self.furthest, self._now())
+        self.instret = m.hart.instret
+        self.step = self._now()
+        self.console = (self.vm.console if self.vm is not None else m.console)[-2000:]
+        self.disasm = self._disassembly()
+
+    def _physical(self, va: int) -> int | None:
+        """Where the hart would fetch ``va`` from: an Sv39 walk in Python that, unlike the
+        core's, touches no TLB, counter or trace (None when unmapped). In VS or VU mode
+        the walk has two stages, as the H extension's: vsatp's tables (whose entries and
+        leaves are guest physical) and the hypervisor's G-stage (hgatp, Sv39x4)."""
+        m = self.machine
+        csr = m.hart.csr
+        mode = m.hart.mode.name
+        if mode in ("VS", "VU"):
+            hgatp = csr["hgatp"]
+
+            def gstage(gpa: int | None) -> int | None:
+                if gpa is None or hgatp >> 60 != 8:
+                    return gpa
+                return self._walk(lambda a: a, (hgatp & ((1 << 44) - 1)) << 12, gpa, 11)
+
+            vsatp = csr["vsatp"]
+            if vsatp >> 60 != 8:
+                return gstage(va)
+            return gstage(self._walk(gstage, (vsatp & ((1 << 44) - 1)) << 12, va, 9))
+        satp = csr["satp"]
+        if mode == "M" or satp >> 60 != 8:
+            return va
+        pa = self._walk(lambda a: a, (satp & ((1 << 44) - 1)) << 12, va, 9)
+        if pa is None and self.vm is not None:
+            # under a software technique satp is the hypervisor's shadow, filled only as
+            # the guest faults: read through the guest's own tables instead
+            return self._guest_physical(va)
+        return pa
+
+    def _guest_physical(self, va: int) -> int | None:
+        """A VM's ``va`` through the guest's own page tables (its virtual satp) and the
+        hypervisor's p2m (``vm.memory``), to a machine address."""
+        memory = getattr(self.vm, "memory", None)
+        satp = self._vcsr_values().get("satp", 0)
+        if memory is None:
+            return None
+
+        def machine(gpa: int | None) -> int | None:
+            return memory.machine_address(gpa) if gpa is not None and gpa in memory \
+                else None
+
+        if satp >> 60 != 8:
+            return machine(va)
+        return machine(self._walk(machine, (satp & ((1 << 44) - 1)) << 12, va, 9))
+
+    def _walk(self, where: Any, table: int | None, va: int, top_bits: int) -> int | None:
+        """A three-level Sv39 walk from ``table`` (``top_bits`` index bits at the root: 9,
+        or 11 for Sv39x4); ``where`` turns each table address into a machine one."""
+        mem = self.machine.mem
+        for level in (2, 1, 0):
+            bits = top_bits if level == 2 else 9
+            entry = None if table is None \
+                else where(table + ((va >> (12 + 9 * level)) & ((1 << bits) - 1)) * 8)
+            if entry is None:
+                return None
+            try:
+                pte = mem.read_u64(entry)
+            except Exception:
+                return None
+            if not pte & 1:
+                return None
+            if pte & 0xA:  # R or X: a leaf
+                size = 12 + 9 * level
+                return ((pte >> 10 << 12) & ~((1 << size) - 1)) | (va & ((1 << size) - 1))
+            table = (pte >> 10) << 12
+        return None
+
+    def _disassembly(self) -> list[list[Any]]:
+        """Instructions from the pc on, read where the hart would fetch them."""
+        m = self.machine
+        pc = m.hart.pc
+        out = []
+        addr = pc
+        for _ in range(self.window):
+            pa = self._physical(addr)
+            try:
+                data = m.mem.read(pa, 4) if pa is not None else b""
+            except Exception:  # outside RAM (or the last bytes of it)
+                data = b""
+            if len(data) < 2:
+                break
+            insn = decode_one(data, 0, addr)
+            out.append([f"{addr:#x}", str(insn), addr == pc])
+            addr += insn.size
+        return out
+
+    def _on_msg(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+        cmd = content.get("cmd")
+        if cmd in self.COMMANDS:
+            self.do(cmd, int(content.get("n", 1)))
+            # the answer: Run asks for the next slice until halted, the slider for the
+            # position it wants by then
+            self.send({"cmd": cmd, "halted": self.halted})
