@@ -1,22 +1,38 @@
-"""The hypervisor layer: one guest kernel, virtualized in every classic way.
+"""The hypervisor layer: guest kernels, virtualized in every classic way, several at once.
 
-Read it in this order: :mod:`vkernel.hv.vm` (the VM, its vCPU and the run loop),
-:mod:`vkernel.hv.memory` (machine frames, guest physical memory, page tables),
-:mod:`vkernel.hv.sbi` (what a guest kernel asks of the layer below), then one module per
-technique: :mod:`~vkernel.hv.native` (no hypervisor); :mod:`~vkernel.hv.deprivileged`
-(what the software techniques share) with :mod:`~vkernel.hv.shadow` (shadow page tables),
-:mod:`~vkernel.hv.trap_emulate`, :mod:`~vkernel.hv.binary_translation` and
-:mod:`~vkernel.hv.paravirt`; :mod:`~vkernel.hv.hardware` (the H extension); and
-:mod:`vkernel.hv.cost` (what it all costs). :mod:`~vkernel.hv.mmio` emulates device
-accesses for all of them.
+Read it in this order: :mod:`vkernel.hv.base` (what a technique is, and the actions it
+answers an exit with), :mod:`vkernel.hv.host` (the host: domains, the world switch and
+the run loop) with :mod:`vkernel.hv.scheduler` (who runs next) and :mod:`vkernel.hv.vm`
+(the one-domain shortcut), :mod:`vkernel.hv.memory` (machine frames, guest physical
+memory, page tables), :mod:`vkernel.hv.sbi` (what a guest kernel asks of the layer
+below), then one module per technique: :mod:`~vkernel.hv.native` (no hypervisor);
+:mod:`~vkernel.hv.deprivileged` (what the software techniques share) with
+:mod:`~vkernel.hv.shadow` (shadow page tables), :mod:`~vkernel.hv.trap_emulate`,
+:mod:`~vkernel.hv.binary_translation` and :mod:`~vkernel.hv.paravirt`;
+:mod:`~vkernel.hv.hardware` (the H extension); and :mod:`vkernel.hv.cost` (what it all
+costs). :mod:`~vkernel.hv.mmio` emulates device accesses for all of them.
 
 >>> from vkernel.hv import VM, TECHNIQUES
 >>> TECHNIQUES
 ('native', 'trap-emulate', 'binary-translation', 'paravirt', 'hardware')
 """
 
+from vkernel.hv.base import (
+    CONTINUE,
+    TECHNIQUES,
+    Block,
+    Continue,
+    HypervisorError,
+    Shutdown,
+    Technique,
+    VMResult,
+    Yield,
+)
 from vkernel.hv.cost import CostModel
-from vkernel.hv.vm import TECHNIQUES, VCPU, VM, HypervisorError, Technique, VMResult
+from vkernel.hv.host import VCPU, Domain, Host, HostResult
+from vkernel.hv.scheduler import Credit, RoundRobin, Scheduler
+from vkernel.hv.vm import VM
 
-__all__ = ["TECHNIQUES", "VCPU", "VM", "CostModel", "HypervisorError", "Technique",
-           "VMResult"]
+__all__ = ["CONTINUE", "TECHNIQUES", "VCPU", "VM", "Block", "Continue", "CostModel",
+           "Credit", "Domain", "Host", "HostResult", "HypervisorError", "RoundRobin",
+           "Scheduler", "Shutdown", "Technique", "VMResult", "Yield"]

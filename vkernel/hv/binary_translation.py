@@ -43,6 +43,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from vkernel.core import kernel as K
+from vkernel.hv.base import Action, Shutdown
 from vkernel.hv.deprivileged import VirtualCSRs
 from vkernel.hv.memory import HYPERVISOR, PAGE, PTE_R, PTE_W, PTE_X, guest_walk
 from vkernel.hv.shadow import ShadowTable
@@ -179,31 +180,32 @@ class BinaryTranslation(TrapAndEmulate):
         return flags
 
     # --- the exits ----------------------------------------------------------------------
-    def handle(self, exit: Exit) -> bool:
+    def handle(self, exit: Exit) -> Action:
         self.sync_from_page()
-        vcpu = self.vm.vcpu
+        vcpu = self.domain.vcpu
         site = vcpu.pc
+        action: Action | None = None  # what the trap-and-emulate half said, if it ran
         if self.vmode == Mode.S and self.in_cache(site):
             if exit.cause == K.EXC_BREAKPOINT and site in self.callouts:
-                going = self.callout(self.callouts[site], site)
-                self.after()
-                return going
+                if self.callout(self.callouts[site], site):
+                    self.after()
+                return self.take_request()
             if exit.cause >> 63 and site not in self.boundary:
                 # an interrupt inside the expansion of one guest instruction: let the
                 # expansion finish (with the machine timer now disarmed) first
                 expanding = self.boundary[max(b for b in self.boundary if b <= site)]
-                self.vm.record("vm_exit", exit.cause, 0, pc=expanding)  # the guest's pc
+                self.domain.record("vm_exit", exit.cause, 0, pc=expanding)  # the guest's pc
                 self.machine_interrupt(exit.cause & ~(1 << 63))
                 while not self.in_cache(vcpu.pc) or vcpu.pc not in self.boundary:
                     if self.in_cache(vcpu.pc) and vcpu.pc in self.callouts:
                         # the expansion ends in a callout (its ebreak would exit again
                         # and again): the callout completes the guest instruction
                         if not self.callout(self.callouts[vcpu.pc], vcpu.pc):
-                            return False
+                            return self.take_request()  # it shut the guest down
                         if not self.in_cache(vcpu.pc):  # at a guest pc: deliver there
                             self.deliver_interrupts()
                             self.after()
-                            return True
+                            return self.take_request()
                         continue
                     vcpu.run(1)
                 site = vcpu.pc
@@ -214,24 +216,26 @@ class BinaryTranslation(TrapAndEmulate):
                 if exit.cause == K.EXC_BREAKPOINT:  # its own ebreak: stval is its pc
                     exit = replace(exit, tval=vcpu.pc)
                 flushes = self.flushes
-                going = super().handle(exit)
-                if not going:
-                    return False
+                action = super().handle(exit)
+                if isinstance(action, Shutdown):
+                    return action
                 if self.flushes != flushes:  # the cache is gone, site with it: after()
                     self.after()             # translates from the guest's pc afresh
-                    return True
+                    return action
             if self.vmode == Mode.S and vcpu.pc == self.boundary[site]:
                 vcpu.pc = site  # nothing moved it (a hidden fault): on in the cache
-        elif not super().handle(exit):
-            return False
+        else:
+            action = super().handle(exit)
+            if isinstance(action, Shutdown):
+                return action
         self.after()
-        return True
+        return action or self.take_request()
 
     def after(self) -> None:
         """Before the guest runs again: kernel code runs from the cache, and the vCPU page
         holds the guest's CSRs."""
-        if self.vmode == Mode.S and not self.in_cache(self.vm.vcpu.pc):
-            self.dispatch(self.vm.vcpu.pc)
+        if self.vmode == Mode.S and not self.in_cache(self.domain.vcpu.pc):
+            self.dispatch(self.domain.vcpu.pc)
         self.sync_to_page()
 
     def page_fault(self, exit: Exit) -> None:
@@ -244,7 +248,7 @@ class BinaryTranslation(TrapAndEmulate):
             if t.gpa is not None and t.gpa >> 12 in self.code_pages:
                 self.flush_cache()
                 if self.vmode == Mode.S:  # the kernel's store, translated as usual, would
-                    self.writer = self.vm.vcpu.pc  # protect its page again: see translate()
+                    self.writer = self.domain.vcpu.pc  # protect its page again: see translate()
         super().page_fault(exit)
 
     def emulated(self, what: int) -> None:
@@ -258,16 +262,16 @@ class BinaryTranslation(TrapAndEmulate):
         if t.gpa is not None and t.gpa in self.memory:
             if t.gpa not in self.entry:
                 self.translate(guest_pc, t.gpa)
-            self.vm.vcpu.pc = self.entry[t.gpa]
+            self.domain.vcpu.pc = self.entry[t.gpa]
             return
-        self.vm.vcpu.pc = guest_pc
+        self.domain.vcpu.pc = guest_pc
         self.inject(t.fault if t.fault is not None else K.EXC_FETCH_ACCESS, guest_pc)
         # if the trap vector cannot be fetched either, leave the pc there untranslated:
         # the machine faults on it (an exit, which counts against the budget), and we come
         # back here: a trap storm, as on real hardware, never a hang of the hypervisor
-        t = guest_walk(self.memory, self.csrs.satp, self.vm.vcpu.pc, K.ACC_FETCH, user=False)
+        t = guest_walk(self.memory, self.csrs.satp, self.domain.vcpu.pc, K.ACC_FETCH, user=False)
         if t.gpa is not None and t.gpa in self.memory:
-            self.dispatch(self.vm.vcpu.pc)
+            self.dispatch(self.domain.vcpu.pc)
 
     def translate(self, guest_pc: int, gpa: int) -> None:
         """Translate the block of guest kernel code at ``guest_pc`` (guest physical
@@ -307,7 +311,7 @@ class BinaryTranslation(TrapAndEmulate):
                 self.emit_callout(Callout("jump", pc - length, target=pc))  # fall through
                 break
         self.translated_blocks += 1
-        self.vm.record("translation", 0, count, units=count, pc=guest_pc)
+        self.domain.record("translation", 0, count, units=count, pc=guest_pc)
 
     def put(self, data: bytes, guest_pc: int | None = None) -> int:
         """Append code to the cache; ``guest_pc``: it starts that guest instruction's
@@ -421,8 +425,8 @@ class BinaryTranslation(TrapAndEmulate):
     # --- callouts -----------------------------------------------------------------------
     def callout(self, c: Callout, site: int) -> bool:
         """The translated code asks for the hypervisor, at the ebreak at ``site``."""
-        vcpu = self.vm.vcpu
-        self.vm.record("callout", c.insn, c.target, pc=c.guest_pc)
+        vcpu = self.domain.vcpu
+        self.domain.record("callout", c.insn, c.target, pc=c.guest_pc)
         if c.kind == "jump":
             self.chain(c, site)
             return True
@@ -437,7 +441,7 @@ class BinaryTranslation(TrapAndEmulate):
         if name == "ecall":
             self.kernel_ecall()
             if self.sbi.reset is not None:
-                self.vm.shutdown(self.sbi.reset.reason)
+                self.request(Shutdown(self.sbi.reset.reason))
                 return False
         elif name == "fence.i":
             self.flush_cache()
@@ -457,7 +461,7 @@ class BinaryTranslation(TrapAndEmulate):
         still there (translating the target may have flushed a full cache)."""
         flushes = self.flushes
         self.dispatch(c.target)
-        dest = self.vm.vcpu.pc
+        dest = self.domain.vcpu.pc
         if self.flushes == flushes and c.guest_pc >> 12 == c.target >> 12 \
                 and self.in_cache(dest) \
                 and -(1 << 20) <= dest - site < (1 << 20):

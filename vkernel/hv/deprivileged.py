@@ -28,11 +28,11 @@ from dataclasses import dataclass
 
 from vkernel.core import kernel as K
 from vkernel.devices.uart import Uart16550
-from vkernel.hv.memory import PTE_A, PTE_D, FrameAllocator, GuestMemory, guest_walk
+from vkernel.hv.base import CONTINUE, Action, Block, HypervisorError, Shutdown, Technique
+from vkernel.hv.memory import PTE_A, PTE_D, GuestMemory, guest_walk
 from vkernel.hv.mmio import UART_BASE, UART_SIZE, MMIOError, emulate_access, read_instruction
-from vkernel.hv.sbi import SBI, p2m_reader
+from vkernel.hv.sbi import SBI
 from vkernel.hv.shadow import ShadowMMU, ShadowTable
-from vkernel.hv.vm import HypervisorError, Technique
 from vkernel.isa.program import Program
 from vkernel.machine import Exit, Mode
 
@@ -108,13 +108,14 @@ class Deprivileged(Technique):
     """The base of the software techniques (see the module's docstring)."""
 
     def boot(self, guest: Program) -> None:
-        vm, m = self.vm, self.machine
-        self.frames = FrameAllocator(m, seed=vm.seed)
-        self.memory = vm.memory = GuestMemory(self.frames, ram_mb=vm.ram_mb, owner="guest")
-        self.shadow = ShadowMMU(self.frames, self.memory)
+        domain, m = self.domain, self.machine
+        self.frames = domain.frames
+        self.memory = domain.memory = GuestMemory(self.frames, ram_mb=domain.ram_mb,
+                                                  owner=domain.name)
+        self.shadow = ShadowMMU(self.frames, self.memory, asid_base=domain.asid_base)
         self.memory.load(guest)
-        self.uart = Uart16550(on_output=vm.console_byte)
-        self.sbi = SBI(self.set_timer, vm.console_byte, p2m_reader(self.memory))
+        self.uart = Uart16550(on_output=domain.console_byte)
+        self.sbi = SBI(self.set_timer, domain.console_byte, self.memory.read_or_none)
         self.csrs = VirtualCSRs()
         self.vmode = Mode.S  # the guest kernel starts in (virtual) S-mode
         csr = m.hart.csr
@@ -131,11 +132,11 @@ class Deprivileged(Technique):
         self.switch_shadow()
 
     # --- the loop's other half ----------------------------------------------------------
-    def handle(self, exit: Exit) -> bool:
+    def handle(self, exit: Exit) -> Action:
         if exit.reason != "host-exit":
             raise HypervisorError(f"unexpected exit from the guest: {exit!r}")
         cause = exit.cause
-        self.vm.record("vm_exit", cause, exit.tval)
+        self.domain.record("vm_exit", cause, exit.tval)
         if cause >> 63:
             self.machine_interrupt(cause & ~INTERRUPT)
         elif cause in PAGE_FAULT_ACCESS:
@@ -147,10 +148,9 @@ class Deprivileged(Technique):
         else:  # anything else is the guest's own business: its kernel handles it
             self.inject(cause, exit.tval)
         if self.sbi.reset is not None:
-            self.vm.shutdown(self.sbi.reset.reason)
-            return False
+            return Shutdown(self.sbi.reset.reason)
         self.deliver_interrupts()
-        return True
+        return self.take_request()
 
     def privileged_instruction(self, exit: Exit) -> None:
         """The guest kernel ran an instruction U-mode may not run. Each technique decides
@@ -160,12 +160,12 @@ class Deprivileged(Technique):
     def kernel_ecall(self) -> None:
         """An ecall from the guest kernel: an SBI call (the paravirtual guest's are
         hypercalls instead)."""
-        x = self.vm.vcpu.x
+        x = self.domain.vcpu.x
         ext, fid = x["a7"], x["a6"]
         error, value = self.sbi.call(ext, fid, [x[f"a{i}"] for i in range(6)])
-        self.vm.record("sbi_call", ext, fid)
+        self.domain.record("sbi_call", ext, fid)
         x["a0"], x["a1"] = error, value
-        self.vm.vcpu.pc += 4
+        self.domain.vcpu.pc += 4
 
     # --- the virtual CPU ----------------------------------------------------------------
     def inject(self, cause: int, tval: int, *, interrupt: bool = False) -> None:
@@ -173,7 +173,7 @@ class Deprivileged(Technique):
         virtual scause/sepc/stval/sstatus, virtual S-mode, the guest's trap vector."""
         v = self.csrs
         v.scause = (cause | INTERRUPT) if interrupt else cause
-        v.sepc = self.vm.vcpu.pc
+        v.sepc = self.domain.vcpu.pc
         v.stval = tval & MASK64
         status = v.sstatus & ~(K.MSTATUS_SPP | K.MSTATUS_SPIE | K.MSTATUS_SIE)
         if v.sstatus & K.MSTATUS_SIE:
@@ -185,8 +185,8 @@ class Deprivileged(Technique):
         base = v.stvec & ~3
         if interrupt and v.stvec & 3 == 1:
             base += 4 * cause
-        self.vm.vcpu.pc = base
-        self.vm.record("injection", v.scause, tval)
+        self.domain.vcpu.pc = base
+        self.domain.record("injection", v.scause, tval)
         self.switch_shadow()
 
     def return_to(self, mode: Mode, pc: int) -> None:
@@ -198,7 +198,7 @@ class Deprivileged(Technique):
             status |= K.MSTATUS_SIE
         v.sstatus = status | K.MSTATUS_SPIE
         self.vmode = mode
-        self.vm.vcpu.pc = pc
+        self.domain.vcpu.pc = pc
         self.switch_shadow()
 
     def deliver_interrupts(self) -> None:
@@ -209,6 +209,16 @@ class Deprivileged(Technique):
             return
         irq = next(i for i in GUEST_IRQS if ready >> i & 1)
         self.inject(irq, 0, interrupt=True)
+
+    def idle(self) -> Action:
+        """What ``wfi`` with nothing pending means for the vCPU: it blocks until its timer
+        (the machine's mtimecmp, while this domain is loaded), or, with no timer armed,
+        goes on (a ``wfi`` may always complete at once)."""
+        cmp = self.machine.hart.mtimecmp
+        div = self.machine.time_divider
+        if cmp >= (1 << 62) // div:
+            return CONTINUE
+        return Block(timer=cmp * div)
 
     def machine_interrupt(self, irq: int) -> None:
         if irq != K.IRQ_MTI:
@@ -274,7 +284,7 @@ class Deprivileged(Technique):
                 flags |= need
         self.shadow.fill(self.current_shadow(), va, t.gpa, self.fill_flags(t.gpa, flags),
                          access == K.ACC_STORE, t.level)
-        self.vm.record("shadow_update", exit.cause, t.gpa)
+        self.domain.record("shadow_update", exit.cause, t.gpa)
 
     def fill_flags(self, gpa: int, flags: int) -> int:
         """The permissions a shadow entry gets from the guest's (a technique may take some
@@ -284,7 +294,7 @@ class Deprivileged(Technique):
     def read_guest_instruction(self) -> tuple[int, int]:
         """The bits at the guest's pc, read through its page tables: (bits, length)."""
         v = self.csrs
-        pc = self.vm.vcpu.pc
+        pc = self.domain.vcpu.pc
 
         def half(va: int) -> int:
             t = guest_walk(self.memory, v.satp, va, K.ACC_FETCH, user=self.vmode == Mode.U)
@@ -297,11 +307,11 @@ class Deprivileged(Technique):
     def emulate_mmio(self, gpa: int, cause: int = 0) -> None:
         insn, length = self.read_guest_instruction()
         try:
-            emulate_access(insn, self.vm.vcpu.x, self.uart, gpa - UART_BASE)
+            emulate_access(insn, self.domain.vcpu.x, self.uart, gpa - UART_BASE)
         except MMIOError as e:
             raise HypervisorError(f"cannot emulate the guest's device access: {e}") from None
-        self.vm.record("mmio", cause, gpa)
-        self.vm.vcpu.pc += length
+        self.domain.record("mmio", cause, gpa)
+        self.domain.vcpu.pc += length
 
     def virtual_csrs(self) -> dict[str, int]:
         v = self.csrs

@@ -23,15 +23,16 @@ from __future__ import annotations
 
 from vkernel.core import kernel as K
 from vkernel.devices.uart import Uart16550
-from vkernel.hv.memory import FrameAllocator, GStageTable, GuestMemory, guest_walk
+from vkernel.hv.base import CONTINUE, Action, Block, HypervisorError, Shutdown, Technique
+from vkernel.hv.memory import GStageTable, GuestMemory, guest_walk
 from vkernel.hv.mmio import UART_BASE, UART_SIZE, MMIOError, emulate_access, read_instruction
 from vkernel.hv.sbi import SBI
-from vkernel.hv.vm import HypervisorError, Technique
 from vkernel.isa.program import Program
 from vkernel.machine import Exit, Mode
 
-VMID = 1
 INTERRUPT = 1 << 63
+MASK64 = (1 << 64) - 1
+WFI = 0x10500073
 # the exceptions the guest handles itself: misaligned accesses, access faults, illegal
 # instructions, breakpoints, ecalls from its user programs, page faults
 GUEST_EXCEPTIONS = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) \
@@ -45,15 +46,16 @@ class HardwareAssisted(Technique):
     hardware = True
 
     def boot(self, guest: Program) -> None:
-        vm, m = self.vm, self.machine
-        self.frames = FrameAllocator(m, seed=vm.seed)
-        self.memory = vm.memory = GuestMemory(self.frames, ram_mb=vm.ram_mb, owner="guest")
+        domain, m = self.domain, self.machine
+        self.frames = domain.frames
+        self.memory = domain.memory = GuestMemory(self.frames, ram_mb=domain.ram_mb,
+                                                  owner=domain.name)
         self.gstage = GStageTable(self.frames, self.memory)
         self.memory.load(guest)
-        self.uart = Uart16550(on_output=vm.console_byte)  # the guest's virtual UART
-        self.sbi = SBI(self.set_timer, vm.console_byte, self.read_guest)
+        self.uart = Uart16550(on_output=domain.console_byte)  # the guest's virtual UART
+        self.sbi = SBI(self.set_timer, domain.console_byte, self.read_guest)
         csr = m.hart.csr
-        csr["hgatp"] = self.gstage.hgatp(VMID)
+        csr["hgatp"] = self.gstage.hgatp(domain.vmid)  # its VMID tags its TLB entries
         csr["medeleg"] = K.MEDELEG_WRITABLE  # every trap below M goes to HS, which is ours
         csr["hedeleg"] = GUEST_EXCEPTIONS  # ... except what the guest handles itself
         csr["hideleg"] = GUEST_INTERRUPTS
@@ -72,32 +74,58 @@ class HardwareAssisted(Technique):
         m.hart.x["a1"] = 0  # no device tree
 
     # --- the exits ----------------------------------------------------------------------
-    def handle(self, exit: Exit) -> bool:
+    def handle(self, exit: Exit) -> Action:
         if exit.reason != "host-exit":
             raise HypervisorError(f"unexpected exit from the guest: {exit!r}")
         cause = exit.cause
-        self.vm.record("vm_exit", cause, exit.gpa if exit.gpa is not None else exit.tval)
+        self.domain.record("vm_exit", cause, exit.gpa if exit.gpa is not None else exit.tval)
         if cause == K.EXC_ECALL_VS:
             return self.sbi_call()
         if cause in GUEST_PAGE_FAULTS:
-            return self.guest_page_fault(exit)
+            self.guest_page_fault(exit)
+            return CONTINUE
         if cause == K.EXC_VIRTUAL_INSTRUCTION:
+            if exit.tval == WFI and self.machine.hart.csr["hstatus"] & K.HSTATUS_VTW:
+                return self.wait_for_interrupt()
             self.inject(K.EXC_ILLEGAL, exit.tval)
-            return True
+            return CONTINUE
         raise HypervisorError(f"the guest made an exit this hypervisor does not handle: "
                               f"{exit!r}")
 
-    def sbi_call(self) -> bool:
-        x = self.vm.vcpu.x
+    def sbi_call(self) -> Action:
+        x = self.domain.vcpu.x
         ext, fid = x["a7"], x["a6"]
         error, value = self.sbi.call(ext, fid, [x[f"a{i}"] for i in range(6)])
-        self.vm.record("sbi_call", ext, fid)
+        self.domain.record("sbi_call", ext, fid)
         x["a0"], x["a1"] = error, value
-        self.vm.vcpu.pc += 4
+        self.domain.vcpu.pc += 4
         if self.sbi.reset is not None:
-            self.vm.shutdown(self.sbi.reset.reason)
-            return False
-        return True
+            return Shutdown(self.sbi.reset.reason)
+        return CONTINUE
+
+    # --- sharing the CPU --------------------------------------------------------------
+    def on_share(self, shared: bool) -> None:
+        """Alone on the CPU, the guest's ``wfi`` sleeps inside the hardware until its
+        timer (as KVM can leave HLT to a guest with a CPU of its own). Sharing it, the
+        hypervisor sets hstatus.VTW, so that a ``wfi`` exits and another domain can run
+        while this one waits."""
+        csr = self.machine.hart.csr
+        vtw = K.HSTATUS_VTW if shared else 0
+        csr["hstatus"] = (csr["hstatus"] & ~K.HSTATUS_VTW) | vtw
+
+    def wait_for_interrupt(self) -> Action:
+        """The guest's ``wfi`` (trapped by VTW): done at once if one of its interrupts is
+        pending and enabled, or else the vCPU blocks until its timer (vstimecmp)."""
+        hart, csr = self.machine.hart, self.machine.hart.csr
+        hart.pc += 4
+        clock = hart.instret + int(self.machine._s[K.S_TIME_OFF])
+        div = self.machine.time_divider
+        cmp = (csr["vstimecmp"] - csr["htimedelta"]) & MASK64
+        timer_due = cmp < (1 << 62) // div and clock // div >= cmp
+        pending = csr["hvip"] | (K.MIP_VSTIP if timer_due else 0)
+        if pending & csr["mie"] & GUEST_INTERRUPTS:
+            return CONTINUE
+        return Block(timer=cmp * div) if cmp < (1 << 62) // div else Block(None)
 
     def read_guest(self, gpa: int, n: int) -> bytes | None:
         """The guest's ``n`` bytes at guest-physical ``gpa`` for SBI ``console_write``,
@@ -120,18 +148,17 @@ class HardwareAssisted(Technique):
         time reaches vstimecmp; a later value clears a pending one, as SBI requires."""
         self.machine.hart.csr["vstimecmp"] = when
 
-    def guest_page_fault(self, exit: Exit) -> bool:
+    def guest_page_fault(self, exit: Exit) -> None:
         gpa = exit.gpa
         assert gpa is not None
         if UART_BASE <= gpa < UART_BASE + UART_SIZE:
             self.emulate_mmio(exit, gpa - UART_BASE)
-            return True
+            return
         # no RAM and no device there: the guest sees an access fault, as on real hardware
         access = {K.EXC_FETCH_GUEST_PAGE: K.EXC_FETCH_ACCESS,
                   K.EXC_LOAD_GUEST_PAGE: K.EXC_LOAD_ACCESS,
                   K.EXC_STORE_GUEST_PAGE: K.EXC_STORE_ACCESS}[exit.cause]
         self.inject(access, exit.tval)
-        return True
 
     # --- emulation ----------------------------------------------------------------------
     def fetch_instruction(self) -> tuple[int, int]:
@@ -153,11 +180,11 @@ class HardwareAssisted(Technique):
         """Do the device access the trapped load or store meant, then step past it."""
         insn, length = self.fetch_instruction()
         try:
-            emulate_access(insn, self.vm.vcpu.x, self.uart, offset)
+            emulate_access(insn, self.domain.vcpu.x, self.uart, offset)
         except MMIOError as e:
             raise HypervisorError(f"cannot emulate the guest's device access: {e}") from None
-        self.vm.record("mmio", exit.cause, exit.gpa or 0)
-        self.vm.vcpu.pc += length
+        self.domain.record("mmio", exit.cause, exit.gpa or 0)
+        self.domain.vcpu.pc += length
 
     def inject(self, cause: int, tval: int) -> None:
         """Make the guest take an exception, exactly as the hardware would have if the trap
@@ -175,7 +202,7 @@ class HardwareAssisted(Technique):
         csr["vscause"] = cause
         csr["vstval"] = tval
         csr["vsstatus"] = vsstatus
-        self.vm.record("injection", cause, tval)
+        self.domain.record("injection", cause, tval)
         hart.mode = Mode.VS
         hart.pc = csr["vstvec"] & ~3
 

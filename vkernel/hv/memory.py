@@ -62,6 +62,12 @@ class FrameAllocator:
     structures, which :meth:`alloc_contiguous` takes from there); the rest is shuffled
     with ``seed``, so the same seed always gives the same layout (runs stay
     deterministic).
+
+    Every frame is also *charged* to an account: the domain it was taken for (its RAM,
+    and the hypervisor's structures kept for it: shadow or G-stage tables, a translation
+    cache), so that :meth:`usage` says what each domain costs the machine and
+    :meth:`release` gives all of it back. :meth:`account` is the allocator a domain's
+    technique uses: the same frames, charged to that domain.
     """
 
     def __init__(self, machine: Machine, *, seed: int = 0, reserve: int = 0x10_0000) -> None:
@@ -71,33 +77,109 @@ class FrameAllocator:
         random.Random(seed).shuffle(self._free)
         self._low = K.RAM_BASE  # next free address of the reserved area
         self._low_end = first
+        self._blocks: dict[int, int] = {}  # start -> size of each block taken there
+        self._low_free: list[tuple[int, int]] = []  # released (start, size) blocks there
         self.owner: dict[int, str] = {}  # machine frame address -> owner
+        self.charged: dict[int, str] = {}  # machine frame address -> account (a domain)
 
     @property
     def free_frames(self) -> int:
         return len(self._free)
 
-    def alloc(self, owner: str) -> int:
-        """One zeroed frame for ``owner``; returns its machine address."""
+    def alloc(self, owner: str, *, account: str | None = None) -> int:
+        """One zeroed frame for ``owner``, charged to ``account`` (by default the owner);
+        returns its machine address."""
         if not self._free:
             raise GuestMemoryError("the machine has no free frames left: give it more "
                                    "RAM (machine_mb)")
         frame = self._free.pop()
         self.machine.mem.write(frame, bytes(PAGE))
         self.owner[frame] = owner
+        self.charged[frame] = account or owner
         return frame
 
-    def alloc_contiguous(self, size: int, owner: str) -> int:
+    def alloc_contiguous(self, size: int, owner: str, *, account: str | None = None) -> int:
         """``size`` bytes (a multiple of 4 KiB) of zeroed, naturally aligned, contiguous
         frames from the reserved area (an Sv39x4 root needs 16 KiB aligned to 16 KiB)."""
-        start = -(-self._low // size) * size
-        if start + size > self._low_end:
-            raise GuestMemoryError(f"no {size} contiguous bytes left in the reserved area")
-        self._low = start + size
+        reused = next((b for b in self._low_free if b[1] == size), None)
+        if reused is not None:
+            self._low_free.remove(reused)
+            start = reused[0]
+        else:
+            start = -(-self._low // size) * size
+            if start + size > self._low_end:
+                raise GuestMemoryError(f"no {size} contiguous bytes left in the reserved area")
+            self._low = start + size
         self.machine.mem.write(start, bytes(size))
         for frame in range(start, start + size, PAGE):
             self.owner[frame] = owner
+            self.charged[frame] = account or owner
+        self._blocks[start] = size
         return start
+
+    def free(self, frame: int) -> None:
+        """Give one frame back, scrubbed: the next owner finds zeros, never the last one's
+        data."""
+        if frame not in self.owner:
+            raise GuestMemoryError(f"machine frame {frame:#x} is not allocated")
+        self.machine.mem.write(frame, bytes(PAGE))
+        del self.owner[frame]
+        del self.charged[frame]
+        if frame >= self._low_end:
+            self._free.append(frame)
+
+    def release(self, account: str) -> int:
+        """Free (scrubbed) every frame charged to ``account``; returns how many."""
+        frames = sorted(f for f, a in self.charged.items() if a == account)
+        for frame in frames:
+            self.free(frame)
+        for start in [s for s in self._blocks if s not in self.owner]:
+            self._low_free.append((start, self._blocks.pop(start)))
+        return len(frames)
+
+    def usage(self) -> dict[str, int]:
+        """Frames charged to each account."""
+        out: dict[str, int] = {}
+        for a in self.charged.values():
+            out[a] = out.get(a, 0) + 1
+        return out
+
+    def account(self, name: str) -> DomainFrames:
+        """This allocator, charging every frame it hands out to ``name``."""
+        return DomainFrames(self, name)
+
+
+class DomainFrames:
+    """A domain's view of the host's :class:`FrameAllocator`: the same frames and owners,
+    every allocation charged to the domain."""
+
+    def __init__(self, frames: FrameAllocator, account: str) -> None:
+        self.allocator = frames
+        self.account = account
+
+    @property
+    def machine(self) -> Machine:
+        return self.allocator.machine
+
+    @property
+    def owner(self) -> dict[int, str]:
+        return self.allocator.owner
+
+    @property
+    def free_frames(self) -> int:
+        return self.allocator.free_frames
+
+    def alloc(self, owner: str) -> int:
+        return self.allocator.alloc(owner, account=self.account)
+
+    def alloc_contiguous(self, size: int, owner: str) -> int:
+        return self.allocator.alloc_contiguous(size, owner, account=self.account)
+
+    def free(self, frame: int) -> None:
+        self.allocator.free(frame)
+
+
+Frames = FrameAllocator | DomainFrames  # what a technique allocates from
 
 
 class GuestMemory:
@@ -105,7 +187,7 @@ class GuestMemory:
     by a machine frame from ``frames`` (the p2m table). Reads and writes here are the
     hypervisor copying to and from the guest (Xen's copy_to_guest / copy_from_guest)."""
 
-    def __init__(self, frames: FrameAllocator, *, ram_mb: int, owner: str) -> None:
+    def __init__(self, frames: Frames, *, ram_mb: int, owner: str) -> None:
         self.frames = frames
         self.machine = frames.machine
         self.owner = owner
@@ -155,6 +237,13 @@ class GuestMemory:
             self.machine.mem.write(ma, data[pos:pos + k])
             pos += k
 
+    def read_or_none(self, gpa: int, n: int) -> bytes | None:
+        """``n`` bytes at ``gpa`` through the p2m, or ``None`` (and nothing read) unless
+        the whole range is the guest's RAM: an SBI's ``read_guest``."""
+        if not (self.base <= gpa and n <= self.size and gpa + n <= self.base + self.size):
+            return None
+        return self.read(gpa, n)
+
     def read_u64(self, gpa: int) -> int:
         return int.from_bytes(self.read(gpa, 8), "little")
 
@@ -176,7 +265,7 @@ class GStageTable:
     hypervisor's frames; only the guest's RAM is mapped, so any other guest physical
     address (a device, say) makes a guest-page fault the hypervisor sees."""
 
-    def __init__(self, frames: FrameAllocator, memory: GuestMemory) -> None:
+    def __init__(self, frames: Frames, memory: GuestMemory) -> None:
         self.frames = frames
         self.root = frames.alloc_contiguous(4 * PAGE, HYPERVISOR)
         flags = PTE_V | PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D

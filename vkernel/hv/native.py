@@ -7,8 +7,8 @@ VM exits: the only "exit" is the firmware switching the machine off.
 
 from __future__ import annotations
 
+from vkernel.hv.base import Action, HypervisorError, Technique
 from vkernel.hv.memory import GuestMemory
-from vkernel.hv.vm import HypervisorError, Technique
 from vkernel.isa.program import Program
 from vkernel.machine import Exit
 
@@ -21,7 +21,8 @@ class Native(Technique):
 
         self.machine.load(guest)
         self.machine.load(guests.firmware())  # loaded last: the hart starts in the firmware
-        self.vm.memory = GuestMemory.direct(self.machine, ram_mb=self.vm.ram_mb)
+        self.memory = self.domain.memory = GuestMemory.direct(self.machine,
+                                                             ram_mb=self.domain.ram_mb)
 
-    def handle(self, exit: Exit) -> bool:
+    def handle(self, exit: Exit) -> Action:
         raise HypervisorError(f"a native machine has no hypervisor to exit to: {exit!r}")

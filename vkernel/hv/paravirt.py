@@ -58,6 +58,7 @@ import numpy as np
 
 from vkernel.core import kernel as K
 from vkernel.devices.uart import Uart16550
+from vkernel.hv.base import CONTINUE, Action, Block, HypervisorError, Shutdown, Yield
 from vkernel.hv.deprivileged import (
     INTERRUPT,
     MASK64,
@@ -76,12 +77,10 @@ from vkernel.hv.memory import (
     PTE_V,
     PTE_W,
     PTE_X,
-    FrameAllocator,
     GuestMemory,
 )
 from vkernel.hv.mmio import UART_BASE, UART_SIZE, read_instruction
-from vkernel.hv.shadow import ShadowTable
-from vkernel.hv.vm import HypervisorError
+from vkernel.hv.shadow import ASIDS_PER_DOMAIN, ShadowTable
 from vkernel.isa.program import Program
 from vkernel.machine import Exit, Mode
 
@@ -142,16 +141,17 @@ class Paravirtual(Deprivileged):
 
     # --- boot ---------------------------------------------------------------------------
     def boot(self, guest: Program) -> None:
-        vm, m = self.vm, self.machine
-        self.frames = FrameAllocator(m, seed=vm.seed)
-        self.memory = vm.memory = GuestMemory(self.frames, ram_mb=vm.ram_mb, owner="guest")
+        domain, m = self.domain, self.machine
+        self.frames = domain.frames
+        self.memory = domain.memory = GuestMemory(self.frames, ram_mb=domain.ram_mb,
+                                                  owner=domain.name)
         self.memory.load(guest)
-        self.uart = Uart16550(on_output=vm.console_byte)  # answers the unmapped UART window
+        self.uart = Uart16550(on_output=domain.console_byte)  # answers the unmapped UART
         self.write_start_info()
         # The guest starts with paging on, in a table of ours: its RAM at the same virtual
         # addresses, R W X U. It has no table of its own yet; the first NEW_BASEPTR drops
         # this one. (Built like a shadow table: hypervisor frames, 4 KiB leaves.)
-        self.boot_table: ShadowTable | None = ShadowTable(self.frames, [], asid=0)
+        self.boot_table: ShadowTable | None = ShadowTable(self.frames, [], asid=domain.asid_base)
         for i, mfn in enumerate(self.memory.p2m):
             self.boot_table.map(self.memory.base + i * PAGE, int(mfn), PTE_R | PTE_W | PTE_X)
         # the page-table bookkeeping (see make_table)
@@ -201,11 +201,11 @@ class Paravirtual(Deprivileged):
         mem.write(SHARED_INFO + UPCALL_MASK, b"\1")
 
     # --- the loop's other half ----------------------------------------------------------
-    def handle(self, exit: Exit) -> bool:
+    def handle(self, exit: Exit) -> Action:
         if exit.reason != "host-exit":
             raise HypervisorError(f"unexpected exit from the guest: {exit!r}")
         cause = exit.cause
-        self.vm.record("vm_exit", cause, exit.tval)
+        self.domain.record("vm_exit", cause, exit.tval)
         if cause >> 63:
             self.machine_interrupt(cause & ~INTERRUPT)
         elif cause == K.EXC_ECALL_U and self.vmode == Mode.S:
@@ -214,10 +214,10 @@ class Paravirtual(Deprivileged):
             self.page_fault(exit)
         else:  # a system call or a fault of its programs, a fault in its kernel: the guest's
             self.inject(cause, exit.tval)
-        if self.vm.result is not None:  # sched_op(SCHEDOP_shutdown)
-            return False
+        if isinstance(self._request, Shutdown):  # sched_op(SCHEDOP_shutdown)
+            return self.take_request()
         self.deliver_events()  # the guest may have unmasked (a store): look at every exit
-        return True
+        return self.take_request()
 
     def machine_interrupt(self, irq: int) -> None:
         if irq != K.IRQ_MTI:
@@ -238,7 +238,7 @@ class Paravirtual(Deprivileged):
 
     def read_guest_instruction(self) -> tuple[int, int]:
         """The instruction at the guest kernel's pc, through its own (machine) tables."""
-        pc = self.vm.vcpu.pc
+        pc = self.domain.vcpu.pc
 
         def half(va: int) -> int:
             ma = self.translate(va, K.ACC_FETCH)
@@ -275,7 +275,7 @@ class Paravirtual(Deprivileged):
         scause, sepc, stval, sstatus (SPP, SPIE), plus sp and a7, which we are about to
         change; then events masked, the kernel's root (and stack, from its programs),
         virtual S-mode, and the guest's trap entry."""
-        vcpu = self.vm.vcpu
+        vcpu = self.domain.vcpu
         if not self.trap_entry:
             raise HypervisorError(f"the guest took a trap (cause {cause:#x} at "
                                   f"{vcpu.pc:#x}) before set_trap_table: it cannot go on")
@@ -295,23 +295,23 @@ class Paravirtual(Deprivileged):
             self.vmode = Mode.S
             self.load_root()
         vcpu.pc = self.trap_entry
-        self.vm.record("injection", frame[TF_CAUSE], tval)
+        self.domain.record("injection", frame[TF_CAUSE], tval)
 
     # --- the hypercalls -----------------------------------------------------------------
     def hypercall(self) -> None:
         """An ecall from the guest kernel: a7 = number, a0..a5 = arguments, a0 = result.
         A method returns the result (the guest continues after its ecall), or None when it
         moved the guest itself (iret)."""
-        x = self.vm.vcpu.x
+        x = self.domain.vcpu.x
         number, args = x["a7"], [x[f"a{i}"] for i in range(6)]
-        self.vm.record("hypercall", number, args[0])
+        self.domain.record("hypercall", number, args[0])
         if number in HYPERCALLS:
             result = getattr(self, HYPERCALLS[number])(*args)
         else:
             result = -ENOSYS
         if result is not None:
             x["a0"] = result & MASK64
-            self.vm.vcpu.pc += 4
+            self.domain.vcpu.pc += 4
 
     def set_trap_table(self, entry: int, *_: int) -> int:
         """The guest's trap entry (its stvec; Xen takes a table of vectors)."""
@@ -345,7 +345,7 @@ class Paravirtual(Deprivileged):
         if data is None:
             return -EFAULT
         for b in data:
-            self.vm.console_byte(b)
+            self.domain.console_byte(b)
         return count
 
     def grant_table_op(self, cmd: int, uop: int, count: int, *_: int) -> int:
@@ -360,7 +360,7 @@ class Paravirtual(Deprivileged):
 
     def iret(self, *_: int) -> int | None:
         """Return from the trap frame: pc, mode (SPP), events (SPIE), sp and a7."""
-        vcpu = self.vm.vcpu
+        vcpu = self.domain.vcpu
         status = self.shared(TF_STATUS)
         to_kernel = bool(status & STATUS_SPP)
         if not to_kernel and self.user_root is None:
@@ -374,16 +374,17 @@ class Paravirtual(Deprivileged):
         return None
 
     def sched_op(self, cmd: int, arg: int, *_: int) -> int:
-        if cmd == SCHEDOP_YIELD:
-            return 0  # one vCPU, nobody else to run
-        if cmd == SCHEDOP_BLOCK:  # unmask and wait: let time jump to the next timer event
-            self.set_shared(UPCALL_MASK, 0, 1)
-            if not self.shared(UPCALL_PENDING, 1) and not self.machine.hart.sleep_until_timer():
-                raise HypervisorError("the guest blocked with no timer set: it would wait "
-                                      "forever")
+        if cmd == SCHEDOP_YIELD:  # the rest of its slice goes to another domain
+            self.request(Yield())
             return 0
-        if cmd == SCHEDOP_SHUTDOWN:
-            self.vm.shutdown(arg & 0xFFFF_FFFF)  # 0: power off; anything else: a crash
+        if cmd == SCHEDOP_BLOCK:  # unmask and wait for an event: the timer's, or another
+            self.set_shared(UPCALL_MASK, 0, 1)
+            if not self.shared(UPCALL_PENDING, 1):
+                action = self.idle()
+                self.request(Block(None) if action is CONTINUE else action)
+            return 0
+        if cmd == SCHEDOP_SHUTDOWN:  # 0: power off; anything else: a crash
+            self.request(Shutdown(arg & 0xFFFF_FFFF))
             return 0
         return -ENOSYS
 
@@ -566,10 +567,10 @@ class Paravirtual(Deprivileged):
             root = self.user_root
         assert root is not None
         if root not in self.asids:
-            if len(self.asids) == 0xFFFF:  # out of ASIDs: start again, with a clean TLB
-                self.asids.clear()
+            if len(self.asids) == ASIDS_PER_DOMAIN - 1:  # out of its ASIDs: start again,
+                self.asids.clear()                      # with a clean TLB
                 self.machine.hart.flush_tlb()
-            self.asids[root] = len(self.asids) + 1
+            self.asids[root] = self.domain.asid_base + len(self.asids) + 1
         self.machine.hart.csr["satp"] = ((K.SATP_MODE_SV39 << 60) | (self.asids[root] << 44)
                                          | (root >> 12))
 

@@ -12,7 +12,8 @@ guest-physical address) and ``console_write_byte``, SRST ``system_reset``, and B
 version, probe extension). Anything else returns ``SBI_ERR_NOT_SUPPORTED``.
 
 ``console_write`` reads the guest's buffer the way the technique maps guest memory (a
-software hypervisor through its p2m, the hardware technique through its G-stage table):
+software hypervisor through its p2m, ``GuestMemory.read_or_none``; the hardware technique
+through its G-stage table):
 the SBI is given a ``read_guest(gpa, n)`` that returns the bytes, or ``None`` when any of
 them is not the guest's RAM. Then the call fails with ``SBI_ERR_INVALID_PARAM``, as the
 spec says, and nothing is read: a guest cannot make its hypervisor print memory that is
@@ -36,10 +37,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from vkernel.hv.memory import GuestMemory
 
 EXT_BASE = 0x10
 EXT_TIME = 0x54494D45  # "TIME"
@@ -112,17 +109,3 @@ class SBI:
         for b in data:
             self.console(b)
         return SBI_SUCCESS, num_bytes
-
-
-def p2m_reader(memory: GuestMemory) -> GuestReader:
-    """A :data:`GuestReader` through a software hypervisor's p2m: the range must lie in
-    the guest's RAM (checked before anything is read), each page then read from the
-    machine frame behind it."""
-
-    def read(gpa: int, n: int) -> bytes | None:
-        if not (memory.base <= gpa and n <= memory.size
-                and gpa + n <= memory.base + memory.size):
-            return None
-        return memory.read(gpa, n)
-
-    return read

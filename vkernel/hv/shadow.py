@@ -34,15 +34,17 @@ from vkernel.hv.memory import (
     PTE_V,
     PTE_W,
     PTE_X,
-    FrameAllocator,
+    Frames,
     GuestMemory,
 )
+
+ASIDS_PER_DOMAIN = 1024  # the block of ASIDs a host gives each domain (16-bit ASIDs)
 
 
 class ShadowTable:
     """One shadow Sv39 table in hypervisor frames: map() installs a 4 KiB translation."""
 
-    def __init__(self, frames: FrameAllocator, free: list[int], asid: int) -> None:
+    def __init__(self, frames: Frames, free: list[int], asid: int) -> None:
         self.frames = frames
         self.free = free  # frames given back by dropped shadows, reused first
         self.pages = [self._frame()]  # every frame of this table; [0] is the root
@@ -91,9 +93,10 @@ class ShadowTable:
 class ShadowMMU:
     """All the shadow tables of one guest, and the rules for filling them."""
 
-    def __init__(self, frames: FrameAllocator, memory: GuestMemory) -> None:
+    def __init__(self, frames: Frames, memory: GuestMemory, *, asid_base: int = 0) -> None:
         self.frames = frames
         self.memory = memory
+        self.asid_base = asid_base  # its ASIDs: asid_base + 1 .. asid_base + 1023
         self.tables: dict[tuple[int, int, bool, bool], ShadowTable] = {}
         self.free: list[int] = []
         self.from_superpages: set[int] = set()  # 1 GiB regions filled from a guest superpage
@@ -105,7 +108,11 @@ class ShadowMMU:
         each gets its own ASID, so switching between them needs no TLB flush)."""
         key = (guest_satp, int(user), sum_ and not user, mxr)
         if key not in self.tables:
-            self.tables[key] = ShadowTable(self.frames, self.free, len(self.tables) + 1)
+            if len(self.tables) == ASIDS_PER_DOMAIN - 1:  # out of ASIDs: start afresh
+                self.flush()
+                self.frames.machine.hart.flush_tlb()
+            self.tables[key] = ShadowTable(self.frames, self.free,
+                                           self.asid_base + len(self.tables) + 1)
         return self.tables[key]
 
     def flush(self) -> None:

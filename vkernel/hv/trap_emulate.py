@@ -33,7 +33,7 @@ class TrapAndEmulate(Deprivileged):
         insn = exit.tval  # the hardware reports the trapping instruction's bits
         spec = decode(insn) if insn else None
         name = spec.name if spec else ""
-        vcpu = self.vm.vcpu
+        vcpu = self.domain.vcpu
         if name in CSR_OPS:
             f = spec.decode(insn)
             if not self.csrs.knows(f["csr"]):  # an M-level CSR, or one we do not have
@@ -55,7 +55,7 @@ class TrapAndEmulate(Deprivileged):
         elif name == "wfi":
             self.emulated(insn)
             if not self.csrs.sip & self.csrs.sie:
-                self.machine.hart.sleep_until_timer()  # idle until the guest's timer
+                self.request(self.idle())  # nothing to do until the guest's timer
         else:  # mret, or an instruction no S-mode has: illegal for the guest too
             self.inject(K.EXC_ILLEGAL, insn)
             return
@@ -63,12 +63,12 @@ class TrapAndEmulate(Deprivileged):
 
     def emulated(self, what: int) -> None:
         """Record one emulation (``what``: the CSR number, or the instruction's bits)."""
-        self.vm.record("emulation", K.EXC_ILLEGAL, what)
+        self.domain.record("emulation", K.EXC_ILLEGAL, what)
 
     def emulate_csr(self, op: str, number: int, rd: int, src: int) -> None:
         """csrrw/csrrs/csrrc (and their immediate forms) on the virtual CSR file."""
         v = self.csrs
-        x = self.vm.vcpu.x
+        x = self.domain.vcpu.x
         value = src if op.endswith("i") else x[src]
         old = v.read(number)
         writes = op in ("csrrw", "csrrwi") or src != 0
