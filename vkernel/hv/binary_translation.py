@@ -100,6 +100,7 @@ class BinaryTranslation(TrapAndEmulate):
         self.tc_frames: list[int] = []
         self.vcpu_frame = 0
         self.flushes = 0  # how many times the cache was emptied
+        self.callout_exit = False  # whether the exit being handled is a callout
         self.writer: int | None = None  # a store that wrote translated code: to run alone
         self.reset_cache()
         super().boot(guest)
@@ -184,6 +185,8 @@ class BinaryTranslation(TrapAndEmulate):
         self.sync_from_page()
         vcpu = self.domain.vcpu
         site = vcpu.pc
+        # for observers: whether this exit is a callout (chaining may remove the site)
+        self.callout_exit = exit.cause == K.EXC_BREAKPOINT and site in self.callouts
         action: Action | None = None  # what the trap-and-emulate half said, if it ran
         if self.vmode == Mode.S and self.in_cache(site):
             if exit.cause == K.EXC_BREAKPOINT and site in self.callouts:

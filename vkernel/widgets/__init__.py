@@ -37,7 +37,6 @@ from vkernel.widgets._common import _is_vm as _is_vm
 from vkernel.widgets.linking import Link, link
 from vkernel.widgets.machine_view import HYPERVISOR_CSRS, SHOWN_CSRS, MachineView
 from vkernel.widgets.machine_view import _describe as _describe
-from vkernel.widgets.machine_view import _HypervisorState as _HypervisorState
 from vkernel.widgets.ring_timeline import _MODE_VALUE as _MODE_VALUE
 from vkernel.widgets.ring_timeline import (
     HOST_NAMES,

@@ -1,13 +1,10 @@
 """``MachineView``: step a machine, or a VM, forwards and backwards (front end
-``widgets/machine_view.js``), with ``_HypervisorState``, which takes a VM's Python state
-back to a checkpoint."""
+``widgets/machine_view.js``). A VM steps back with its host's own ``save``/``restore``,
+and the view learns of its exits through the host's ``on_exit`` hook."""
 
 from __future__ import annotations
 
-import io
-import pickle
 import time
-import types
 from typing import Any
 
 import anywidget
@@ -43,71 +40,6 @@ def _describe(ex: Any) -> str:
     return repr(ex)
 
 
-class _HypervisorState:
-    """Saves and restores what a :class:`~vkernel.hv.VM` keeps in Python beside its
-    machine (the technique's virtual CSRs, shadow-table bookkeeping, translation cache,
-    virtual UART, the guest's console...), so that a MachineView can take a VM back to a
-    checkpoint: the machine's own snapshot holds the rest.
-
-    A pickle of the VM's and its technique's attributes, in which the machine and
-    everything of it (hart, memory, their arrays), the VM, its vCPU and technique
-    themselves, and functions stand for themselves: they are kept, not copied.
-    """
-
-    def __init__(self, vm: Any) -> None:
-        self.vm = vm
-        m = vm.machine
-        self._arrays = [getattr(m, a) for a in ("_s", "_x", "_csr", "_ram", "_tlb")]
-
-    _PLAIN = frozenset({int, float, str, bytes, bool, type(None), tuple, list, dict, set})
-
-    def _keep(self, obj: Any) -> bool:
-        if type(obj) in self._PLAIN:  # most of what there is: nothing to keep
-            return False
-        vm = self.vm
-        if obj is vm or obj is vm.machine or obj is vm.vcpu or obj is vm.technique:
-            return True
-        if isinstance(obj, types.FunctionType | types.BuiltinFunctionType | type):
-            return True
-        if type(obj).__module__ == "vkernel.machine":  # Machine, Hart, Memory, Mode...
-            return True
-        return isinstance(obj, np.ndarray) and any(np.may_share_memory(obj, a)
-                                                   for a in self._arrays)
-
-    def save(self) -> tuple[bytes, list[Any]]:
-        kept: list[Any] = []
-        keep = self._keep
-
-        class Pickler(pickle.Pickler):
-            def persistent_id(self, obj: Any) -> int | None:
-                if keep(obj):
-                    kept.append(obj)
-                    return len(kept) - 1
-                return None
-
-        vm = self.vm
-        fields = {k: v for k, v in vm.__dict__.items() if k != "on_console"}
-        buf = io.BytesIO()
-        Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump((fields, vm.technique.__dict__))
-        return buf.getvalue(), kept
-
-    def restore(self, saved: tuple[bytes, list[Any]]) -> None:
-        data, kept = saved
-
-        class Unpickler(pickle.Unpickler):
-            def persistent_load(self, pid: Any) -> Any:
-                return kept[pid]
-
-        fields, technique = Unpickler(io.BytesIO(data)).load()
-        vm = self.vm
-        tech = vm.technique
-        on_console = vm.__dict__.get("on_console")
-        vm.__dict__.clear()
-        vm.__dict__.update(fields, on_console=on_console)
-        tech.__dict__.clear()
-        tech.__dict__.update(technique)
-
-
 class MachineView(anywidget.AnyWidget):
     """Step a :class:`~vkernel.Machine` forwards and backwards in a notebook.
 
@@ -122,8 +54,8 @@ class MachineView(anywidget.AnyWidget):
     Given a :class:`~vkernel.hv.VM`, the view runs the VM's loop (the hypervisor handles
     each VM exit, which counts as a step, as in ``VM.run``), shows the vCPU's virtual
     CSRs beside the machine's real ones (``vm.virtual_csrs()``: the guest's view of its
-    supervisor CSRs), and steps back by restoring the hypervisor's Python state with the
-    machine's.
+    supervisor CSRs), and steps back with the VM's own ``save()``/``restore()`` (the
+    machine and the hypervisor's state together).
 
     >>> import vkernel
     >>> m = vkernel.Machine(ram_mb=1)
@@ -164,8 +96,8 @@ class MachineView(anywidget.AnyWidget):
         self.vm = machine if _is_vm(machine) else None
         if self.vm is not None:
             machine = self.vm.machine
-            self._hv_state = _HypervisorState(self.vm)
-            self._watch_exits()
+            self._exits_seen, self._last_exit = 0, None
+            self.vm.host.on_exit.append(self._exited)
         self.machine = machine
         self.window = int(kwargs.get("window", 8))
         # a VM's checkpoints also save the hypervisor's state, and its machine's RAM is
@@ -202,31 +134,20 @@ class MachineView(anywidget.AnyWidget):
         return self.machine.run(max_steps=n, progress=False)
 
     def _save(self) -> Any:
-        snap = self.machine.snapshot()
-        return snap if self.vm is None else (snap, self._hv_state.save())
+        return self.machine.snapshot() if self.vm is None else self.vm.save()
 
     def _restore(self, saved: Any) -> None:
         if self.vm is None:
             self.machine.restore(saved)
-            return
-        self.machine.restore(saved[0])
-        self._hv_state.restore(saved[1])
+        else:
+            self.vm.restore(saved)
 
-    def _watch_exits(self) -> None:
-        """Note each VM exit the hypervisor handles (for the status line and "to next
-        trap"): the technique's ``handle``, wrapped on this instance."""
-        self._exits_seen, self._last_exit = 0, None
-        tech = self.vm.technique
-        handle = type(tech).handle.__get__(tech)
-
-        def handled(exit: Any) -> bool:
-            self._exits_seen += 1
-            # binary translation's callouts are ebreaks at sites it knows (until chained)
-            callout = exit.cause == 3 and exit.pc in getattr(tech, "callouts", ())
-            self._last_exit = (exit, callout)
-            return handle(exit)
-
-        tech.handle = handled
+    def _exited(self, domain: Any, exit: Any, action: Any) -> None:
+        """The host's ``on_exit`` hook: note each VM exit the hypervisor handled (for the
+        status line and "to next trap")."""
+        self._exits_seen += 1
+        # binary translation's callouts are ebreaks at sites it knows (until chained)
+        self._last_exit = (exit, getattr(domain.technique, "callout_exit", False))
 
     # --- actions ------------------------------------------------------------------------
     def do(self, cmd: str, n: int = 1) -> None:
