@@ -234,7 +234,9 @@ class Host:
         self.switches = 0
         self.idle_steps = 0  # host time with nobody to run
         self.on_exit: list[Callable[[Domain, Exit, Action], None]] = []
-        self.segments: list[tuple[int, int, int, int]] = []  # (domid, start, end, exits)
+        # what ran when: (domid, start, end, exits), one row per uninterrupted run
+        self.segments: list[tuple[int, int, int, int]] = []
+        self.exit_log: dict[tuple[int, int], int] = {}  # (domid, ms) -> VM exits
         self._next_domid = 1
         self.machine.on_console = lambda ch: self._native_console(ch)
         if trace is not None:
@@ -388,13 +390,13 @@ class Host:
         preempt), or it exits; then act on what happened."""
         if self.loaded is not d:
             self._switch_to(d)
-        n = self.slice_end - self.now
+        before, exits = self.now, self.exits
+        n = self.slice_end - before
         wake = self._next_wake()
         if wake is not None:
-            n = min(n, max(wake - self.now, 1))
+            n = min(n, max(wake - before, 1))
         if left is not None:
             n = min(n, left)
-        before, exits = self.now, self.exits
         exit = d.vcpu.run(max(n, 1))
         action: Action = CONTINUE
         if exit.reason == "halt":  # a native guest's firmware switched the machine off
@@ -404,14 +406,22 @@ class Host:
         elif exit.reason != "budget":
             self.exits += 1  # a VM exit is a step of the budget, like a trap
             d.exits += 1
+            key = (d.domid, before // self.steps_per_ms)  # exits per millisecond
+            self.exit_log[key] = self.exit_log.get(key, 0) + 1
             action = d.technique.handle(exit)
             for hook in self.on_exit:
                 hook(d, exit, action)
-        ran = self.now - before
+        now = self.now
+        ran = now - before
         d.cpu_steps += ran
-        self.segments.append((d.domid, before, self.now, self.exits - exits))
-        self.scheduler.charge(d, ran, self.now)
-        self._act(d, action)
+        last = self.segments[-1] if self.segments else None
+        if last is not None and last[0] == d.domid and last[2] == before:  # still running
+            self.segments[-1] = (d.domid, last[1], now, last[3] + self.exits - exits)
+        else:
+            self.segments.append((d.domid, before, now, self.exits - exits))
+        self.scheduler.charge(d, ran, now)
+        if action is not CONTINUE:
+            self._act(d, action)
 
     def _act(self, d: Domain, action: Action) -> None:
         """What the technique's answer to an exit means for the domain."""
@@ -576,14 +586,15 @@ class Host:
         index = {domid: i for i, domid in enumerate(ids)}
         steps = np.zeros((len(ids), n), np.int64)
         exits = np.zeros((len(ids), n), np.int64)
-        for domid, lo, hi, k in self.segments:
+        for domid, lo, hi, _ in self.segments:
             i = index[domid]
             while lo < hi:
                 b = lo // width
                 end = min(hi, (b + 1) * width)
                 steps[i, b] += end - lo
                 lo = end
-            exits[i, min((hi - 1) // width if hi > 0 else 0, n - 1)] += k
+        for (domid, ms), k in self.exit_log.items():
+            exits[index[domid], min(ms // interval_ms, n - 1)] += k
         names = [self.domain(i).name if any(d.domid == i for d in self.domains) else f"dom{i}"
                  for i in ids]
         start = np.arange(n) * width
