@@ -36,13 +36,13 @@ import numpy as np
 from vkernel.core import kernel as K
 from vkernel.devices import (
     DEVICE_ID,
-    MEMORY_MAP,
     UART_IRQ,
     VIRTIO_IRQ,
     Plic,
     TestFinisher,
     Uart16550,
 )
+from vkernel.devices.bus import Bus
 from vkernel.devices.virtio_blk import VirtioBlock
 from vkernel.errors import LoadError, TraceError, VkernelError
 from vkernel.isa.csr import CSR_NAME, CSR_NUMBER, cause_name
@@ -448,8 +448,8 @@ class Machine:
         self.plic = Plic()
         self.finisher = TestFinisher()
         self.virtio = VirtioBlock(disk, self.mem)
-        self._python_devices = {"finisher": self.finisher, "plic": self.plic, "uart": self.uart,
-                                "virtio": self.virtio}
+        self.bus = Bus({"finisher": self.finisher, "plic": self.plic, "uart": self.uart,
+                        "virtio": self.virtio})  # the devices that live in Python
         self._htif_console = bytearray()
         self._console = bytearray()
         self._recorder: Recorder | None = None  # where drained events go
@@ -827,20 +827,12 @@ class Machine:
                     exit_code=self.exit_code if reason == "halt" else None, **kw)
 
     # --- devices ------------------------------------------------------------------------
-    def _device_at(self, addr: int) -> tuple[str, Any, int] | None:
-        """The Python device answering at a physical address: (name, device, offset)."""
-        for name, base, size in MEMORY_MAP:
-            dev = self._python_devices.get(name)
-            if dev is not None and base <= addr < base + size:
-                return name, dev, addr - base
-        return None
-
     def _mmio(self) -> None:
         s = self._s
         addr = int(s[K.S_MMIO_ADDR])
         size = int(s[K.S_MMIO_SIZE])
         write = bool(s[K.S_MMIO_WRITE])
-        found = self._device_at(addr)
+        found = self.bus.find(addr)
         if found is None:
             # nothing answers at this address: an access fault, taken at the instruction
             cause = K.EXC_STORE_ACCESS if write else K.EXC_LOAD_ACCESS

@@ -27,10 +27,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vkernel.core import kernel as K
+from vkernel.devices.bus import Bus
 from vkernel.devices.uart import Uart16550
 from vkernel.hv.base import CONTINUE, Action, Block, HypervisorError, Shutdown, Technique
 from vkernel.hv.memory import PTE_A, PTE_D, GuestMemory, guest_walk
-from vkernel.hv.mmio import UART_BASE, UART_SIZE, MMIOError, emulate_access, read_instruction
+from vkernel.hv.mmio import MMIOError, emulate_access, read_instruction
 from vkernel.hv.sbi import SBI
 from vkernel.hv.shadow import ShadowMMU, ShadowTable
 from vkernel.isa.program import Program
@@ -115,6 +116,7 @@ class Deprivileged(Technique):
         self.shadow = ShadowMMU(self.frames, self.memory, asid_base=domain.asid_base)
         self.memory.load(guest)
         self.uart = Uart16550(on_output=domain.console_byte)
+        self.platform = Bus({"uart": self.uart})  # the devices on the guest's board
         self.sbi = SBI(self.set_timer, domain.console_byte, self.memory.read_or_none)
         self.csrs = VirtualCSRs()
         self.vmode = Mode.S  # the guest kernel starts in (virtual) S-mode
@@ -271,7 +273,7 @@ class Deprivileged(Technique):
             return
         assert t.gpa is not None
         if t.gpa not in self.memory:
-            if UART_BASE <= t.gpa < UART_BASE + UART_SIZE and access != K.ACC_FETCH:
+            if self.platform.find(t.gpa) is not None and access != K.ACC_FETCH:
                 self.emulate_mmio(t.gpa, exit.cause)
             else:
                 self.inject(ACCESS_FAULT[access], va)
@@ -307,7 +309,8 @@ class Deprivileged(Technique):
     def emulate_mmio(self, gpa: int, cause: int = 0) -> None:
         insn, length = self.read_guest_instruction()
         try:
-            emulate_access(insn, self.domain.vcpu.x, self.uart, gpa - UART_BASE)
+            _, device, offset = self.platform.find(gpa)
+            emulate_access(insn, self.domain.vcpu.x, device, offset)
         except MMIOError as e:
             raise HypervisorError(f"cannot emulate the guest's device access: {e}") from None
         self.domain.record("mmio", cause, gpa)

@@ -21,11 +21,14 @@ when the guest asks. What is left exits to the hypervisor, here:
 
 from __future__ import annotations
 
+from typing import Any
+
 from vkernel.core import kernel as K
+from vkernel.devices.bus import Bus
 from vkernel.devices.uart import Uart16550
 from vkernel.hv.base import CONTINUE, Action, Block, HypervisorError, Shutdown, Technique
 from vkernel.hv.memory import GStageTable, GuestMemory, guest_walk
-from vkernel.hv.mmio import UART_BASE, UART_SIZE, MMIOError, emulate_access, read_instruction
+from vkernel.hv.mmio import MMIOError, emulate_access, read_instruction
 from vkernel.hv.sbi import SBI
 from vkernel.isa.program import Program
 from vkernel.machine import Exit, Mode
@@ -53,6 +56,7 @@ class HardwareAssisted(Technique):
         self.gstage = GStageTable(self.frames, self.memory)
         self.memory.load(guest)
         self.uart = Uart16550(on_output=domain.console_byte)  # the guest's virtual UART
+        self.platform = Bus({"uart": self.uart})  # the devices on the guest's board
         self.sbi = SBI(self.set_timer, domain.console_byte, self.read_guest)
         csr = m.hart.csr
         csr["hgatp"] = self.gstage.hgatp(domain.vmid)  # its VMID tags its TLB entries
@@ -151,8 +155,9 @@ class HardwareAssisted(Technique):
     def guest_page_fault(self, exit: Exit) -> None:
         gpa = exit.gpa
         assert gpa is not None
-        if UART_BASE <= gpa < UART_BASE + UART_SIZE:
-            self.emulate_mmio(exit, gpa - UART_BASE)
+        found = self.platform.find(gpa)
+        if found is not None and exit.cause != K.EXC_FETCH_GUEST_PAGE:
+            self.emulate_mmio(exit, found[1], found[2])
             return
         # no RAM and no device there: the guest sees an access fault, as on real hardware
         access = {K.EXC_FETCH_GUEST_PAGE: K.EXC_FETCH_ACCESS,
@@ -176,11 +181,11 @@ class HardwareAssisted(Technique):
 
         return read_instruction(half, hart.pc)
 
-    def emulate_mmio(self, exit: Exit, offset: int) -> None:
+    def emulate_mmio(self, exit: Exit, device: Any, offset: int) -> None:
         """Do the device access the trapped load or store meant, then step past it."""
         insn, length = self.fetch_instruction()
         try:
-            emulate_access(insn, self.domain.vcpu.x, self.uart, offset)
+            emulate_access(insn, self.domain.vcpu.x, device, offset)
         except MMIOError as e:
             raise HypervisorError(f"cannot emulate the guest's device access: {e}") from None
         self.domain.record("mmio", exit.cause, exit.gpa or 0)

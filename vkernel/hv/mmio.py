@@ -3,8 +3,9 @@
 A device register is not memory: the hypervisor leaves it unmapped, so the guest's load or
 store traps (a guest-page fault with the H extension, a page fault under shadow paging).
 The hypervisor then reads the trapped instruction, performs the access on its model of the
-device, writes the loaded value to the destination register and steps past the
-instruction, as if the hardware had done it.
+device (found on the guest's virtual board, a :class:`~vkernel.devices.bus.Bus`), writes
+the loaded value to the destination register and steps past the instruction, as if the
+hardware had done it.
 """
 
 from __future__ import annotations
@@ -12,11 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from vkernel.devices import MEMORY_MAP
 from vkernel.isa.decode import decode
-
-# the guest's UART: its registers are the one device window every technique emulates
-UART_BASE, UART_SIZE = next((base, size) for name, base, size in MEMORY_MAP if name == "uart")
 
 LOADS = {"lb": (1, True), "lh": (2, True), "lw": (4, True), "ld": (8, True),
          "lbu": (1, False), "lhu": (2, False), "lwu": (4, False),

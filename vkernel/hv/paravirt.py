@@ -57,6 +57,7 @@ from collections.abc import Callable
 import numpy as np
 
 from vkernel.core import kernel as K
+from vkernel.devices.bus import Bus
 from vkernel.devices.uart import Uart16550
 from vkernel.hv.base import CONTINUE, Action, Block, HypervisorError, Shutdown, Yield
 from vkernel.hv.deprivileged import (
@@ -79,7 +80,7 @@ from vkernel.hv.memory import (
     PTE_X,
     GuestMemory,
 )
-from vkernel.hv.mmio import UART_BASE, UART_SIZE, read_instruction
+from vkernel.hv.mmio import read_instruction
 from vkernel.hv.shadow import ASIDS_PER_DOMAIN, ShadowTable
 from vkernel.isa.program import Program
 from vkernel.machine import Exit, Mode
@@ -147,6 +148,7 @@ class Paravirtual(Deprivileged):
                                                   owner=domain.name)
         self.memory.load(guest)
         self.uart = Uart16550(on_output=domain.console_byte)  # answers the unmapped UART
+        self.platform = Bus({"uart": self.uart})  # the devices on the guest's board
         self.write_start_info()
         # The guest starts with paging on, in a table of ours: its RAM at the same virtual
         # addresses, R W X U. It has no table of its own yet; the first NEW_BASEPTR drops
@@ -230,7 +232,7 @@ class Paravirtual(Deprivileged):
         guest's. Except one: its kernel touching the UART, which no table may map, is a
         device access we emulate (the guest has no split drivers yet)."""
         va, access = exit.tval, PAGE_FAULT_ACCESS[exit.cause]
-        if (self.vmode == Mode.S and UART_BASE <= va < UART_BASE + UART_SIZE
+        if (self.vmode == Mode.S and self.platform.find(va) is not None
                 and access != K.ACC_FETCH and self.translate(va, K.ACC_LOAD) is None):
             self.emulate_mmio(va, exit.cause)
         else:
