@@ -1,7 +1,8 @@
 """The hypervisor layer: one guest kernel, virtualized in every classic way.
 
 Read it in this order: :mod:`vkernel.hv.vm` (the VM, its vCPU and the run loop),
-:mod:`vkernel.hv.memory` (machine frames, guest physical memory, page tables),
+:mod:`vkernel.hv.memory` (machine frames, guest physical memory, the G-stage table),
+:mod:`vkernel.hv.pagetable` (the Sv39 and Sv39x4 walk and builder every table uses),
 :mod:`vkernel.hv.sbi` (what a guest kernel asks of the layer below), then one module per
 technique: :mod:`~vkernel.hv.native` (no hypervisor); :mod:`~vkernel.hv.deprivileged`
 (what the software techniques share) with :mod:`~vkernel.hv.shadow` (shadow page tables),
