@@ -4,13 +4,15 @@ Read it in this order: :mod:`vkernel.hv.base` (what a technique is, and the acti
 answers an exit with), :mod:`vkernel.hv.host` (the host: domains, the world switch and
 the run loop) with :mod:`vkernel.hv.scheduler` (who runs next) and :mod:`vkernel.hv.vm`
 (the one-domain shortcut), :mod:`vkernel.hv.memory` (machine frames, guest physical
-memory, page tables), :mod:`vkernel.hv.sbi` (what a guest kernel asks of the layer
+memory, the G-stage table), :mod:`vkernel.hv.pagetable` (the Sv39 and Sv39x4 walk and
+builder every table uses), :mod:`vkernel.hv.sbi` (what a guest kernel asks of the layer
 below), then one module per technique: :mod:`~vkernel.hv.native` (no hypervisor);
 :mod:`~vkernel.hv.deprivileged` (what the software techniques share) with
 :mod:`~vkernel.hv.shadow` (shadow page tables), :mod:`~vkernel.hv.trap_emulate`,
 :mod:`~vkernel.hv.binary_translation` and :mod:`~vkernel.hv.paravirt`;
 :mod:`~vkernel.hv.hardware` (the H extension); and :mod:`vkernel.hv.cost` (what it all
-costs). :mod:`~vkernel.hv.mmio` emulates device accesses for all of them.
+costs). :mod:`~vkernel.hv.mmio` emulates device accesses for all of them, through each
+domain's :class:`~vkernel.devices.bus.Bus`.
 
 >>> from vkernel.hv import VM, TECHNIQUES
 >>> TECHNIQUES

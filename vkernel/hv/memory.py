@@ -14,7 +14,8 @@ Three address spaces meet here (the names are KVM's and Xen's):
 * **guest virtual** addresses: what the guest's programs use, mapped by the guest's own
   Sv39 page tables (which live in guest physical memory). :func:`guest_walk` walks them
   the way the MMU would, for a hypervisor that has to look (to decode an instruction, or
-  to build a shadow page table).
+  to build a shadow page table), with :mod:`vkernel.hv.pagetable`'s walk reading the
+  guest's entries through the p2m.
 
 :class:`GStageTable` builds the H extension's second-stage (Sv39x4) table from a p2m: the
 table the hardware walks to turn guest physical addresses into machine ones.
@@ -39,16 +40,26 @@ import numpy as np
 
 from vkernel.core import kernel as K
 from vkernel.errors import VkernelError
+from vkernel.hv.pagetable import (
+    PAGE,
+    PPN_MASK,
+    PTE_A,
+    PTE_D,
+    PTE_R,
+    PTE_U,
+    PTE_V,
+    PTE_W,
+    PTE_X,
+    SV39,
+    SV39X4,
+    map_page,
+    walk,
+)
 from vkernel.isa.program import Program
 from vkernel.machine import Machine
 
-PAGE = 4096
 GUEST_RAM_BASE = 0x8000_0000  # where a guest's RAM starts, as on QEMU's virt board
 HYPERVISOR = "hypervisor"  # the owner of frames holding the hypervisor's own structures
-
-# page-table entry bits (Sv39, Sv39x4)
-PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_G, PTE_A, PTE_D = 1, 2, 4, 8, 16, 32, 64, 128
-PPN_MASK = (1 << 44) - 1
 
 
 class GuestMemoryError(VkernelError):
@@ -281,33 +292,17 @@ class GStageTable:
         return (K.HGATP_MODE_SV39X4 << 60) | (vmid << 44) | (self.root >> 12)
 
     def map(self, gpa: int, machine: int, flags: int) -> None:
-        table = self.root
-        for level in (2, 1):
-            bits = 11 if level == 2 else 9
-            slot = table + 8 * ((gpa >> (12 + 9 * level)) & ((1 << bits) - 1))
-            entry = self.mem.read_u64(slot)
-            if not entry & PTE_V:
-                entry = ((self.frames.alloc(HYPERVISOR) >> 12) << 10) | PTE_V
-                self.mem.write_u64(slot, entry)
-            table = ((entry >> 10) & PPN_MASK) << 12
-        self.mem.write_u64(table + 8 * ((gpa >> 12) & 0x1FF), ((machine >> 12) << 10) | flags)
+        """Map guest-physical page ``gpa`` to machine page ``machine`` (a 4 KiB leaf)."""
+        map_page(self.root, gpa, machine, flags, read_pte=self.mem.read_u64,
+                 write_pte=self.mem.write_u64,
+                 new_table=lambda: self.frames.alloc(HYPERVISOR), scheme=SV39X4)
 
     def translate(self, gpa: int) -> int | None:
         """The machine address behind guest-physical ``gpa``, found as the hardware finds
-        it (this table's walk; 4 KiB leaves only, as :meth:`map` makes them), or ``None``
+        it for a load (this table's walk; a G-stage access is a U-mode one), or ``None``
         when no readable leaf maps it."""
-        if gpa >> 41:
-            return None  # beyond Sv39x4's 41-bit guest-physical addresses
-        table = self.root
-        for level in (2, 1, 0):
-            bits = 11 if level == 2 else 9
-            entry = self.mem.read_u64(table + 8 * ((gpa >> (12 + 9 * level)) & ((1 << bits) - 1)))
-            if not entry & PTE_V:
-                return None
-            table = ((entry >> 10) & PPN_MASK) << 12
-            if entry & (PTE_R | PTE_X):
-                return table + (gpa & 0xFFF) if level == 0 and entry & PTE_R else None
-        return None
+        return walk(self.root, gpa, self.mem.read_u64, scheme=SV39X4, access=K.ACC_LOAD,
+                    user=True).pa
 
 
 @dataclass(frozen=True)
@@ -329,36 +324,16 @@ def guest_walk(memory: GuestMemory, satp: int, va: int, access: int, *, user: bo
     guest physical memory. A/D bits are not changed here: callers that act on the result
     (a shadow page table) set them as the hardware would. With satp Bare, va is the
     guest physical address."""
-    fault = {K.ACC_FETCH: K.EXC_FETCH_PAGE, K.ACC_LOAD: K.EXC_LOAD_PAGE,
-             K.ACC_STORE: K.EXC_STORE_PAGE}[access]
     if satp >> 60 & 0xF != K.SATP_MODE_SV39:
         return Translation(va, PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D)
-    if (va >> 38) not in (0, (1 << 26) - 1):
-        return Translation(None, fault=fault)
-    table = (satp & PPN_MASK) << 12
-    for level in (2, 1, 0):
-        pte_gpa = table + 8 * ((va >> (12 + 9 * level)) & 0x1FF)
-        if pte_gpa not in memory:
-            return Translation(None, fault=fault)
-        pte = memory.read_u64(pte_gpa)
-        if not pte & PTE_V or (pte & PTE_W and not pte & PTE_R) or pte >> 54:
-            return Translation(None, fault=fault)
-        ppn = (pte >> 10) & PPN_MASK
-        if pte & (PTE_R | PTE_X):
-            if access == K.ACC_FETCH:
-                ok = bool(pte & PTE_X)
-            elif access == K.ACC_LOAD:
-                ok = bool(pte & PTE_R) or (mxr and bool(pte & PTE_X))
-            else:
-                ok = bool(pte & PTE_W)
-            if user:
-                ok = ok and bool(pte & PTE_U)
-            elif pte & PTE_U:
-                ok = ok and sum_ and access != K.ACC_FETCH
-            if not ok or ppn & ((1 << (9 * level)) - 1):
-                return Translation(None, fault=fault)
-            mask = (1 << (12 + 9 * level)) - 1
-            return Translation(((ppn << 12) & ~mask) | (va & mask), pte & 0xFF, level,
-                               pte_gpa)
-        table = ppn << 12
-    return Translation(None, fault=fault)
+
+    def read_pte(gpa: int) -> int | None:
+        return memory.read_u64(gpa) if gpa in memory else None
+
+    w = walk((satp & PPN_MASK) << 12, va, read_pte, access=access, user=user, sum_=sum_,
+             mxr=mxr)
+    if w.leaf is None:
+        # every failure is a page fault here, a table outside the guest's RAM too (where
+        # the MMU would raise an access fault)
+        return Translation(None, fault=SV39.page_faults[access])
+    return Translation(w.pa, w.flags, w.level, w.leaf.pte_address)

@@ -66,10 +66,10 @@ from vkernel.hv.deprivileged import (
     PAGE_FAULT_ACCESS,
     Deprivileged,
 )
-from vkernel.hv.memory import (
-    GUEST_RAM_BASE,
+from vkernel.hv.memory import GUEST_RAM_BASE, GuestMemory
+from vkernel.hv.mmio import read_instruction
+from vkernel.hv.pagetable import (
     PAGE,
-    PPN_MASK,
     PTE_A,
     PTE_D,
     PTE_G,
@@ -78,9 +78,9 @@ from vkernel.hv.memory import (
     PTE_V,
     PTE_W,
     PTE_X,
-    GuestMemory,
+    pte_page,
+    walk,
 )
-from vkernel.hv.mmio import read_instruction
 from vkernel.hv.shadow import ASIDS_PER_DOMAIN, ShadowTable
 from vkernel.isa.program import Program
 from vkernel.machine import Exit, Mode
@@ -498,7 +498,7 @@ class Paravirtual(Deprivileged):
             return 0  # the MMU ignores the rest of an invalid entry
         if pte >> 54:
             return -EINVAL  # reserved bits, Svpbmt, Svnapot: not for guests
-        target = ((pte >> 10) & PPN_MASK) << 12
+        target = pte_page(pte)
         if pte & (PTE_R | PTE_X):  # a leaf
             if level != 0:
                 return -EINVAL  # a superpage: the guest's frames are not contiguous
@@ -520,7 +520,7 @@ class Paravirtual(Deprivileged):
         A table it pointed to stays a table (Xen would drop its type with the last
         reference; here a frame that has been a page table is one for good)."""
         if level == 0 and pte & PTE_V and pte & PTE_W and pte & (PTE_R | PTE_X):
-            self.writable[((pte >> 10) & PPN_MASK) << 12] -= 1
+            self.writable[pte_page(pte)] -= 1
 
     def make_table(self, frame: int, level: int) -> int:
         """Make ``frame`` a page table of ``level`` (Xen's get_page_type): it must be the
@@ -581,24 +581,14 @@ class Paravirtual(Deprivileged):
         """The machine address behind the guest kernel's virtual address ``va``, walking
         its current table as the MMU would for a U-mode ``access``; None where the MMU
         would fault. PV tables hold machine addresses: no p2m on the way."""
-        if (va >> 38) not in (0, (1 << 26) - 1):
+        root = self.kernel_root if self.boot_table is None else self.boot_table.pages[0]
+        if root is None:
             return None
-        table = self.kernel_root if self.boot_table is None else self.boot_table.pages[0]
-        if table is None:
+        w = walk(root, va, self.machine.mem.read_u64, access=access, user=True)
+        # and only a 4 KiB page of the guest's own, all check_entry lets its tables map
+        if w.pa is None or w.level or not self.is_guest_frame(w.pa & ~(PAGE - 1)):
             return None
-        mem = self.machine.mem
-        for level in (2, 1, 0):
-            pte = mem.read_u64(table + 8 * ((va >> (12 + 9 * level)) & 0x1FF))
-            if not pte & PTE_V:
-                return None
-            table = ((pte >> 10) & PPN_MASK) << 12
-            if pte & (PTE_R | PTE_X):
-                allowed = {K.ACC_FETCH: PTE_X, K.ACC_LOAD: PTE_R, K.ACC_STORE: PTE_W}[access]
-                if level or not pte & allowed or not pte & PTE_U \
-                        or not self.is_guest_frame(table):
-                    return None
-                return table | (va & (PAGE - 1))
-        return None
+        return w.pa
 
     def copy_from_guest(self, va: int, n: int) -> bytes | None:
         out = bytearray()

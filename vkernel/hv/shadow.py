@@ -23,10 +23,9 @@ kernel's shadow is keyed by them too.
 from __future__ import annotations
 
 from vkernel.core import kernel as K
-from vkernel.hv.memory import (
-    HYPERVISOR,
+from vkernel.hv.memory import HYPERVISOR, Frames, GuestMemory
+from vkernel.hv.pagetable import (
     PAGE,
-    PPN_MASK,
     PTE_A,
     PTE_D,
     PTE_R,
@@ -34,8 +33,8 @@ from vkernel.hv.memory import (
     PTE_V,
     PTE_W,
     PTE_X,
-    Frames,
-    GuestMemory,
+    map_page,
+    unmap_page,
 )
 
 ASIDS_PER_DOMAIN = 1024  # the block of ASIDs a host gives each domain (16-bit ASIDs)
@@ -65,29 +64,22 @@ class ShadowTable:
     def satp(self) -> int:
         return (K.SATP_MODE_SV39 << 60) | (self.asid << 44) | (self.pages[0] >> 12)
 
+    def _new_table(self) -> int:
+        frame = self._frame()
+        self.pages.append(frame)
+        return frame
+
     def map(self, va: int, machine: int, flags: int) -> None:
-        table = self.pages[0]
-        for level in (2, 1):
-            slot = table + 8 * ((va >> (12 + 9 * level)) & 0x1FF)
-            entry = self.mem.read_u64(slot)
-            if not entry & PTE_V:
-                frame = self._frame()
-                self.pages.append(frame)
-                entry = ((frame >> 12) << 10) | PTE_V
-                self.mem.write_u64(slot, entry)
-            table = ((entry >> 10) & PPN_MASK) << 12
-        self.mem.write_u64(table + 8 * ((va >> 12) & 0x1FF),
-                           ((machine >> 12) << 10) | flags | PTE_V | PTE_U | PTE_A | PTE_D)
+        """Map ``va``'s 4 KiB page to ``machine``'s with ``flags`` (R, W, X); V, U (the
+        guest runs in U-mode), A and D are added."""
+        map_page(self.pages[0], va, machine, flags | PTE_V | PTE_U | PTE_A | PTE_D,
+                 read_pte=self.mem.read_u64, write_pte=self.mem.write_u64,
+                 new_table=self._new_table)
 
     def unmap(self, va: int) -> None:
         """Drop the translation of ``va``'s 4 KiB page, if this shadow has one."""
-        table = self.pages[0]
-        for level in (2, 1):
-            entry = self.mem.read_u64(table + 8 * ((va >> (12 + 9 * level)) & 0x1FF))
-            if not entry & PTE_V:
-                return
-            table = ((entry >> 10) & PPN_MASK) << 12
-        self.mem.write_u64(table + 8 * ((va >> 12) & 0x1FF), 0)
+        unmap_page(self.pages[0], va, read_pte=self.mem.read_u64,
+                   write_pte=self.mem.write_u64)
 
 
 class ShadowMMU:

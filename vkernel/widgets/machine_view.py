@@ -11,8 +11,10 @@ import anywidget
 import numpy as np
 import traitlets
 
+from vkernel.hv.pagetable import SV39, SV39X4, Scheme, walk
 from vkernel.isa.disasm import decode_one
 from vkernel.isa.table import ABI_NAMES
+from vkernel.machine import MachineError
 from vkernel.trace.accessor import short_cause
 from vkernel.trace.schema import MODE
 from vkernel.widgets._common import ASSETS, _check_kwargs, _is_vm
@@ -326,8 +328,9 @@ class MachineView(anywidget.AnyWidget):
         self.disasm = self._disassembly()
 
     def _physical(self, va: int) -> int | None:
-        """Where the hart would fetch ``va`` from: an Sv39 walk in Python that, unlike the
-        core's, touches no TLB, counter or trace (None when unmapped). In VS or VU mode
+        """Where the hart would fetch ``va`` from: an Sv39 walk in Python
+        (:mod:`vkernel.hv.pagetable`) that, unlike the core's, touches no TLB, counter or
+        trace, and checks no permission (None when unmapped). In VS or VU mode
         the walk has two stages, as the H extension's: vsatp's tables (whose entries and
         leaves are guest physical) and the hypervisor's G-stage (hgatp, Sv39x4)."""
         m = self.machine
@@ -339,16 +342,16 @@ class MachineView(anywidget.AnyWidget):
             def gstage(gpa: int | None) -> int | None:
                 if gpa is None or hgatp >> 60 != 8:
                     return gpa
-                return self._walk(lambda a: a, (hgatp & ((1 << 44) - 1)) << 12, gpa, 11)
+                return self._walk(lambda a: a, hgatp, gpa, SV39X4)
 
             vsatp = csr["vsatp"]
             if vsatp >> 60 != 8:
                 return gstage(va)
-            return gstage(self._walk(gstage, (vsatp & ((1 << 44) - 1)) << 12, va, 9))
+            return gstage(self._walk(gstage, vsatp, va, SV39))
         satp = csr["satp"]
         if mode == "M" or satp >> 60 != 8:
             return va
-        pa = self._walk(lambda a: a, (satp & ((1 << 44) - 1)) << 12, va, 9)
+        pa = self._walk(lambda a: a, satp, va, SV39)
         if pa is None and self.vm is not None:
             # under a software technique satp is the hypervisor's shadow, filled only as
             # the guest faults: read through the guest's own tables instead
@@ -369,29 +372,22 @@ class MachineView(anywidget.AnyWidget):
 
         if satp >> 60 != 8:
             return machine(va)
-        return machine(self._walk(machine, (satp & ((1 << 44) - 1)) << 12, va, 9))
+        return machine(self._walk(machine, satp, va, SV39))
 
-    def _walk(self, where: Any, table: int | None, va: int, top_bits: int) -> int | None:
-        """A three-level Sv39 walk from ``table`` (``top_bits`` index bits at the root: 9,
-        or 11 for Sv39x4); ``where`` turns each table address into a machine one."""
+    def _walk(self, where: Any, atp: int, va: int, scheme: Scheme) -> int | None:
+        """``va`` translated through the table that ``atp`` (a satp, vsatp or hgatp value)
+        selects; ``where`` turns each table address into a machine one (None: no memory
+        there)."""
         mem = self.machine.mem
-        for level in (2, 1, 0):
-            bits = top_bits if level == 2 else 9
-            entry = None if table is None \
-                else where(table + ((va >> (12 + 9 * level)) & ((1 << bits) - 1)) * 8)
-            if entry is None:
-                return None
+
+        def read_pte(address: int) -> int | None:
+            machine = where(address)
             try:
-                pte = mem.read_u64(entry)
-            except Exception:
+                return None if machine is None else mem.read_u64(machine)
+            except MachineError:  # outside RAM
                 return None
-            if not pte & 1:
-                return None
-            if pte & 0xA:  # R or X: a leaf
-                size = 12 + 9 * level
-                return ((pte >> 10 << 12) & ~((1 << size) - 1)) | (va & ((1 << size) - 1))
-            table = (pte >> 10) << 12
-        return None
+
+        return walk(scheme.root(atp), va, read_pte, scheme=scheme).pa
 
     def _disassembly(self) -> list[list[Any]]:
         """Instructions from the pc on, read where the hart would fetch them."""
