@@ -43,7 +43,7 @@ from vkernel.isa.disasm import decode_one
 from vkernel.isa.table import ABI_NAMES
 from vkernel.plots import CAUSE_COLOURS, MODE_COLOURS
 from vkernel.trace.accessor import short_cause
-from vkernel.trace.schema import MODE, mode_names
+from vkernel.trace.schema import MODE, NO_MODE, mode_names
 
 _MODE_VALUE = {name: value for value, name in MODE.items()}
 
@@ -573,7 +573,14 @@ LANE_ORDER = ("M", "S", "VS", "VU", "U")  # most privileged on top, a guest's un
 
 def _host_level(ds: Any) -> str | None:
     """The mode a trace's VM exits go to ("S": HS, with the H extension; "M" under the
-    software techniques), None for a trace of no virtual machine."""
+    software techniques), None for a trace of no virtual machine: the level the hv rows
+    recorded (the one most of them say, should a host mix techniques), else (a trace of
+    schema 2) the technique's."""
+    if "hv_level" in ds:
+        level = ds["hv_level"].values
+        counts = np.bincount(level[level != NO_MODE], minlength=8)
+        if counts.any():
+            return MODE[int(np.argmax(counts))]
     technique = ds.attrs.get("technique", "native")
     if technique == "hardware":
         return "S"

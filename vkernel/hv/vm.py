@@ -43,6 +43,7 @@ from vkernel.errors import VkernelError
 from vkernel.hv.cost import EVENT, CostModel
 from vkernel.isa.program import Program
 from vkernel.machine import Exit, Machine, TraceSpec
+from vkernel.trace.schema import NO_MODE
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -149,6 +150,8 @@ class VM:
         if technique == "native":
             machine_mb = ram_mb  # no hypervisor: the guest's RAM is the machine's
         self.machine = Machine(ram_mb=machine_mb, sensitive_unprivileged=sensitive_unprivileged)
+        if technique != "native":
+            self.machine.set_domain(1)  # the one guest: a host's first domain
         self.machine.on_console = lambda ch: self.on_console and self.on_console(ord(ch))
         self.machine.technique = technique
         self.vcpu = VCPU(self)
@@ -166,7 +169,9 @@ class VM:
                                    **options)
             else:
                 self.machine.trace(*trace)
+        self.current_exit: Exit | None = None  # the exit being handled (run sets it)
         self.technique.boot(program)
+        self.machine.complete_hv(int(self.machine.hart.mode))  # boot's rows: where it starts
         self.result: VMResult | None = None
         self.exits = 0  # VM exits handled
 
@@ -199,8 +204,13 @@ class VM:
                 return VMResult("idle", None, self.steps)
             else:
                 self.exits += 1  # a VM exit is a step of the budget, like a trap
-                if not self.technique.handle(exit):
+                self.current_exit = exit
+                going = self.technique.handle(exit)
+                self.current_exit = None
+                if not going:
                     break
+                if self.result is None:  # the guest resumes (it did not shut down)
+                    self.machine.complete_hv(int(self.machine.hart.mode))
         if self.result is None:
             raise HypervisorError(f"the {self.technique_name} hypervisor stopped the guest "
                                   f"without shutting it down")
@@ -214,10 +224,16 @@ class VM:
     def record(self, event: str, cause: int = 0, detail: int = 0, *, units: int = 1,
                pc: int | None = None) -> None:
         """Record one ``hv`` row: ``event`` (a name of the schema's HV_EVENT) with its
-        modelled cost, ``units`` times the event's price (a translation: instructions)."""
+        modelled cost, ``units`` times the event's price (a translation: instructions),
+        the mode the guest exited from (of the exit being handled; none outside one) and
+        the hypervisor's level (HS with the H extension, else M)."""
         cycles = self.cost.of(event, hardware=self.technique.hardware) * units
+        exit = self.current_exit
+        from_mode = int(exit.from_mode) if exit is not None and exit.from_mode is not None \
+            else NO_MODE
         self.machine.record_hv(EVENT[event], cause, detail,
-                               self.vcpu.pc if pc is None else pc, cycles)
+                               self.vcpu.pc if pc is None else pc, cycles,
+                               from_mode=from_mode, level=1 if self.technique.hardware else 3)
 
     # --- looking at the guest ---------------------------------------------------------
     @property
