@@ -570,7 +570,7 @@ def test_to_dataframe(kernel_trace):
     _, ds = kernel_trace
     df = ds.vk.to_dataframe("trap")
     assert list(df.columns) == ["step", "cause", "tval", "from_mode", "to_mode", "epc",
-                                "handler"]
+                                "handler", "domain"]
     assert df.index.name == "trap" and len(df) == ds.sizes["trap"]
     assert set(df.cause) == {"environment call from U-mode or VU-mode",
                              "store/AMO page fault", "supervisor timer interrupt"}

@@ -50,7 +50,7 @@ from vkernel.isa.program import Program, load_program
 from vkernel.isa.table import ABI_NAMES
 from vkernel.progress import compiling, progress_bar, watched
 from vkernel.trace.schema import FAMILIES as SCHEMA
-from vkernel.trace.schema import ISA, RECORDABLE
+from vkernel.trace.schema import ISA, NO_MODE, RECORDABLE
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -65,6 +65,11 @@ _FAMILY_BIT = {"step": K.TRACE_STEP, "write": K.TRACE_WRITE, "trap": K.TRACE_TRA
                "walk": K.TRACE_WALK, "io": K.TRACE_IO, "sample": K.TRACE_SAMPLE,
                "hv": K.TRACE_HV}
 TraceSpec = str | Sequence[str] | Mapping[str, Any] | None
+# the columns of the core's event buffers: every variable of a family but its domain, which
+# the core does not know (Machine._drain adds it)
+_CORE_COLUMNS = {f: tuple(v for v in SCHEMA[f].variables if v.name != f"{f}_domain")
+                 for f in FAMILIES}
+_HV_TO_MODE = [v.name for v in SCHEMA["hv"].variables].index("hv_to_mode")  # in a row
 
 
 class Mode(enum.IntEnum):
@@ -453,7 +458,9 @@ class Machine:
         self._htif_console = bytearray()
         self._console = bytearray()
         self._recorder: Recorder | None = None  # where drained events go
-        self._hv_rows: list[tuple[int, int, int, int, int, int]] = []  # hv rows not drained
+        self._hv_rows: list[list[int]] = []  # hv rows not drained yet, as record_hv has them
+        # the domain whose vCPU runs (a host's, see set_domain): every row is tagged with it
+        self.domain = 0
         self.exit_code: int | None = None
         # trap causes (mcause values: an interrupt has bit 63 set) whose trap into M, or
         # into (H)S, returns to the host as a "host-exit" instead of entering the handler
@@ -645,7 +652,9 @@ class Machine:
 
     def _drain(self) -> None:
         """Move the rows in the core's buffers to the recorder; the buffers are then
-        reused."""
+        reused. Every row gets the current :attr:`domain`: the core knows nothing of
+        domains, and a host changes the domain only through :meth:`set_domain`, which
+        drains first, so the rows in the buffers are all of the current one."""
         s = self._s
         rec = self._recorder
         now = int(s[K.S_INSTRET])
@@ -653,7 +662,8 @@ class Machine:
         if n and rec is not None:
             rec.add("step", {"step_pc": self._st_pc[:n].view(np.uint64).copy(),
                              "step_insn": self._st_insn[:n].copy(),
-                             "step_mode": self._st_mode[:n].copy()}, now)
+                             "step_mode": self._st_mode[:n].copy(),
+                             "step_domain": self._domain_column(n)}, now)
         s[K.S_N_STEP] = 0
         for fam, buf, idx in (("write", self._wr, K.S_N_WRITE), ("trap", self._tr, K.S_N_TRAP),
                               ("walk", self._wk, K.S_N_WALK), ("io", self._io, K.S_N_IO),
@@ -661,23 +671,66 @@ class Machine:
             n = int(s[idx])
             if n and rec is not None:
                 rows = buf[:n]
-                rec.add(fam, {v.name: rows[:, i].astype(v.dtype)
-                              for i, v in enumerate(SCHEMA[fam].variables)}, now)
+                cols = {v.name: rows[:, i].astype(v.dtype)
+                        for i, v in enumerate(_CORE_COLUMNS[fam])}
+                cols[f"{fam}_domain"] = self._domain_column(n)
+                rec.add(fam, cols, now)
             s[idx] = 0
         if self._hv_rows:
             if rec is not None and "hv" in rec.families:
-                cols = np.array(self._hv_rows, dtype=np.uint64).reshape(-1, 6)
+                cols = np.array(self._hv_rows, dtype=np.uint64).reshape(
+                    -1, len(SCHEMA["hv"].variables))
                 rec.add("hv", {v.name: cols[:, i].astype(v.dtype)
                                for i, v in enumerate(SCHEMA["hv"].variables)}, now)
             self._hv_rows.clear()
 
+    def _domain_column(self, n: int) -> np.ndarray:
+        return np.full(n, self.domain, np.uint16)
+
+    def set_domain(self, domid: int) -> None:
+        """Make ``domid`` the domain whose vCPU runs from now on: the rows recorded so far
+        keep the domain they were recorded in (they are drained first), the rows from now
+        on get ``domid``. A host calls this at each world switch; its domains are numbered
+        from 1, in the order it created them (0 is the control domain, as in Xen, and what
+        a machine with no hypervisor records).
+
+        >>> import vkernel
+        >>> m = Machine(ram_mb=1, trace="step")
+        >>> _ = m.load(vkernel.assemble("nop\\nnop"))
+        >>> _ = m.step()
+        >>> m.set_domain(2)
+        >>> _ = m.step()
+        >>> m.events("step")["domain"].tolist()
+        [0, 2]
+        """
+        if isinstance(domid, bool) or not isinstance(domid, int | np.integer) \
+                or not 0 <= domid < 1 << 16:
+            raise MachineError(f"a domain is a number from 0 to 65535, not {domid!r}")
+        self._drain()
+        self.domain = int(domid)
+
     def record_hv(self, event: int, cause: int = 0, detail: int = 0, pc: int = 0,
-                  cycles: int = 0) -> None:
+                  cycles: int = 0, *, from_mode: int = NO_MODE, level: int = NO_MODE) -> None:
         """Record one row of the ``hv`` family (when it is being recorded): something the
-        hypervisor layer did at the current step (see the schema's HV_EVENT)."""
+        hypervisor layer did at the current step (see the schema's HV_EVENT), in the
+        current :attr:`domain`. ``from_mode`` is the mode the guest was in when it exited
+        (for the rows of an exit), ``level`` the mode the hypervisor handled it in (M for
+        a software technique, S, that is HS, under the H extension); both in the schema's
+        MODE encoding, :data:`~vkernel.trace.schema.NO_MODE` when not known. The row's
+        mode the guest went back to is set later, by :meth:`complete_hv`."""
         if self._s[K.S_TRACE] & K.TRACE_HV:
-            self._hv_rows.append((int(self._s[K.S_INSTRET]), event, cause & MASK64,
-                                  detail & MASK64, pc & MASK64, cycles))
+            self._hv_rows.append([int(self._s[K.S_INSTRET]), event, cause & MASK64,
+                                  detail & MASK64, pc & MASK64, cycles, from_mode, NO_MODE,
+                                  level, self.domain])
+
+    def complete_hv(self, to_mode: int) -> None:
+        """The hypervisor has finished with one exit and the guest resumes in ``to_mode``
+        (the schema's MODE encoding): every hv row not drained yet whose ``to_mode`` is
+        still unknown gets this one. A host calls it after handling each exit, so
+        all the rows of an exit say where the guest went back to."""
+        for row in self._hv_rows:
+            if row[_HV_TO_MODE] == NO_MODE:
+                row[_HV_TO_MODE] = int(to_mode)
 
     def events(self, family: str) -> dict[str, np.ndarray]:
         """The rows of one family recorded so far, as numpy columns named as in the
@@ -901,7 +954,7 @@ class Machine:
             devices={"uart": self.uart.state(), "plic": self.plic.state(),
                      "finisher": self.finisher.state(), "virtio": self.virtio.state()},
             extra={"console": bytes(self._console), "exit_code": self.exit_code,
-                   "program": self.program,
+                   "program": self.program, "domain": self.domain,
                    "trace": (rec.epoch, rec.mark()) if rec is not None else None})
 
     def restore(self, snap: Snapshot) -> None:
@@ -936,6 +989,7 @@ class Machine:
         self._console = bytearray(snap.extra["console"])
         self.exit_code = snap.extra["exit_code"]
         self.program = snap.extra["program"]
+        self.domain = snap.extra["domain"]
 
     def __repr__(self) -> str:
         name = self.program.name if self.program else "nothing loaded"

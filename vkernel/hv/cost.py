@@ -12,15 +12,18 @@ x86 Virtualization" (ASPLOS 2006), measured on a Pentium 4: a VM exit and the en
 cost about 2,409 cycles (937 on a later Core); a page-fault exit about 1,931; translating
 costs about 2,300 cycles per guest instruction; rdtsc costs 2,030 cycles by trap-and-emulate,
 1,254 by a callout and 216 emulated inside the translation cache. Where the paper gives no
-number, the value is vkernel's assumption and says so below. An instruction the translator
-emulates inside its cache (A&A: rdtsc in 216 cycles) is not an event here: vkernel's
-translations do it in a few real instructions, which are counted as instructions.
+number, the value is vkernel's assumption and says so below (the world switch between two
+domains, for one). An instruction the translator emulates inside its cache (A&A: rdtsc in
+216 cycles) is not an event here: vkernel's translations do it in a few real
+instructions, which are counted as instructions.
 
 >>> from vkernel.hv.cost import CostModel
 >>> CostModel().emulate_by_trap
 2030
 >>> CostModel(vm_exit=937).vm_exit
 937
+>>> CostModel().of("switch")
+1000
 """
 
 from __future__ import annotations
@@ -51,6 +54,11 @@ class CostModel:
     injection: int = 500  # assumption: building the guest's trap state and jumping to it
     mmio: int = 1780  # decode + emulate a device access (emulate_by_trap - trap_exit)
     sbi_call: int = 500  # assumption: an SBI call handled by the hypervisor
+    # assumption: a world switch saves one domain's vCPU (31 registers, the pc and its
+    # supervisor CSRs, a few dozen values) and loads another's, and changes the address
+    # space (satp or hgatp, with the TLB flush or VMID change that goes with it): a few
+    # hundred loads and stores and the misses that follow, rounded to 1,000 cycles
+    world_switch: int = 1000
 
     def of(self, event: str, *, hardware: bool = False) -> int:
         """The cycles charged for one ``event`` (a name from the trace's HV_EVENT). A VM
@@ -63,6 +71,8 @@ class CostModel:
             return self.translate
         if event == "shadow_update":
             return self.hidden_fault - self.trap_exit
+        if event == "switch":
+            return self.world_switch
         return getattr(self, event)
 
     def as_dict(self) -> dict[str, int]:

@@ -66,6 +66,7 @@ from vkernel.hv.scheduler import Credit, Scheduler
 from vkernel.hv.shadow import ASIDS_PER_DOMAIN
 from vkernel.isa.program import Program
 from vkernel.machine import Exit, Machine, TraceSpec
+from vkernel.trace.schema import NO_MODE
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -91,6 +92,12 @@ class VCPUContext:
     instret: int = 0
     host_traps: set[int] = field(default_factory=set)  # which of its traps exit to us
     host_traps_hs: set[int] = field(default_factory=set)
+
+    @property
+    def mode(self) -> int:
+        """The privilege mode it was saved in (the trace's MODE encoding: VS is 5)."""
+        return int(self.state[VCPU_STATE.index(K.S_MODE)]) \
+            | int(self.state[VCPU_STATE.index(K.S_V)]) << 2
 
 
 class VCPU:
@@ -158,6 +165,7 @@ class Domain:
         self.blocked_since = 0
         self.wake_at: int | None = None  # host time its timer wakes it, while blocked
         self.wake_clock: int | None = None  # ... and its clock then
+        self.current_exit: Exit | None = None  # the exit being handled
         self.technique: Technique = _technique_class(technique)(self)
         self.memory: Any = None  # its GuestMemory, set by the technique's boot
 
@@ -171,8 +179,17 @@ class Domain:
         """Record one ``hv`` row: ``event`` (a name of the schema's HV_EVENT) with its
         modelled cost, ``units`` times the event's price (a translation: instructions)."""
         cycles = self.cost.of(event, hardware=self.technique.hardware) * units
+        exit = self.current_exit
+        from_mode = int(exit.from_mode) if exit is not None and exit.from_mode is not None \
+            else NO_MODE
         self.machine.record_hv(EVENT[event], cause, detail,
-                               self.vcpu.pc if pc is None else pc, cycles)
+                               self.vcpu.pc if pc is None else pc, cycles,
+                               from_mode=from_mode, level=self.level)
+
+    @property
+    def level(self) -> int:
+        """The mode its hypervisor runs in: HS (1) with the H extension, else M (3)."""
+        return 1 if self.technique.hardware else 3
 
     def console_byte(self, b: int) -> None:
         self.console_bytes.append(b)
@@ -306,6 +323,7 @@ class Host:
             self._fresh_hart()
         self._tag(domid)
         domain.technique.boot(program)
+        self.machine.complete_hv(int(self.machine.hart.mode))  # boot's rows: where it starts
         self.loaded = domain
         self.domains.append(domain)
         if outgoing is not None:  # the hart goes back to whoever was in it
@@ -408,7 +426,11 @@ class Host:
             d.exits += 1
             key = (d.domid, before // self.steps_per_ms)  # exits per millisecond
             self.exit_log[key] = self.exit_log.get(key, 0) + 1
+            d.current_exit = exit
             action = d.technique.handle(exit)
+            d.current_exit = None
+            if not isinstance(action, Shutdown):  # the guest resumes: in which mode
+                self.machine.complete_hv(int(self.machine.hart.mode))
             for hook in self.on_exit:
                 hook(d, exit, action)
         now = self.now
@@ -502,9 +524,11 @@ class Host:
         self._tag(d.domid)
         self._load(d)
         self.switches += 1
-        if "switch" in EVENT:
-            self.machine.record_hv(EVENT["switch"], outgoing.domid if outgoing else 0,
-                                   d.domid, self.machine.hart.pc, self.cost.of("switch"))
+        self.machine.record_hv(EVENT["switch"], outgoing.domid if outgoing else 0, d.domid,
+                               self.machine.hart.pc, self.cost.of("switch"),
+                               from_mode=outgoing.context.mode if outgoing else NO_MODE,
+                               level=d.level)
+        self.machine.complete_hv(int(self.machine.hart.mode))
 
     def _save(self, d: Domain) -> None:
         m, ctx = self.machine, d.context

@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from vkernel.trace.schema import (
     HV_EVENT,
     MODE,
     MODE_ORDER,
+    NO_MODE,
     WALK_RESULT,
     WALK_STAGE,
     mode_names,
@@ -299,10 +301,13 @@ class TraceAccessor:
         H extension; ``"M"`` under the software techniques), ``to_mode`` (the mode the
         guest was entered in again; None if it never was: it shut down, or the recording
         ends), ``cycles`` (the modelled cost of the exit and its handling), ``pc`` and
-        ``detail`` (the exit row's). Needs the ``hv`` family; the guest's modes come from
-        the ``step`` and ``trap`` families when they were recorded (the hv rows do not
-        say which mode the guest left: it is the mode of the event before, except that an
-        ``ecall from VS`` comes from VS).
+        ``detail`` (the exit row's). Needs the ``hv`` family. The modes are the exit row's
+        ``hv_from_mode``, ``hv_level`` and ``hv_to_mode``; where a row does not know them
+        (a trace of schema 2, whose hv rows had no modes) they are inferred from the
+        ``step`` and ``trap`` families, when those were recorded: the guest left from the
+        mode of the event before (an ``ecall from VS`` comes from VS), came back in the
+        mode of the event after, and the hypervisor ran in HS under the ``hardware``
+        technique, else in M.
 
         >>> from vkernel.hv import VM
         >>> vm = VM("hello", technique="hardware", trace=("step", "trap", "hv"))
@@ -334,7 +339,8 @@ class TraceAccessor:
         })
 
     def _hypervisor_mode(self) -> int:
-        """The level a VM exit goes to: HS (S) with the H extension, else M."""
+        """The level a VM exit goes to, inferred (for rows with no ``hv_level``): HS (S)
+        with the H extension, else M."""
         technique = self._ds.attrs.get("technique")
         if technique == "hardware":
             return _MODE_VALUE["S"]
@@ -369,9 +375,13 @@ class TraceAccessor:
                              & 1) for i in first]
             label[:] = np.array(words, dtype=object)[inverse.ravel()]
             did[:] = np.array(done, dtype=object)[inverse.ravel()]
+        # the modes the rows recorded (schema 3); NO_MODE where they did not
+        recorded = {k: ds[f"hv_{k}"].values[rows].astype(np.int64) if f"hv_{k}" in ds
+                    else np.full(rows.size, NO_MODE, np.int64)
+                    for k in ("from_mode", "to_mode", "level")}
         return {"row": rows, "step": self._step_column("hv")[rows], "kind": kind,
                 "cause": cause, "pc": ds["hv_pc"].values[rows], "label": label,
-                "handled": did, "cycles": cycles}
+                "handled": did, "cycles": cycles, "recorded": recorded}
 
     def _chain(self) -> dict[str, Any]:
         """Traps, VM exits and steps in the order they happened, each with the mode
@@ -428,16 +438,20 @@ class TraceAccessor:
         before = np.concatenate([pre_from, mode.astype(np.int64)])[order]
         after = np.concatenate([pre_to, mode.astype(np.int64)])[order]
         if ex is not None:
-            ex["hypervisor"] = np.full(ne, self._hypervisor_mode(), np.int64)
+            level = ex["recorded"]["level"]
+            known = level != NO_MODE
+            ex["hypervisor"] = level if known.all() else \
+                np.where(known, level, self._hypervisor_mode())
             ex["from"], ex["to"] = self._exit_modes(kind, index, before, after, ex)
         self._cache["chain"] = {"kind": kind, "index": index, "before": before,
                                 "after": after, "step": key[order] // 2, "exits": ex}
         return self._cache["chain"]
 
     def _exit_modes(self, kind: np.ndarray, index: np.ndarray, before: np.ndarray,
-                    after: np.ndarray, ex: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
-        """Each exit's guest mode when it left and came back (-1: it did not), from the
-        events around it; ``before`` and ``after`` of the exits are filled in."""
+                    after: np.ndarray, ex: dict[str, Any]) -> tuple[np.ndarray, ...]:
+        """Each exit's guest mode when it left and came back (-1: it did not): the ones
+        its row recorded, else inferred from the events around it; ``before`` and
+        ``after`` of the exits are filled in."""
         ne = ex["step"].size
         frm, to = np.full(ne, -1, np.int64), np.full(ne, -1, np.int64)
         if not ne:
@@ -457,13 +471,17 @@ class TraceAccessor:
         first = prev_pos == pos - 1  # the first exit of a run of exits
         last = np.append(pos[1:] != pos[:-1] + 1, True)  # the last one of a run
         f = np.where(first & has_prev, prev_mode, group)
-        hardware = ex["hypervisor"][0] == _MODE_VALUE["S"]
-        guest = _MODE_VALUE["VS"] if hardware else _MODE_VALUE["U"]
+        hardware = ex["hypervisor"][which] == _MODE_VALUE["S"]
+        guest = np.where(hardware, _MODE_VALUE["VS"], _MODE_VALUE["U"])
         cause = ex["cause"][which]
-        if hardware:  # an ecall from VS can only come from VS
-            f = np.where((ex["kind"][which] == 0) & (cause == 10), _MODE_VALUE["VS"], f)
+        # an ecall from VS can only come from VS
+        f = np.where(hardware & (ex["kind"][which] == 0) & (cause == 10), _MODE_VALUE["VS"], f)
         f = np.where(f >= 0, f, guest)
         t = np.where(last & ~has_next, -1, np.where(group >= 0, group, guest))
+        # what the rows recorded, where they did, over what was inferred
+        rec_from, rec_to = ex["recorded"]["from_mode"][which], ex["recorded"]["to_mode"][which]
+        f = np.where(rec_from != NO_MODE, rec_from, f)
+        t = np.where(rec_to != NO_MODE, rec_to, t)
         frm[which], to[which] = f, t
         before[pos] = f
         after[pos] = np.where(t >= 0, t, ex["hypervisor"][which])
@@ -556,7 +574,12 @@ class TraceAccessor:
             event = ds["hv_event"].values
             cycles = ds["hv_cycles"].values.astype(np.int64)
             detail = ds["hv_detail"].values.astype(np.int64)
-            hardware = ds.attrs.get("technique") == "hardware"
+            # a VM exit's price depends on whether the hardware made it: the row's level
+            # says (HS: the H extension), else (schema 2) the technique
+            hardware = np.full(event.size, ds.attrs.get("technique") == "hardware")
+            if "hv_level" in ds:
+                level = ds["hv_level"].values
+                hardware = np.where(level != NO_MODE, level == _MODE_VALUE["S"], hardware)
             for code, name in HV_EVENT.items():
                 sel = event == code
                 n = int(np.count_nonzero(sel))
@@ -567,7 +590,9 @@ class TraceAccessor:
                 elif name == "translation":  # priced per guest instruction translated
                     total = int(detail[sel].sum()) * priced.of(name)
                 else:
-                    total = n * priced.of(name, hardware=hardware)
+                    n_hw = int(np.count_nonzero(hardware[sel]))
+                    total = n_hw * priced.of(name, hardware=True) \
+                        + (n - n_hw) * priced.of(name, hardware=False)
                 rows[name] = (n, total)
         frame = pd.DataFrame.from_dict(rows, orient="index", columns=["events", "cycles"])
         frame.loc["total"] = [frame["events"].sum(), frame["cycles"].sum()]
@@ -616,6 +641,50 @@ class TraceAccessor:
              "bytes": (("device", "direction"), nbytes, {"units": "byte"})},
             coords={"device": [DEVICE[d] for d in devices],
                     "direction": [DIRECTION[0], DIRECTION[1]]})
+
+    # --- domains ------------------------------------------------------------------------
+    @property
+    def domains(self) -> list[int]:
+        """The domains that have rows in this trace, in order (0: the control domain, or
+        no hypervisor; a host numbers its guests from 1).
+
+        >>> import vkernel
+        >>> m = vkernel.Machine(ram_mb=1, trace=("step", "write"))
+        >>> _ = m.load(vkernel.assemble("li a0, 1\\nli a0, 2\\nli a0, 3"))
+        >>> _ = m.step()
+        >>> m.set_domain(2)
+        >>> _ = m.step(2)
+        >>> m.trace_dataset().vk.domains
+        [0, 2]
+        """
+        present: set[int] = set()
+        for family in FAMILIES:
+            if family in self._ds.dims and f"{family}_domain" in self._ds:
+                present.update(np.unique(self._ds[f"{family}_domain"].values).tolist())
+        return sorted(present)
+
+    def domain(self, domid: int) -> xr.Dataset:
+        """The rows of one domain: each family keeps the rows its ``<family>_domain`` says
+        were recorded while ``domid``'s vCPU ran, with their coordinates (so the steps of
+        a domain have gaps where others ran). The attributes are the trace's, but for
+        ``recording``, which gains ``"domain"``; its counters stay the whole machine's.
+
+        >>> import vkernel
+        >>> m = vkernel.Machine(ram_mb=1, trace=("step", "write"))
+        >>> _ = m.load(vkernel.assemble("li a0, 1\\nli a0, 2\\nli a0, 3"))
+        >>> _ = m.step()
+        >>> m.set_domain(2)
+        >>> _ = m.step(2)
+        >>> two = m.trace_dataset().vk.domain(2)
+        >>> two.step.values.tolist(), two.write_value.values.tolist()
+        ([1, 2], [2, 3])
+        """
+        ds = self._ds
+        rows = {f: np.flatnonzero(ds[f"{f}_domain"].values == domid)
+                for f in FAMILIES if f in ds.dims and f"{f}_domain" in ds}
+        recording = json_attr(ds, "recording")
+        recording["domain"] = int(domid)
+        return ds.isel(rows).assign_attrs(recording=json.dumps(recording, sort_keys=True))
 
     # --- around one step ----------------------------------------------------------------
     def disasm(self, step: int | slice | list[int] | np.ndarray) -> str | list[str]:

@@ -20,7 +20,15 @@ import pandas as pd
 import xarray as xr
 
 from vkernel.errors import TraceError
-from vkernel.trace.schema import FAMILIES, VARIABLES, check_version, validate
+from vkernel.trace.schema import (
+    CONTROL_DOMAIN,
+    FAMILIES,
+    NO_MODE,
+    SCHEMA_VERSION,
+    VARIABLES,
+    check_version,
+    validate,
+)
 
 CHUNK_ROWS = 1 << 20  # rows per chunk on disk: a widget's window reads one or two
 
@@ -152,6 +160,46 @@ def _normalise_attrs(ds: xr.Dataset) -> None:
             ds.attrs[key] = int(value)
 
 
+# what schema 3 added to schema 2: a file of version 2 gets them when it is read
+NEW_IN_3 = (*(f"{f}_domain" for f in FAMILIES), "hv_from_mode", "hv_to_mode", "hv_level")
+
+
+def upgrade(ds: xr.Dataset) -> xr.Dataset:
+    """A trace of schema version 2 as version 3: every row gets the domain (1 for a
+    virtual machine's trace, whose ``technique`` attribute names a hypervisor technique:
+    a schema 2 file holds one guest, the first domain; 0 without one), hv rows get
+    :data:`~vkernel.trace.schema.NO_MODE` for their modes (so ``ds.vk`` infers them, as
+    it did for version 2), and the ``recording`` attribute says ``schema_upgraded_from``.
+    A current trace is returned as it is.
+
+    The added columns are constant views (no memory per row): copy one before writing
+    into it."""
+    version = int(ds.attrs["trace_schema"])
+    if version >= SCHEMA_VERSION:
+        return ds
+    domain = CONTROL_DOMAIN if ds.attrs.get("technique", "native") == "native" else 1
+    added = {}
+    for name in NEW_IN_3:
+        family = name.split("_", 1)[0]
+        if family not in ds.dims or name in ds.variables:
+            continue
+        v = VARIABLES[name]
+        fill = np.asarray(domain if name.endswith("_domain") else NO_MODE, v.dtype)
+        added[name] = xr.Variable((family,), np.broadcast_to(fill, (ds.sizes[family],)),
+                                  attrs=v.attrs())
+    ds = ds.assign(added)
+    # version 3 added an event ("switch") to hv_event's flags and said what a switch's
+    # cause and detail are
+    for name in ("hv_event", "hv_cause", "hv_detail"):
+        if name in ds.data_vars:
+            ds[name].attrs.update(VARIABLES[name].attrs())
+    recording = json_attr(ds, "recording")
+    recording["schema_upgraded_from"] = version
+    ds.attrs["recording"] = json.dumps(recording, sort_keys=True)
+    ds.attrs["trace_schema"] = SCHEMA_VERSION
+    return ds
+
+
 LAZY_BYTES = 256 << 20  # traces larger than this in memory are opened lazily by default
 
 
@@ -163,7 +211,8 @@ def open_trace(path: str | os.PathLike[str], *, lazy: bool | None = None,
     file is found here; a larger one (or ``lazy=True``) is opened lazily: variables are
     read when used, a chunk at a time. Raises :class:`~vkernel.TraceError` for a missing
     or unreadable file, a file that is not a vkernel trace, or a trace of a newer schema
-    version than this vkernel reads.
+    version than this vkernel reads. A trace of an older version is upgraded to this one
+    as it is read (:func:`upgrade`).
 
     >>> import vkernel
     >>> vkernel.open_trace("nowhere.nc")
@@ -205,6 +254,7 @@ def open_trace(path: str | os.PathLike[str], *, lazy: bool | None = None,
         if lazy is None:
             lazy = ds.nbytes > LAZY_BYTES
         ds = _range_indexes(ds, exact=not lazy)
+        ds = upgrade(ds)
         ordered = [n for n in VARIABLES if n in ds.data_vars]  # the schema's order
         ds = ds[ordered + [str(n) for n in ds.data_vars if n not in VARIABLES]]
         _normalise_attrs(ds)

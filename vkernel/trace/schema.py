@@ -9,6 +9,8 @@ module is the one the code obeys, and :func:`validate` checks a Dataset against 
 ['trap_step', 'trap_cause', 'trap_tval']
 >>> FAMILIES["step"].variables[2].flags
 {0: 'U', 1: 'S', 3: 'M', 4: 'VU', 5: 'VS'}
+>>> FAMILIES["step"].columns
+('pc', 'insn', 'mode', 'domain')
 """
 
 from __future__ import annotations
@@ -27,13 +29,19 @@ from vkernel.isa.csr import EXCEPTION_NAME, INTERRUPT_BIT, INTERRUPT_NAME
 if TYPE_CHECKING:
     import xarray as xr
 
-# Bump when a change would make an older reader misread a file; readers refuse newer ones.
-SCHEMA_VERSION = 2  # 2: the hv family gained its variables
+# Bump when a change would make an older reader misread a file; readers refuse newer ones
+# (and read older ones: vkernel.trace.files upgrades them).
+# 2: the hv family gained its variables
+# 3: every family has <family>_domain; hv rows have from/to modes and the hypervisor's
+#    level; hv_event 9 "switch"
+SCHEMA_VERSION = 3
 ISA = "rv64imach_zicsr_zifencei_sstc_svadu"
 NO_ADDRESS = 2**64 - 1  # a uint64 column's "does not apply" (e.g. write_paddr of a register)
+NO_MODE = 255  # a mode column's "not known / does not apply" (hv rows only)
+CONTROL_DOMAIN = 0  # Xen's dom0; also what a machine with no hypervisor records
 
-U8, U32, U64, I64 = np.dtype(np.uint8), np.dtype(np.uint32), np.dtype(np.uint64), \
-    np.dtype(np.int64)
+U8, U16, U32, U64, I64 = np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.uint32), \
+    np.dtype(np.uint64), np.dtype(np.int64)
 
 
 def _flag_word(text: str) -> str:
@@ -62,7 +70,9 @@ WALK_STAGE = {0: "single_or_vs_stage", 1: "g_stage"}
 ACCESS = {0: "fetch", 1: "load", 2: "store"}
 # what a hypervisor did (vkernel.hv): each row is one of these, with its modelled cost
 HV_EVENT = {0: "vm_exit", 1: "emulation", 2: "callout", 3: "translation", 4: "hypercall",
-            5: "injection", 6: "shadow_update", 7: "mmio", 8: "sbi_call"}
+            5: "injection", 6: "shadow_update", 7: "mmio", 8: "sbi_call", 9: "switch"}
+# an hv row's modes may be unknown: a row of no exit, or of a schema 2 file
+HV_MODE = {**MODE, NO_MODE: "none"}
 DEVICE = {num: name for name, num in DEVICE_ID.items()}
 DIRECTION = {0: "read", 1: "write"}
 
@@ -108,8 +118,17 @@ def _step_var(family: str) -> Var:
                "have been step k)")
 
 
-def _mode_var(name: str, what: str) -> Var:
-    return Var(name, U8, "1", what, MODE)
+def _mode_var(name: str, what: str, flags: Mapping[int, str] = MODE) -> Var:
+    return Var(name, U8, "1", what, flags)
+
+
+def _domain_var(family: str) -> Var:
+    # the last column of every family: the core's buffers hold the ones before it, and
+    # Machine._drain adds it
+    return Var(f"{family}_domain", U16, "1",
+               "the domain (virtual machine) whose vCPU was running when the row was "
+               "recorded: numbered from 1 by the host in creation order; 0 is the control "
+               "domain, and what a machine with no hypervisor records")
 
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
@@ -120,6 +139,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                Var("step_insn", U32, "1", "the instruction's raw bits as fetched (a "
                    "compressed instruction is its 16-bit parcel)"),
                _mode_var("step_mode", "privilege mode the instruction executed in"),
+               _domain_var("step"),
            )),
     Family("write", "one row per architectural write: x register, memory, CSR, or a "
            "hardware A/D update of a page-table entry", "row number since recording "
@@ -132,6 +152,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                Var("write_size", U8, "byte", "bytes written"),
                Var("write_paddr", U64, "1", "physical address of a memory or PTE write; "
                    "all ones (2**64-1) for a register or CSR"),
+               _domain_var("write"),
            )),
     Family("trap", "one row per trap taken (exception or interrupt)", "row number since "
            "recording started", (
@@ -147,6 +168,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                    "trapped, or the one an interrupt came before"),
                Var("trap_handler", U64, "1", "the pc of the handler the trap went to (from "
                    "mtvec/stvec)"),
+               _domain_var("trap"),
            )),
     Family("walk", "one row per page-table entry the MMU read during a page walk",
            "row number since recording started", (
@@ -163,6 +185,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                    "extension the VS-stage, or the G-stage",
                    WALK_STAGE),
                Var("walk_access", U8, "1", "the access being translated", ACCESS),
+               _domain_var("walk"),
            )),
     Family("io", "one row per device register access (and HTIF exchange)", "row number "
            "since recording started", (
@@ -172,6 +195,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                Var("io_direction", U8, "1", "read or write, as the guest saw it", DIRECTION),
                Var("io_value", U64, "1", "the value read or written"),
                Var("io_size", U8, "byte", "access size"),
+               _domain_var("io"),
            )),
     Family("sample", "one row every sample_every steps: the machine's event totals, for "
            "rates over time", "row number since recording started", (
@@ -182,21 +206,32 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                    "fetch, load and store while translating"),
                Var("sample_tlb_misses", I64, "1", "of those, the ones that missed the TLB"),
                Var("sample_pte_reads", I64, "1", "page-table entries read since reset"),
+               _domain_var("sample"),
            )),
     Family("hv", "one row per thing the hypervisor did: a VM exit, an instruction "
            "emulated, a callout, a block translated, a hypercall, an injection, a shadow "
-           "page-table update, an MMIO access or an SBI call emulated", "row number since "
-           "recording started", (
+           "page-table update, an MMIO access, an SBI call emulated or a world switch",
+           "row number since recording started", (
                _step_var("hv"),
                Var("hv_event", U8, "1", "what the hypervisor did", HV_EVENT),
                Var("hv_cause", U64, "1", "why: the trap (mcause encoding) that made the guest "
-                   "exit or that was injected, the hypercall number (a7), or the SBI "
-                   "extension id"),
+                   "exit or that was injected, the hypercall number (a7), the SBI "
+                   "extension id, or the domain a world switch left"),
                Var("hv_detail", U64, "1", "event-specific: the CSR an emulation touched, "
                    "the guest physical address of an MMIO access or a shadow update, the "
-                   "guest instructions a translation covered, a hypercall's first argument"),
+                   "guest instructions a translation covered, a hypercall's first argument, "
+                   "the domain a world switch entered"),
                Var("hv_pc", U64, "1", "the guest's pc (guest virtual) when it happened"),
                Var("hv_cycles", U64, "cycle", "its modelled cost (vkernel.hv.cost)"),
+               _mode_var("hv_from_mode", "the mode the guest was in when it exited (255: "
+                         "not known, or the row belongs to no exit)", HV_MODE),
+               _mode_var("hv_to_mode", "the mode the guest resumed in once the hypervisor "
+                         "had finished with that exit (255: not known, or it did not "
+                         "resume)", HV_MODE),
+               _mode_var("hv_level", "the mode the hypervisor handled it in: M under the "
+                         "software techniques, S (HS) under the H extension (255: not "
+                         "known)", HV_MODE),
+               _domain_var("hv"),
            )),
 )}
 
@@ -241,6 +276,12 @@ def _problems(ds: xr.Dataset, values: bool) -> list[str]:
                     raise ValueError
             except ValueError:
                 out.append(f"attribute {name!r} must be a JSON object")
+    version = ds.attrs.get("trace_schema")
+    if isinstance(version, int | np.integer) and not isinstance(version, bool) \
+            and version != SCHEMA_VERSION:
+        out.append(f"attribute 'trace_schema' is {version}: this vkernel checks version "
+                   f"{SCHEMA_VERSION} (vkernel.open_trace upgrades an older file as it "
+                   f"reads it)")
     # dimensions and their coordinates
     for dim in ds.dims:
         if dim not in FAMILIES:

@@ -11,7 +11,7 @@ import pandas as pd
 import traitlets
 
 from vkernel.plots import CAUSE_COLOURS, MODE_COLOURS
-from vkernel.trace.schema import MODE, mode_names
+from vkernel.trace.schema import MODE, NO_MODE, mode_names
 from vkernel.widgets._common import ASSETS, _check_kwargs, _is_vm
 
 _MODE_VALUE = {name: value for value, name in MODE.items()}
@@ -46,7 +46,14 @@ LANE_ORDER = ("M", "S", "VS", "VU", "U")  # most privileged on top, a guest's un
 
 def _host_level(ds: Any) -> str | None:
     """The mode a trace's VM exits go to ("S": HS, with the H extension; "M" under the
-    software techniques), None for a trace of no virtual machine."""
+    software techniques), None for a trace of no virtual machine: the level the hv rows
+    recorded (the one most of them say, should a host mix techniques), else (a trace of
+    schema 2) the technique's."""
+    if "hv_level" in ds:
+        level = ds["hv_level"].values
+        counts = np.bincount(level[level != NO_MODE], minlength=8)
+        if counts.any():
+            return MODE[int(np.argmax(counts))]
     technique = ds.attrs.get("technique", "native")
     if technique == "hardware":
         return "S"
