@@ -109,17 +109,33 @@ class Deprivileged(Technique):
     """The base of the software techniques (see the module's docstring)."""
 
     def boot(self, guest: Program) -> None:
-        domain, m = self.domain, self.machine
+        self.give_memory(guest)
+        self.shadow = ShadowMMU(self.frames, self.memory, asid_base=self.domain.asid_base)
+        self.sbi = SBI(self.set_timer, self.domain.console_byte, self.memory.read_or_none)
+        self.csrs = VirtualCSRs()
+        self.vmode = Mode.S  # the guest kernel starts in (virtual) S-mode
+        self.deprivilege(guest.entry)
+        x = self.machine.hart.x
+        x["a0"] = 0  # hart id
+        x["a1"] = 0  # no device tree
+        self.switch_shadow()
+
+    # --- what every deprivileged guest gets at boot (paravirt's too) --------------------
+    def give_memory(self, guest: Program) -> None:
+        """Its RAM (machine frames charged to the domain, mapped by a p2m), the guest
+        kernel loaded there, and its virtual board's devices."""
+        domain = self.domain
         self.frames = domain.frames
         self.memory = domain.memory = GuestMemory(self.frames, ram_mb=domain.ram_mb,
                                                   owner=domain.name)
-        self.shadow = ShadowMMU(self.frames, self.memory, asid_base=domain.asid_base)
         self.memory.load(guest)
         self.uart = Uart16550(on_output=domain.console_byte)
         self.platform = Bus({"uart": self.uart})  # the devices on the guest's board
-        self.sbi = SBI(self.set_timer, domain.console_byte, self.memory.read_or_none)
-        self.csrs = VirtualCSRs()
-        self.vmode = Mode.S  # the guest kernel starts in (virtual) S-mode
+
+    def deprivilege(self, entry: int) -> None:
+        """Ring compression: the guest kernel starts at ``entry`` in the machine's U-mode,
+        and every trap it can cause comes to us in M."""
+        m = self.machine
         csr = m.hart.csr
         csr["medeleg"] = 0  # every trap goes to M, which the hypervisor owns
         csr["mideleg"] = 0
@@ -128,10 +144,7 @@ class Deprivileged(Technique):
         m.host_traps = set(range(16)) | {INTERRUPT | i for i in (1, 3, 5, 7, 9, 11)}
         m.hart.mtimecmp = MASK64
         m.hart.mode = Mode.U
-        m.hart.pc = guest.entry
-        m.hart.x["a0"] = 0  # hart id
-        m.hart.x["a1"] = 0  # no device tree
-        self.switch_shadow()
+        m.hart.pc = entry
 
     # --- the loop's other half ----------------------------------------------------------
     def handle(self, exit: Exit) -> Action:

@@ -57,8 +57,6 @@ from collections.abc import Callable
 import numpy as np
 
 from vkernel.core import kernel as K
-from vkernel.devices.bus import Bus
-from vkernel.devices.uart import Uart16550
 from vkernel.hv.base import CONTINUE, Action, Block, HypervisorError, Shutdown, Yield
 from vkernel.hv.deprivileged import (
     INTERRUPT,
@@ -66,7 +64,7 @@ from vkernel.hv.deprivileged import (
     PAGE_FAULT_ACCESS,
     Deprivileged,
 )
-from vkernel.hv.memory import GUEST_RAM_BASE, GuestMemory
+from vkernel.hv.memory import GUEST_RAM_BASE
 from vkernel.hv.mmio import read_instruction
 from vkernel.hv.pagetable import (
     PAGE,
@@ -142,18 +140,14 @@ class Paravirtual(Deprivileged):
 
     # --- boot ---------------------------------------------------------------------------
     def boot(self, guest: Program) -> None:
-        domain, m = self.domain, self.machine
-        self.frames = domain.frames
-        self.memory = domain.memory = GuestMemory(self.frames, ram_mb=domain.ram_mb,
-                                                  owner=domain.name)
-        self.memory.load(guest)
-        self.uart = Uart16550(on_output=domain.console_byte)  # answers the unmapped UART
-        self.platform = Bus({"uart": self.uart})  # the devices on the guest's board
+        # no shadow tables, no SBI, no virtual CSRs: the guest asks by hypercall instead
+        self.give_memory(guest)
         self.write_start_info()
         # The guest starts with paging on, in a table of ours: its RAM at the same virtual
         # addresses, R W X U. It has no table of its own yet; the first NEW_BASEPTR drops
         # this one. (Built like a shadow table: hypervisor frames, 4 KiB leaves.)
-        self.boot_table: ShadowTable | None = ShadowTable(self.frames, [], asid=domain.asid_base)
+        self.boot_table: ShadowTable | None = ShadowTable(self.frames, [],
+                                                          asid=self.domain.asid_base)
         for i, mfn in enumerate(self.memory.p2m):
             self.boot_table.map(self.memory.base + i * PAGE, int(mfn), PTE_R | PTE_W | PTE_X)
         # the page-table bookkeeping (see make_table)
@@ -166,16 +160,8 @@ class Paravirtual(Deprivileged):
         self.kernel_sp = 0      # stack_switch
         self.kernel_root: int | None = None  # NEW_BASEPTR: loaded in the guest's kernel
         self.user_root: int | None = None    # NEW_USER_BASEPTR: loaded in its programs
-        csr = m.hart.csr
-        csr["medeleg"] = 0  # every trap comes to us, in M
-        csr["mideleg"] = 0
-        csr["mie"] = K.MIP_MTIP  # the machine timer carries set_timer_op
-        csr["mcounteren"] = csr["scounteren"] = 0b111  # rdtime in U-mode
-        m.host_traps = set(range(16)) | {INTERRUPT | i for i in (1, 3, 5, 7, 9, 11)}
-        m.hart.mtimecmp = MASK64
-        m.hart.mode = Mode.U
-        m.hart.pc = guest.entry
-        m.hart.x["a0"] = START_INFO  # its virtual address: the boot table maps it there
+        self.deprivilege(guest.entry)  # the machine timer carries set_timer_op
+        self.machine.hart.x["a0"] = START_INFO  # its virtual address: the boot table maps it
         self.load_root()
 
     def write_start_info(self) -> None:
