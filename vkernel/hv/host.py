@@ -395,11 +395,13 @@ class Host:
             if self.current is None or self.now >= self.slice_end:
                 self._schedule()
             d = self.current
-            if d is None:  # nobody to run now: the CPU idles until the next timer
-                wake = self._next_wake()
-                if wake is None:
+            if d is None:  # nobody to run now: the CPU idles until a timer or the policy
+                wake = self._next_wake()  # lets a held-back domain (a capped one) run
+                held = self.slice_end if self.scheduler.queue else None
+                if wake is None and held is None:
                     return HostResult("idle", self.steps)
-                self.idle_steps += max(wake - self.now, 1)
+                until = min(t for t in (wake, held) if t is not None)
+                self.idle_steps += max(until - self.now, 1)
                 continue
             self._run_vcpu(d, left)
 
@@ -483,7 +485,8 @@ class Host:
         self.scheduler.sleep(d, self.now)
         self.current = None
         d.blocked_since = self.now
-        self._save(d) if self.loaded is d else None
+        if self.loaded is d:  # it stays in the hart until someone else needs it: its clock
+            d.context.clock = self.machine.hart.instret + int(self.machine._s[K.S_TIME_OFF])
         if timer is None:
             d.wake_at = d.wake_clock = None
         else:
