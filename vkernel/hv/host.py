@@ -322,7 +322,14 @@ class Host:
             self._save(outgoing)
             self._fresh_hart()
         self._tag(domid)
-        domain.technique.boot(program)
+        try:
+            domain.technique.boot(program)
+        except Exception:  # e.g. not enough free frames: give back what it took
+            self.frames.release(name)
+            if outgoing is not None:
+                self._load(outgoing)
+                self._tag(outgoing.domid)
+            raise
         self.machine.complete_hv(int(self.machine.hart.mode))  # boot's rows: where it starts
         self.loaded = domain
         self.domains.append(domain)
@@ -417,7 +424,11 @@ class Host:
             n = min(n, max(wake - before, 1))
         if left is not None:
             n = min(n, left)
+        slept = int(self.machine._s[K.S_TIME_OFF])
         exit = d.vcpu.run(max(n, 1))
+        # a wfi that slept inside the hardware (a lone hardware domain) moved its clock:
+        # the CPU was idle that long
+        self.idle_steps += int(self.machine._s[K.S_TIME_OFF]) - slept
         action: Action = CONTINUE
         if exit.reason == "halt":  # a native guest's firmware switched the machine off
             action = Shutdown(exit.exit_code or 0)
