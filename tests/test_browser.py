@@ -3,11 +3,13 @@ MachineView steps forwards and back from clicks and keys."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 from lab import (
     ARTIFACTS,
+    ROOT,
     JupyterLab,
     browser_page,
     chromium_path,
@@ -304,6 +306,36 @@ def test_privilege_notebook_shows_its_kernel_in_both_widgets(lab):
                                ".textContent === 'Run'", timeout=10_000)
         assert kernel_print(page, "print(view.halted, fresh.halted, view.step == view.furthest)"
                             ).split() == ["True", "True", "True"]
+
+
+def test_consolidation_notebook_draws_its_host_and_its_shares(lab):
+    """Notebook 04 in the browser: every cell runs, the RingTimeline of the host with four
+    guests draws their modes, and every stacked-share plot draws its marks."""
+    path = "notebooks/04-consolidation-and-scheduling.ipynb"
+    cells = json.loads((ROOT / path).read_text())["cells"]
+    plots = sum(line.startswith("share_plot(") for c in cells if c["cell_type"] == "code"
+                for line in "".join(c["source"]).splitlines())
+    assert plots >= 4
+    with browser_page() as page:
+        open_notebook(page, lab, path)
+        timeline = page.locator(".vk-timeline")
+        timeline.wait_for(state="visible", timeout=60_000)
+        timeline.scroll_into_view_if_needed()
+        assert timeline.count() == 1
+        timeline.locator(".vk-lane-label").first.wait_for(timeout=30_000)
+        lanes = timeline.locator(".vk-lane-label").all_text_contents()
+        assert {"VS", "VU", "U"} <= set(lanes), lanes  # the hardware guest's, the others'
+        assert timeline.locator(".vk-segment").count() > 10
+        timeline.screenshot(path=str(ARTIFACTS / "04-host-timeline.png"))
+        figures = page.locator(".bqplot.figure")
+        page.wait_for_function("(n) => document.querySelectorAll('.bqplot.figure').length"
+                               " === n", arg=plots, timeout=60_000)
+        for i in range(plots):  # each one drew its shares
+            figure = figures.nth(i)
+            figure.scroll_into_view_if_needed()
+            figure.locator("rect.bar, path.line, path.area").first.wait_for(timeout=30_000)
+        figures.first.scroll_into_view_if_needed()
+        figures.first.screenshot(path=str(ARTIFACTS / "04-share-plot.png"))
 
 
 # a hardware-assisted guest with many VM exits: the "device" workload's kernel reads the
