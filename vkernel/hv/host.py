@@ -375,11 +375,13 @@ class Host:
             if self.current is None or self.now >= self.slice_end:
                 self._schedule()
             d = self.current
-            if d is None:  # nobody to run now: the CPU idles until the next timer
+            if d is None:  # nobody to run now: the CPU idles until a timer, or until the
+                # scheduler decides again (a domain parked by its cap runs next period)
                 wake = self._next_wake()
-                if wake is None:
+                if wake is None and not self.scheduler.queue:
                     return HostResult("idle", self.steps)
-                self.idle_steps += max(wake - self.now, 1)
+                until = self.slice_end if wake is None else min(wake, self.slice_end)
+                self.idle_steps += max(until - self.now, 1)
                 continue
             self._run_vcpu(d, left)
 
@@ -395,7 +397,11 @@ class Host:
         if left is not None:
             n = min(n, left)
         before, exits = self.now, self.exits
+        time_off = int(self.machine._s[K.S_TIME_OFF])
         exit = d.vcpu.run(max(n, 1))
+        # a lone domain's wfi sleeps inside the hart until its timer (its clock jumps):
+        # that time the CPU idled, and host time moves on with the domain's clock
+        slept = max(int(self.machine._s[K.S_TIME_OFF]) - time_off, 0)
         action: Action = CONTINUE
         if exit.reason == "halt":  # a native guest's firmware switched the machine off
             action = Shutdown(exit.exit_code or 0)
@@ -411,6 +417,7 @@ class Host:
         d.cpu_steps += ran
         self.segments.append((d.domid, before, self.now, self.exits - exits))
         self.scheduler.charge(d, ran, self.now)
+        self.idle_steps += slept
         self._act(d, action)
 
     def _act(self, d: Domain, action: Action) -> None:
