@@ -139,3 +139,39 @@ def test_timeline_colours_come_from_the_palette_groups():
     assert _exit_colour("vm_exit", 13, "shadow_update") == c["page fault"]  # hidden fault
     assert _exit_colour("vm_exit", 8, "injection") == c["system call"]  # reflected ecall
     assert _exit_colour("vm_exit", 2, "emulation") == c["instruction"]
+
+
+def test_share_plot_stacks_each_domains_share_and_idle_on_top():
+    from vkernel.hv import Host
+    from vkernel.hv.consolidation import duty_cycle
+
+    host = Host(machine_mb=32)
+    host.create("null-syscall", "hardware", memory_mb=8, n=50, name="web")
+    host.create(duty_cycle(1, 4), "hardware", memory_mb=4, name="cron")
+    host.run(max_steps=600_000)
+    usage = host.usage(interval_ms=10)
+    fig = plots.share_plot(usage)
+    (bars,) = fig.marks
+    assert bars.labels == ["web", "cron", "idle"] and bars.type == "stacked"
+    share = np.asarray(bars.y)
+    np.testing.assert_array_equal(share[:2], usage["cpu"].values)
+    np.testing.assert_array_equal(share[2], usage["idle"].values)
+    np.testing.assert_allclose(share.sum(axis=0), 1, atol=1e-12)
+    assert share[2].max() > 0.5  # web shut down early: then cron sleeps most of the time
+    np.testing.assert_array_equal(np.asarray(bars.x), usage["start_ms"].values)
+    assert bars.colors == [plots.PALETTE[0], plots.PALETTE[1], plots.PALETTE[-1]]
+    assert [a.label for a in fig.axes] == ["host time (ms)", "share of the CPU"]
+    assert (bars.scales["y"].min, bars.scales["y"].max) == (0, 1)
+    assert bars.display_legend and fig.legend_text == plots.LEGEND_TEXT
+
+
+def test_consolidation_plot_is_the_packing_of_the_demands():
+    demands = {"web": 0.3, "db": 0.5, "mail": 0.4, "batch": 0.9}
+    fig = plots.consolidation(demands)
+    bars, line = fig.marks
+    assert bars.labels == ["batch", "db", "mail", "web"]  # host 1: batch; 2: db, mail; 3
+    load = np.asarray(bars.y)
+    np.testing.assert_allclose(load, [[0.9, 0, 0], [0, 0.5, 0], [0, 0.4, 0], [0, 0, 0.3]])
+    assert np.asarray(bars.x).tolist() == [1, 2, 3]
+    assert line.labels == ["capacity"] and np.asarray(line.y).tolist() == [1.0, 1.0]
+    assert (load.sum(axis=0) <= 1).all()

@@ -162,6 +162,25 @@ def test_run_guest_with_the_switch_and_bad_arguments():
     assert _vkernel("run").returncode == 2
 
 
+def test_bench_host_table(tmp_path):
+    """`vkernel bench host`: N domains of mixed techniques on one host, and the one-domain
+    Host against the VM shortcut (the same run: the same steps)."""
+    import json
+
+    out = tmp_path / "host.json"
+    r = _vkernel("bench", "host", "--n", "20", "--domains", "1,2", "--repeat", "1",
+                 "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert b"Host/VM" in r.stdout
+    data = json.loads(out.read_text())
+    one, two = data["rows"]
+    assert (one["domains"], two["techniques"]) == (1, ["hardware", "paravirt"])
+    assert two["exits"] > one["exits"] and two["host_steps"] > one["host_steps"]
+    assert [x["technique"] for x in data["one_domain"]] == ["hardware", "paravirt",
+                                                            "trap-emulate",
+                                                            "binary-translation"]
+
+
 def test_bench_virt_table(tmp_path):
     """The benchmark's figures per operation come from real runs: an emulated device
     register access is one VM exit under the hypervisors and none natively."""

@@ -168,3 +168,71 @@ def tlb_hit_rate(ds: xr.Dataset):  # noqa: ANN201 - a bqplot Figure
                      display_legend=True, line_style="solid")
     return figure([lines], "TLB hit rate over time", "step", "share of lookups", scales,
                   tick_format=".0%", legend_location="right")
+
+
+def share_plot(usage: xr.Dataset):  # noqa: ANN201 - a bqplot Figure
+    """Who had the CPU: a :class:`~vkernel.hv.host.Host`'s ``usage()`` as stacked bars,
+    one per interval, each domain's share of the interval (in the order of the host's
+    domains) with the time nobody ran (``idle``) on top; x is host time in milliseconds.
+
+    >>> import numpy as np, xarray as xr
+    >>> usage = xr.Dataset({"cpu": (("domain", "interval"), [[0.5, 0.25], [0.5, 0.25]]),
+    ...                     "idle": ("interval", [0.0, 0.5])},
+    ...                    coords={"name": ("domain", ["a", "b"]),
+    ...                            "start_ms": ("interval", [0, 30])})
+    >>> share_plot(usage).marks[0].labels
+    ['a', 'b', 'idle']
+    """
+    import bqplot as bq
+
+    names = [str(n) for n in usage["name"].values]
+    share = np.vstack([usage["cpu"].values, usage["idle"].values[np.newaxis, :]])
+    colours = [PALETTE[i % (len(PALETTE) - 1)] for i in range(len(names))] + [PALETTE[-1]]
+    scales = {"x": bq.LinearScale(), "y": bq.LinearScale(min=0, max=1)}
+    # each bar starts at its interval's start (align right of the tick), filling the axis
+    bars = bq.Bars(x=usage["start_ms"].values, y=share, type="stacked", scales=scales,
+                   labels=[*names, "idle"], colors=colours, display_legend=True,
+                   padding=0, align="right",
+                   tooltip=bq.Tooltip(fields=["x", "y"], labels=["ms", "share"],
+                                      formats=["", ".0%"]))
+    return figure([bars], "CPU share of each domain", "host time (ms)", "share of the CPU",
+                  scales, tick_format=".0%")
+
+
+def consolidation(demands: dict[str, float], capacity: float = 1.0):  # noqa: ANN201
+    """Guests packed onto hosts by their demands (:func:`vkernel.hv.consolidation.pack`):
+    one bar per host, each guest's demand (the CPU it used alone, measured by
+    :func:`~vkernel.hv.consolidation.demand`) stacked in it, and a dashed line at the
+    host's ``capacity``.
+
+    >>> fig = consolidation({"web": 0.3, "db": 0.5, "mail": 0.4})
+    >>> fig.marks[0].labels, fig.marks[0].x.tolist()
+    (['db', 'mail', 'web'], [1, 2])
+    """
+    import bqplot as bq
+
+    from vkernel.hv.consolidation import pack
+
+    hosts = pack(demands, capacity)
+    names = [g for host in hosts for g in host]
+    load = np.zeros((len(names), len(hosts)))
+    for j, host in enumerate(hosts):
+        for g in host:
+            load[names.index(g), j] = demands[g]
+    x = np.arange(1, len(hosts) + 1)
+    top = max(capacity, float(load.sum(axis=0).max(initial=0))) * 1.1
+    scales = {"x": bq.LinearScale(min=0.5, max=len(hosts) + 0.5),
+              "y": bq.LinearScale(min=0, max=top)}
+    bars = bq.Bars(x=x, y=load, type="stacked", scales=scales, labels=names,
+                   colors=[PALETTE[i % (len(PALETTE) - 1)] for i in range(len(names))],
+                   display_legend=True, padding=0.3,
+                   tooltip=bq.Tooltip(fields=["x", "y"], labels=["host", "demand"],
+                                      formats=["", ".0%"]))
+    line = bq.Lines(x=[0.5, len(hosts) + 0.5], y=[capacity, capacity], scales=scales,
+                    labels=["capacity"], colors=[PALETTE[-1]], line_style="dashed",
+                    display_legend=True)
+    fig = figure([bars, line], f"{len(demands)} guests on {len(hosts)} hosts", "host",
+                 "share of one CPU", scales, tick_format=".0%")
+    fig.axes[0].tick_values = x
+    fig.axes[0].tick_format = "d"
+    return fig

@@ -10,9 +10,10 @@ below), then one module per technique: :mod:`~vkernel.hv.native` (no hypervisor)
 :mod:`~vkernel.hv.deprivileged` (what the software techniques share) with
 :mod:`~vkernel.hv.shadow` (shadow page tables), :mod:`~vkernel.hv.trap_emulate`,
 :mod:`~vkernel.hv.binary_translation` and :mod:`~vkernel.hv.paravirt`;
-:mod:`~vkernel.hv.hardware` (the H extension); and :mod:`vkernel.hv.cost` (what it all
-costs). :mod:`~vkernel.hv.mmio` emulates device accesses for all of them, through each
-domain's :class:`~vkernel.devices.bus.Bus`.
+:mod:`~vkernel.hv.hardware` (the H extension); :mod:`vkernel.hv.cost` (what it all
+costs); and :mod:`~vkernel.hv.consolidation` (how many guests fit on one host).
+:mod:`~vkernel.hv.mmio` emulates device accesses for all of them, through each domain's
+:class:`~vkernel.devices.bus.Bus`.
 
 >>> from vkernel.hv import VM, TECHNIQUES
 >>> TECHNIQUES

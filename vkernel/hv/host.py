@@ -77,6 +77,7 @@ STEPS_PER_MS = 10_000  # 10 steps per mtime tick, a 1 MHz timebase: a 10 MIPS CP
 # the machine-state words that belong to the vCPU loaded in the hart (the rest of
 # machine._s is the machine's: counters, time base, trace buffers)
 VCPU_STATE = (K.S_PC, K.S_MODE, K.S_V, K.S_MTIMECMP, K.S_MSIP)
+MAX_HELD = 60_000  # ms: a policy that holds runnable domains back longer is broken
 STATES = ("running", "runnable", "blocked", "paused", "shutdown")
 
 
@@ -392,6 +393,7 @@ class Host:
         """Run the domains until all have shut down, ``max_steps`` steps have passed (VM
         exits included), or nobody is left who could run."""
         start = self.steps
+        idle_since: int | None = None  # host time the CPU has idled from, with work queued
         while True:
             if all(d.state == "shutdown" for d in self.domains):
                 return HostResult("shutdown", self.steps)
@@ -402,14 +404,21 @@ class Host:
             if self.current is None or self.now >= self.slice_end:
                 self._schedule()
             d = self.current
-            if d is None:  # nobody to run now: the CPU idles until a timer or the policy
-                wake = self._next_wake()  # lets a held-back domain (a capped one) run
-                held = self.slice_end if self.scheduler.queue else None
-                if wake is None and held is None:
+            if d is None:  # nobody to run now: the CPU idles until a timer, or until the
+                # scheduler decides again (a domain parked by its cap runs next period)
+                wake = self._next_wake()
+                if wake is None and not self.scheduler.queue:
                     return HostResult("idle", self.steps)
-                until = min(t for t in (wake, held) if t is not None)
+                until = self.slice_end if wake is None else min(wake, self.slice_end)
+                if idle_since is None:
+                    idle_since = self.now
+                elif wake is None and self.now - idle_since > MAX_HELD * self.steps_per_ms:
+                    raise HypervisorError(
+                        f"the {self.scheduler.name} scheduler has kept every runnable domain "
+                        f"waiting for {MAX_HELD / 1000:g} s of host time")
                 self.idle_steps += max(until - self.now, 1)
                 continue
+            idle_since = None
             self._run_vcpu(d, left)
 
     def _run_vcpu(self, d: Domain, left: int | None) -> None:
@@ -424,11 +433,11 @@ class Host:
             n = min(n, max(wake - before, 1))
         if left is not None:
             n = min(n, left)
-        slept = int(self.machine._s[K.S_TIME_OFF])
+        time_off = int(self.machine._s[K.S_TIME_OFF])
         exit = d.vcpu.run(max(n, 1))
-        # a wfi that slept inside the hardware (a lone hardware domain) moved its clock:
-        # the CPU was idle that long
-        self.idle_steps += int(self.machine._s[K.S_TIME_OFF]) - slept
+        # a lone domain's wfi sleeps inside the hart until its timer (its clock jumps):
+        # that time the CPU idled, and host time moves on with the domain's clock
+        slept = max(int(self.machine._s[K.S_TIME_OFF]) - time_off, 0)
         action: Action = CONTINUE
         if exit.reason == "halt":  # a native guest's firmware switched the machine off
             action = Shutdown(exit.exit_code or 0)
@@ -455,6 +464,7 @@ class Host:
         else:
             self.segments.append((d.domid, before, now, self.exits - exits))
         self.scheduler.charge(d, ran, now)
+        self.idle_steps += slept
         if action is not CONTINUE:
             self._act(d, action)
 
