@@ -759,3 +759,171 @@ m.run(max_steps=20)
 view = MachineView(m)
 display(RingTimeline(m), view)
 """
+
+
+# a host of four domains, one per technique, 1 ms slices: dozens of world switches
+HOST_RUN = """
+from vkernel.hv import Host
+from vkernel.hv.scheduler import Credit
+from vkernel.widgets import MachineView, RingTimeline
+TECHNIQUES = ("hardware", "paravirt", "trap-emulate", "binary-translation")
+host = Host(trace=("step", "trap", "hv"), scheduler=Credit(slice_ms=1))
+for t in TECHNIQUES:
+    host.create("hello", technique=t, name=t)
+print(host.run(2_000_000))
+tl = RingTimeline(host)
+tl
+"""
+HOST_VIEW = """
+live = Host(scheduler=Credit(slice_ms=1))
+for t in TECHNIQUES:
+    live.create("hello", technique=t, name=t)
+view = MachineView(live)
+view.do("step", 25_000)
+view
+"""
+# each switch as drawn: its steps and domains, and whether its arrow starts in the band of
+# the domain left and ends in the band of the one entered (the bands' frames, in the SVG's
+# own coordinates)
+SWITCHES_DRAWN = """() => {
+    const root = document.querySelector('.vk-timeline');
+    const frames = [...root.querySelectorAll('.vk-band-frame')].map((r) =>
+        [+r.getAttribute('y'), +r.getAttribute('y') + +r.getAttribute('height')]);
+    const band = [...root.querySelectorAll('.vk-band')].map((g) => +g.dataset.domain);
+    const inside = (domid, y) => { const f = frames[band.indexOf(domid)];
+        return !!f && y >= f[0] && y <= f[1]; };
+    return [...root.querySelectorAll('.vk-switch')].map((g) => {
+        const line = g.querySelector('line.vk-arrow');
+        const from = +g.dataset.from, to = +g.dataset.to;
+        return [+g.dataset.step, from, to, +g.dataset.count,
+                inside(from, +line.getAttribute('y1')), inside(to, +line.getAttribute('y2')),
+                getComputedStyle(line).stroke];
+    });
+}"""
+# the registers the view draws, by name
+REGISTERS_DRAWN = """() => Object.fromEntries([...document.querySelectorAll(
+    '.vk-machine [data-reg]')].map((e) => [e.dataset.reg,
+    e.querySelector('.vk-value').textContent]))"""
+
+
+def test_host_timeline_draws_a_band_per_domain_and_its_world_switches(lab):
+    """A host of four domains in the browser: the timeline draws one band per domain
+    (titled with its domid, name and technique, its own lanes inside), every world switch
+    as a dashed arrow from the band of the domain left to the band of the one entered, in
+    the palette's switch colour, and the legend explains both; a click on a switch moves
+    the cursor there. MachineView(host)'s dropdown chooses whose vCPU it shows."""
+    write_notebook(lab.root / "notebooks" / "host.ipynb", [HOST_RUN, HOST_VIEW])
+    with browser_page() as page:
+        open_notebook(page, lab, "notebooks/host.ipynb")
+        timeline = page.locator(".vk-timeline")
+        timeline.locator(".vk-switch").first.wait_for(timeout=60_000)
+        timeline.scroll_into_view_if_needed()
+        bands = kernel_print(page, "print(*(f'{d}|{label}' for d, label, _ in tl.bands), "
+                                   "sep='\\n')").strip().split("\n")
+        assert [b.split("|")[1] for b in bands] == [
+            "domain 1 · hardware", "domain 2 · paravirt", "domain 3 · trap-emulate",
+            "domain 4 · binary-translation"]
+        assert timeline.locator(".vk-band-label").all_text_contents() == \
+            [b.split("|")[1] for b in bands]
+        assert [int(e.get_attribute("data-domain")) for e in
+                timeline.locator(".vk-band").element_handles()] == [1, 2, 3, 4]
+        assert timeline.locator(".vk-band-frame").count() == 4
+        assert timeline.locator(".vk-lane-label").all_text_contents() == [
+            "HS", "VS", "VU", *["M (hypervisor)", "U (guest)"] * 3]
+        # every lane's name inside its band's frame, bands one under the other
+        inside = page.evaluate("""() => {
+            const root = document.querySelector('.vk-timeline');
+            const frames = [...root.querySelectorAll('.vk-band-frame')]
+                .map((r) => r.getBoundingClientRect());
+            const chips = [...root.querySelectorAll('.vk-lane-name rect')]
+                .map((r) => r.getBoundingClientRect());
+            return [frames.map((f) => [f.top, f.bottom]), chips.map((c) =>
+                frames.findIndex((f) => c.top >= f.top && c.bottom <= f.bottom))];
+        }""")
+        frames, lane_band = inside
+        assert lane_band == [0, 0, 0, 1, 1, 2, 2, 3, 3]
+        assert all(a[1] < b[0] for a, b in zip(frames, frames[1:], strict=False))
+        # the switches: one mark each (fewer than max_marks: none bundled), exactly the
+        # trace's switch rows, each from its band to the next
+        want = kernel_print(page, "import numpy as np; ds = host.trace_dataset(); "
+                                  "r = np.flatnonzero(ds.hv_event.values == 9); "
+                                  "print(*(f'{s},{a},{b}' for s, a, b in zip(ds.hv_step.values[r], "
+                                  "ds.hv_cause.values[r], ds.hv_detail.values[r])))").split()
+        drawn = page.evaluate(SWITCHES_DRAWN)
+        assert len(drawn) == len(want) > 40
+        assert [f"{int(s)},{a},{b}" for s, a, b, *_ in drawn] == want
+        assert all(count == 1 and starts and ends for _, _, _, count, starts, ends, _ in drawn)
+        colour = kernel_print(page, "from vkernel.plots import SWITCH_COLOUR; "
+                                    "print(*(int(SWITCH_COLOUR[i:i + 2], 16) for i in "
+                                    "(1, 3, 5)), sep=', ')").strip()
+        assert {stroke for *_, stroke in drawn} == {f"rgb({colour})"}
+        lane_colours, mark_colours = page.evaluate(COLOURS, ".vk-timeline")
+        assert f"rgb({colour})" not in lane_colours
+        # the exits still drawn, in their bands: every one in some mark
+        n_exits = int(kernel_print(page, "print(len(tl.vm_exits))"))
+        counts = page.evaluate("() => [...document.querySelectorAll('.vk-timeline .vk-exit')]"
+                               ".map((e) => +e.dataset.count)")
+        assert sum(counts) == n_exits and counts
+        # the legend: the bands in words, and the switches with their count
+        assert timeline.locator(".vk-legend-bands").text_content().startswith(
+            "Bands: one per domain")
+        legend = timeline.locator('.vk-legend-item[data-style="switch"]')
+        assert legend.text_content() == f"world switch ({len(want)})"
+        assert legend.locator(".vk-chip-switch").count() == 1
+        assert_labels_apart(page)
+        timeline.screenshot(path=str(ARTIFACTS / "ring-timeline-host.png"))
+        # zoomed in around one switch: it alone, labelled; a click puts the cursor there
+        at = int(want[5].split(",")[0])
+        kernel_print(page, f"tl.zoom({at - 300}, {at + 300})")
+        page.wait_for_function("(s) => { const w = [...document.querySelectorAll("
+                               "'.vk-timeline .vk-switch')]; return w.length === 1 && "
+                               "+w[0].dataset.step === s; }", arg=at, timeout=30_000)
+        switch = timeline.locator(".vk-switch")
+        a, b = want[5].split(",")[1:]
+        assert switch.locator(".vk-mark-label").text_content() == f"switch {a} → {b}"
+        assert f"the hypervisor saves the vCPU of domain {a}" in \
+            switch.locator("title").text_content()
+        switch.locator(".vk-hit").click()
+        assert wait_for_python(page, "print(tl.step)", str(at)) == str(at)
+        page.wait_for_function("() => document.querySelectorAll('.vk-timeline "
+                               ".vk-switch.vk-selected').length === 1", timeout=10_000)
+        timeline.screenshot(path=str(ARTIFACTS / "ring-timeline-host-switch.png"))
+        # MachineView(host): a dropdown of the domains; choosing one shows its vCPU
+        machine = page.locator(".vk-machine")
+        machine.scroll_into_view_if_needed()
+        pick = machine.locator("select.vk-domain")
+        assert pick.is_visible()
+        assert pick.locator("option").all_text_contents() == [b.split("|")[1] for b in bands]
+        loaded = int(kernel_print(page, "print(live.loaded.domid)"))
+        shown = 2 if loaded != 2 else 4
+        pick.select_option(str(shown))
+        assert wait_for_python(page, "print(view.domain)", str(shown)) == str(shown)
+        regs = kernel_print(page, f"ctx = live.domain({shown}).context; print(*(f'0x{{v:016x}}' "
+                                  "for v in ctx.x.view(np.uint64).tolist()))").split()
+        page.wait_for_function("(v) => { const e = document.querySelector("
+                               "'.vk-machine [data-reg=\"ra\"] .vk-value'); "
+                               "return e && e.textContent === v; }", arg=regs[1],
+                               timeout=30_000)
+        assert list(page.evaluate(REGISTERS_DRAWN).values()) == regs
+        name = kernel_print(page, f"print(live.domain({shown}).name)").strip()
+        running = machine.locator(".vk-running").text_content()
+        assert running.startswith(f"domain {shown} · {name}: runnable, its vCPU as the last "
+                                  "world switch saved it")
+        assert f"domain {loaded} · " in running and running.endswith("is running")
+        assert machine.locator(".vk-mode").text_content() == "U"
+        assert machine.locator(".vk-csrs .vk-title").text_content().startswith("CSRs (saved")
+        # the hardware guest: its VS CSRs as its saved context has them
+        pick.select_option("1")
+        assert wait_for_python(page, "print(view.domain)", "1") == "1"
+        vcsrs = kernel_print(page, "print(*(f'{n}={t}' for n, t, _ in view.vcsrs))").split()
+        page.wait_for_function("() => document.querySelector('.vk-machine .vk-mode')"
+                               ".textContent.startsWith('V')", timeout=30_000)
+        shown_v = {e.get_attribute("data-vcsr"): e.query_selector(".vk-value").text_content()
+                   for e in machine.locator("[data-vcsr]").element_handles()}
+        assert [f"{k}={v}" for k, v in shown_v.items()] == vcsrs
+        assert "sstatus" in shown_v
+        machine.screenshot(path=str(ARTIFACTS / "machine-view-host.png"))
+        # Step runs the host: one step further, the status line says who runs
+        step = int(kernel_print(page, "print(view.step)"))
+        machine.get_by_role("button", name="Step", exact=True).click()
+        assert wait_for_python(page, "print(view.step)", str(step + 1)) == str(step + 1)

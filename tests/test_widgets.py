@@ -583,3 +583,238 @@ def test_a_timeline_click_on_a_vm_exit_moves_a_linked_view_there():
     assert fresh.console.startswith(console) and traced.console.startswith(fresh.console)
     assert added.endswith("\n") and added.count("\n") == 1
     assert tl.step == second.step
+
+
+# --- a host of several domains: one band each, world switches between them ------------------
+TECHNIQUES = ("hardware", "paravirt", "trap-emulate", "binary-translation")
+
+
+def four_domains(trace=None):  # noqa: ANN001, ANN201 - a Host
+    from vkernel.hv import Host
+    from vkernel.hv.scheduler import Credit
+    host = Host(trace=trace, scheduler=Credit(slice_ms=1))
+    for technique in TECHNIQUES:
+        host.create("hello", technique=technique, name=technique)
+    return host
+
+
+@pytest.fixture(scope="module")
+def host_run():
+    host = four_domains(trace=("step", "trap", "hv"))
+    assert host.run(2_000_000).reason == "shutdown"
+    return host
+
+
+def switch_rows(ds) -> np.ndarray:
+    from vkernel.trace.schema import HV_EVENT
+    return np.flatnonzero(ds.hv_event.values == {v: k for k, v in HV_EVENT.items()}["switch"])
+
+
+def test_host_timeline_has_a_band_per_domain_and_a_mark_per_world_switch(host_run):
+    import json
+
+    from vkernel import plots
+    from vkernel.trace.schema import MODE
+    ds = host_run.trace_dataset()
+    # the host names its domains in the trace's attributes
+    assert json.loads(ds.attrs["domains"]) == {
+        str(d.domid): {"name": d.name, "technique": d.technique_name}
+        for d in host_run.domains}
+    tl = RingTimeline(host_run, max_marks=10**6)
+    assert [b[0] for b in tl.bands] == ds.vk.domains == [1, 2, 3, 4]
+    assert [b[1] for b in tl.bands] == [f"domain {i} · {t}" for i, t in enumerate(TECHNIQUES, 1)]
+    assert "H extension" in tl.bands[0][2] and "hypercalls" in tl.bands[1][2]
+    assert "Bands: one per domain" in tl.band_note and "world switch" in tl.band_note
+    # each band its domain's own lanes: the hardware guest's VS/VU under HS, the software
+    # techniques' guest in U under the hypervisor's M
+    band_modes = [[lane[0] for lane in tl.lanes if lane[4] == b] for b in range(4)]
+    assert band_modes == [["S", "VS", "VU"], ["M", "U"], ["M", "U"], ["M", "U"]]
+    assert [lane[1] for lane in tl.lanes[:5]] == ["HS", "VS", "VU", "M (hypervisor)",
+                                                  "U (guest)"]
+    # the switch marks are exactly the trace's switch rows: step, domains left and
+    # entered, from the lane of the mode the vCPU was saved in to the one it is loaded in
+    rows = switch_rows(ds)
+    assert rows.size > 40
+    sw = np.frombuffer(tl.switches, "<f8").reshape(-1, 7)
+    assert sw[:, 0].tolist() == ds.hv_step.values[rows].tolist()
+    assert sw[:, 3].tolist() == ds.hv_cause.values[rows].tolist()
+    assert sw[:, 4].tolist() == ds.hv_detail.values[rows].tolist()
+    assert (sw[:, 5] == 1).all() and (sw[:, 6] == sw[:, 0]).all()
+
+    def lane_of(domid: int, mode: int) -> int:
+        band = [b[0] for b in tl.bands].index(domid)
+        return next(i for i, lane in enumerate(tl.lanes)
+                    if lane[4] == band and lane[0] == MODE[mode])
+
+    assert sw[:, 1].tolist() == [lane_of(d, m) for d, m in zip(
+        ds.hv_cause.values[rows], ds.hv_from_mode.values[rows], strict=True)]
+    assert sw[:, 2].tolist() == [lane_of(d, m) for d, m in zip(
+        ds.hv_detail.values[rows], ds.hv_to_mode.values[rows], strict=True)]
+    entry = next(e for e in tl.legend if e[3] == "switch")
+    assert entry == ["world switch", plots.SWITCH_COLOUR, rows.size, "switch"]
+    assert plots.SWITCH_COLOUR not in {*plots.MODE_COLOURS.values(),
+                                       *plots.CAUSE_COLOURS.values()}
+    # each domain's VM exits in its own band, as its own rows say
+    exits = np.frombuffer(tl.exits, "<f8").reshape(-1, 7)
+    band_of_lane = np.array([lane[4] for lane in tl.lanes])
+    for b, domid in enumerate(ds.vk.domains):
+        mine = exits[band_of_lane[exits[:, 1].astype(int)] == b]
+        own = ds.vk.domain(domid).vk.vm_exits()
+        assert mine[:, 0].tolist() == own.step.tolist()
+        assert set(band_of_lane[mine[:, 2].astype(int)]) == {b}
+        assert [lane_of(domid, {"S": 1, "M": 3}[m]) for m in own.host_mode] == \
+            mine[:, 2].tolist()
+    assert len(exits) == len(tl.vm_exits) == sum(
+        len(ds.vk.domain(d).vk.vm_exits()) for d in ds.vk.domains)
+    # no spurious "return" where one domain's vCPU follows another's
+    assert set(tl.transitions.label[tl.transitions.kind == "return"]) <= {"sret", "mret"}
+    # zoomed in around a switch: segments in the band of the domain that ran each step
+    at = int(sw[3, 0])
+    tl.zoom(at - 500, at + 500)
+    seg = np.frombuffer(tl.segments, "<f8").reshape(-1, 3)
+    steps, dom, mode = ds.step.values, ds.step_domain.values, ds.step_mode.values
+    assert len(seg) >= 2
+    for start, end, lane in seg:
+        inside = (steps >= start) & (steps < end)
+        assert {(int(d), int(m)) for d, m in zip(dom[inside], mode[inside], strict=True)} == \
+            {(tl.bands[tl.lanes[int(lane)][4]][0], {v: k for k, v in MODE.items()}[
+                tl.lanes[int(lane)][0]])}
+    shown = np.frombuffer(tl.switches, "<f8").reshape(-1, 7)
+    assert shown[:, 0].tolist() == [at]
+    # zoomed out: each lane's share of each bin is the time its domain spent in that mode
+    tl.zoom(0, tl.end)
+    density = np.frombuffer(tl.density, "<f8")
+    if density.size:
+        shares = density[2:].reshape(len(tl.lanes), -1)
+        width = tl.end / shares.shape[1]
+        for i, lane in enumerate(tl.lanes):
+            want = np.count_nonzero((dom == tl.bands[lane[4]][0])
+                                    & (mode == {v: k for k, v in MODE.items()}[lane[0]]))
+            assert shares[i].sum() * width == pytest.approx(want)
+    # n and p stop at each switch too
+    tl.step = int(sw[3, 0]) - 1
+    stops = np.union1d(np.union1d(tl._marks[:, 4], tl._exits[:, 0]), sw[:, 0])
+    assert tl.next() == int(stops[np.searchsorted(stops, sw[3, 0] - 1, "right")])
+    tl.step = int(sw[3, 0]) - 1
+    while tl.step < sw[3, 0]:
+        tl.next()
+    assert tl.step == sw[3, 0]
+
+
+def test_host_timeline_bundles_switches_and_a_vm_has_no_bands(host_run, vm_run):
+    tl = RingTimeline(host_run, max_marks=10, mark_bins=8)
+    sw = np.frombuffer(tl.switches, "<f8").reshape(-1, 7)
+    n = len(tl._switches)
+    assert 0 < len(sw) < n and sw[:, 5].sum() == n and f"{n:,} world switches" in tl.note
+    lo, hi = tl.view
+    check_bundles(sw, tl._switches, [1, 2, 3, 4], lo, hi, tl.mark_bins)
+    # x86 names in every band
+    tl.names = "x86"
+    assert [lane[1] for lane in tl.lanes[:5]] == [
+        "root ring 0", "non-root ring 0", "non-root ring 3", "ring 0 (VMM)", "ring 3 (guest)"]
+    # one domain: no bands, no switch marks, lanes as ever
+    single = RingTimeline(vm_run)
+    assert single.bands == [] and single.band_note == "" and single.switches == b""
+    assert {lane[4] for lane in single.lanes} == {0}
+    assert "domain" not in single.transitions.columns
+
+
+def vcpu_shown(view: MachineView) -> tuple:
+    """What the view shows of a vCPU (without the highlights)."""
+    return (np.frombuffer(view.regs, "<u8").tolist(), view.pc, view.mode,
+            [c[:2] for c in view.csrs], [c[:2] for c in view.vcsrs], view.disasm,
+            view.console)
+
+
+def host_state(host) -> tuple:  # noqa: ANN001
+    snap = host.machine.snapshot()
+    return (host.steps, host.switches, host.loaded and host.loaded.domid,
+            tuple(snap.arrays["_csr"].tolist()), tuple(host.machine.hart.x.tolist()),
+            host.machine.hart.pc, snap.arrays["_ram"].tobytes(),
+            tuple((d.state, d.context.x.tobytes(), d.context.csr.tobytes(),
+                   d.context.state.tobytes(), d.console) for d in host.domains))
+
+
+def test_machine_view_of_a_host_shows_the_chosen_domains_vcpu():
+    host = four_domains()
+    view = MachineView(host)
+    assert view.domain == 1 and host.loaded is host.domain(1)
+    assert view.domain_list == [[i, f"domain {i} · {t}"] for i, t in enumerate(TECHNIQUES, 1)]
+    assert view.running == "domain 1 · hardware: running, its vCPU in the hart"
+    view.do("step", 25_000)
+    loaded = host.loaded
+    assert loaded is not None and loaded.domid != 2
+    view.domain = 2  # what the dropdown sends
+    ctx = host.domain(2).context
+    assert np.frombuffer(view.regs, "<u8").tolist() == ctx.x.view(np.uint64).tolist()
+    assert view.register("a0") == int(ctx.x[10]) & (2**64 - 1)
+    assert view.mode == "U" and view.changed == []
+    assert view.console == host.domain(2).console
+    assert view.running.startswith("domain 2 · paravirt: runnable, its vCPU as the last "
+                                   "world switch saved it; ")
+    assert view.running.endswith(f"domain {loaded.domid} · {loaded.name} is running")
+    assert "saved" in view.csr_title
+    # each domain not in the hart, as its saved context has it, is what the hart shows once
+    # the world switch loads it (the hardware guest's VS CSRs included)
+    for domid in (1, 2, 3, 4):
+        if host.domain(domid) is host.loaded:
+            continue
+        view.domain = domid
+        saved = vcpu_shown(view)
+        assert view.disasm and view.vcsrs
+        snap = host.save()
+        host._switch_to(host.domain(domid))
+        view._refresh(first=True)
+        assert view.csr_title == "" and view.running.endswith("its vCPU in the hart")
+        assert vcpu_shown(view) == saved, domid
+        host.restore(snap)
+    view.domain = 1
+    assert view.mode in ("VS", "VU") and {"hstatus", "hgatp"} <= {c[0] for c in view.csrs}
+    with pytest.raises(traitlets.TraitError, match="no domain 9 on this host"):
+        view.domain = 9
+
+
+def test_machine_view_of_a_host_steps_back_exactly_and_stops_at_switches():
+    host = four_domains()
+    view = MachineView(host, checkpoint_every=3000)
+    view.do("step", 8_000)
+    seen = []
+    for n in (1, 700, 1500, 2, 900, 4000):  # across checkpoints and world switches
+        seen.append(host_state(host))
+        view.do("step", n)
+    assert len({s[2] for s in seen}) > 1  # another domain ran meanwhile
+    for want in reversed(seen):
+        view.goto(want[0])
+        assert host_state(host) == want
+    # to the next trap: a VM exit of any domain, or a world switch
+    switches = host.switches
+    for _ in range(200):
+        view.do("trap")
+        if view.status.startswith("world switch"):
+            break
+    assert host.switches == switches + 1
+    assert view.status == f"world switch: the hypervisor loaded the vCPU of " \
+                          f"domain {host.loaded.domid} · {host.loaded.name}"
+    # the next one: one VM exit (the status says whose), one switch or one trap
+    before = (host.exits, host.switches, host.machine.counters["traps"])
+    view.do("trap")
+    after = (host.exits, host.switches, host.machine.counters["traps"])
+    assert sorted(b - a for a, b in zip(before, after, strict=True))[-1] >= 1
+    if after[0] != before[0]:
+        assert view.status.startswith(f"domain {view._last_exit[2].domid} · ")
+
+
+def test_a_click_on_a_world_switch_moves_a_linked_host_view_just_before_it(host_run):
+    tl = RingTimeline(host_run)
+    live = four_domains()  # the same host from the start, stepped by the view
+    view = MachineView(live)
+    link(tl, view)
+    for k in (0, 3, 7, 2):  # forwards, and back by checkpoint and replay
+        at, _, _, left, entered = tl._switches[k]
+        tl.step = int(at)  # what a click on the switch sends
+        assert view.instret == live.machine.hart.instret == at
+        assert live.loaded.domid == left and live.switches == k
+        view.do("step")  # the world switch, then the entered domain's first step
+        assert live.loaded.domid == entered and live.switches == k + 1
+        assert view.status == "world switch: the hypervisor loaded the vCPU of " \
+                              f"domain {int(entered)} · {TECHNIQUES[int(entered) - 1]}"

@@ -467,6 +467,8 @@ class Machine:
         self.host_traps: set[int] = set()
         self.host_traps_hs: set[int] = set()
         self.technique = "native"  # the hypervisor layer sets its own
+        # a host's domains, {domid: {"name": ..., "technique": ...}}: the trace's "domains"
+        self.domain_info: dict[int, dict[str, str]] = {}
         self.reset()
         if isinstance(trace, Mapping):
             options = dict(trace)
@@ -623,12 +625,16 @@ class Machine:
         p = self.program
         program = {"name": p.name, "sha256": p.sha256(), "entry": p.entry} if p else \
             {"name": None, "sha256": None, "entry": None}
-        return {"trace_schema": SCHEMA_VERSION, "vkernel_version": vkernel.__version__,
-                "isa": ISA, "technique": self.technique,
-                "created_at": datetime.datetime.now(datetime.UTC).isoformat(
-                    timespec="seconds"),
-                "machine": json.dumps(machine, sort_keys=True),
-                "program": json.dumps(program, sort_keys=True)}
+        attrs = {"trace_schema": SCHEMA_VERSION, "vkernel_version": vkernel.__version__,
+                 "isa": ISA, "technique": self.technique,
+                 "created_at": datetime.datetime.now(datetime.UTC).isoformat(
+                     timespec="seconds"),
+                 "machine": json.dumps(machine, sort_keys=True),
+                 "program": json.dumps(program, sort_keys=True)}
+        if self.domain_info:  # under a host: who its domains are
+            attrs["domains"] = json.dumps({str(d): v for d, v in self.domain_info.items()},
+                                          sort_keys=True)
+        return attrs
 
     def trace_dataset(self) -> xr.Dataset:
         """The recorded trace as an :class:`xarray.Dataset` (schema: docs/trace-schema.md).

@@ -1,16 +1,17 @@
 """Charts of a trace: bqplot figures that take a trace Dataset and return a Figure.
 
-Every colour of vkernel's views comes from :data:`PALETTE`, stated once here: ten colours,
+Every colour of vkernel's views comes from :data:`PALETTE`, stated once here: eleven colours,
 each with at least WCAG's 3:1 contrast for graphics on JupyterLab's light background
 (white) and on its dark one (``#212121``, and ``#111`` behind it). Its first four are
 Okabe & Ito's colour-blind-safe blue, bluish green, vermillion and reddish purple; their
 sky blue, orange and yellow fall below 3:1 on white, so the rest are hues darkened or
-greyed until they reach it (a sky blue, violet, ochre, magenta, brown and slate).
+greyed until they reach it (a sky blue, violet, ochre, magenta, brown, slate and teal).
 :data:`MODE_COLOURS` gives each privilege mode one of the first five,
-:data:`CAUSE_COLOURS` each group of trap causes one of the other five: a RingTimeline's
-arrows never wear a lane's colour. Every series also carries a text label, so colour is
-never the only cue; legend text is drawn in the theme's text colour (:data:`LEGEND_TEXT`),
-its swatch in the series' colour.
+:data:`CAUSE_COLOURS` each group of trap causes one of the next five: a RingTimeline's
+arrows never wear a lane's colour; the last, :data:`SWITCH_COLOUR`, marks a host's world
+switches. Every series also carries a text label, so colour is never the only cue; legend
+text is drawn in the theme's text colour (:data:`LEGEND_TEXT`), its swatch in the series'
+colour.
 
 >>> import vkernel
 >>> from vkernel import plots
@@ -37,7 +38,8 @@ from vkernel.trace.schema import MODE, MODE_ORDER
 PALETTE = ("#0072B2", "#009E73", "#D55E00", "#CC79A7",  # Okabe-Ito
            "#3D8FC4",  # sky blue, darkened to reach 3:1 on white
            # violet, ochre, magenta, brown, slate: the causes, unlike any mode's
-           "#785EF0", "#B8860B", "#DC267F", "#9C755F", "#607D8B")
+           "#785EF0", "#B8860B", "#DC267F", "#9C755F", "#607D8B",
+           "#00838F")  # teal, darkened: a host's world switches, unlike any mode or cause
 # one colour per privilege mode, kept by every view (plots, timelines, widgets); a guest's
 # U (VU) is a lighter sibling of U: the two never share a chart (a VM runs VS/VU, or U)
 MODE_COLOURS = {"U": PALETTE[0], "S": PALETTE[1], "M": PALETTE[2], "VS": PALETTE[3],
@@ -50,6 +52,8 @@ CAUSE_COLOURS = {
     "interrupt": PALETTE[8],     # timers and the other interrupts
     "instruction": PALETTE[9],   # illegal/virtual/privileged instructions, breakpoints
 }
+# a host's world switch (RingTimeline's connectors between domains' bands)
+SWITCH_COLOUR = PALETTE[10]
 # legend text in the theme's text colour (bqplot draws it in the series' colour, which for
 # a light one is unreadable); pass as ``legend_text=`` to a bq.Figure of your own
 LEGEND_TEXT = {"fill": "var(--jp-ui-font-color1, #222)", "stroke": "none"}

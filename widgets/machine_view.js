@@ -1,5 +1,6 @@
 // MachineView: the front end of vkernel.widgets.MachineView (anywidget ES module, no build).
 // Python owns the machine; this view draws the synced state and sends commands back.
+// Of a host of several domains it shows one domain's vCPU, chosen in a dropdown.
 
 const BUTTONS = [
   ["step", 1, "Step", "one instruction (s or →)"],
@@ -9,7 +10,8 @@ const BUTTONS = [
 ];
 const KEYS = { s: ["step", 1], ArrowRight: ["step", 1], b: ["back", 1], ArrowLeft: ["back", 1], t: ["trap", 1] };
 const SYNCED = ["step", "instret", "first", "furthest", "pc", "mode", "regs", "changed", "csrs",
-  "disasm", "console", "status", "halted", "vcsrs", "vcsr_title"];
+  "disasm", "console", "status", "halted", "vcsrs", "vcsr_title", "csr_title", "domain", "domain_list",
+  "running"];
 
 // the registers arrive as one binary buffer of 32 little-endian uint64 (a DataView)
 function registers(value) {
@@ -69,7 +71,16 @@ function render({ model, el: root }) {
   const retired = el("span", "vk-retired");
   retired.title = "instructions retired: a trace's step number";
   const mode = el("span", "vk-mode");
-  bar.append(where, retired, mode);
+  // a host: which domain's vCPU to show (hidden with one domain)
+  const domainPick = el("select", "vk-domain");
+  domainPick.title = "the domain whose vCPU this view shows (Step runs the whole host)";
+  domainPick.addEventListener("change", () => {
+    model.set("domain", parseInt(domainPick.value, 10));
+    model.save_changes();
+  });
+  bar.append(where, retired, mode, domainPick);
+  // a host: which domain is running, and whether the one shown is
+  const runningLine = el("div", "vk-running");
   const status = el("div", "vk-status");
 
   // the slider over the steps reached so far; one request in flight, the latest wins
@@ -96,7 +107,7 @@ function render({ model, el: root }) {
   const vcsrs = el("div", "vk-panel vk-vcsrs");
   body.append(code, regs, csrs, vcsrs);
   const console_ = el("pre", "vk-console");
-  root.append(bar, slide, status, body, console_);
+  root.append(bar, slide, runningLine, status, body, console_);
 
   root.addEventListener("keydown", (ev) => {
     if (ev.target === count) return;
@@ -110,7 +121,7 @@ function render({ model, el: root }) {
     "s10", "s11", "t3", "t4", "t5", "t6"];
 
   // with a VM beside them, the machine's CSRs are the real ones
-  const csrTitle = () => (model.get("vcsrs").length ? "CSRs (the real machine's)" : "CSRs");
+  const csrTitle = () => model.get("csr_title") || (model.get("vcsrs").length ? "CSRs (the real machine's)" : "CSRs");
 
   function draw() {
     where.textContent = `step ${model.get("step")}  pc ${model.get("pc")}`;
@@ -122,6 +133,20 @@ function render({ model, el: root }) {
       U: "user mode (applications)", VS: "virtual supervisor mode: a guest kernel (V=1)",
       VU: "virtual user mode: a guest's applications (V=1)" }[m] || m;
     status.textContent = model.get("status");
+    runningLine.textContent = model.get("running");
+    runningLine.hidden = !model.get("running");
+    const domains = model.get("domain_list") || [];
+    domainPick.hidden = domains.length < 2;
+    const key = domains.map(([d, label]) => `${d}:${label}`).join("|");
+    if (domainPick.dataset.key !== key) { // the options only when the domains change
+      domainPick.replaceChildren(...domains.map(([d, label]) => {
+        const o = el("option", "", label);
+        o.value = String(d);
+        return o;
+      }));
+      domainPick.dataset.key = key;
+    }
+    domainPick.value = String(model.get("domain"));
     slider.max = String(model.get("furthest"));
     slider.min = String(model.get("first"));
     if (sent === null && wanted === null) slider.value = String(model.get("step"));

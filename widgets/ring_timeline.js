@@ -3,11 +3,15 @@
 // this draws it in SVG, zooms and pans locally at once, then asks Python for the new window.
 // Zoomed out, Python bundles the transitions and exits close together (a row's count > 1):
 // one arrow, thicker the more it stands for, so a view with marks in it never looks empty.
+// A host's trace of several domains comes in bands, one per domain (its lanes inside), and
+// its world switches are dashed arrows from one band to the next.
 
 const SVG = "http://www.w3.org/2000/svg";
 const LANE_H = 38, AXIS_H = 24, PAD_R = 14, MIN_SPAN = 16;
 // a lane's time bar: a band in its middle, so that arrows crossing it stay visible
 const SEG_TOP = 11;
+// a band (one domain of a host): its title strip above its lanes, and a gap below it
+const BAND_HEAD = 18, BAND_GAP = 8;
 // the lane names' column: wide enough for the longest name (bold 12 px, ~7.2 px a letter)
 const gutterFor = (lanes) => Math.max(118, Math.ceil(32 + 7.2 * Math.max(0, ...lanes.map((l) => l[1].length))));
 
@@ -114,8 +118,8 @@ function render({ model, el: root }) {
     () => zoomBy(0.5, zoomCentre()));
   button("−", "zoom out (−)", () => zoomBy(2, zoomCentre()));
   button("Fit", "show the whole trace (0)", () => setView(model.get("first"), model.get("end")));
-  button("◀ Prev", "previous transition or VM exit (p)", () => model.send({ cmd: "next", direction: -1 }));
-  button("Next ▶", "next transition or VM exit (n)", () => model.send({ cmd: "next", direction: 1 }));
+  button("◀ Prev", "previous transition, VM exit or world switch (p)", () => model.send({ cmd: "next", direction: -1 }));
+  button("Next ▶", "next transition, VM exit or world switch (n)", () => model.send({ cmd: "next", direction: 1 }));
   const namesButton = button("x86 names", "name the lanes as x86 rings, or as RISC-V modes", () => {
     model.set("names", model.get("names") === "x86" ? "riscv" : "x86");
     model.save_changes();
@@ -133,13 +137,30 @@ function render({ model, el: root }) {
     if (!wrap.clientWidth) return;
     width = Math.max(wrap.clientWidth, 400);
     const lanes = model.get("lanes");
+    const bands = model.get("bands") || [];
     GUTTER = gutterFor(lanes);
-    const height = AXIS_H + lanes.length * LANE_H + 6;
+    // where each lane starts: one under the other, and with bands, a title strip above
+    // each band's first lane and a gap between bands (no bands: as a single domain's)
+    const tops = [], bandTop = [], bandBottom = [];
+    let y = AXIS_H;
+    lanes.forEach((lane, i) => {
+      const b = lane[4];
+      if (bands.length && (i === 0 || lanes[i - 1][4] !== b)) {
+        if (i > 0) y += BAND_GAP;
+        bandTop[b] = y;
+        y += BAND_HEAD;
+      }
+      tops.push(y);
+      y += LANE_H;
+      if (bands.length) bandBottom[b] = y;
+    });
+    const plotBottom = y;
+    const height = plotBottom + 6;
     plot.setAttribute("width", width);
     plot.setAttribute("height", height);
     plot.setAttribute("viewBox", `0 0 ${width} ${height}`);
     plot.replaceChildren();
-    const laneTop = (i) => AXIS_H + i * LANE_H;
+    const laneTop = (i) => tops[i];
     const laneMid = (i) => laneTop(i) + LANE_H / 2;
 
     const defs = svg("defs", {}, plot);
@@ -153,6 +174,15 @@ function render({ model, el: root }) {
       svg("path", { d: "M0,0 L10,5 L0,10 z" }, m).style.fill = colour;
     });
 
+    // bands: a title strip (the domain, its name and technique) over its lanes, framed
+    bands.forEach(([domid, label, title], b) => {
+      if (bandTop[b] === undefined) return;
+      const g = svg("g", { class: "vk-band", "data-domain": String(domid) }, plot);
+      svg("title", {}, g).textContent = title;
+      svg("rect", { class: "vk-band-head", x: 0, y: bandTop[b], width, height: BAND_HEAD }, g);
+      const t = svg("text", { class: "vk-band-label", x: 6, y: bandTop[b] + 13 }, g);
+      t.textContent = label;
+    });
     // lanes and their names: a colour chip and the name, so colour is never alone
     lanes.forEach(([mode, label, colour, title], i) => {
       svg("rect", { class: "vk-lane", x: 0, y: laneTop(i), width, height: LANE_H }, plot);
@@ -162,6 +192,12 @@ function render({ model, el: root }) {
       chip.style.fill = colour;
       const t = svg("text", { class: "vk-lane-label", x: 24, y: laneMid(i) + 4, "data-mode": mode }, name);
       t.textContent = label;
+    });
+
+    bands.forEach((_, b) => {
+      if (bandTop[b] === undefined) return;
+      svg("rect", { class: "vk-band-frame", x: 0.5, y: bandTop[b] + 0.5, width: width - 1,
+        height: bandBottom[b] - bandTop[b] - 1 }, plot);
     });
 
     // axis
@@ -211,10 +247,17 @@ function render({ model, el: root }) {
       const ys = ls.filter((l) => l >= 0).map(laneMid);
       return [Math.min(...ys), Math.max(...ys)];
     };
+    // a world switch: from the lane the vCPU left (or, with none, the entered band's top)
+    // to the lane the next one is loaded in
+    const switchFrom = (w) => (w[1] >= 0 ? laneMid(w[1]) : bandTop[lanes[w[2]][4]]);
     const items = rows(model.get("marks"), 7).map((m) => ({ x: xOf(m[0]), mark: m, ys: extent(m[1], m[2]) }))
       .concat(rows(model.get("exits"), 7).map((e) => ({ x: xOf(e[0]), exit: e, ys: extent(e[1], e[2], e[3]) })))
+      .concat(rows(model.get("switches"), 7).map((w) => {
+        const ys = [switchFrom(w), laneMid(w[2])];
+        return { x: xOf(w[0]), sw: w, ys: [Math.min(...ys), Math.max(...ys)] };
+      }))
       .sort((a, b) => a.x - b.x);
-    const most = Math.max(1, ...items.map((it) => (it.mark || it.exit)[5]));
+    const most = Math.max(1, ...items.map((it) => (it.mark || it.exit || it.sw)[5]));
     // a bundle's stroke grows with the log of its count: 2 px for one, 6 px for the most
     const weight = (count) => (count > 1 ? 2 + 4 * Math.log(count) / Math.log(Math.max(most, 2)) : null);
     // labels: measured once drawn, kept only where they overlap no other label and no
@@ -249,7 +292,7 @@ function render({ model, el: root }) {
       setView(first - pad, last + pad);
     };
     items.forEach((item, k) => {
-      if (item.mark) drawMark(item, k); else drawExit(item, k);
+      if (item.mark) drawMark(item, k); else if (item.exit) drawExit(item, k); else drawSwitch(item, k);
     });
 
     function drawMark({ x, mark }, k) {
@@ -327,11 +370,42 @@ function render({ model, el: root }) {
       });
     }
 
+    function drawSwitch({ x, sw, ys }, k) {
+      const [step, from, to, left, entered, count, last] = sw;
+      const li = legendRows.findIndex((r) => r[3] === "switch");
+      const [label, colour] = legendRows[li] || ["world switch", "#888"];
+      const g = svg("g", { class: `vk-switch${count > 1 ? " vk-bundle" : ""}`, "data-step": String(step),
+        "data-from": String(left), "data-to": String(entered), "data-count": String(count) }, body);
+      if (step === cursor && count === 1) g.classList.add("vk-selected");
+      const bandName = (lane) => (lane >= 0 && bands[lanes[lane][4]] ? bands[lanes[lane][4]][1] : "none");
+      const was = from >= 0 ? `saves the vCPU of ${bandName(from)} (in ${lanes[from][1]})`
+        : left ? `saves the vCPU of domain ${fmt(left)}` : "finds the hart empty";
+      svg("title", {}, g).textContent = count > 1
+        ? `${label}es between domains${bundleWords(count, step, last)}`
+        : `step ${fmt(step)}: ${label}: the hypervisor ${was} and loads the one of ` +
+          `${bandName(to)} (in ${lanes[to][1]})`;
+      const y1 = switchFrom(sw), down = laneMid(to) > y1;
+      const y2 = laneMid(to) + (down ? -9 : 9);
+      const line = svg("line", { x1: x, x2: x, y1, y2, class: "vk-arrow",
+        "marker-end": `url(#${id}-arrow-${li})` }, g);
+      line.style.stroke = colour;
+      if (count > 1) line.style.strokeWidth = String(weight(count));
+      const dot = svg("circle", { cx: x, cy: y1, r: 3.5, class: "vk-switch-dot" }, g);
+      dot.style.fill = colour;
+      svg("rect", { x: x - 6, y: ys[0] - 4, width: 12, height: ys[1] - ys[0] + 8, class: "vk-hit" }, g);
+      const words = count > 1 ? `switch ×${fmt(count)}` : `switch ${fmt(left)} → ${fmt(entered)}`;
+      placeLabel(g, k, [(y1 + y2) / 2 + 3, ys[0] + 10, ys[1] - 6], 6, words);
+      g.addEventListener("click", (ev) => {
+        ev.stopPropagation();
+        if (count > 1) zoomTo(step, last); else moveCursor(step);
+      });
+    }
+
     // nothing in view: an arrow at each edge to the nearest transition or exit, which a
     // click brings into view (Python sends where they are)
     if (!items.length) {
       const [before, after] = model.get("nearby");
-      const mid = AXIS_H + (lanes.length * LANE_H) / 2;
+      const mid = (AXIS_H + plotBottom) / 2;
       [[before, GUTTER + 4, "start", "◀ "], [after, width - PAD_R - 4, "end", ""]].forEach(([at, x, anchor, pre]) => {
         if (!(at >= 0)) return;
         const g = svg("g", { class: "vk-edge", "data-step": String(at) }, plot);
@@ -361,13 +435,16 @@ function render({ model, el: root }) {
     namesButton.textContent = model.get("names") === "x86" ? "RISC-V names" : "x86 names";
 
     legend.replaceChildren();
+    // with bands: what they and the switches between them are, in words
+    if (bands.length && model.get("band_note")) legend.appendChild(el("div", "vk-legend-bands", model.get("band_note")));
     for (const [label, colour, count, style] of legendRows) {
       const item = el("span", "vk-legend-item");
       item.dataset.style = style || "arrow";
       // the chip's shape says the kind too: a square for a transition, an arch for a VM
       // exit (up to the hypervisor and back), a dashed arch for a callout
-      const chip = el("span", `vk-chip${style === "exit" || style === "callout" ? ` vk-chip-${style}` : ""}`);
-      if (style === "callout") chip.style.borderColor = colour; else chip.style.background = colour;
+      // a dashed stroke for a world switch, as drawn
+      const chip = el("span", `vk-chip${["exit", "callout", "switch"].includes(style) ? ` vk-chip-${style}` : ""}`);
+      if (style === "callout" || style === "switch") chip.style.borderColor = colour; else chip.style.background = colour;
       item.append(chip, el("span", "", `${label} (${fmt(count)})`));
       legend.appendChild(item);
     }
@@ -381,7 +458,7 @@ function render({ model, el: root }) {
   }, { passive: false });
   let drag = null;
   plot.addEventListener("pointerdown", (ev) => {
-    if (ev.target.closest && ev.target.closest(".vk-mark, .vk-edge")) return;
+    if (ev.target.closest && ev.target.closest(".vk-mark, .vk-edge, .vk-switch")) return;
     drag = { x: ev.clientX, lo, hi };
     plot.setPointerCapture(ev.pointerId);
   });
@@ -410,8 +487,8 @@ function render({ model, el: root }) {
   });
 
   const fromPython = () => { [lo, hi] = model.get("view"); schedule(); };
-  const names = ["segments", "density", "marks", "exits", "nearby", "lanes", "legend", "step", "note", "names",
-    "first", "end"];
+  const names = ["segments", "density", "marks", "exits", "switches", "nearby", "lanes", "bands", "band_note",
+    "legend", "step", "note", "names", "first", "end"];
   for (const n of names) model.on(`change:${n}`, schedule);
   model.on("change:view", fromPython);
   const resize = new ResizeObserver(schedule);

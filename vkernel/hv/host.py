@@ -316,6 +316,7 @@ class Host:
                         cap=cap, seed=self.seed, vmid=vmid,
                         asid_base=block * ASIDS_PER_DOMAIN)
         self._next_domid += 1
+        self.machine.domain_info[domid] = {"name": name, "technique": technique}  # trace
         if technique != "native" and self.machine.program is None:
             self.machine.program = program  # what the trace's attributes name
         outgoing = self.loaded

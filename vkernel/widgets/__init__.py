@@ -6,8 +6,11 @@ its privilege mode and console. Reverse stepping restores the nearest checkpoint
 replays: the machine is deterministic, so the state it reaches is exactly the one it had.
 
 ``RingTimeline(trace)`` draws a trace's privilege levels over time, one lane per level,
-with an arrow for every trap and return. ``link(timeline, view)`` keeps views on one
-step: clicking a transition moves the MachineView there.
+with an arrow for every trap and return; a host's trace of several domains, one band of
+lanes per domain with its world switches between them. Both take a Machine, a VM or a
+Host (``MachineView(host)`` shows the vCPU of the domain its ``domain`` trait picks).
+``link(timeline, view)`` keeps views on one step: clicking a transition moves the
+MachineView there.
 
 Arrays cross to the browser as binary buffers (``traitlets.Bytes``), and only what is
 in view: a timeline of a million steps sends the few thousand segments on screen, or a

@@ -13,7 +13,19 @@ ASSETS = _VKERNEL / "_widgets" if (_VKERNEL / "_widgets").is_dir() \
 
 def _is_vm(source: Any) -> bool:
     """A :class:`vkernel.hv.VM` (duck-typed: the widgets need not import the layer)."""
-    return hasattr(source, "virtual_csrs") and hasattr(source, "machine")
+    return hasattr(source, "virtual_csrs") and hasattr(source, "machine") \
+        and not _is_domain(source)
+
+
+def _is_host(source: Any) -> bool:
+    """A :class:`vkernel.hv.Host`: a machine, its domains and its hooks."""
+    return hasattr(source, "domains") and hasattr(source, "on_exit") \
+        and hasattr(source, "machine")
+
+
+def _is_domain(source: Any) -> bool:
+    """One :class:`~vkernel.hv.host.Domain` of a host."""
+    return hasattr(source, "domid") and hasattr(source, "host")
 
 
 def _check_kwargs(cls: type, kwargs: dict[str, Any], valid: tuple[str, ...]) -> None:
