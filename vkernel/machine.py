@@ -459,6 +459,7 @@ class Machine:
         self._console = bytearray()
         self._recorder: Recorder | None = None  # where drained events go
         self._hv_rows: list[list[int]] = []  # hv rows not drained yet, as record_hv has them
+        self._hv_open = 0  # the first of them complete_hv has not seen
         # the domain whose vCPU runs (a host's, see set_domain): every row is tagged with it
         self.domain = 0
         self.exit_code: int | None = None
@@ -689,6 +690,7 @@ class Machine:
                 rec.add("hv", {v.name: cols[:, i].astype(v.dtype)
                                for i, v in enumerate(SCHEMA["hv"].variables)}, now)
             self._hv_rows.clear()
+            self._hv_open = 0
 
     def _domain_column(self, n: int) -> np.ndarray:
         return np.full(n, self.domain, np.uint16)
@@ -734,9 +736,11 @@ class Machine:
         (the schema's MODE encoding): every hv row not drained yet whose ``to_mode`` is
         still unknown gets this one. A host calls it after handling each exit, so
         all the rows of an exit say where the guest went back to."""
-        for row in self._hv_rows:
-            if row[_HV_TO_MODE] == NO_MODE:
-                row[_HV_TO_MODE] = int(to_mode)
+        rows = self._hv_rows
+        for i in range(self._hv_open, len(rows)):  # only the rows since the last call
+            if rows[i][_HV_TO_MODE] == NO_MODE:
+                rows[i][_HV_TO_MODE] = int(to_mode)
+        self._hv_open = len(rows)
 
     def events(self, family: str) -> dict[str, np.ndarray]:
         """The rows of one family recorded so far, as numpy columns named as in the

@@ -168,6 +168,8 @@ class Domain:
         self.wake_clock: int | None = None  # ... and its clock then
         self.current_exit: Exit | None = None  # the exit being handled
         self.technique: Technique = _technique_class(technique)(self)
+        # the mode its hypervisor runs in: HS (1) with the H extension, else M (3)
+        self.level = 1 if self.technique.hardware else 3
         self.memory: Any = None  # its GuestMemory, set by the technique's boot
 
     def __repr__(self) -> str:
@@ -179,18 +181,22 @@ class Domain:
                pc: int | None = None) -> None:
         """Record one ``hv`` row: ``event`` (a name of the schema's HV_EVENT) with its
         modelled cost, ``units`` times the event's price (a translation: instructions)."""
+        if not self.machine._s[K.S_TRACE] & K.TRACE_HV:
+            return  # not recorded: nothing to work out
         cycles = self.cost.of(event, hardware=self.technique.hardware) * units
-        exit = self.current_exit
-        from_mode = int(exit.from_mode) if exit is not None and exit.from_mode is not None \
-            else NO_MODE
         self.machine.record_hv(EVENT[event], cause, detail,
                                self.vcpu.pc if pc is None else pc, cycles,
-                               from_mode=from_mode, level=self.level)
+                               from_mode=self.exit_mode, level=self.level)
 
     @property
-    def level(self) -> int:
-        """The mode its hypervisor runs in: HS (1) with the H extension, else M (3)."""
-        return 1 if self.technique.hardware else 3
+    def exit_mode(self) -> int:
+        """The mode the guest left for the exit being handled (NO_MODE outside one)."""
+        exit = self.current_exit
+        if exit is None or exit.from_mode is None:
+            return NO_MODE
+        return int(exit.from_mode)
+
+
 
     def console_byte(self, b: int) -> None:
         self.console_bytes.append(b)
@@ -424,40 +430,45 @@ class Host:
 
     def _run_vcpu(self, d: Domain, left: int | None) -> None:
         """Run the current domain until its slice ends, a sleeper's timer is due (it may
-        preempt), or it exits; then act on what happened."""
+        preempt), its exit asks for something other than to continue, or ``left`` steps
+        are spent; then account for it and act on what happened."""
         if self.loaded is not d:
             self._switch_to(d)
-        before, exits = self.now, self.exits
-        n = self.slice_end - before
+        s = self.machine._s
+        instret, traps, time_offset = K.S_INSTRET, K.S_TRAPS, K.S_TIME_OFF
+        before, steps, exits = self.now, self.steps, self.exits
+        end = self.slice_end
         wake = self._next_wake()
         if wake is not None:
-            n = min(n, max(wake - before, 1))
+            end = min(end, max(wake, before + 1))
         if left is not None:
-            n = min(n, left)
-        time_off = int(self.machine._s[K.S_TIME_OFF])
-        exit = d.vcpu.run(max(n, 1))
-        # a lone domain's wfi sleeps inside the hart until its timer (its clock jumps):
-        # that time the CPU idled, and host time moves on with the domain's clock
-        slept = max(int(self.machine._s[K.S_TIME_OFF]) - time_off, 0)
+            end = min(end, before + left)
         action: Action = CONTINUE
-        if exit.reason == "halt":  # a native guest's firmware switched the machine off
-            action = Shutdown(exit.exit_code or 0)
-        elif exit.reason == "wfi-idle":  # nothing inside the machine could wake it
-            action = Block(None)
-        elif exit.reason != "budget":
-            self.exits += 1  # a VM exit is a step of the budget, like a trap
-            d.exits += 1
-            key = (d.domid, before // self.steps_per_ms)  # exits per millisecond
-            self.exit_log[key] = self.exit_log.get(key, 0) + 1
-            d.current_exit = exit
-            action = d.technique.handle(exit)
-            d.current_exit = None
-            if not isinstance(action, Shutdown):  # the guest resumes: in which mode
-                self.machine.complete_hv(int(self.machine.hart.mode))
-            for hook in self.on_exit:
-                hook(d, exit, action)
-        now = self.now
-        ran = now - before
+        slept = 0
+        now = before
+        run = self.machine.run  # the vCPU's run: the hart is this domain's now
+        while True:  # one exit after another, until something else is to happen
+            limit = end if end < self.slice_end else self.slice_end
+            time_off = s[time_offset]
+            exit = run(max(limit - now, 1), progress=False)
+            reason = exit.reason
+            # a lone domain's wfi sleeps inside the hart until its timer (its clock jumps):
+            # that time the CPU idled, and host time moves on with the domain's clock
+            slept = int(s[time_offset] - time_off)
+            if reason == "budget":
+                pass
+            elif reason == "halt":  # a native guest's firmware switched the machine off
+                action = Shutdown(exit.exit_code or 0)
+            elif reason == "wfi-idle":  # nothing inside the machine could wake it
+                action = Block(None)
+            else:
+                action = self._exit(d, exit, int(s[instret] + s[traps]) + self.exits
+                                    + self.idle_steps)
+            now = int(s[instret] + s[traps]) + self.exits + self.idle_steps
+            if action is not CONTINUE or reason == "budget" or slept or now >= limit:
+                break
+        slept = max(slept, 0)
+        ran = self.steps - steps
         d.cpu_steps += ran
         last = self.segments[-1] if self.segments else None
         if last is not None and last[0] == d.domid and last[2] == before:  # still running
@@ -468,6 +479,21 @@ class Host:
         self.idle_steps += slept
         if action is not CONTINUE:
             self._act(d, action)
+
+    def _exit(self, d: Domain, exit: Exit, now: int) -> Action:
+        """One VM exit: the domain's technique handles it and says what happens next."""
+        self.exits += 1  # a VM exit is a step of the budget, like a trap
+        d.exits += 1
+        key = (d.domid, now // self.steps_per_ms)  # exits per millisecond
+        self.exit_log[key] = self.exit_log.get(key, 0) + 1
+        d.current_exit = exit
+        action = d.technique.handle(exit)
+        d.current_exit = None
+        if self.machine._hv_rows and not isinstance(action, Shutdown):
+            self.machine.complete_hv(int(self.machine.hart.mode))  # where the guest resumes
+        for hook in self.on_exit:
+            hook(d, exit, action)
+        return action
 
     def _act(self, d: Domain, action: Action) -> None:
         """What the technique's answer to an exit means for the domain."""

@@ -240,6 +240,8 @@ class GuestMemory:
             n -= chunk
 
     def read(self, gpa: int, n: int) -> bytes:
+        if gpa % PAGE + n <= PAGE:  # within one page (an instruction, a PTE): one frame
+            return self.machine.mem.read(self.machine_address(gpa), n)
         return b"".join(self.machine.mem.read(ma, k) for ma, k in self._pieces(gpa, n))
 
     def write(self, gpa: int, data: bytes) -> None:
@@ -256,6 +258,8 @@ class GuestMemory:
         return self.read(gpa, n)
 
     def read_u64(self, gpa: int) -> int:
+        if gpa % 8 == 0:  # aligned (a PTE): in one frame
+            return self.machine.mem.read_u64(self.machine_address(gpa))
         return int.from_bytes(self.read(gpa, 8), "little")
 
     def write_u64(self, gpa: int, value: int) -> None:

@@ -66,6 +66,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from vkernel.core import kernel as K
 
@@ -172,8 +173,7 @@ def leaf_allows(pte: int, access: int, *, user: bool, sum_: bool = False,
     return ok
 
 
-@dataclass(frozen=True)
-class Level:
+class Level(NamedTuple):  # a tuple: walks are on the hypervisor's hot path
     """One entry a walk read: a row of the trace's ``walk`` family."""
 
     level: int  # 2 for the root, then 1, then 0
@@ -184,8 +184,7 @@ class Level:
     result: int  # what the walk made of it: WALK_NEXT, WALK_LEAF, WALK_INVALID, ...
 
 
-@dataclass(frozen=True)
-class Walk:
+class Walk(NamedTuple):
     """The outcome of a walk: the physical address ``pa`` and the leaf, or ``fault``, the
     exception the MMU would raise, with ``result`` saying why (a WALK_* code)."""
 
