@@ -309,28 +309,45 @@ def test_privilege_notebook_shows_its_kernel_in_both_widgets(lab):
 
 
 def test_consolidation_notebook_draws_its_host_and_its_shares(lab):
-    """Notebook 04 in the browser: every cell runs, the RingTimeline of the host with four
-    guests draws their modes, and every stacked-share plot draws its marks."""
+    """Notebook 04 in the browser: every cell runs; the RingTimeline of the host with four
+    guests draws one band per domain (its own lanes inside) and every world switch of the
+    trace as an arrow from one band to the next; every stacked-share plot and the
+    consolidation plot draw their marks."""
     path = "notebooks/04-consolidation-and-scheduling.ipynb"
     cells = json.loads((ROOT / path).read_text())["cells"]
-    plots = sum(line.startswith("share_plot(") for c in cells if c["cell_type"] == "code"
+    plots = sum(line.startswith(("share_plot(", "plots.consolidation("))
+                for c in cells if c["cell_type"] == "code"
                 for line in "".join(c["source"]).splitlines())
-    assert plots >= 4
+    assert plots >= 5
     with browser_page() as page:
         open_notebook(page, lab, path)
         timeline = page.locator(".vk-timeline")
         timeline.wait_for(state="visible", timeout=60_000)
         timeline.scroll_into_view_if_needed()
         assert timeline.count() == 1
-        timeline.locator(".vk-lane-label").first.wait_for(timeout=30_000)
-        lanes = timeline.locator(".vk-lane-label").all_text_contents()
-        assert {"VS", "VU", "U"} <= set(lanes), lanes  # the hardware guest's, the others'
+        timeline.locator(".vk-switch").first.wait_for(timeout=30_000)
+        assert timeline.locator(".vk-band-label").all_text_contents() == [
+            "domain 1 · ada (hardware)", "domain 2 · bob (paravirt)",
+            "domain 3 · cy (trap-emulate)", "domain 4 · dee (binary-translation)"]
+        assert timeline.locator(".vk-band-frame").count() == 4
+        assert timeline.locator(".vk-lane-label").all_text_contents() == [
+            "HS", "VS", "VU", *["M (hypervisor)", "U (guest)"] * 3]
         assert timeline.locator(".vk-segment").count() > 10
+        # the switches: exactly the notebook's table of the trace's switch rows, each
+        # drawn once, from the band of the domain left to the band of the one entered
+        want = kernel_print(page, "print(*(f'{s},{a},{b}' for s, a, b in "
+                                  "switches.iloc[:, :3].astype(int).values))").split()
+        drawn = page.evaluate(SWITCHES_DRAWN)
+        assert len(drawn) == len(want) == 7
+        assert [f"{int(s)},{a},{b}" for s, a, b, *_ in drawn] == want
+        assert all(count == 1 and starts and ends for _, _, _, count, starts, ends, _ in drawn)
+        assert timeline.locator('.vk-legend-item[data-style="switch"]').text_content() == \
+            "world switch (7)"
         timeline.screenshot(path=str(ARTIFACTS / "04-host-timeline.png"))
         figures = page.locator(".bqplot.figure")
         page.wait_for_function("(n) => document.querySelectorAll('.bqplot.figure').length"
                                " === n", arg=plots, timeout=60_000)
-        for i in range(plots):  # each one drew its shares
+        for i in range(plots):  # each one drew its bars
             figure = figures.nth(i)
             figure.scroll_into_view_if_needed()
             figure.locator("rect.bar, path.line, path.area").first.wait_for(timeout=30_000)

@@ -268,7 +268,7 @@ class Credit(Scheduler):
 
     def state(self, domain: Domain) -> dict[str, float | str]:
         self._known(domain)
-        return {"credit": round(self.credit[domain.domid], 2),
+        return {"credit": round(self.credit[domain.domid], 2) + 0.0,  # + 0.0: never -0.0
                 "priority": PRIORITY_NAME[self.priority[domain.domid]],
                 "active": domain.domid in self.active,
                 "parked": domain.domid in self.parked}
