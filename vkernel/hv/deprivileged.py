@@ -311,11 +311,15 @@ class Deprivileged(Technique):
         v = self.csrs
         pc = self.domain.vcpu.pc
 
+        pages: dict[int, int] = {}  # both halves on one page: one walk
+
         def half(va: int) -> int:
-            t = guest_walk(self.memory, v.satp, va, K.ACC_FETCH, user=self.vmode == Mode.U)
-            if t.gpa is None or t.gpa not in self.memory:
-                raise HypervisorError(f"cannot read the guest's instruction at {va:#x}")
-            return int.from_bytes(self.memory.read(t.gpa, 2), "little")
+            if va >> 12 not in pages:
+                t = guest_walk(self.memory, v.satp, va, K.ACC_FETCH, user=self.vmode == Mode.U)
+                if t.gpa is None or t.gpa not in self.memory:
+                    raise HypervisorError(f"cannot read the guest's instruction at {va:#x}")
+                pages[va >> 12] = t.gpa - va % 4096
+            return int.from_bytes(self.memory.read(pages[va >> 12] + va % 4096, 2), "little")
 
         return read_instruction(half, pc)
 
