@@ -27,7 +27,9 @@ not depend on its neighbours.
 **The run loop** is the one place that dispatches: it asks the scheduler who runs, runs
 that vCPU until its slice ends (the host timer) or it exits, gives the exit to the
 domain's technique, and acts on the action the technique returns
-(:mod:`vkernel.hv.base`). Observers (widgets, notebooks) register an ``on_exit`` hook.
+(:mod:`vkernel.hv.base`). A guest that does what its technique cannot go on with (a
+HypervisorError) crashes alone, as Xen's domain_crash: the other domains go on. Observers
+(widgets, notebooks) register an ``on_exit`` hook.
 
 >>> from vkernel.hv import Host
 >>> host = Host(machine_mb=32)
@@ -152,6 +154,7 @@ class Domain:
         self.on_console: Callable[[int], None] | None = None  # each byte the guest prints
         self.state = "runnable"
         self.result: VMResult | None = None
+        self.error: HypervisorError | None = None  # why it crashed, if it did
         self.exits = 0  # VM exits handled
         self.cpu_steps = 0  # host time it ran (steps, its exits included)
         self.woken_by_event = False
@@ -303,7 +306,15 @@ class Host:
             self._save(outgoing)
             self._fresh_hart()
         self._tag(domid)
-        domain.technique.boot(program)
+        try:
+            domain.technique.boot(program)
+        except Exception:  # (no room for it, say): nothing of it may stay behind
+            self.frames.release(name)
+            self._fresh_hart()
+            if outgoing is not None:
+                self._load(outgoing)
+                self._tag(outgoing.domid)
+            raise
         self.loaded = domain
         self.domains.append(domain)
         if outgoing is not None:  # the hart goes back to whoever was in it
@@ -351,8 +362,9 @@ class Host:
         self.scheduler.sleep(domain, self.now)
         if self.current is domain:
             self.current = None
-        if self.loaded is domain:
-            self.loaded = None
+        if self.loaded is domain:  # its registers and CSRs must not outlive it either:
+            self.loaded = None       # the next domain created would boot on them
+            self._fresh_hart()
         domain.state = "shutdown"
         if domain.result is None:
             domain.result = VMResult("destroyed", None, self.steps)
@@ -377,7 +389,11 @@ class Host:
             d = self.current
             if d is None:  # nobody to run now: the CPU idles until the next timer
                 wake = self._next_wake()
-                if wake is None:
+                if any(x.state == "runnable" for x in self.domains):
+                    # the policy keeps a runnable domain off the CPU (a cap parked it):
+                    # idle for as long as it said, or until a sleeper's timer
+                    wake = self.slice_end if wake is None else min(wake, self.slice_end)
+                elif wake is None:
                     return HostResult("idle", self.steps)
                 self.idle_steps += max(wake - self.now, 1)
                 continue
@@ -404,7 +420,11 @@ class Host:
         elif exit.reason != "budget":
             self.exits += 1  # a VM exit is a step of the budget, like a trap
             d.exits += 1
-            action = d.technique.handle(exit)
+            try:
+                action = d.technique.handle(exit)
+            except HypervisorError as error:  # the guest did what its hypervisor cannot
+                d.error = error               # go on with: it crashes, and the others go
+                action = Shutdown(-1)         # on (Xen's domain_crash)
             for hook in self.on_exit:
                 hook(d, exit, action)
         ran = self.now - before
@@ -416,7 +436,8 @@ class Host:
     def _act(self, d: Domain, action: Action) -> None:
         """What the technique's answer to an exit means for the domain."""
         if isinstance(action, Shutdown):
-            d.result = VMResult("shutdown", action.code, self.steps)
+            d.result = VMResult("shutdown", action.code, self.steps) if d.error is None \
+                else VMResult("crashed", None, self.steps)
             d.state = "shutdown"
             self.scheduler.sleep(d, self.now)
             self.current = None
@@ -643,9 +664,12 @@ def _copy_state(host: Host, machine: Machine) -> dict[str, Any]:
     and devices, the scheduler, the frame allocator. The machine (saved separately) and
     the host object itself are referenced, not copied."""
     memo: dict[int, Any] = {id(machine): machine, id(host): host}
+    # which traps exit to the hypervisor is the loaded vCPU's, kept by the machine outside
+    # its arrays (so outside its snapshot)
+    traps = (set(machine.host_traps), set(machine.host_traps_hs))
     return copy.deepcopy({"host": _without_observers(host),
-                          "domains": [(d, _without_observers(d)) for d in host.domains]},
-                         memo)
+                          "domains": [(d, _without_observers(d)) for d in host.domains],
+                          "host_traps": traps}, memo)
 
 
 def _restore_state(host: Host, saved: dict[str, Any], machine: Machine) -> None:
@@ -667,6 +691,7 @@ def _restore_state(host: Host, saved: dict[str, Any], machine: Machine) -> None:
     host.__dict__.clear()
     host.__dict__.update(host_state)
     host.on_exit = observers
+    machine.host_traps, machine.host_traps_hs = (set(t) for t in saved["host_traps"])
 
 
 def _start_trace(machine: Machine, trace: TraceSpec) -> None:
