@@ -1,13 +1,15 @@
 """The hypervisor layer: VMs, VM exits, SBI, MMIO emulation, the hv trace, isolation.
 
-The guests here are small kernels written for the test; the shipped guest kernel and its
-workloads are checked under every technique in tests/test_techniques.py.
+The guests here are small kernels written for the tests (tests/hvguests.py); the shipped
+guest kernel and its workloads are checked under every technique in
+tests/test_techniques.py.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from hvguests import HANDLER, SBI_OFF, SBI_PUTCHAR, attack_guest, guest, leaves
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,45 +20,6 @@ from vkernel.hv.cost import CostModel
 from vkernel.hv.memory import HYPERVISOR, GuestMemoryError
 
 TECHNIQUES = ["hardware", "trap-emulate", "binary-translation"]
-SBI_PUTCHAR = """
-    li a7, 0x4442434E
-    li a6, 2
-    ecall
-"""
-SBI_OFF = """
-    li a7, 0x53525354
-    li a6, 0
-    li a0, 0
-    ecall
-"""
-HANDLER = """
-# the guest's trap handler: count the trap, remember the cause, skip the instruction
-handler:
-    addi s1, s1, 1
-    csrr s2, scause
-    csrr s3, stval
-    csrr t6, sepc
-    lhu t5, 0(t6)
-    andi t5, t5, 3
-    addi t6, t6, 2
-    li t4, 3
-    bne t5, t4, 1f
-    addi t6, t6, 2
-1:  csrw sepc, t6
-    sret
-"""
-
-
-def guest(body: str) -> object:
-    """A VS-mode test kernel at 0x8020_0000: paging off, a trap handler, ``body``, off."""
-    return assemble(f"""
-    la t0, handler
-    csrw stvec, t0
-    li s1, 0
-{body}
-{SBI_OFF}
-{HANDLER}
-""", base=0x8020_0000, name="test-guest")
 
 
 def test_sbi_console_and_shutdown_with_exits_in_the_trace():
@@ -193,24 +156,6 @@ def _foreign_frames(vm: VM) -> dict[int, bytes]:
             if owner.get(a) not in ("guest", HYPERVISOR)}
 
 
-def _leaves(mem, root: int, root_bits: int = 9) -> list[int]:  # noqa: ANN001
-    """The machine frames an Sv39 (or, with root_bits=11, Sv39x4) table's leaves map."""
-    out = []
-
-    def walk(table: int, level: int) -> None:
-        for i in range(1 << (root_bits if level == 2 else 9)):
-            pte = mem.read_u64(table + 8 * i)
-            if not pte & 1:
-                continue
-            ppn = (pte >> 10) & ((1 << 44) - 1)
-            if pte & 0xA:  # R or X: a leaf
-                out.extend(ppn + k << 12 for k in range(1 << (9 * level)))
-            elif level:
-                walk(ppn << 12, level - 1)
-    walk(root, 2)
-    return out
-
-
 def _unchanged(vm: VM, before: dict[int, bytes]) -> bool:
     """Frames foreign before the run and still foreign (the hypervisor may have taken free
     ones for its own tables meanwhile) hold what they held."""
@@ -224,10 +169,10 @@ def _hypervisor_maps_only_the_guest(vm: VM) -> bool:
     owner = vm.technique.frames.owner
     mem = vm.machine.mem
     if vm.technique_name == "hardware":
-        frames = _leaves(mem, vm.technique.gstage.root, root_bits=11)
+        frames = leaves(mem, vm.technique.gstage.root, root_bits=11)
     else:
         frames = [f for table in vm.technique.shadow.tables.values()
-                  for f in _leaves(mem, table.pages[0])]
+                  for f in leaves(mem, table.pages[0])]
     granted = set()
     if vm.technique_name == "binary-translation":  # the guest kernel's own translations
         granted = set(vm.technique.tc_frames) | {vm.technique.vcpu_frame}  # and vCPU page
@@ -239,39 +184,6 @@ def _victim(vm: VM) -> int:
     frame = vm.technique.frames.alloc("victim")
     vm.machine.mem.write(frame, b"\xa5" * 4096)
     return frame
-
-
-ATTACK = """
-    la s6, targets
-    la s8, targets_end
-    li s7, 0               # attempts
-2:  beq s6, s8, 3f
-    ld s0, 0(s6)
-    ld a0, 0(s0)           # read it ...
-    sd s6, 0(s0)           # ... and overwrite it
-    sb s6, 7(s0)
-    amoswap.d a1, s6, (s0)
-    addi s7, s7, 4
-    addi s6, s6, 8
-    j 2b
-3:
-"""
-
-
-def attack_guest(targets: list[int]) -> object:
-    table = "\n".join(f"    .dword {t:#x}" for t in targets)
-    return assemble(f"""
-    la t0, handler
-    csrw stvec, t0
-    li s1, 0
-{ATTACK}
-{SBI_OFF}
-{HANDLER}
-    .align 3
-targets:
-{table}
-targets_end:
-""", base=0x8020_0000, name="attacker")
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -84,7 +84,9 @@ class VMResult:
     """How a run ended: ``"shutdown"`` (the guest switched itself off; ``code``
     is the reason it gave: SBI system_reset's, or sched_op shutdown's for a para-virtual
     guest; 0 for a clean shutdown), ``"budget"`` (``max_steps`` spent),
-    or ``"idle"`` (the guest waits for an interrupt nothing will send)."""
+    or ``"idle"`` (the guest waits for an interrupt nothing will send); on a host, also
+    ``"crashed"`` (the guest did what its hypervisor cannot go on with: the domain's
+    ``error`` says what) and ``"destroyed"``."""
 
     reason: str
     code: int | None

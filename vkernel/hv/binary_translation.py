@@ -43,7 +43,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from vkernel.core import kernel as K
-from vkernel.hv.base import Action, Shutdown
+from vkernel.hv.base import Action, HypervisorError, Shutdown
 from vkernel.hv.deprivileged import VirtualCSRs
 from vkernel.hv.memory import HYPERVISOR, PAGE, PTE_R, PTE_W, PTE_X, guest_walk
 from vkernel.hv.shadow import ShadowTable
@@ -193,6 +193,12 @@ class BinaryTranslation(TrapAndEmulate):
                 if self.callout(self.callouts[site], site):
                     self.after()
                 return self.take_request()
+            if (site not in self.boundary and not exit.cause >> 63) \
+                    or not any(b <= site for b in self.boundary):
+                # its kernel jumped into the cache where no translation starts (only an
+                # interrupt stops the machine inside a translation)
+                raise HypervisorError(f"the guest ran the translation cache at {site:#x}, "
+                                      f"inside a translation")
             if exit.cause >> 63 and site not in self.boundary:
                 # an interrupt inside the expansion of one guest instruction: let the
                 # expansion finish (with the machine timer now disarmed) first
@@ -210,7 +216,9 @@ class BinaryTranslation(TrapAndEmulate):
                             self.after()
                             return self.take_request()
                         continue
-                    vcpu.run(1)
+                    if vcpu.run(1).reason != "budget":  # no expansion of ours traps
+                        raise HypervisorError(f"the guest ran the translation cache at "
+                                              f"{site:#x}, inside a translation")
                 site = vcpu.pc
                 vcpu.pc = self.boundary[site]
                 self.deliver_interrupts()

@@ -297,6 +297,8 @@ class Deprivileged(Technique):
             if flags & need != need:
                 self.memory.write_u64(t.pte_gpa, self.memory.read_u64(t.pte_gpa) | need)
                 flags |= need
+        if self.shadow.full():  # (see SHADOW_POOL)
+            self.flush_shadow()
         self.shadow.fill(self.current_shadow(), va, t.gpa, self.fill_flags(t.gpa, flags),
                          access == K.ACC_STORE, t.level)
         self.domain.record("shadow_update", exit.cause, t.gpa)

@@ -27,7 +27,9 @@ not depend on its neighbours.
 **The run loop** is the one place that dispatches: it asks the scheduler who runs, runs
 that vCPU until its slice ends (the host timer) or it exits, gives the exit to the
 domain's technique, and acts on the action the technique returns
-(:mod:`vkernel.hv.base`). Observers (widgets, notebooks) register an ``on_exit`` hook.
+(:mod:`vkernel.hv.base`). A guest that does what its technique cannot go on with (a
+HypervisorError) crashes alone, as Xen's domain_crash: the other domains go on. Observers
+(widgets, notebooks) register an ``on_exit`` hook.
 
 >>> from vkernel.hv import Host
 >>> host = Host(machine_mb=32)
@@ -160,6 +162,7 @@ class Domain:
         self.on_console: Callable[[int], None] | None = None  # each byte the guest prints
         self.state = "runnable"
         self.result: VMResult | None = None
+        self.error: HypervisorError | None = None  # why it crashed, if it did
         self.exits = 0  # VM exits handled
         self.cpu_steps = 0  # host time it ran (steps, its exits included)
         self.woken_by_event = False
@@ -332,8 +335,9 @@ class Host:
         self._tag(domid)
         try:
             domain.technique.boot(program)
-        except Exception:  # e.g. not enough free frames: give back what it took
+        except Exception:  # (no room for it, say): nothing of it may stay behind
             self.frames.release(name)
+            self._fresh_hart()
             if outgoing is not None:
                 self._load(outgoing)
                 self._tag(outgoing.domid)
@@ -386,8 +390,9 @@ class Host:
         self.scheduler.sleep(domain, self.now)
         if self.current is domain:
             self.current = None
-        if self.loaded is domain:
-            self.loaded = None
+        if self.loaded is domain:  # its registers and CSRs must not outlive it either:
+            self.loaded = None       # the next domain created would boot on them
+            self._fresh_hart()
         domain.state = "shutdown"
         if domain.result is None:
             domain.result = VMResult("destroyed", None, self.steps)
@@ -446,11 +451,11 @@ class Host:
         action: Action = CONTINUE
         slept = 0
         now = before
-        run = self.machine.run  # the vCPU's run: the hart is this domain's now
+        run = d.vcpu.run
         while True:  # one exit after another, until something else is to happen
             limit = end if end < self.slice_end else self.slice_end
             time_off = s[time_offset]
-            exit = run(max(limit - now, 1), progress=False)
+            exit = run(max(limit - now, 1))
             reason = exit.reason
             # a lone domain's wfi sleeps inside the hart until its timer (its clock jumps):
             # that time the CPU idled, and host time moves on with the domain's clock
@@ -487,7 +492,11 @@ class Host:
         key = (d.domid, now // self.steps_per_ms)  # exits per millisecond
         self.exit_log[key] = self.exit_log.get(key, 0) + 1
         d.current_exit = exit
-        action = d.technique.handle(exit)
+        try:
+            action = d.technique.handle(exit)
+        except HypervisorError as error:  # the guest did what its hypervisor cannot go
+            d.error = error               # on with: it crashes alone, and the others go
+            action = Shutdown(-1)         # on (Xen's domain_crash)
         d.current_exit = None
         if self.machine._hv_rows and not isinstance(action, Shutdown):
             self.machine.complete_hv(int(self.machine.hart.mode))  # where the guest resumes
@@ -498,7 +507,8 @@ class Host:
     def _act(self, d: Domain, action: Action) -> None:
         """What the technique's answer to an exit means for the domain."""
         if isinstance(action, Shutdown):
-            d.result = VMResult("shutdown", action.code, self.steps)
+            d.result = VMResult("shutdown", action.code, self.steps) if d.error is None \
+                else VMResult("crashed", None, self.steps)
             d.state = "shutdown"
             self.scheduler.sleep(d, self.now)
             self.current = None
@@ -729,9 +739,12 @@ def _copy_state(host: Host, machine: Machine) -> dict[str, Any]:
     and devices, the scheduler, the frame allocator. The machine (saved separately) and
     the host object itself are referenced, not copied."""
     memo: dict[int, Any] = {id(machine): machine, id(host): host}
+    # which traps exit to the hypervisor is the loaded vCPU's, kept by the machine outside
+    # its arrays (so outside its snapshot)
+    traps = (set(machine.host_traps), set(machine.host_traps_hs))
     return copy.deepcopy({"host": _without_observers(host),
-                          "domains": [(d, _without_observers(d)) for d in host.domains]},
-                         memo)
+                          "domains": [(d, _without_observers(d)) for d in host.domains],
+                          "host_traps": traps}, memo)
 
 
 def _restore_state(host: Host, saved: dict[str, Any], machine: Machine) -> None:
@@ -753,6 +766,7 @@ def _restore_state(host: Host, saved: dict[str, Any], machine: Machine) -> None:
     host.__dict__.clear()
     host.__dict__.update(host_state)
     host.on_exit = observers
+    machine.host_traps, machine.host_traps_hs = (set(t) for t in saved["host_traps"])
 
 
 def _start_trace(machine: Machine, trace: TraceSpec) -> None:

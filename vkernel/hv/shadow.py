@@ -38,6 +38,10 @@ from vkernel.hv.pagetable import (
 )
 
 ASIDS_PER_DOMAIN = 1024  # the block of ASIDs a host gives each domain (16-bit ASIDs)
+# the most frames a guest's shadow tables may hold (2 MiB): a shadow is a cache, and one
+# that is full starts afresh, so that no guest can take the machine's memory (with page
+# tables of ever more address spaces, say) from the others (Xen: a per-domain pool)
+SHADOW_POOL = 512
 
 
 class ShadowTable:
@@ -100,12 +104,17 @@ class ShadowMMU:
         each gets its own ASID, so switching between them needs no TLB flush)."""
         key = (guest_satp, int(user), sum_ and not user, mxr)
         if key not in self.tables:
-            if len(self.tables) == ASIDS_PER_DOMAIN - 1:  # out of ASIDs: start afresh
+            if len(self.tables) == ASIDS_PER_DOMAIN - 1 or self.full():
+                # out of ASIDs, or of frames: start afresh
                 self.flush()
                 self.frames.machine.hart.flush_tlb()
             self.tables[key] = ShadowTable(self.frames, self.free,
                                            self.asid_base + len(self.tables) + 1)
         return self.tables[key]
+
+    def full(self) -> bool:
+        """Whether the shadows hold their pool's worth of frames."""
+        return sum(len(t.pages) for t in self.tables.values()) >= SHADOW_POOL
 
     def flush(self) -> None:
         """The guest changed its translations: forget every shadow (frames are reused)."""

@@ -146,6 +146,8 @@ class VM:
         if self.domain.result is not None:
             return self.domain.result
         ran = self.host.run(max_steps)
+        if self.domain.error is not None:  # the host crashed it: alone, it is all there is
+            raise self.domain.error
         if self.domain.result is not None:
             return self.domain.result
         return VMResult(ran.reason, None, self.steps)
