@@ -138,7 +138,7 @@ def warm(report: Callable[[Warmed], None] | None = None) -> list[Warmed]:
         m.hart.csr["mscratch"] = 0x1234
         if m.hart.csr["mscratch"] != 0x1234:
             raise VkernelError("vkernel warm: mscratch did not keep the value written")
-        m.hart.sleep_until_timer()  # (no timer is armed: nothing happens; a hypervisor's wfi)
+        m.hart.sleep_until_timer()  # (no timer is armed: nothing happens; Hart API)
         m.hart.flush_tlb(0x1000)  # (a hypervisor's sfence.vma of one page)
         return ""
 
