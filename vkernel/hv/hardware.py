@@ -122,10 +122,9 @@ class HardwareAssisted(Technique):
         pending and enabled, or else the vCPU blocks until its timer (vstimecmp)."""
         hart, csr = self.machine.hart, self.machine.hart.csr
         hart.pc += 4
-        clock = hart.instret + int(self.machine._s[K.S_TIME_OFF])
         div = self.machine.time_divider
         cmp = (csr["vstimecmp"] - csr["htimedelta"]) & MASK64
-        timer_due = cmp < (1 << 62) // div and clock // div >= cmp
+        timer_due = cmp < (1 << 62) // div and hart.mtime >= cmp
         pending = csr["hvip"] | (K.MIP_VSTIP if timer_due else 0)
         if pending & csr["mie"] & GUEST_INTERRUPTS:
             return CONTINUE

@@ -63,7 +63,7 @@ from vkernel.hv.base import (
     Yield,
 )
 from vkernel.hv.cost import EVENT, CostModel
-from vkernel.hv.memory import HYPERVISOR, FrameAllocator
+from vkernel.hv.memory import FrameAllocator
 from vkernel.hv.scheduler import Credit, Scheduler
 from vkernel.hv.shadow import ASIDS_PER_DOMAIN
 from vkernel.isa.program import Program
@@ -80,7 +80,6 @@ STEPS_PER_MS = 10_000  # 10 steps per mtime tick, a 1 MHz timebase: a 10 MIPS CP
 # machine._s is the machine's: counters, time base, trace buffers)
 VCPU_STATE = (K.S_PC, K.S_MODE, K.S_V, K.S_MTIMECMP, K.S_MSIP)
 MAX_HELD = 60_000  # ms: a policy that holds runnable domains back longer is broken
-STATES = ("running", "runnable", "blocked", "paused", "shutdown")
 
 
 @dataclass
@@ -265,7 +264,7 @@ class Host:
         self.segments: list[tuple[int, int, int, int]] = []
         self.exit_log: dict[tuple[int, int], int] = {}  # (domid, ms) -> VM exits
         self._next_domid = 1
-        self.machine.on_console = lambda ch: self._native_console(ch)
+        self.machine.on_console = self._native_console
         if trace is not None:
             _start_trace(self.machine, trace)
 
@@ -365,8 +364,8 @@ class Host:
             raise HypervisorError(f"{domain.name} has shut down")
         if domain.state in ("runnable", "running"):
             self.scheduler.sleep(domain, self.now)
-            if self.current is domain:
-                self._deschedule(domain)
+            if self.current is domain:  # off the CPU now: the scheduler picks again
+                self.current = None
         domain.state = "paused"
 
     def unpause(self, domain: Domain) -> None:
@@ -533,10 +532,6 @@ class Host:
         self.current = chosen
         self.slice_end = self.now + max(int(budget), 1)
 
-    def _deschedule(self, d: Domain) -> None:
-        self.current = None
-        self.slice_end = self.now
-
     def _block(self, d: Domain, timer: int | None) -> None:
         """``d`` waits for an event: its timer (on its own clock) or a notify()."""
         d.state = "blocked"
@@ -642,9 +637,7 @@ class Host:
 
     def _tag(self, domid: int) -> None:
         """From now on, what the machine records is ``domid``'s."""
-        set_domain = getattr(self.machine, "set_domain", None)
-        if set_domain is not None:
-            set_domain(domid)
+        self.machine.set_domain(domid)
 
     def _native_console(self, ch: str) -> None:
         for d in self.domains:
@@ -680,8 +673,8 @@ class Host:
                 lo = end
         for (domid, ms), k in self.exit_log.items():
             exits[index[domid], min(ms // interval_ms, n - 1)] += k
-        names = [self.domain(i).name if any(d.domid == i for d in self.domains) else f"dom{i}"
-                 for i in ids]
+        live = {d.domid: d for d in self.domains}  # (the others were destroyed)
+        names = [live[i].name if i in live else f"dom{i}" for i in ids]
         start = np.arange(n) * width
         length = np.minimum(start + width, max(self.now, 1)) - start
         cpu = steps / np.maximum(length, 1)
@@ -694,16 +687,13 @@ class Host:
              "idle": (("interval",), 1 - cpu.sum(axis=0), {"units": "1"}),
              "memory_frames": (("domain",), [accounts.get(nm, 0) for nm in names],
                                {"units": "4 KiB frame"}),
-             "weight": (("domain",), [self._attr(i, "weight") for i in ids]),
-             "cap": (("domain",), [self._attr(i, "cap") for i in ids])},
+             "weight": (("domain",), [live[i].weight if i in live else 0 for i in ids]),
+             "cap": (("domain",), [live[i].cap if i in live else 0 for i in ids])},
             coords={"domain": ids, "name": ("domain", names),
                     "interval": np.arange(n), "start_ms": ("interval", start / self.steps_per_ms)},
             attrs={"interval_ms": interval_ms, "steps_per_ms": self.steps_per_ms,
                    "scheduler": self.scheduler.name, "switches": self.switches,
                    "free_frames": self.frames.free_frames})
-
-    def _attr(self, domid: int, name: str) -> int:
-        return next((getattr(d, name) for d in self.domains if d.domid == domid), 0)
 
     # --- save and restore ---------------------------------------------------------------
     def save(self) -> HostSnapshot:
@@ -811,5 +801,5 @@ def _guest_program(guest: Any, technique: str, n: int | None) -> Program:
     raise HypervisorError(f"a guest is a Program or a workload name, not {guest!r}")
 
 
-__all__ = ["HYPERVISOR", "Domain", "Host", "HostResult", "HostSnapshot", "VCPU",
+__all__ = ["Domain", "Host", "HostResult", "HostSnapshot", "VCPU",
            "VCPUContext"]
