@@ -371,7 +371,7 @@ def test_a_v2_file_of_a_vm_reads_as_domain_1(short_vm_trace, tmp_path, suffix, l
     assert old.attrs["trace_schema"] == 2 and "step_domain" not in old
     old.close()
     got = open_trace(path, lazy=lazy)
-    assert got.attrs["trace_schema"] == SCHEMA_VERSION == 3
+    assert got.attrs["trace_schema"] == SCHEMA_VERSION == 4
     assert json.loads(got.attrs["recording"])["schema_upgraded_from"] == 2
     validate(got)
     want = expected_upgrade(ds, 1)
@@ -382,7 +382,7 @@ def test_a_v2_file_of_a_vm_reads_as_domain_1(short_vm_trace, tmp_path, suffix, l
     cols = ["from_mode", "host_mode", "to_mode"]
     assert got.vk.vm_exits()[cols].equals(ds.vk.vm_exits()[cols])
     assert got.vk.cost().equals(ds.vk.cost())
-    # saved again, it is a version 3 file
+    # saved again, it is a current file
     again = open_trace(got.vk.save(tmp_path / f"again{suffix}"))
     assert again.identical(want)
 
@@ -400,7 +400,7 @@ def test_a_v2_file_of_a_bare_machine_reads_as_domain_0(kernel, tmp_path):
 def test_upgrade_leaves_a_v3_trace_alone_and_validate_wants_v3(short_vm_trace):
     ds = short_vm_trace
     assert upgrade(ds) is ds
-    with pytest.raises(TraceError, match="'trace_schema' is 2: this vkernel checks version 3"):
+    with pytest.raises(TraceError, match="'trace_schema' is 2: this vkernel checks version 4"):
         validate(ds.assign_attrs(trace_schema=2))
     v2 = as_v2(ds)
     assert upgrade(v2).identical(expected_upgrade(ds, 1))

@@ -59,6 +59,19 @@ class CostModel:
     # space (satp or hgatp, with the TLB flush or VMID change that goes with it): a few
     # hundred loads and stores and the misses that follow, rounded to 1,000 cycles
     world_switch: int = 1000
+    # -- memory virtualization (each on top of the exit that brought it, if any)
+    # a store to a write-protected guest page table, decoded and emulated, and the shadow
+    # entries it affects fixed: priced as a hidden fault's handling (assumption)
+    wp_fault: int = 1681  # hidden_fault - trap_exit
+    shadow_drop: int = 50  # assumption: clear one shadow entry and its reverse-map record
+    # assumption: the hypervisor walks a guest table in software: three levels, each entry
+    # read through the p2m (a lookup and a load, ~100 cycles)
+    hv_walk: int = 300
+    mmu_update: int = 200  # assumption: validate one entry (Xen's mod_l1_entry)
+    balloon: int = 500  # assumption: one page out of (or into) a domain: p2m, tables, scrub
+    share: int = 2000  # assumption: compare a 4 KiB page with its twin and remap it
+    unshare: int = 3000  # assumption: a copy-on-write break: copy 4 KiB and remap
+    swap: int = 50_000  # assumption: one page written to (or read from) a host file
 
     def of(self, event: str, *, hardware: bool = False) -> int:
         """The cycles charged for one ``event`` (a name from the trace's HV_EVENT). A VM

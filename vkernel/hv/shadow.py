@@ -14,7 +14,9 @@ page for ``sfence.vma va`` (or all of them if it came from a guest superpage), e
 for a plain ``sfence.vma``. RISC-V requires the guest to say so, because a TLB may hold the
 old translation until then, and a shadow is just a big, slow TLB.
 
-The guest kernel runs in U-mode here, so every shadow entry has U=1. A guest kernel (virtual
+Under the software techniques the guest kernel runs in U-mode, so every shadow entry has
+U=1. (Hardware assistance without a G-stage, ``vs_stage=True``, keeps the guest's U bit: its
+kernel runs in VS-mode, and the hardware checks U, SUM and MXR itself.) A guest kernel (virtual
 S-mode) and its programs (virtual U-mode) may see different pages, so each virtual mode has
 its own shadow table; the guest's SUM and MXR bits decide what its kernel may touch, so the
 kernel's shadow is keyed by them too.
@@ -47,8 +49,10 @@ SHADOW_POOL = 512
 class ShadowTable:
     """One shadow Sv39 table in hypervisor frames: map() installs a 4 KiB translation."""
 
-    def __init__(self, frames: Frames, free: list[int], asid: int) -> None:
+    def __init__(self, frames: Frames, free: list[int], asid: int, *,
+                 vs_stage: bool = False) -> None:
         self.frames = frames
+        self.vs_stage = vs_stage  # walked by the VS-stage: entries keep the guest's U bit
         self.free = free  # frames given back by dropped shadows, reused first
         self.pages = [self._frame()]  # every frame of this table; [0] is the root
         self.asid = asid
@@ -74,9 +78,11 @@ class ShadowTable:
         return frame
 
     def map(self, va: int, machine: int, flags: int) -> None:
-        """Map ``va``'s 4 KiB page to ``machine``'s with ``flags`` (R, W, X); V, U (the
-        guest runs in U-mode), A and D are added."""
-        map_page(self.pages[0], va, machine, flags | PTE_V | PTE_U | PTE_A | PTE_D,
+        """Map ``va``'s 4 KiB page to ``machine``'s with ``flags`` (R, W, X, and U for a
+        VS-stage shadow); V, A and D are added, and U for a deprivileged guest (its kernel
+        runs in U-mode)."""
+        user = 0 if self.vs_stage else PTE_U
+        map_page(self.pages[0], va, machine, flags | PTE_V | user | PTE_A | PTE_D,
                  read_pte=self.mem.read_u64, write_pte=self.mem.write_u64,
                  new_table=self._new_table)
 
@@ -89,8 +95,13 @@ class ShadowTable:
 class ShadowMMU:
     """All the shadow tables of one guest, and the rules for filling them."""
 
-    def __init__(self, frames: Frames, memory: GuestMemory, *, asid_base: int = 0) -> None:
+    def __init__(self, frames: Frames, memory: GuestMemory, *, asid_base: int = 0,
+                 vs_stage: bool = False) -> None:
         self.frames = frames
+        # a shadow the VS-stage walks (hardware assistance without a G-stage): the guest's
+        # kernel really runs in (VS) S-mode, so its entries keep the guest's U bit, and the
+        # hardware applies SUM and MXR from vsstatus itself: one shadow per address space
+        self.vs_stage = vs_stage
         self.memory = memory
         self.asid_base = asid_base  # its ASIDs: asid_base + 1 .. asid_base + 1023
         self.tables: dict[tuple[int, int, bool, bool], ShadowTable] = {}
@@ -102,6 +113,8 @@ class ShadowMMU:
     def table(self, guest_satp: int, user: bool, sum_: bool, mxr: bool) -> ShadowTable:
         """The shadow for this guest address space and virtual mode (made on first use;
         each gets its own ASID, so switching between them needs no TLB flush)."""
+        if self.vs_stage:
+            user = sum_ = mxr = False
         key = (guest_satp, int(user), sum_ and not user, mxr)
         if key not in self.tables:
             if len(self.tables) == ASIDS_PER_DOMAIN - 1 or self.full():
@@ -109,7 +122,8 @@ class ShadowMMU:
                 self.flush()
                 self.frames.machine.hart.flush_tlb()
             self.tables[key] = ShadowTable(self.frames, self.free,
-                                           self.asid_base + len(self.tables) + 1)
+                                           self.asid_base + len(self.tables) + 1,
+                                           vs_stage=self.vs_stage)
         return self.tables[key]
 
     def full(self) -> bool:
@@ -141,7 +155,7 @@ class ShadowMMU:
         a page the guest has not marked dirty is mapped read-only, so that its first
         store faults here and the hypervisor can set D in the guest's entry, as the
         guest's hardware would have."""
-        flags = guest_flags & (PTE_R | PTE_X)
+        flags = guest_flags & (PTE_R | PTE_X | (PTE_U if self.vs_stage else 0))
         if guest_flags & PTE_W and (guest_flags & PTE_D or store):
             flags |= PTE_W
         table.map(va & ~(PAGE - 1), self.memory.machine_address(gpa & ~(PAGE - 1)), flags)

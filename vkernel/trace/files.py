@@ -165,12 +165,13 @@ NEW_IN_3 = (*(f"{f}_domain" for f in FAMILIES), "hv_from_mode", "hv_to_mode", "h
 
 
 def upgrade(ds: xr.Dataset) -> xr.Dataset:
-    """A trace of schema version 2 as version 3: every row gets the domain (1 for a
-    virtual machine's trace, whose ``technique`` attribute names a hypervisor technique:
-    a schema 2 file holds one guest, the first domain; 0 without one), hv rows get
-    :data:`~vkernel.trace.schema.NO_MODE` for their modes (so ``ds.vk`` infers them, as
-    it did for version 2), and the ``recording`` attribute says ``schema_upgraded_from``.
-    A current trace is returned as it is.
+    """A trace of an older schema version as the current one. From version 2: every row
+    gets the domain (1 for a virtual machine's trace, whose ``technique`` attribute names
+    a hypervisor technique: a schema 2 file holds one guest, the first domain; 0 without
+    one), and hv rows get :data:`~vkernel.trace.schema.NO_MODE` for their modes (so
+    ``ds.vk`` infers them, as it did for version 2). From version 3 (and 2): the flags of
+    hv_event and walk_result gain the new values (no row changes). The ``recording``
+    attribute says ``schema_upgraded_from``. A current trace is returned as it is.
 
     The added columns are constant views (no memory per row): copy one before writing
     into it."""
@@ -188,9 +189,9 @@ def upgrade(ds: xr.Dataset) -> xr.Dataset:
         added[name] = xr.Variable((family,), np.broadcast_to(fill, (ds.sizes[family],)),
                                   attrs=v.attrs())
     ds = ds.assign(added)
-    # version 3 added an event ("switch") to hv_event's flags and said what a switch's
-    # cause and detail are
-    for name in ("hv_event", "hv_cause", "hv_detail"):
+    # versions 3 and 4 added events to hv_event's flags (and said what their cause and
+    # detail are), version 4 a result to walk_result's
+    for name in ("hv_event", "hv_cause", "hv_detail", "walk_result"):
         if name in ds.data_vars:
             ds[name].attrs.update(VARIABLES[name].attrs())
     recording = json_attr(ds, "recording")

@@ -34,7 +34,10 @@ if TYPE_CHECKING:
 # 2: the hv family gained its variables
 # 3: every family has <family>_domain; hv rows have from/to modes and the hypervisor's
 #    level; hv_event 9 "switch"
-SCHEMA_VERSION = 3
+# 4: memory virtualization: hv_event 10..17 (write-protect faults, shadow drops, the
+#    hypervisor's own walks, mmu_update, balloon, page sharing, swapping) and walk_result
+#    7 "cached" (an entry the page-walk cache supplied: no memory reference)
+SCHEMA_VERSION = 4
 ISA = "rv64imach_zicsr_zifencei_sstc_svadu"
 NO_ADDRESS = 2**64 - 1  # a uint64 column's "does not apply" (e.g. write_paddr of a register)
 NO_MODE = 255  # a mode column's "not known / does not apply" (hv rows only)
@@ -65,12 +68,15 @@ CAUSE = {code: _flag_word(name) for code, name in EXCEPTION_NAME.items()} | {
     INTERRUPT_BIT | code: _flag_word(name) for code, name in INTERRUPT_NAME.items()}
 WRITE_KIND = {0: "x_register", 1: "memory", 2: "csr", 3: "pte_ad_update"}
 WALK_RESULT = {0: "next_level", 1: "leaf", 2: "invalid", 3: "denied",
-               4: "misaligned_superpage", 5: "ad_fault", 6: "access_fault"}
+               4: "misaligned_superpage", 5: "ad_fault", 6: "access_fault",
+               7: "cached"}
 WALK_STAGE = {0: "single_or_vs_stage", 1: "g_stage"}
 ACCESS = {0: "fetch", 1: "load", 2: "store"}
 # what a hypervisor did (vkernel.hv): each row is one of these, with its modelled cost
 HV_EVENT = {0: "vm_exit", 1: "emulation", 2: "callout", 3: "translation", 4: "hypercall",
-            5: "injection", 6: "shadow_update", 7: "mmio", 8: "sbi_call", 9: "switch"}
+            5: "injection", 6: "shadow_update", 7: "mmio", 8: "sbi_call", 9: "switch",
+            10: "wp_fault", 11: "shadow_drop", 12: "hv_walk", 13: "mmu_update",
+            14: "balloon", 15: "share", 16: "unshare", 17: "swap"}
 # an hv row's modes may be unknown: a row of no exit, or of a schema 2 file
 HV_MODE = {**MODE, NO_MODE: "none"}
 DEVICE = {num: name for name, num in DEVICE_ID.items()}
