@@ -22,6 +22,8 @@ costs); and :mod:`~vkernel.hv.consolidation` (how many guests fit on one host).
 
 from vkernel.hv.base import (
     CONTINUE,
+    PAGINGS,
+    SHADOWS,
     TECHNIQUES,
     Block,
     Continue,
@@ -36,6 +38,7 @@ from vkernel.hv.host import VCPU, Domain, Host, HostResult
 from vkernel.hv.scheduler import Credit, RoundRobin, Scheduler
 from vkernel.hv.vm import VM
 
-__all__ = ["CONTINUE", "TECHNIQUES", "VCPU", "VM", "Block", "Continue", "CostModel",
-           "Credit", "Domain", "Host", "HostResult", "HypervisorError", "RoundRobin",
-           "Scheduler", "Shutdown", "Technique", "VMResult", "Yield"]
+__all__ = ["CONTINUE", "PAGINGS", "SHADOWS", "TECHNIQUES", "VCPU", "VM", "Block",
+           "Continue", "CostModel", "Credit", "Domain", "Host", "HostResult",
+           "HypervisorError", "RoundRobin", "Scheduler", "Shutdown", "Technique",
+           "VMResult", "Yield"]

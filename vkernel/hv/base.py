@@ -40,6 +40,43 @@ if TYPE_CHECKING:
     from vkernel.machine import Exit
 
 TECHNIQUES = ("native", "trap-emulate", "binary-translation", "paravirt", "hardware")
+# How a hardware-assisted guest's memory is translated: by the G-stage (nested paging, the
+# default), or, as on first-generation VT-x, by shadow tables the VS-stage walks.
+PAGINGS = ("nested", "shadow")
+# How shadow tables are kept: filled on hidden faults and forgotten on every sfence.vma
+# ("simple"), or with the guest's page tables write-protected so that each change to them
+# traps and updates exactly the shadow entries it affects ("write-protect").
+SHADOWS = ("simple", "write-protect")
+
+
+def memory_options(technique: str, paging: str | None,
+                   shadow: str | None) -> tuple[str | None, str | None]:
+    """Check ``paging`` and ``shadow`` for ``technique`` and fill in the defaults: the
+    (paging, shadow) a domain runs with (None where a choice does not apply).
+
+    >>> memory_options("hardware", None, None)
+    ('nested', None)
+    >>> memory_options("trap-emulate", None, "simple")
+    (None, 'simple')
+    """
+    if paging is not None and technique != "hardware":
+        raise HypervisorError(f"paging= chooses how hardware assistance translates memory; "
+                              f"{technique} has no choice")
+    if technique == "hardware":
+        paging = paging or "nested"
+        if paging not in PAGINGS:
+            raise HypervisorError(f"unknown paging {paging!r}; choose from "
+                                  f"{', '.join(PAGINGS)}")
+    shadowed = technique in ("trap-emulate", "binary-translation") or paging == "shadow"
+    if shadow is not None and not shadowed:
+        raise HypervisorError(f"shadow= chooses how shadow page tables are kept; {technique}"
+                              f"{' with nested paging' if paging else ''} has none")
+    if shadowed:
+        shadow = shadow or "simple"
+        if shadow not in SHADOWS:
+            raise HypervisorError(f"unknown shadow {shadow!r}; choose from "
+                                  f"{', '.join(SHADOWS)}")
+    return paging, shadow
 MASK64 = (1 << 64) - 1
 
 

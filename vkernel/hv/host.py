@@ -61,6 +61,7 @@ from vkernel.hv.base import (
     Technique,
     VMResult,
     Yield,
+    memory_options,
 )
 from vkernel.hv.cost import EVENT, CostModel
 from vkernel.hv.memory import FrameAllocator
@@ -141,7 +142,8 @@ class Domain:
 
     def __init__(self, host: Host, domid: int, name: str, technique: str, *,
                  memory_mb: int, weight: int, cap: int, seed: int, vmid: int,
-                 asid_base: int) -> None:
+                 asid_base: int, paging: str | None = None,
+                 shadow: str | None = None) -> None:
         self.host = host
         self.machine = host.machine
         self.domid = domid
@@ -157,6 +159,8 @@ class Domain:
         self.frames = host.frames.account(name)
         self.asid_base = asid_base  # its block of ASIDs (software techniques)
         self.vmid = vmid  # its VMID (hardware assistance)
+        self.paging = paging  # hardware assistance: "nested" or "shadow" (base.PAGINGS)
+        self.shadow = shadow  # how its shadow tables are kept, if it has any (base.SHADOWS)
         self.console_bytes = bytearray()
         self.on_console: Callable[[int], None] | None = None  # each byte the guest prints
         self.state = "runnable"
@@ -288,7 +292,8 @@ class Host:
     # --- domains ------------------------------------------------------------------------
     def create(self, guest: Program | str = "hello", technique: str = "hardware", *,
                memory_mb: int = 8, weight: int = 256, cap: int = 0,
-               name: str | None = None, n: int | None = None) -> Domain:
+               name: str | None = None, n: int | None = None, paging: str | None = None,
+               shadow: str | None = None) -> Domain:
         """Build a domain and boot its guest (ready to run; it runs in :meth:`run`).
 
         ``guest`` is the guest kernel: an assembled :class:`~vkernel.isa.program.Program`
@@ -296,10 +301,13 @@ class Host:
         (:data:`vkernel.guests.WORKLOADS`, whose ``n`` is the operation count);
         ``technique`` one of :data:`~vkernel.hv.base.TECHNIQUES`; ``memory_mb`` its RAM;
         ``weight`` its share of the CPU against the others' (Xen's default 256) and
-        ``cap`` the most CPU it may have, in percent (0: no limit)."""
+        ``cap`` the most CPU it may have, in percent (0: no limit); ``paging`` how hardware
+        assistance translates its memory (:data:`~vkernel.hv.base.PAGINGS`) and ``shadow``
+        how shadow tables are kept (:data:`~vkernel.hv.base.SHADOWS`), where they apply."""
         if technique not in TECHNIQUES:
             raise HypervisorError(f"unknown technique {technique!r}; choose from "
                                   f"{', '.join(TECHNIQUES)}")
+        paging, shadow = memory_options(technique, paging, shadow)
         if any(d.technique_name == "native" for d in self.domains):
             raise HypervisorError("a native guest owns the whole machine: it cannot share it")
         if technique == "native" and self.domains:
@@ -322,7 +330,7 @@ class Host:
                                                for d in self.domains})
         domain = Domain(self, domid, name, technique, memory_mb=memory_mb, weight=weight,
                         cap=cap, seed=self.seed, vmid=vmid,
-                        asid_base=block * ASIDS_PER_DOMAIN)
+                        asid_base=block * ASIDS_PER_DOMAIN, paging=paging, shadow=shadow)
         self._next_domid += 1
         self.machine.domain_info[domid] = {"name": name, "technique": technique}  # trace
         if technique != "native" and self.machine.program is None:

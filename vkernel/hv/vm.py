@@ -60,13 +60,15 @@ class VM:
     frames that back the guest; ``cost`` the cycle costs; ``sensitive_unprivileged``
     Popek and Goldberg's switch (see :class:`~vkernel.machine.Machine`); ``trace`` what to
     record, as for a Machine (the ``hv`` family holds what the hypervisor did);
-    ``n`` the operation count of a benchmark workload.
+    ``n`` the operation count of a benchmark workload; ``paging`` and ``shadow`` how
+    its memory is virtualized (see :meth:`Host.create`).
     """
 
     def __init__(self, guest: Program | str = "hello", technique: str = "hardware", *,
                  ram_mb: int = 8, machine_mb: int = 32, seed: int = 0,
                  cost: CostModel | None = None, sensitive_unprivileged: bool = False,
-                 trace: TraceSpec = None, n: int | None = None) -> None:
+                 trace: TraceSpec = None, n: int | None = None, paging: str | None = None,
+                 shadow: str | None = None) -> None:
         if technique not in TECHNIQUES:
             raise HypervisorError(f"unknown technique {technique!r}; choose from "
                                   f"{', '.join(TECHNIQUES)}")
@@ -75,7 +77,8 @@ class VM:
         self.host = Host(machine_mb=machine_mb, seed=seed, cost=cost, trace=trace,
                          sensitive_unprivileged=sensitive_unprivileged)
         self.domain: Domain = self.host.create(guest, technique, memory_mb=ram_mb,
-                                               name="guest", n=n)
+                                               name="guest", n=n, paging=paging,
+                                               shadow=shadow)
         self.machine.technique = technique
 
     # --- the one domain, and its host -------------------------------------------------
