@@ -58,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--guest", metavar="WORKLOAD",
                      help="run the shipped guest kernel with this workload instead: "
                           "hello, null-syscall, page-fault, exception, call-return, "
-                          "irq-mask, device, pte-update, faults")
+                          "irq-mask, device, pte-update, map-unmap, as-switch, fork-copy, "
+                          "faults")
     run.add_argument("--technique", default="native",
                      help="with --guest: native, trap-emulate, binary-translation, "
                           "paravirt or hardware (default native)")
