@@ -12,7 +12,6 @@ import pandas as pd
 import traitlets
 
 from vkernel.plots import MODE_COLOURS
-from vkernel.trace.accessor import _translation_ends
 from vkernel.trace.schema import ACCESS, WALK_RESULT
 from vkernel.widgets._common import ASSETS, _check_kwargs
 from vkernel.widgets.ring_timeline import _domain_info
@@ -43,6 +42,23 @@ SPACES = {
 # who owns the table walked, in the colour of the mode it runs in
 STAGE_COLOURS = {"native": MODE_COLOURS["S"], "vs": MODE_COLOURS["VS"],
                  "g": MODE_COLOURS["S"], "shadow": MODE_COLOURS["M"]}
+
+
+def _ends(c: dict[str, np.ndarray]) -> np.ndarray:
+    """Which walk rows end a translation: ``vkernel.trace.accessor._translation_ends``
+    on arrays, with an entry the page-walk cache supplied taken as a pointer on (the
+    walk goes on after it). One stage: the first row that is not a pointer; two: a
+    G-stage row not followed by a VS-stage row of the same access, or a VS-stage fault."""
+    result = np.where(c["result"] == _CACHED, 0, c["result"])
+    stage, n = c["stage"], c["result"].size
+    same = np.zeros(n, bool)
+    same[:-1] = (c["step"][1:] == c["step"][:-1]) & (c["access"][1:] == c["access"][:-1])
+    next_stage = np.full(n, -1)
+    next_stage[:-1] = stage[1:]
+    last = result != 0
+    vs_end = (stage == 0) & last & ~((result == _LEAF) & same & (next_stage == 1))
+    g_end = (stage == 1) & last & ~(same & (next_stage == 0))
+    return vs_end | g_end
 
 
 def _leaf_address(vaddr: int, pte: int, level: int) -> int:
@@ -128,43 +144,47 @@ class AddressTranslation(anywidget.AnyWidget):
             self.select(0)
 
     # --- the trace ------------------------------------------------------------------------
-    def _dataset(self) -> Any:
-        ds = self.source
-        if hasattr(ds, "machine") and not hasattr(ds, "dims"):  # a VM, a Host, a Domain
-            ds = ds.machine
-        if hasattr(ds, "trace_dataset"):
-            if not ds.tracing:
-                raise ValueError("AddressTranslation needs a recording machine: "
-                                 "machine.trace('walk') before running it")
-            ds = ds.trace_dataset()
-        if "walk_result" not in ds:
-            raise ValueError("AddressTranslation needs the trace's walk family: record "
-                             "it with trace=('walk', ...)")
-        return ds
+    def _columns(self) -> dict[str, np.ndarray]:
+        """The walk rows, one int64 array per column (named as in the schema without the
+        ``walk_`` prefix); from a machine, its recording as it is now (``events``: no
+        Dataset built, so following a stepping MachineView stays cheap)."""
+        src = self.source
+        if hasattr(src, "machine") and not hasattr(src, "dims"):  # a VM, a Host, a Domain
+            src = src.machine
+        if hasattr(src, "trace_dataset"):
+            cols = src.events("walk")
+            if "walk" not in src.tracing and not cols["step"].size:
+                raise ValueError("AddressTranslation needs a machine recording the walk "
+                                 "family: trace=('walk', ...)")
+            if not hasattr(self, "_attrs"):  # the technique: once
+                self._attrs = dict(src.trace_dataset().attrs)
+            self._domains = {d: i.get("technique", "") for d, i in src.domain_info.items()}
+        else:
+            if "walk_result" not in src:
+                raise ValueError("AddressTranslation needs the trace's walk family: "
+                                 "record it with trace=('walk', ...)")
+            self._attrs = dict(src.attrs)
+            self._domains = {d: i.get("technique", "") for d, i in _domain_info(src).items()}
+            cols = {v[5:]: src[v].values for v in src.data_vars if v.startswith("walk_")}
+        cols = {k: np.asarray(v).astype(np.int64) for k, v in cols.items()}
+        cols.setdefault("domain", np.zeros(cols["step"].size, np.int64))
+        if self.domain is not None:
+            keep = cols["domain"] == self.domain
+            cols = {k: v[keep] for k, v in cols.items()}
+        return cols
 
     def refresh(self) -> None:
-        """Read the trace again (from the machine, if the source is one), keeping the
-        translation shown if it is still there."""
-        ds = self._dataset()
-        if self.domain is not None and "walk_domain" in ds:
-            keep = ds["walk_domain"].values == self.domain
-            ds = ds.isel(walk=np.flatnonzero(keep))
-        cols = {c: ds[f"walk_{c}"].values.astype(np.int64) for c in
-                ("step", "vaddr", "level", "pte_addr", "pte", "result", "stage", "access")}
-        cols["domain"] = ds["walk_domain"].values.astype(np.int64) \
-            if "walk_domain" in ds else np.zeros(cols["step"].size, np.int64)
-        self._cols = cols
-        # a cached entry points on, like a next-level one: the walk goes on after it
-        result = np.where(cols["result"] == _CACHED, 0, cols["result"])
-        ends = np.flatnonzero(_translation_ends(ds.assign(walk_result=("walk", result))))
+        """Read the trace again (from the machine, if the source is one)."""
+        self._cols = cols = self._columns()
+        ends = np.flatnonzero(_ends(cols))
         n = cols["step"].size
         if n and (not ends.size or ends[-1] != n - 1):
             ends = np.append(ends, n - 1)  # rows of a walk cut off: one translation more
         self._starts = np.r_[0, ends[:-1] + 1].astype(np.int64) if ends.size \
             else np.zeros(0, np.int64)
         self._ends = ends.astype(np.int64)
-        self._technique = ds.attrs.get("technique", "native")
-        self._techniques = {d: i.get("technique", "") for d, i in _domain_info(ds).items()}
+        self._technique = self._attrs.get("technique", "native")
+        self._techniques = self._domains
         self._summarize()
         self.count = int(self._ends.size)
         self.note = "" if self.count else "no page walks recorded (paging off, or " \
