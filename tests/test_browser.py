@@ -963,6 +963,13 @@ host.create("hello", technique="trap-emulate", name="b", memory_mb=4)
 mm = MemoryMap(host, columns=64)
 mm
 """
+SHADOW = """
+te = VM("hello", technique="trap-emulate", trace="walk")
+te.run(max_steps=50_000)
+shadow = AddressTranslation(te)
+shadow.select(int(shadow.translations.index[shadow.translations.references == 3][0]))
+shadow
+"""
 # the colours the map's canvas draws, as "r,g,b"
 CANVAS_COLOURS = """() => {
     const c = document.querySelector('.vk-memmap canvas');
@@ -984,16 +991,14 @@ def test_address_translation_and_memory_map_in_the_browser(lab):
     address spaces named with Python's addresses; Next and a click in the list change the
     translation drawn. A host of two domains' memory map: both domains' colours drawn, the
     legend's counts the host's, and hovering a frame names its owner and guest page."""
-    write_notebook(lab.root / "notebooks" / "memory.ipynb", [MEMORY, MEMORY_MAP])
+    write_notebook(lab.root / "notebooks" / "memory.ipynb", [MEMORY, MEMORY_MAP, SHADOW])
     with browser_page() as page:
         open_notebook(page, lab, "notebooks/memory.ipynb")
-        widget = page.locator(".vk-translation")
+        widget = page.locator(".vk-translation").first
         widget.locator(".vk-ref").first.wait_for(timeout=60_000)
         cells = widget.locator(".vk-ref")
         assert cells.count() == 15
-        numbers = [int(n) for n in page.evaluate(
-            "() => [...document.querySelectorAll('.vk-translation .vk-ref')]"
-            ".map((e) => e.dataset.n)")]
+        numbers = [int(n) for n in cells.evaluate_all("(cells) => cells.map((e) => e.dataset.n)")]
         assert sorted(numbers) == list(range(1, 16))
         # row by row: the G-stage levels down, the VS-stage last
         assert numbers == [1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15, 4, 8, 12]
@@ -1013,15 +1018,39 @@ def test_address_translation_and_memory_map_in_the_browser(lab):
         widget.get_by_role("button", name="Next ▶").click()
         assert wait_for_python(page, "print(at.index)", str(cold + 1)) == str(cold + 1)
         refs = int(kernel_print(page, "print(at.info['references'])"))
-        page.wait_for_function("(n) => document.querySelectorAll('.vk-translation .vk-ref')"
-                               ".length === n", arg=refs, timeout=10_000)
+        page.wait_for_function("(n) => document.querySelector('.vk-translation')"
+                               ".querySelectorAll('.vk-ref').length === n", arg=refs,
+                               timeout=10_000)
         assert widget.locator(".vk-translation-item.vk-selected").get_attribute(
             "data-index") == str(cold + 1)
         # a click in the list: back to the cold walk
         widget.locator(f'.vk-translation-item[data-index="{cold}"]').click()
-        page.wait_for_function("() => document.querySelectorAll('.vk-translation .vk-ref')"
-                               ".length === 15", timeout=10_000)
+        page.wait_for_function("() => document.querySelector('.vk-translation')"
+                               ".querySelectorAll('.vk-ref').length === 15", timeout=10_000)
         assert kernel_print(page, "print(at.index)").strip() == str(cold)
+        # the Find box: a virtual address's page, the latest translation of it
+        va = int(kernel_print(page, "print(int(at.translations.vaddr[cold - 3]))"))
+        widget.locator(".vk-find").fill(hex(va))
+        widget.get_by_role("button", name="Find").click()
+        page.wait_for_function("(c) => !document.querySelector('.vk-translation .vk-where')"
+                               ".textContent.startsWith(`translation ${c + 1} of`)",
+                               arg=cold, timeout=10_000)
+        # (the page is a 2 MiB one here: the latest walk anywhere in it)
+        found = kernel_print(page, f"print(at.index, AddressTranslation(vm, vaddr={va}).index)")
+        assert found.split()[0] == found.split()[1] != str(cold), found
+        assert widget.locator(".vk-where").text_content().startswith(
+            f"translation {int(found.split()[0]) + 1:,} of")
+
+        # under shadow paging: one stage, 3 references, guest virtual straight to machine
+        single = page.locator(".vk-translation").nth(1)
+        single.scroll_into_view_if_needed()
+        assert [int(n) for n in single.locator(".vk-ref").evaluate_all(
+            "(cells) => cells.map((e) => e.dataset.n)")] == [1, 2, 3]
+        assert single.locator(".vk-ref").evaluate_all(
+            "(cells) => cells.map((e) => e.dataset.level)") == ["2", "1", "0"]
+        assert single.locator(".vk-space-name").all_text_contents() == ["guest virtual",
+                                                                        "machine"]
+        single.screenshot(path=str(ARTIFACTS / "address-translation-shadow.png"))
 
         # the memory map: both domains' colours, the legend's counts the host's
         memmap = page.locator(".vk-memmap")
@@ -1047,3 +1076,20 @@ def test_address_translation_and_memory_map_in_the_browser(lab):
         assert "a: RAM" in hover.text_content()
         assert "backing guest physical 0x80005000" in hover.text_content()
         memmap.screenshot(path=str(ARTIFACTS / "memory-map.png"))
+
+        # JupyterLab Dark: the text keeps 4.5:1, free frames take the dark theme's grey
+        page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme',"
+                      " {theme: 'JupyterLab Dark'})")
+        page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'",
+                               timeout=30_000)
+        page.wait_for_timeout(500)  # the theme's CSS variables settle, the canvas redraws
+        for text, back in ((".vk-translation .vk-ref-addr", ".vk-translation .vk-ref"),
+                           (".vk-translation .vk-flag.vk-on", ".vk-translation .vk-ref"),
+                           (".vk-translation .vk-space-name", ".vk-translation"),
+                           (".vk-memmap .vk-legend-item", ".vk-memmap")):
+            assert contrast(page, text, back) >= 4.5, text
+        grey = page.evaluate("() => getComputedStyle(document.querySelector('.vk-memmap'))"
+                             ".getPropertyValue('--jp-layout-color3').trim()")
+        assert rgb(grey) in set(page.evaluate(CANVAS_COLOURS)), grey
+        widget.screenshot(path=str(ARTIFACTS / "address-translation-dark.png"))
+        memmap.screenshot(path=str(ARTIFACTS / "memory-map-dark.png"))

@@ -89,7 +89,7 @@ function render({ model, el: root }) {
     c.style.borderColor = colours[g ? "g" : "vs"];
     const badge = el("span", "vk-ref-number", cached ? "–" : String(number));
     badge.style.background = colours[g ? "g" : "vs"];
-    const what = el("span", "vk-ref-level", `${g ? "G" : stageName} L${level}`);
+    const what = el("span", "vk-ref-level", stageName ? `${g ? "G" : stageName} L${level}` : `level ${level}`);
     c.append(badge, what);
     const [ppn, set] = entryWords(pte);
     c.append(el("div", "vk-ref-addr", `@ ${hex(pteAddr)}`));
@@ -102,7 +102,7 @@ function render({ model, el: root }) {
     value.append(el("span", "", `PPN ${hex(ppn)} `));
     for (const f of FLAGS) value.append(el("span", set.includes(f) ? "vk-flag vk-on" : "vk-flag", f));
     c.append(value, el("div", "vk-ref-result", name.replaceAll("_", " ")));
-    c.title = `reference ${number}: ${g ? "G-stage" : stageName} level ${level} entry, translating ` +
+    c.title = `reference ${number}: ${g ? "G-stage" : stageName || "the"} level ${level} entry, translating ` +
       `${hex(vaddr)}; read at machine address ${hex(pteAddr)}, value ${hex(pte)}: ${name.replaceAll("_", " ")}`;
     return c;
   }
@@ -127,7 +127,7 @@ function render({ model, el: root }) {
       (info.step !== undefined ? ` · step ${fmt(info.step)}` : "") : "no translations";
     const refs = rows(model.get("refs"), REF_COLS);
     const two = info.stages === 2;
-    stageName = two ? "VS" : "L";
+    stageName = two ? "VS" : "";
 
     // the address spaces: guest virtual → guest physical → machine
     head.replaceChildren();
@@ -185,11 +185,10 @@ function render({ model, el: root }) {
     }
     if (!two) grid.append(el("div", "vk-walk-head", spaces.length ? spaces[spaces.length - 1][0] : ""));
     const rowNames = two ? ["G-stage level 2 (hgatp root)", "G-stage level 1", "G-stage level 0",
-      "VS-stage (vsatp)"] : [`${spaces.length && spaces[0][0] === "virtual" ? "page table (satp)" : "page table walked (satp)"}`];
+      "VS-stage (vsatp)"] : [spaces.length && spaces[0][0] === "virtual" ? "page table (satp)"
+      : "the table the hardware walks (satp: a shadow, or paravirt's validated table)"];
     for (let r = 0; r < nRows; r++) {
-      const label = el("div", "vk-walk-rowname", rowNames[r]);
-      label.style.color = "inherit";
-      grid.append(label);
+      grid.append(el("div", "vk-walk-rowname", rowNames[r]));
       for (let c = 0; c < columns; c++) {
         const ref = refs.find((q) => q[1] === BigInt(c) && (two ? (r < 3 ? q[2] === 1n && q[3] === BigInt(2 - r) : q[2] === 0n) : q[2] === 0n));
         if (ref) grid.append(cell(ref, colours, results));

@@ -99,8 +99,12 @@ function render({ model, el: root }) {
   let frame = null;
   const schedule = () => { if (frame === null) frame = requestAnimationFrame(() => { frame = null; draw(); }); };
   for (const n of SYNCED) model.on(`change:${n}`, schedule);
+  // the canvas reads the theme's colours when it draws: draw again when the theme changes
+  const theme = new MutationObserver(schedule);
+  theme.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name"] });
   draw();
   return () => {
+    theme.disconnect();
     if (frame !== null) cancelAnimationFrame(frame);
     for (const n of SYNCED) model.off(`change:${n}`, schedule);
   };
