@@ -984,3 +984,30 @@ def test_memory_map_counts_each_owner_as_the_host_charges_them():
     assert mm.counts["free"] == 4096 - len(host.frames.owner)
     with pytest.raises(TypeError, match="valid ones are columns"):
         MemoryMap(host, rows=3)
+
+
+def test_memory_map_replays_frame_moves_through_the_handlers_registered():
+    """The replay hook: hv rows of the events that move frames (balloon, share, unshare,
+    swap) go, in order, to the handler registered for their event; rows of an event with
+    no handler are counted in the note. (Here a handler of the test's own: what a balloon
+    row's columns mean is the ballooning technique's to say.)"""
+    import xarray as xr
+
+    from vkernel.hv import Host
+    from vkernel.trace.schema import HV_EVENT
+    code = {name: c for c, name in HV_EVENT.items()}
+    host = Host(machine_mb=16)
+    host.create("hello", technique="hardware", name="a", memory_mb=4)
+    mm = MemoryMap(host)
+    frame = int(host.domains[0].memory.p2m[7])
+    ds = xr.Dataset({"hv_step": ("hv", np.array([5, 9, 12], np.int64)),
+                     "hv_event": ("hv", np.array([code["balloon"], code["swap"],
+                                                  code["vm_exit"]], np.uint8)),
+                     "hv_detail": ("hv", np.array([frame, frame, 0], np.uint64))})
+    mm.replayers["balloon"] = lambda m, row: m.set_frame(row["detail"], "free")
+    assert mm.replay(ds) == 1
+    assert mm.counts["a: RAM"] == 1023 and mm.note == "1 swap rows not replayed (no handler)"
+    i = (frame - mm.base) // 4096
+    assert np.frombuffer(mm.frames, np.uint8)[i] == 0  # free, as sent
+    assert np.frombuffer(mm.gpages, "<u4")[i] == 0
+    assert mm.replay(ds, upto=4) == 0  # nothing up to step 4

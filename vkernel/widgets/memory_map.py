@@ -31,8 +31,10 @@ class MemoryMap(anywidget.AnyWidget):
     :meth:`refresh`. ``columns`` is how many frames a row of the grid holds.
 
     Replaying a trace (the hook): the hv rows ``balloon``, ``share``, ``unshare`` and
-    ``swap`` (schema events 14-17) change who owns which frame. :meth:`replay` starts
-    from the map as last read and applies, in step order, each such row through the
+    ``swap`` (schema events 14-17) change who owns which frame. :meth:`replay` applies,
+    on top of the map as it is (:meth:`refresh` first to start again from the host's
+    frames: a host's state when the trace began, for a trace replayed from its start),
+    in step order, each such row through the
     handler registered for its event in :attr:`replayers` (``{event name: fn(map, row)}``,
     ``row`` a dict of the hv row's columns without the ``hv_`` prefix); a handler changes
     the map with :meth:`set_frame` and rows of an event with no handler are counted in
