@@ -42,11 +42,12 @@ class MemoryMap(anywidget.AnyWidget):
 
     >>> from vkernel.hv import Host
     >>> host = Host(machine_mb=16)
-    >>> _ = host.create("hello", technique="hardware", name="a", memory_mb=2)
-    >>> _ = host.create("hello", technique="paravirt", name="b", memory_mb=2)
+    >>> _ = host.create("hello", technique="hardware", name="a", memory_mb=4)
+    >>> _ = host.create("hello", technique="paravirt", name="b", memory_mb=4)
     >>> mm = MemoryMap(host)
-    >>> {row[0]: row[2] for row in mm.legend}["a: RAM"]
-    512
+    >>> mm.counts["a: RAM"], mm.counts["a: RAM"] + mm.counts["a: hypervisor structures"] \
+    ...     == host.frames.usage()["a"]
+    (1024, True)
     """
 
     _esm = ASSETS / "memory_map.js"
