@@ -86,8 +86,10 @@ class AddressTranslation(anywidget.AnyWidget):
     step). Pick a translation with :meth:`select` (its index in
     :attr:`translations`), :meth:`show` (a step) or :meth:`find` (a virtual address; at
     a step where that page was not walked, the access hit the TLB: a translation of no
-    references). ``domain`` keeps one domain's walks of a host's trace; ``window`` is
-    how many translations either side the front end lists.
+    references); or from the start with the keyword arguments ``index``, ``step`` or
+    ``vaddr`` (with ``step``: as :meth:`find`). ``domain`` keeps one domain's walks of a
+    host's trace; ``window`` is how many translations either side the front end lists.
+    :attr:`translations` and :attr:`references` are the same data as DataFrames.
 
     >>> from vkernel.hv import VM
     >>> vm = VM("hello", technique="hardware", trace="walk")
