@@ -929,12 +929,14 @@ def test_entries_from_the_page_walk_cache_are_skipped_not_numbered(nested_vm):
     step = int(table["step"][table["references"] == 15].iloc[1])
     rows = np.flatnonzero(ds.walk_step.values == step)[:15]
     result = ds.walk_result.values.copy()
-    result[rows[[0, 1, 4, 5]]] = 7  # the upper G-stage levels, as a cache would keep
+    # the upper G-stage levels, as a page-walk cache keeps them; and a cached leaf (the
+    # final address's G-stage leaf), which still ends the walk
+    result[rows[[0, 1, 4, 5, 14]]] = 7
     at = AddressTranslation(ds.assign(walk_result=("walk", result)), step=step)
     refs = refs_sent(at)
-    assert refs[:, 0].tolist() == [0, 0, 1, 2, 0, 0, 3, 4, 5, 6, 7, 8, 9, 10, 11]
-    assert at.info["references"] == 11 and at.info["cached"] == 4
-    assert at.count == len(table)  # cached entries do not end a walk
+    assert refs[:, 0].tolist() == [0, 0, 1, 2, 0, 0, 3, 4, 5, 6, 7, 8, 9, 10, 0]
+    assert at.info["references"] == 10 and at.info["cached"] == 5
+    assert at.count == len(table)  # a cached pointer does not end a walk, a leaf does
 
 
 def test_address_translation_follows_a_linked_machine_view():

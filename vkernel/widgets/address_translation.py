@@ -46,10 +46,12 @@ STAGE_COLOURS = {"native": MODE_COLOURS["S"], "vs": MODE_COLOURS["VS"],
 
 def _ends(c: dict[str, np.ndarray]) -> np.ndarray:
     """Which walk rows end a translation: ``vkernel.trace.accessor._translation_ends``
-    on arrays, with an entry the page-walk cache supplied taken as a pointer on (the
-    walk goes on after it). One stage: the first row that is not a pointer; two: a
-    G-stage row not followed by a VS-stage row of the same access, or a VS-stage fault."""
-    result = np.where(c["result"] == _CACHED, 0, c["result"])
+    on arrays, with an entry the page-walk cache supplied read as what its value says
+    (a pointer on, or a leaf: R or X set). One stage: the first row that is not a
+    pointer; two: a G-stage row not followed by a VS-stage row of the same access, or a
+    VS-stage fault."""
+    leaf = (c["pte"] & 0b1010) != 0  # R or X
+    result = np.where(c["result"] == _CACHED, np.where(leaf, _LEAF, 0), c["result"])
     stage, n = c["stage"], c["result"].size
     same = np.zeros(n, bool)
     same[:-1] = (c["step"][1:] == c["step"][:-1]) & (c["access"][1:] == c["access"][:-1])
