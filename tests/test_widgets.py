@@ -937,6 +937,8 @@ def test_entries_from_the_page_walk_cache_are_skipped_not_numbered(nested_vm):
     assert refs[:, 0].tolist() == [0, 0, 1, 2, 0, 0, 3, 4, 5, 6, 7, 8, 9, 10, 0]
     assert at.info["references"] == 10 and at.info["cached"] == 5
     assert at.count == len(table)  # a cached pointer does not end a walk, a leaf does
+    assert at.info["ok"]  # and the address it gave is the one the uncached walk found
+    assert at.info["addresses"] == AddressTranslation(ds, step=step).info["addresses"]
 
 
 def test_address_translation_follows_a_linked_machine_view():

@@ -44,14 +44,20 @@ STAGE_COLOURS = {"native": MODE_COLOURS["S"], "vs": MODE_COLOURS["VS"],
                  "g": MODE_COLOURS["S"], "shadow": MODE_COLOURS["M"]}
 
 
+def _as_walked(c: dict[str, np.ndarray]) -> np.ndarray:
+    """Each row's result, an entry the page-walk cache supplied read as what its value
+    says: a leaf (R or X set) or a pointer on."""
+    leaf = (c["pte"] & 0b1010) != 0  # R or X
+    return np.where(c["result"] == _CACHED, np.where(leaf, _LEAF, 0), c["result"])
+
+
 def _ends(c: dict[str, np.ndarray]) -> np.ndarray:
     """Which walk rows end a translation: ``vkernel.trace.accessor._translation_ends``
     on arrays, with an entry the page-walk cache supplied read as what its value says
     (a pointer on, or a leaf: R or X set). One stage: the first row that is not a
     pointer; two: a G-stage row not followed by a VS-stage row of the same access, or a
     VS-stage fault."""
-    leaf = (c["pte"] & 0b1010) != 0  # R or X
-    result = np.where(c["result"] == _CACHED, np.where(leaf, _LEAF, 0), c["result"])
+    result = c["walked"]
     stage, n = c["stage"], c["result"].size
     same = np.zeros(n, bool)
     same[:-1] = (c["step"][1:] == c["step"][:-1]) & (c["access"][1:] == c["access"][:-1])
@@ -181,6 +187,7 @@ class AddressTranslation(anywidget.AnyWidget):
     def refresh(self) -> None:
         """Read the trace again (from the machine, if the source is one)."""
         self._cols = cols = self._columns()
+        cols["walked"] = _as_walked(cols)
         ends = np.flatnonzero(_ends(cols))
         n = cols["step"].size
         if n and (not ends.size or ends[-1] != n - 1):
@@ -215,7 +222,7 @@ class AddressTranslation(anywidget.AnyWidget):
         self._table = pd.DataFrame({
             "step": c["step"][s], "vaddr": c["vaddr"][first], "access": c["access"][s],
             "domain": c["domain"][s], "references": refs, "cached": (e - s + 1) - refs,
-            "result": c["result"][e], "stages": np.where(two, 2, 1)})
+            "result": c["walked"][e], "stages": np.where(two, 2, 1)})
 
     @property
     def translations(self) -> pd.DataFrame:
@@ -335,7 +342,7 @@ class AddressTranslation(anywidget.AnyWidget):
                hit: bool) -> dict[str, Any]:
         """The addresses through each space and the outcome, for the header."""
         c = self._cols
-        stage, result, level = c["stage"], c["result"], c["level"]
+        stage, result, level = c["stage"], c["walked"], c["level"]
         vs = [r for r in range(a, b + 1) if stage[r] == 0]
         va = int(self._table["vaddr"].iat[i])
         if hit:
