@@ -970,6 +970,14 @@ shadow = AddressTranslation(te)
 shadow.select(int(shadow.translations.index[shadow.translations.references == 3][0]))
 shadow
 """
+LIVE = """
+from vkernel.widgets import MachineView, link
+live = VM("hello", technique="hardware", trace="walk")
+view = MachineView(live)
+follow = AddressTranslation(live)
+link(view, follow)
+display(view, follow)
+"""
 # the colours the map's canvas draws, as "r,g,b"
 CANVAS_COLOURS = """() => {
     const c = document.querySelector('.vk-memmap canvas');
@@ -991,7 +999,8 @@ def test_address_translation_and_memory_map_in_the_browser(lab):
     address spaces named with Python's addresses; Next and a click in the list change the
     translation drawn. A host of two domains' memory map: both domains' colours drawn, the
     legend's counts the host's, and hovering a frame names its owner and guest page."""
-    write_notebook(lab.root / "notebooks" / "memory.ipynb", [MEMORY, MEMORY_MAP, SHADOW])
+    write_notebook(lab.root / "notebooks" / "memory.ipynb", [MEMORY, MEMORY_MAP, SHADOW,
+                                                                    LIVE])
     with browser_page() as page:
         open_notebook(page, lab, "notebooks/memory.ipynb")
         widget = page.locator(".vk-translation").first
@@ -1051,6 +1060,21 @@ def test_address_translation_and_memory_map_in_the_browser(lab):
         assert single.locator(".vk-space-name").all_text_contents() == ["guest virtual",
                                                                         "machine"]
         single.screenshot(path=str(ARTIFACTS / "address-translation-shadow.png"))
+
+        # live, linked with a MachineView: each step shows the latest translation
+        following = page.locator(".vk-translation").nth(2)
+        machine = page.locator(".vk-machine")
+        machine.scroll_into_view_if_needed()
+        machine.get_by_role("button", name="Step ×N").click()  # 10 steps
+        got = wait_for_python(page, "print(view.instret == follow.step, follow.count > 0)",
+                              "True True")
+        assert got == "True True"
+        instret = int(kernel_print(page, "print(view.instret)"))
+        page.wait_for_function("([s]) => document.querySelectorAll('.vk-translation')[2]"
+                               ".querySelector('.vk-where').textContent.includes(`step ${s}`)",
+                               arg=[instret], timeout=10_000)
+        refs = int(kernel_print(page, "print(follow.info['references'])"))
+        assert following.locator(".vk-ref").count() == refs > 0
 
         # the memory map: both domains' colours, the legend's counts the host's
         memmap = page.locator(".vk-memmap")

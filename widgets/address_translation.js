@@ -124,7 +124,9 @@ function render({ model, el: root }) {
     prev.disabled = index <= 0;
     next.disabled = index >= count - 1;
     where.textContent = count ? `translation ${fmt(index + 1)} of ${fmt(count)}` +
-      (info.step !== undefined ? ` · step ${fmt(info.step)}` : "") : "no translations";
+      (info.step !== undefined ? ` · step ${fmt(info.step)}` : "") +
+      // following a linked view: the latest translation at or before its step
+      (info.followed > info.step ? ` (the latest at step ${fmt(info.followed)})` : "") : "no translations";
     const refs = rows(model.get("refs"), REF_COLS);
     const two = info.stages === 2;
     stageName = two ? "VS" : "";

@@ -374,6 +374,7 @@ class AddressTranslation(anywidget.AnyWidget):
                    f"{int(level[b])}"
         filled = int(self._table["step"].iat[i])
         return {"index": i, "step": self._hit if hit else filled, "walked_at": filled,
+                "followed": self.step,
                 "access": ACCESS.get(int(c["access"][a]), "?"),
                 "domain": int(c["domain"][a]), "stages": 2 if two else 1,
                 "addresses": addresses, "outcome": text, "ok": ok, "tlb_hit": hit,
