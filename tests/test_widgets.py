@@ -981,6 +981,14 @@ def test_memory_map_counts_each_owner_as_the_host_charges_them():
     frames = (p2m - mm.base) // 4096
     assert {labels[c] for c in category[frames]} == {"a: RAM"}
     assert (gpages[frames].astype(np.int64) * 4096 == 0x8000_0000 + 4096 * np.arange(1024)).all()
+    # linked with a MachineView of the host, it follows the run: the trap-and-emulate
+    # domain's shadow tables grow as its guest faults
+    view = MachineView(host)
+    link(view, mm)
+    before = mm.counts["b: hypervisor structures"]
+    view.do("step", 40_000)  # a runs first (30 ms slices), then b
+    assert mm.step == view.instret
+    assert mm.counts["b: hypervisor structures"] == host.frames.usage()["b"] - 1024 > before
     # a domain destroyed gives its frames back
     host.destroy(host.domains[1])
     mm.refresh()

@@ -28,7 +28,8 @@ class MemoryMap(anywidget.AnyWidget):
     guest physical page it backs (the p2m read backwards: ``memory.m2p``).
 
     Read from ``host.frames`` (``owner`` and ``charged``) now and at each
-    :meth:`refresh`. ``columns`` is how many frames a row of the grid holds.
+    :meth:`refresh`, and at each step of a :class:`MachineView` of the same host linked
+    with :func:`link`. ``columns`` is how many frames a row of the grid holds.
 
     Replaying a trace (the hook): the hv rows ``balloon``, ``share``, ``unshare`` and
     ``swap`` (schema events 14-17) change who owns which frame. :meth:`replay` applies,
@@ -62,8 +63,10 @@ class MemoryMap(anywidget.AnyWidget):
     # [label, colour, count, style ("solid", "striped", "free"), title] per category
     legend = traitlets.List().tag(sync=True)
     note = traitlets.Unicode("").tag(sync=True)
+    step = traitlets.Int(-1).tag(sync=True)  # the step of a linked view it last followed
 
     _KWARGS = ("columns",)
+    LINK_TRAIT = "step"
     # hv events that move frames between owners, and what replays them (see replay())
     REPLAYED = ("balloon", "share", "unshare", "swap")
 
@@ -116,6 +119,12 @@ class MemoryMap(anywidget.AnyWidget):
                     gpages[i] = gpa // PAGE
         self._category, self._gpages = category, gpages
         self._update()
+
+    def show(self, step: int) -> None:
+        """Follow a linked view to ``step``: read the host's frames again (linked with a
+        :class:`MachineView` stepping this host, the map follows its run)."""
+        self.step = int(step)
+        self.refresh()
 
     def set_frame(self, frame: int, owner: str, *, charged: str | None = None,
                   gpa: int | None = None) -> None:
