@@ -10,6 +10,7 @@ import anywidget
 import numpy as np
 import traitlets
 
+from vkernel.core import kernel as K
 from vkernel.plots import PALETTE
 from vkernel.widgets._common import ASSETS, _check_kwargs, _is_host
 
@@ -88,8 +89,6 @@ class MemoryMap(anywidget.AnyWidget):
         """Read the host's frames again: owners, accounts and each domain's p2m."""
         host = self.host
         machine = host.machine
-        from vkernel.core import kernel as K
-
         self.base = K.RAM_BASE
         n = machine.mem.size // PAGE
         names = [d.name for d in host.domains]
@@ -113,10 +112,14 @@ class MemoryMap(anywidget.AnyWidget):
                 category[i] = OWN
         for d in host.domains:
             memory = getattr(d, "memory", None)
+            # a native guest owns the machine: no frames handed out, its RAM is all of it
+            native = memory is not None and getattr(memory, "frames", None) is None
             for mfn, gpa in getattr(memory, "m2p", {}).items():
                 i = (mfn - self.base) // PAGE
                 if 0 <= i < n:
                     gpages[i] = gpa // PAGE
+                    if native:
+                        category[i] = where[d.name]
         self._category, self._gpages = category, gpages
         self._update()
 
