@@ -283,9 +283,11 @@ def test_save_and_restore_continue_bit_identically(k: int, m: int, steps_per_ms:
         same_outcome(d, w, n_for(w, 8))
 
 
-@pytest.mark.parametrize("technique", ("native", *TECHNIQUES))
+@pytest.mark.parametrize("technique", ("native", *TECHNIQUES, "hardware-shadow"))
 def test_vm_save_and_restore(technique: str) -> None:
-    vm = VM("hello", technique=technique, trace=("hv", "trap", "step"))
+    technique, paging = ("hardware", "shadow") if technique == "hardware-shadow" \
+        else (technique, None)
+    vm = VM("hello", technique=technique, trace=("hv", "trap", "step"), paging=paging)
     vm.run(max_steps=150_000)
     snap = vm.save()
     vm.run(max_steps=100_000)

@@ -94,6 +94,8 @@ class HardwareAssisted(Technique):
             csr["hstatus"] = K.HSTATUS_VTVM  # its satp and sfence.vma trap to us
             csr["hedeleg"] = SHADOW_EXCEPTIONS  # its page faults are faults on the shadow
             csr["vsatp"] = self.current_shadow().satp  # never Bare: always a shadow
+            # (henvcfg.ADUE may stay on: shadow entries have A and D set already, so the
+            # hardware never writes them; the guest's own A/D bits are set in shadow_page_fault)
         else:
             self.gstage = GStageTable(self.frames, self.memory)
             csr["hgatp"] = self.gstage.hgatp(domain.vmid)  # its VMID tags its TLB entries
