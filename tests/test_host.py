@@ -969,8 +969,8 @@ def tag_guest(technique: str, paging: bool = False) -> Any:  # noqa: ANN401
 
 def tag_domain(host: Host, technique: str, name: str, pattern: int, rounds: int,
                paging: bool = True) -> Domain:
-    program = tag_guest(technique, paging)
-    d = host.create(program, technique, name=name)
+    program = tag_guest(technique.removesuffix("-shadow"), paging)
+    d = create(host, program, technique, name=name)
     write_words(d, program, "pattern", pattern)
     write_words(d, program, "rounds", rounds)
     return d
@@ -978,7 +978,8 @@ def tag_domain(host: Host, technique: str, name: str, pattern: int, rounds: int,
 
 PAIRS = [("trap-emulate", "trap-emulate"), ("binary-translation", "binary-translation"),
          ("paravirt", "paravirt"), ("hardware", "hardware"), ("trap-emulate", "paravirt"),
-         ("binary-translation", "hardware")]
+         ("binary-translation", "hardware"), ("hardware-shadow", "hardware-shadow"),
+         ("hardware-shadow", "hardware")]
 
 
 @pytest.mark.parametrize(("first", "second"), PAIRS)
@@ -996,7 +997,7 @@ def test_same_virtual_address_different_data(first: str, second: str) -> None:
 
 @pytest.mark.parametrize(("first", "second"),
                          [("trap-emulate", "trap-emulate"), ("paravirt", "paravirt"),
-                          ("hardware", "hardware")])
+                          ("hardware", "hardware"), ("hardware-shadow", "hardware-shadow")])
 def test_same_virtual_address_would_leak_without_tags(first: str, second: str,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """The test above can fail: a host that gave every domain the same VMID and ASIDs

@@ -175,8 +175,9 @@ class HardwareAssisted(Technique):
 
     def read_guest(self, gpa: int, n: int) -> bytes | None:
         """The guest's ``n`` bytes at guest-physical ``gpa`` for SBI ``console_write``,
-        each page found through the G-stage table as the hardware would; ``None`` (and
-        nothing read) when any page of the range is not mapped there."""
+        each page found through the G-stage table as the hardware would (through the p2m
+        under paging="shadow"); ``None`` (and nothing read) when any page of the range is
+        not mapped there."""
         if self.gstage is None:  # no G-stage: the p2m is the only map there is
             return self.memory.read_or_none(gpa, n)
         if n > self.memory.size:
