@@ -7,12 +7,24 @@ addresses. So the hypervisor points satp at a table of its own, the *shadow*, wh
 it computes from the guest's: guest virtual page -> (guest's table) -> guest physical page
 -> (p2m) -> machine frame. The guest never sees it.
 
-This is a first, simple and correct version: shadows are filled lazily, one 4 KiB page at
-a time, when the hardware faults on a page the shadow does not have yet (a *hidden* fault,
-invisible to the guest), and forgotten when the guest says its translations changed: one
-page for ``sfence.vma va`` (or all of them if it came from a guest superpage), everything
-for a plain ``sfence.vma``. RISC-V requires the guest to say so, because a TLB may hold the
-old translation until then, and a shadow is just a big, slow TLB.
+Shadows are filled lazily, one 4 KiB page at a time, when the hardware faults on a page
+the shadow does not have yet (a *hidden* fault, invisible to the guest):
+:meth:`ShadowMMU.resolve` walks the guest's table and says what the fault was. They are
+cached per guest root (and virtual mode, SUM, MXR), so an address-space switch rebuilds
+nothing. Two ways keep them in step with the guest's tables (``shadow=``,
+:data:`vkernel.hv.base.SHADOWS`):
+
+* **simple**: forgotten when the guest says its translations changed: one page for
+  ``sfence.vma va`` (or all of them if it came from a guest superpage), everything for a
+  plain ``sfence.vma``. RISC-V requires the guest to say so, because a TLB may hold the
+  old translation until then, and a shadow is just a big, slow TLB.
+* **write-protect** (Xen's and VMware's way): every guest frame a fill's walk reads is a
+  page table, mapped read-only in every shadow; a *reverse map* (guest PTE address -> the
+  shadow entries derived from it) records what each entry came from. A guest store to a
+  table traps; the technique emulates it and :meth:`ShadowMMU.write_pte` drops exactly the
+  entries derived from what it changed (and, *prefetching*, installs a new leaf at once).
+  The shadows are always in step (allowed: a TLB may refill at any time), so
+  ``sfence.vma`` only flushes the machine's TLB.
 
 Under the software techniques the guest kernel runs in U-mode, so every shadow entry has
 U=1. (Hardware assistance without a G-stage, ``vs_stage=True``, keeps the guest's U bit: its
