@@ -332,3 +332,20 @@ def test_write_protect_takes_fewer_hidden_faults_switching_address_spaces(techni
     assert hidden_faults(runs["write-protect"]) < hidden_faults(runs["simple"])
     assert runs["write-protect"].technique.shadow.flushes < \
         runs["simple"].technique.shadow.flushes
+
+
+@pytest.mark.parametrize("technique", TECHNIQUES)
+def test_a_store_it_cannot_emulate_unshadows_the_table(technique: str) -> None:
+    """A misaligned sd into an L0 (the upper half of entry 0, the lower of entry 1, which
+    becomes invalid) is not emulated: the hypervisor drops every shadow entry derived from
+    that table and lets the store run. The guest sees what the bare machine shows it."""
+    script = [(5, SATP[0], 0), (2, va_of(0, 0), 0), (2, va_of(0, 1), 0),
+              (1, L0S[0] + 4, 0), (3, 0, 0), (2, va_of(0, 0), 0), (2, va_of(0, 1), 0)]
+    base = run_script("native", script)
+    got = np.frombuffer(base.memory.read(RESULTS, 8 * 5), np.uint64)
+    assert got[1] == int.from_bytes(bytes([3]) * 8, "little")  # DATA[2], before
+    assert (got[3], got[4]) == (got[0], 0xFA0D)  # after: entry 1 gone, a load page fault
+    vm = run_script(technique, script, "write-protect")
+    assert observed(vm, 5) == observed(base, 5)
+    assert vm.technique.shadow.wp_faults == 0 and vm.technique.shadow.drops >= 2
+    check_shadows(vm)
