@@ -288,15 +288,14 @@ class Deprivileged(Technique):
             self.flush_shadow()
 
     def page_fault(self, exit: Exit) -> None:
-        """The machine faulted on the shadow. Walk the guest's own tables (an ``hv_walk``):
-        if they deny the access the fault is the guest's (reflect it); if they allow it
+        """The machine faulted on the shadow. Walk the guest's own tables: if they deny the access the fault is the guest's (reflect it); if they allow it
         the fault was hidden: a shadow entry missing (fill it), or, with write
         protection, a store to one of the guest's page tables (emulate it); if they lead
         outside the guest's RAM, it is a device (emulate) or nothing (an access fault for
-        the guest)."""
+        the guest). The walk is an ``hv_walk`` row when the fault was hidden (a reflected
+        fault's and a device access's walks are priced in their own events)."""
         va, access = exit.tval, PAGE_FAULT_ACCESS[exit.cause]
         v = self.csrs
-        self.domain.record("hv_walk", exit.cause, va)
         if self.shadow.full():  # (see SHADOW_POOL)
             self.flush_shadow()
         r = self.shadow.resolve(self.current_shadow(), v.satp, va, access,
@@ -311,8 +310,10 @@ class Deprivileged(Technique):
             else:
                 self.inject(ACCESS_FAULT[access], va)
         elif r.kind == "write-protect":
+            self.domain.record("hv_walk", exit.cause, va)
             self.emulate_table_write(exit, r)
         else:
+            self.domain.record("hv_walk", exit.cause, va)
             self.domain.record("shadow_update", exit.cause, r.gpa)
 
     def emulate_table_write(self, exit: Exit, r: Resolution) -> None:
