@@ -288,8 +288,9 @@ class Deprivileged(Technique):
             self.flush_shadow()
 
     def page_fault(self, exit: Exit) -> None:
-        """The machine faulted on the shadow. Walk the guest's own tables: if they deny the access the fault is the guest's (reflect it); if they allow it
-        the fault was hidden: a shadow entry missing (fill it), or, with write
+        """The machine faulted on the shadow. Walk the guest's own tables: if they deny
+        the access the fault is the guest's (reflect it); if they allow it the fault was
+        hidden: a shadow entry missing (fill it), or, with write
         protection, a store to one of the guest's page tables (emulate it); if they lead
         outside the guest's RAM, it is a device (emulate) or nothing (an access fault for
         the guest). The walk is an ``hv_walk`` row when the fault was hidden (a reflected
