@@ -52,7 +52,8 @@ def native(workload: str, switch: bool = False) -> VM:
 
 # the shadow paging schemes (vkernel.hv.base.SHADOWS): the default, write-protect, runs
 # under every technique above that has shadows; the simple one here too
-SIMPLE = [("trap-emulate", "simple"), ("binary-translation", "simple")]
+SIMPLE = [("trap-emulate", "simple"), ("binary-translation", "simple"),
+          ("hardware-shadow", "simple")]
 
 
 @pytest.mark.parametrize(("technique", "shadow"),

@@ -72,9 +72,7 @@ def memory_options(technique: str, paging: str | None,
         raise HypervisorError(f"shadow= chooses how shadow page tables are kept; {technique}"
                               f"{' with nested paging' if paging else ''} has none")
     if shadowed:
-        # write protection is what real VMMs do; first-generation hardware (B's) keeps
-        # the simple scheme by default until it uses it
-        shadow = shadow or ("write-protect" if technique != "hardware" else "simple")
+        shadow = shadow or "write-protect"  # what real VMMs do
         if shadow not in SHADOWS:
             raise HypervisorError(f"unknown shadow {shadow!r}; choose from "
                                   f"{', '.join(SHADOWS)}")

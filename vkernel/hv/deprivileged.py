@@ -31,9 +31,9 @@ from vkernel.devices.bus import Bus
 from vkernel.devices.uart import Uart16550
 from vkernel.hv.base import CONTINUE, Action, Block, HypervisorError, Shutdown, Technique
 from vkernel.hv.memory import GuestMemory, guest_walk
-from vkernel.hv.mmio import MMIOError, emulate_access, emulate_store, read_instruction
+from vkernel.hv.mmio import MMIOError, emulate_access, read_instruction
 from vkernel.hv.sbi import SBI
-from vkernel.hv.shadow import GuestWalk, Resolution, ShadowMMU, ShadowTable
+from vkernel.hv.shadow import Resolution, ShadowMMU, ShadowTable
 from vkernel.isa.program import Program
 from vkernel.machine import Exit, Mode
 
@@ -324,10 +324,7 @@ class Deprivileged(Technique):
         misaligned one, an sc) *unshadows* the page instead: every entry derived from it
         goes, and the store runs as it is."""
         insn, length = self.read_guest_instruction()
-        x = self.domain.vcpu.x
-        store = emulate_store(insn, x, r.gpa, self.memory.read, self.memory.write)
-        if store is None:
-            self.shadow.unshadow(r.gpa)
+        if not self.shadow.emulate_write(r, insn, self.domain.vcpu.x, exit.cause):
             v = self.csrs
             again = self.shadow.resolve(self.current_shadow(), v.satp, exit.tval,
                                         K.ACC_STORE, user=self.vmode == Mode.U,
@@ -338,10 +335,6 @@ class Deprivileged(Technique):
                                       f"table at {r.gpa:#x}")
             self.domain.record("shadow_update", exit.cause, r.gpa)
             return
-        self.shadow.set_accessed(_leaf(r), K.ACC_STORE)  # as the guest's MMU would
-        self.shadow.wp_faults += 1
-        self.domain.record("wp_fault", exit.cause, r.gpa & ~7)
-        self.shadow.write_pte(r.gpa, store)
         self.domain.vcpu.pc += length
 
     def fill_flags(self, gpa: int, flags: int, user: bool) -> int:
@@ -381,8 +374,3 @@ class Deprivileged(Technique):
         v = self.csrs
         return {name: v.read(num) for num, name in VirtualCSRs.NUMBERS.items()} \
             | {"mode": int(self.vmode)}
-
-
-def _leaf(r: Resolution) -> GuestWalk:
-    """The guest's leaf a resolution found, as a walk (to set its A and D)."""
-    return GuestWalk(r.gpa, r.flags, pte_gpa=r.pte_gpa)

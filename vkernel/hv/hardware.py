@@ -23,8 +23,10 @@ which virtualized the CPU but not the MMU: hgatp is Bare, so the VS-stage is the
 translation and must map guest virtual addresses straight to *machine* ones. The hypervisor
 points vsatp at a shadow table of its own (:mod:`vkernel.hv.shadow`, ``vs_stage=True``) and
 keeps the guest's satp itself: it sets hstatus.VTVM, so that the guest's ``csrr/csrw satp``
-and ``sfence.vma`` raise virtual-instruction exceptions, which it emulates (switching or
-dropping shadows). The guest's page faults are no longer delegated: each comes here, the
+and ``sfence.vma`` raise virtual-instruction exceptions, which it emulates (switching
+shadows, flushing the TLB); the shadows are kept in step with the guest's tables as the
+software techniques keep theirs (``shadow=``: write-protected tables by default). The guest's
+page faults are no longer delegated: each comes here, the
 hypervisor walks the guest's own table and reflects a true fault, emulates a device, or
 fills the shadow (a *hidden* fault). Everything else (system calls, sret, interrupts) still
 runs in hardware, but every hidden fault, address-space switch and TLB flush is now a full
@@ -40,7 +42,7 @@ from vkernel.core import kernel as K
 from vkernel.devices.bus import Bus
 from vkernel.devices.uart import Uart16550
 from vkernel.hv.base import CONTINUE, Action, Block, HypervisorError, Shutdown, Technique
-from vkernel.hv.memory import PTE_A, PTE_D, PTE_U, GStageTable, GuestMemory, guest_walk
+from vkernel.hv.memory import GStageTable, GuestMemory, guest_walk
 from vkernel.hv.mmio import MMIOError, emulate_access, read_instruction
 from vkernel.hv.sbi import SBI
 from vkernel.hv.shadow import ShadowMMU, ShadowTable
@@ -88,7 +90,9 @@ class HardwareAssisted(Technique):
             # tagged with ASIDs from the domain's block (with hgatp Bare the VMID is 0)
             self.gstage: GStageTable | None = None
             self.shadow = ShadowMMU(self.frames, self.memory, asid_base=domain.asid_base,
-                                    vs_stage=True)
+                                    vs_stage=True,
+                                    write_protect=domain.shadow == "write-protect",
+                                    record=domain.record)
             self.satp = 0  # the guest's satp, as it believes it is: kept here, never loaded
             csr["hgatp"] = 0
             csr["hstatus"] = K.HSTATUS_VTVM  # its satp and sfence.vma trap to us
@@ -330,7 +334,9 @@ class HardwareAssisted(Technique):
         elif name == "sfence.vma":
             self.domain.record("emulation", K.EXC_VIRTUAL_INSTRUCTION, insn)
             rs1 = spec.decode(insn)["rs1"]
-            if rs1:
+            if self.shadow.write_protect:  # the shadows are in step: only the TLB forgets
+                self.machine.hart.flush_tlb(x[rs1] if rs1 else None, vmid=0)
+            elif rs1:
                 self.invalidate_shadow(x[rs1])
             else:
                 self.flush_shadow()
@@ -340,46 +346,39 @@ class HardwareAssisted(Technique):
         return True
 
     def shadow_page_fault(self, exit: Exit) -> None:
-        """The VS-stage faulted on the shadow. Walk the guest's own table (with its satp,
-        mode, SUM and MXR): if it denies the access the fault is the guest's (reflect it);
-        if it leads outside the guest's RAM, it is a device (emulate) or nothing (an access
-        fault for the guest); else the fault was hidden: set A (and D) in the guest's
-        entry as its MMU would, and fill the shadow."""
+        """The VS-stage faulted on the shadow: ask the shadows what the fault was
+        (:meth:`~vkernel.hv.shadow.ShadowMMU.resolve` walks the guest's own table with
+        its satp, mode, SUM and MXR) and act on it, as the software techniques do: a
+        fault the guest's tables make is reflected; an access outside its RAM is a
+        device (emulated) or nothing (an access fault); a store to one of its
+        write-protected page tables is emulated; anything else was a hidden fault, and
+        the shadow has been filled."""
         va, access = exit.tval, PAGE_FAULT_ACCESS[exit.cause]
-        user = self.machine.hart.mode == Mode.VU
         vsstatus = self.machine.hart.csr["vsstatus"]
-        t = guest_walk(self.memory, self.satp, va, access, user=user,
-                       sum_=bool(vsstatus & K.MSTATUS_SUM),
-                       mxr=bool(vsstatus & K.MSTATUS_MXR))
-        if self.satp >> 60:  # (Bare has no table to walk)
-            self.domain.record("hv_walk", exit.cause, va)
-        if t.fault is not None:
-            self.inject(t.fault, va)
-            return
-        assert t.gpa is not None
-        if t.gpa not in self.memory:
-            found = self.platform.find(t.gpa)
-            if found is not None and access != K.ACC_FETCH:
-                self.emulate_mmio(exit, found[1], found[2], gpa=t.gpa)
-            else:
-                self.inject(ACCESS_FAULT[access], va)
-            return
-        flags = t.flags
-        if t.pte_gpa is not None:
-            need = PTE_A | (PTE_D if access == K.ACC_STORE else 0)
-            if flags & need != need:
-                self.memory.write_u64(t.pte_gpa, self.memory.read_u64(t.pte_gpa) | need)
-                flags |= need
-        else:
-            # the guest's Bare mode: no U bit to copy, every mode may touch its RAM; the
-            # shadow entry is for the mode that faulted (S-mode may not fetch a U page)
-            flags = flags & ~PTE_U | (PTE_U if user else 0)
         if self.shadow.full():  # (see shadow.SHADOW_POOL)
             self.flush_shadow()
-        self.shadow.fill(self.current_shadow(), va, t.gpa, flags, access == K.ACC_STORE,
-                         t.level)
-        self.domain.record("shadow_update", exit.cause, t.gpa)
-
+        r = self.shadow.resolve(self.current_shadow(), self.satp, va, access,
+                                user=self.machine.hart.mode == Mode.VU,
+                                sum_=bool(vsstatus & K.MSTATUS_SUM),
+                                mxr=bool(vsstatus & K.MSTATUS_MXR))
+        if r.kind == "guest":
+            self.inject(r.cause, va)
+        elif r.kind == "outside":
+            found = self.platform.find(r.gpa)
+            if found is not None and access != K.ACC_FETCH:
+                self.emulate_mmio(exit, found[1], found[2], gpa=r.gpa)
+            else:
+                self.inject(ACCESS_FAULT[access], va)
+        elif r.kind == "write-protect":
+            self.domain.record("hv_walk", exit.cause, va)
+            insn, length = self.fetch_instruction()
+            if self.shadow.emulate_write(r, insn, self.domain.vcpu.x, exit.cause):
+                self.domain.vcpu.pc += length
+            else:  # unshadowed: the store runs as it is, through a fresh entry
+                self.shadow_page_fault(exit)
+        else:
+            self.domain.record("hv_walk", exit.cause, va)
+            self.domain.record("shadow_update", exit.cause, r.gpa)
 
 def satp_warl(old: int, new: int) -> int:
     """satp's write rule (as the hart's): Bare reads as 0, Sv39 is kept whole, and any other

@@ -38,9 +38,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from vkernel.core import kernel as K
 from vkernel.hv.memory import HYPERVISOR, Frames, GuestMemory
+from vkernel.hv.mmio import emulate_store
 from vkernel.hv.pagetable import (
     ACC_STORE,
     PAGE,
@@ -411,7 +413,8 @@ class ShadowMMU:
         table, va = entry
         self._forget(entry)
         table.unmap(va)
-        self.frames.machine.hart.flush_tlb(va)
+        # a VS-stage shadow's translations are the guest's (V=1, VMID 0 with hgatp Bare)
+        self.frames.machine.hart.flush_tlb(va, **({"vmid": 0} if self.vs_stage else {}))
         self.drops += 1
         self.record("shadow_drop", 0, va)
 
@@ -450,6 +453,23 @@ class ShadowMMU:
             if flags & (PTE_R | PTE_W | PTE_X):
                 self.fill(table, va, t.gpa, flags, False, ptes=t.ptes)
                 self.record("shadow_update", 0, t.gpa)
+
+    def emulate_write(self, r: Resolution, insn: int, x: Any, cause: int) -> bool:
+        """A write-protect fault (``r``, from :meth:`resolve`): do the guest's store
+        ``insn`` (its registers ``x``) to its page table for it, set A and D in the leaf
+        that let it write there, as its MMU would, and drop exactly the shadow entries
+        derived from the entry it changed (a ``wp_fault`` row, with the cause of the
+        exit). False when the store cannot be emulated (a misaligned one, an sc): then
+        the page is unshadowed instead, and the caller lets the store run as it is."""
+        store = emulate_store(insn, x, r.gpa, self.memory.read, self.memory.write)
+        if store is None:
+            self.unshadow(r.gpa)
+            return False
+        self.set_accessed(GuestWalk(r.gpa, r.flags, pte_gpa=r.pte_gpa), ACC_STORE)
+        self.wp_faults += 1
+        self.record("wp_fault", cause, r.gpa & ~7)
+        self.write_pte(r.gpa, store)
+        return True
 
     def unshadow(self, gpa: int) -> list[int]:
         """Stop protecting ``gpa``'s page: drop every shadow entry derived from it (a
