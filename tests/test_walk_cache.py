@@ -17,6 +17,7 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_hext import RAM_BASE, RAM_MB, Guest
@@ -24,6 +25,7 @@ from test_hext import RAM_BASE, RAM_MB, Guest
 from vkernel import Machine, assemble
 from vkernel.core import kernel as K
 from vkernel.hv import VM
+from vkernel.hv.base import TECHNIQUES
 
 V, R, W, X, U, A, D = 1, 2, 4, 8, 16, 64, 128
 NEXT, LEAF, CACHED = K.WALK_NEXT, K.WALK_LEAF, K.WALK_CACHED
@@ -268,6 +270,13 @@ def world(seed: int) -> tuple[Machine, Machine, Guest, list[int], list[tuple[int
                     scan(stage, ((pte >> 10) & PPN) << 12, level - 1, 512)
     scan(1, g.g_root, 2, 2048)
     scan(0, root, 2, 512)
+    # G-stage leaves (of the guest's tables too) without D, or A: the MMU sets them
+    for stage, addr, _ in ptes:
+        pte = off.mem.read_u64(addr)
+        if stage == 1 and pte & (R | X):
+            pte &= ~rng.choice((0, D, A | D))
+            for m in (off, on):
+                m.mem.write_u64(addr, pte)
     csrs = {"hgatp": g.hgatp, "vsatp": K.SATP_MODE_SV39 << 60 | 9 << 44 | root >> 12,
             "hstatus": K.HSTATUS_SPVP, "menvcfg": K.MENVCFG_ADUE,
             "henvcfg": K.MENVCFG_ADUE if rng.random() < 0.8 else 0}
@@ -286,8 +295,8 @@ def program(draw, vas: list[int], ptes: list[tuple[int, int, int]], mem) -> str:
     current = {addr: mem.read_u64(addr) for _, addr, _ in ptes}
     lines = []
     for _ in range(draw(st.integers(1, 25))):
-        op = draw(st.sampled_from(("load", "load", "store", "hlvx", "edit", "edit", "vvma",
-                                   "gvma", "spvp")))
+        op = draw(st.sampled_from(("load", "load", "store", "store", "hlvx", "edit", "edit",
+                                   "vvma", "gvma", "spvp", "mxr")))
         va = draw(st.sampled_from(vas)) + 8 * draw(st.integers(0, 3))
         if op == "load":
             lines += [f"li a1, {va}", "hlv.d a0, (a1)", "sd a0, 0(s0)", "addi s0, s0, 8"]
@@ -299,9 +308,11 @@ def program(draw, vas: list[int], ptes: list[tuple[int, int, int]], mem) -> str:
         elif op == "edit":
             stage, addr, level = draw(st.sampled_from(ptes))
             old = current[addr]
-            kind = draw(st.sampled_from(("flip", "repoint")))
+            kind = draw(st.sampled_from(("flip", "repoint", "execute-only")))
             if kind == "flip":  # never R or X: a pointer stays a pointer, a leaf a leaf
                 new = old ^ draw(st.sampled_from((V, W, U, A, D)))
+            elif kind == "execute-only" and old & (R | X):  # readable with MXR only
+                new = old & ~(R | W) | X
             else:  # another entry's value of the same stage, level and kind
                 same = [a for s, a, lv in ptes if s == stage and lv == level
                         and bool(current[a] & (R | X)) == bool(old & (R | X))]
@@ -319,6 +330,9 @@ def program(draw, vas: list[int], ptes: list[tuple[int, int, int]], mem) -> str:
                 "hfence.vvma zero, zero", "hfence.vvma t5, zero", "hfence.vvma t5, t4")))]
         elif op == "gvma":
             lines.append("hfence.gvma zero, zero")
+        elif op == "mxr":  # no fence: MXR is no part of a cached entry
+            lines += ["li t1, 0x80000", "csrc mstatus, t1" if draw(st.booleans())
+                      else "csrs mstatus, t1"]
         else:
             lines += ["li t1, 0x100", "csrc hstatus, t1" if draw(st.booleans())
                       else "csrs hstatus, t1"]  # SPVP: the guest's U or S
@@ -365,18 +379,44 @@ def test_walk_cache_changes_no_architectural_result(seed, data):
     assert int(w_on.cached) == on.counters["walk_cache_hits"]
 
 
-# ------------------------------------------------------------------- a whole guest
-def test_a_hardware_guest_runs_the_same_with_fewer_references():
-    """The page-fault workload under nested paging: the same result and console; the
-    walk cache takes references per translation well below 15's neighbourhood."""
-    runs = {}
+# ------------------------------------------------------------------- whole guests
+@pytest.mark.parametrize("technique", TECHNIQUES)
+def test_every_technique_runs_the_same_with_fewer_references(technique):
+    """A guest kernel under each technique (shadow tables, direct paging and nested paging
+    alike): the same console, retired instructions and translations; fewer references."""
+    runs = []
     for on in (False, True):
-        vm = VM("page-fault", "hardware", n=20, walk_cache=on, trace="walk")
+        vm = VM("hello", technique, walk_cache=on, trace=("walk", "trap"))
         res = vm.run()
-        runs[on] = (res.reason, vm.console, vm.trace_dataset().vk.walks())
-    (r0, c0, w0), (r1, c1, w1) = runs[False], runs[True]
-    assert (r0, c0) == (r1, c1)
-    assert int(w0.translations) == int(w1.translations)
-    assert int(w0.cached) == 0 and int(w1.cached) > 0
-    assert int(w1.references) + int(w1.cached) >= int(w1.translations)
-    assert float(w1.references_per_translation) < float(w0.references_per_translation)
+        ds = vm.trace_dataset()
+        runs.append((res.reason, vm.console, vm.machine.hart.instret,
+                     ds.trap_cause.values.tolist(), ds.vk.walks()))
+    (*same_off, w_off), (*same_on, w_on) = runs
+    assert same_off == same_on and same_on[0] == "shutdown"
+    assert int(w_off.translations) == int(w_on.translations)
+    assert int(w_off.cached) == 0 and int(w_on.cached) > 0
+    assert int(w_on.references) < int(w_off.references)
+
+
+def test_two_domains_keep_their_walk_caches_apart_and_walks_splits_them():
+    """Two hardware guests on one host (VMIDs tag their entries; world switches flush
+    nothing): each runs as it does alone, and walks() splits the references per domain."""
+    from vkernel.hv import Host
+
+    def host(on: bool) -> Host:
+        h = Host(machine_mb=48, walk_cache=on, trace="walk")
+        h.create("hello", "hardware", name="a")
+        h.create("page-fault", "hardware", n=10, name="b")
+        h.run()
+        return h
+    off, on = host(False), host(True)
+    assert [d.console for d in off.domains] == [d.console for d in on.domains]
+    assert [d.result.reason for d in on.domains] == ["shutdown"] * 2
+    w_off, w_on = off.trace_dataset().vk.walks(), on.trace_dataset().vk.walks()
+    assert w_on.domain.values.tolist() == [1, 2]
+    assert int(w_on.references_by_domain.sum()) == int(w_on.references)
+    assert int(w_on.cached_by_domain.sum()) == int(w_on.cached)
+    assert int(w_on.translations_by_domain.sum()) == int(w_on.translations)
+    assert w_on.translations_by_domain.values.tolist() \
+        == w_off.translations_by_domain.values.tolist()
+    assert (w_on.references_by_domain < w_off.references_by_domain).all()
