@@ -270,15 +270,17 @@ def world(seed: int) -> tuple[Machine, Machine, Guest, list[int], list[tuple[int
                     scan(stage, ((pte >> 10) & PPN) << 12, level - 1, 512)
     scan(1, g.g_root, 2, 2048)
     scan(0, root, 2, 512)
-    # G-stage leaves (of the guest's tables too) without D, or A: the MMU sets them
+    # G-stage leaves (of the guest's tables too) without D, or A (the MMU sets them), or
+    # execute-only (readable while mstatus.MXR is set)
     for stage, addr, _ in ptes:
         pte = off.mem.read_u64(addr)
         if stage == 1 and pte & (R | X):
-            pte &= ~rng.choice((0, D, A | D))
+            pte &= ~rng.choice((0, 0, D, A | D, R | W))
             for m in (off, on):
                 m.mem.write_u64(addr, pte)
     csrs = {"hgatp": g.hgatp, "vsatp": K.SATP_MODE_SV39 << 60 | 9 << 44 | root >> 12,
             "hstatus": K.HSTATUS_SPVP, "menvcfg": K.MENVCFG_ADUE,
+            "mstatus": K.MSTATUS_MXR if rng.random() < 0.5 else 0,
             "henvcfg": K.MENVCFG_ADUE if rng.random() < 0.8 else 0}
     for m in (off, on):
         for name, value in csrs.items():
@@ -346,7 +348,8 @@ def test_walk_cache_changes_no_architectural_result(seed, data):
     src = program(data.draw, vas, ptes, off.mem)
     prog = assemble(src)
     for m in (off, on):
-        csrs = {n: m.hart.csr[n] for n in ("hgatp", "vsatp", "hstatus", "menvcfg", "henvcfg")}
+        csrs = {n: m.hart.csr[n] for n in ("hgatp", "vsatp", "hstatus", "menvcfg", "henvcfg",
+                                           "mstatus")}
         m.load(prog)  # (a reset: the CSRs again)
         for name, value in csrs.items():
             m.hart.csr[name] = value

@@ -1284,10 +1284,11 @@ def tlb_fill(tlb, acc, va, pa, flags, key):
 @njit(cache=True)
 def wc_vs_key(level, va, ctx):
     """The tag of a VS-stage (or single-stage) walk-cache entry: the VA bits above
-    ``level``, the level and the address space (``ctx`` from tlb_ctx; its permission bits,
-    0-3, do not matter to a non-leaf entry), plus one (0 is empty)."""
+    ``level``, the level and the address space (``ctx`` from tlb_ctx), plus one (0 is
+    empty). Of ctx's permission bits only mstatus.MXR (bit 3, V=1) stays: a hit skips the
+    G-stage check of the entry's address, which MXR changes without a fence."""
     prefix = (va >> (12 + 9 * level)) & ((np.int64(1) << (27 - 9 * level)) - 1)
-    return ((prefix << 40) | (np.int64(level) << 36) | (ctx & ((np.int64(1) << 36) - 16))) + 1
+    return ((prefix << 40) | (np.int64(level) << 36) | (ctx & ((np.int64(1) << 36) - 8))) + 1
 
 
 @njit(cache=True)
