@@ -168,7 +168,7 @@ WC_PTE_ADDR = 2  # where it was read (a machine address): what its `cached` walk
 WC_TABLE = 3  # VS-stage: the entry's guest physical address (V=1; else = WC_PTE_ADDR);
 #               nested TLB: the G-stage root's address | the leaf's level
 # VS-stage or single-stage non-leaf entries, keyed by level, the VA bits above the level and
-# the address space (ASID, V, VMID as the TLB's context, without the permission bits).
+# the address space (ASID, V, VMID as the TLB's; of its permission bits only mstatus.MXR).
 # Level 2 entries map 1 GiB each, level 1 entries 2 MiB each: a few suffice for the former.
 WC_VS2_BASE = 0
 WC_VS2_SIZE = 8
