@@ -383,13 +383,15 @@ def test_walk_cache_changes_no_architectural_result(seed, data):
 
 
 # ------------------------------------------------------------------- whole guests
-@pytest.mark.parametrize("technique", TECHNIQUES)
-def test_every_technique_runs_the_same_with_fewer_references(technique):
+@pytest.mark.parametrize("technique, options", [
+    *((t, {}) for t in TECHNIQUES), ("trap-emulate", {"shadow": "simple"}),
+    ("hardware", {"paging": "shadow"})])
+def test_every_technique_runs_the_same_with_fewer_references(technique, options):
     """A guest kernel under each technique (shadow tables, direct paging and nested paging
     alike): the same console, retired instructions and translations; fewer references."""
     runs = []
     for on in (False, True):
-        vm = VM("hello", technique, walk_cache=on, trace=("walk", "trap"))
+        vm = VM("hello", technique, walk_cache=on, trace=("walk", "trap"), **options)
         res = vm.run()
         ds = vm.trace_dataset()
         runs.append((res.reason, vm.console, vm.machine.hart.instret,
