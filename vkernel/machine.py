@@ -298,16 +298,18 @@ class Hart:
         self._m._s[K.S_MTIMECMP] = _signed(value)
 
     def flush_tlb(self, va: int | None = None, *, vmid: int | None = None) -> None:
-        """Forget cached translations: every one (``sfence.vma`` with no operands), or
-        those of ``va``'s page in every address space (``sfence.vma va, x0`` in HS/S).
-        With ``vmid``, only guest (V=1) translations of that VMID: every one, or those of
-        ``va``'s page in all its address spaces (``hfence.vvma va, x0``)."""
+        """Forget cached translations (the page-walk caches' entries too): every one
+        (``sfence.vma`` with no operands, and every guest's), or those of ``va``'s page in
+        every address space (``sfence.vma va, x0`` in HS/S). With ``vmid``, only guest
+        (V=1) translations of that VMID: every one, or those of ``va``'s page in all its
+        address spaces (``hfence.vvma va, x0``; its G-stage entries stay)."""
         if vmid is not None:
-            K.tlb_flush(self._m._tlb, _signed(va or 0), 0, va is None, True, 1, vmid, False)
+            K.tlb_flush(self._m._tlb, _signed(va or 0), 0, va is None, True, 1, vmid, False,
+                        False)
         elif va is None:
             self._m._tlb[:] = 0
         else:
-            K.tlb_flush(self._m._tlb, _signed(va), 0, False, True, 0, 0, True)
+            K.tlb_flush(self._m._tlb, _signed(va), 0, False, True, 0, 0, True, False)
 
     def sleep_until_timer(self) -> bool:
         """What ``wfi`` does when nothing is pending: let time jump to the next timer
@@ -424,6 +426,12 @@ class Machine:
     exception. Trap-and-emulate then cannot see a deprivileged guest kernel touch its
     interrupt-enable bit.
 
+    ``walk_cache=True`` gives the MMU page-walk caches: on a TLB miss, a non-leaf page-table
+    entry it holds (VS-stage or single-stage, G-stage, and the G-stage translations of the
+    guest's page-table pages) is not read from memory; the walk family records it as a
+    ``cached`` row and the counters ``walk_cache_hits``/``walk_cache_misses`` count the
+    look-ups (see docs/machine.md). Architectural results are the same either way.
+
     >>> m = Machine(ram_mb=1, trace={"families": "all", "mode": "last", "last": 1000})
     >>> m.tracing
     ('step', 'write', 'trap', 'walk', 'io', 'sample', 'hv')
@@ -431,7 +439,7 @@ class Machine:
 
     def __init__(self, ram_mb: int = 128, disk: str | os.PathLike[str] | None = None, *,
                  time_divider: int = 10, hardware_ad: bool = True,
-                 sensitive_unprivileged: bool = False,
+                 sensitive_unprivileged: bool = False, walk_cache: bool = False,
                  trace: TraceSpec = None, buffer_rows: int = 1 << 16) -> None:
         if not isinstance(ram_mb, int) or not 1 <= ram_mb <= 4096:
             raise MachineError(f"ram_mb must be an integer from 1 to 4096, not {ram_mb!r}")
@@ -441,11 +449,13 @@ class Machine:
         self.time_divider = time_divider
         self.hardware_ad = hardware_ad
         self.sensitive_unprivileged = bool(sensitive_unprivileged)
+        self._walk_cache = bool(walk_cache)
         self._s = np.zeros(K.S_SIZE, np.int64)
         self._x = np.zeros(32, np.int64)
         self._csr = np.zeros(4096, np.int64)
         self._ram = np.zeros(ram_mb << 20, np.uint8)
-        self._tlb = np.zeros((3, 3, K.TLB_SIZE), np.int64)
+        # the TLBs and, in plane K.WC, the page-walk caches
+        self._tlb = np.zeros((K.TLB_PLANES, K.TLB_COLS, K.TLB_SIZE), np.int64)
         self._rows = buffer_rows
         self._alloc_buffers(0)
         self.hart = Hart(self)
@@ -515,7 +525,8 @@ class Machine:
         s[K.S_RES_ADDR] = -1
         s[K.S_BP_SKIP] = -1
         s[K.S_TOHOST] = -1
-        s[K.S_ENV_FLAGS] = K.ENV_SENSITIVE_UNPRIVILEGED if self.sensitive_unprivileged else 0
+        s[K.S_ENV_FLAGS] = (K.ENV_SENSITIVE_UNPRIVILEGED if self.sensitive_unprivileged else 0) \
+            | (K.ENV_WALK_CACHE if self._walk_cache else 0)
         if self.program is not None and "tohost" in self.program.symbols:
             s[K.S_TOHOST] = self.program.symbols["tohost"]
         csr[K.CSR_MSTATUS] = K.MSTATUS_UXL_SXL
@@ -523,6 +534,23 @@ class Machine:
         self.exit_code = None
         if self._recorder is not None and self._recorder.end_counters is None:
             self._recorder.restart(0, self.counters)
+
+    @property
+    def walk_cache(self) -> bool:
+        """Whether the MMU has page-walk caches (switching them empties them).
+
+        >>> m = Machine(ram_mb=1, walk_cache=True)
+        >>> m.walk_cache, m.counters["walk_cache_hits"]
+        (True, 0)
+        """
+        return bool(self._s[K.S_ENV_FLAGS] & K.ENV_WALK_CACHE)
+
+    @walk_cache.setter
+    def walk_cache(self, on: bool) -> None:
+        self._walk_cache = bool(on)
+        self._s[K.S_ENV_FLAGS] = (self._s[K.S_ENV_FLAGS] & ~K.ENV_WALK_CACHE) \
+            | (K.ENV_WALK_CACHE if on else 0)
+        self._tlb[K.WC] = 0
 
     def load(self, program: Program | str | os.PathLike[str]) -> Program:
         """Load a program (an assembled :class:`Program`, or a path to an ELF file or an
@@ -612,7 +640,8 @@ class Machine:
         s = self._s
         return {"instret": int(s[K.S_INSTRET]), "traps": int(s[K.S_TRAPS]),
                 "tlb_lookups": int(s[K.S_TLB_LOOKUPS]), "tlb_misses": int(s[K.S_TLB_MISSES]),
-                "pte_reads": int(s[K.S_WALKS])}
+                "pte_reads": int(s[K.S_WALKS]), "walk_cache_hits": int(s[K.S_WC_HITS]),
+                "walk_cache_misses": int(s[K.S_WC_MISSES])}
 
     def _trace_attrs(self) -> dict[str, Any]:
         """The Dataset attributes that describe this machine and program."""
@@ -986,6 +1015,7 @@ class Machine:
             self._s[K.S_NEXT_SAMPLE] = self._s[K.S_INSTRET]  # sampled differently then
         self._s[K.S_TRACE] = tracing
         self._s[K.S_SAMPLE_EVERY] = every
+        self._walk_cache = self.walk_cache  # as it was then (its entries are in _tlb)
         rec = self._recorder
         if rec is not None and rec.end_counters is None:
             mark = snap.extra["trace"]

@@ -79,7 +79,9 @@ S_TRAP_GPA = 45  # scratch: the guest physical address of a guest-page fault (fo
 S_HLV = 46  # scratch: 1 while an HLV/HLVX/HSV accesses memory (its faults set GVA)
 S_TRAP_TINST = 47  # scratch: htinst/mtinst of a guest-page fault (a pseudoinstruction when
 #                    an implicit VS-stage page-table access faulted, else 0)
-S_SIZE = 48
+S_WC_HITS = 48  # page-walk cache lookups that supplied an entry (ENV_WALK_CACHE)
+S_WC_MISSES = 49  # page-walk cache lookups that found nothing: the entry was read
+S_SIZE = 50
 
 # exit reasons
 EXIT_NONE = 0
@@ -116,6 +118,7 @@ WALK_DENIED = 3  # a leaf whose permissions deny the access: page fault
 WALK_MISALIGNED = 4  # a superpage leaf with non-zero low PPN bits: page fault
 WALK_AD_FAULT = 5  # A or D clear and hardware updating is off (menvcfg.ADUE=0)
 WALK_ACCESS = 6  # the PTE address is not in RAM: access fault
+WALK_CACHED = 7  # the page-walk cache supplied the entry: no memory reference
 
 # io-family device numbers for devices that live in the core
 DEV_CLINT = 1
@@ -133,6 +136,7 @@ ENV_NO_HW_AD = 1  # menvcfg.ADUE resets to 0 (page faults instead of A/D updates
 # way x86's PUSHF/POPF behave in ring 3 (Popek & Goldberg's counter-example). A read
 # returns the real value instead of trapping, and a write is silently ignored.
 ENV_SENSITIVE_UNPRIVILEGED = 2
+ENV_WALK_CACHE = 4  # page-walk caches on (Machine(walk_cache=True)); see WC_* below
 
 # access kinds (index into the TLB)
 ACC_FETCH = 0
@@ -144,6 +148,43 @@ NO_PAGE = 1 << 62  # no virtual page number is this large: 'no cached fetch page
 TLB_KEY = 0
 TLB_PAGE = 1
 TLB_FLAGS = 2
+# The ``tlb`` array is int64[TLB_PLANES, TLB_COLS, TLB_SIZE]: planes 0-2 are the fetch, load
+# and store TLBs (columns TLB_*), plane WC the page-walk caches (columns WC_*), so that every
+# kernel that flushes or snapshots the TLB reaches them too.
+TLB_PLANES = 4
+TLB_COLS = 4
+
+# Page-walk caches (Intel's paging-structure caches; AMD's page walk cache and nested TLB,
+# Bhargava et al., ASPLOS 2008). Consulted only on a TLB miss, and only with
+# ENV_WALK_CACHE. They hold non-leaf entries (leaves stay in the TLB), each standing for one
+# PTE: a hit means that PTE is not read from memory and the walk goes on from the next
+# table it points to. Direct-mapped, split by level as Intel's are, so the entries of one
+# walk never evict each other. A hit also checks that the entry was read from the table
+# the walk is in (its PTE address), so a new root with an old ASID or VMID never hits.
+WC = 3  # the tlb plane that holds them
+WC_KEY = 0  # tag + 1 (0: empty)
+WC_PTE = 1  # the entry's value
+WC_PTE_ADDR = 2  # where it was read (a machine address): what its `cached` walk row shows
+WC_TABLE = 3  # VS-stage: the entry's guest physical address (V=1; else = WC_PTE_ADDR);
+#               nested TLB: the G-stage root's address | the leaf's level
+# VS-stage or single-stage non-leaf entries, keyed by level, the VA bits above the level and
+# the address space (ASID, V, VMID as the TLB's; of its permission bits only mstatus.MXR).
+# Level 2 entries map 1 GiB each, level 1 entries 2 MiB each: a few suffice for the former.
+WC_VS2_BASE = 0
+WC_VS2_SIZE = 8
+WC_VS1_BASE = 8
+WC_VS1_SIZE = 32
+# G-stage non-leaf entries, keyed by level, VMID and the guest physical address bits above.
+WC_G2_BASE = 40
+WC_G2_SIZE = 8
+WC_G1_BASE = 48
+WC_G1_SIZE = 32
+# The nested TLB: G-stage translations (the leaf) of the guest physical pages holding the
+# guest's page tables, keyed by VMID and guest page number. A hit skips a whole G-stage walk
+# of a VS-stage PTE's address.
+WC_NTLB_BASE = 80
+WC_NTLB_SIZE = 32
+WC_SLOTS = 112  # the slots used, from 0
 
 # physical memory map (QEMU virt)
 RAM_BASE = 0x8000_0000
@@ -1241,6 +1282,50 @@ def tlb_fill(tlb, acc, va, pa, flags, key):
 
 
 @njit(cache=True)
+def wc_vs_key(level, va, ctx):
+    """The tag of a VS-stage (or single-stage) walk-cache entry: the VA bits above
+    ``level``, the level and the address space (``ctx`` from tlb_ctx), plus one (0 is
+    empty). Of ctx's permission bits only mstatus.MXR (bit 3, V=1) stays: a hit skips the
+    G-stage check of the entry's address, which MXR changes without a fence."""
+    prefix = (va >> (12 + 9 * level)) & ((np.int64(1) << (27 - 9 * level)) - 1)
+    return ((prefix << 40) | (np.int64(level) << 36) | (ctx & ((np.int64(1) << 36) - 8))) + 1
+
+
+@njit(cache=True)
+def wc_vs_slot(level, va, ctx):
+    prefix = va >> (12 + 9 * level)
+    if level == 2:
+        return WC_VS2_BASE + ((prefix ^ tlb_hash(ctx)) & (WC_VS2_SIZE - 1))
+    return WC_VS1_BASE + ((prefix ^ tlb_hash(ctx)) & (WC_VS1_SIZE - 1))
+
+
+@njit(cache=True)
+def wc_g_key(level, gpa, vmid):
+    """The tag of a G-stage entry: the guest physical address bits above ``level`` (41-bit
+    addresses), the level (3: the nested TLB, keyed by guest page) and the VMID, plus one."""
+    sh = 12 if level == 3 else 12 + 9 * level
+    return (((gpa >> sh) << 20) | (np.int64(level) << 18) | (vmid << 4)) + 1
+
+
+@njit(cache=True)
+def wc_g_slot(level, gpa, vmid):
+    h = vmid ^ (vmid >> 5) ^ (vmid >> 10)
+    if level == 3:
+        return WC_NTLB_BASE + (((gpa >> 12) ^ h) & (WC_NTLB_SIZE - 1))
+    if level == 2:
+        return WC_G2_BASE + (((gpa >> 30) ^ h) & (WC_G2_SIZE - 1))
+    return WC_G1_BASE + (((gpa >> 21) ^ h) & (WC_G1_SIZE - 1))
+
+
+@njit(cache=True)
+def wc_fill(tlb, slot, key, pte, pte_addr, table):
+    tlb[WC, WC_KEY, slot] = key
+    tlb[WC, WC_PTE, slot] = pte
+    tlb[WC, WC_PTE_ADDR, slot] = pte_addr
+    tlb[WC, WC_TABLE, slot] = table
+
+
+@njit(cache=True)
 def leaf_allows(pte, acc, hlvx, mode, sum_, mxr):
     """The permission check of a leaf PTE for one access."""
     if acc == ACC_FETCH or hlvx:  # HLVX reads need execute permission, not read
@@ -1257,12 +1342,13 @@ def leaf_allows(pte, acc, hlvx, mode, sum_, mxr):
 
 
 @njit(cache=True)
-def g_walk(s, csr, ram, wk, wr, gpa, acc, hlvx, fault_acc, step):
+def g_walk(s, csr, ram, tlb, wk, wr, gpa, acc, hlvx, fault_acc, pt_read, step):
     """G-stage (Sv39x4) translation of guest physical address ``gpa`` for an access of kind
     ``acc``. Every G-stage access counts as a U-mode one. A fault is a guest-page fault of
     kind ``fault_acc`` (the original access, also when a VS-stage page-table read faulted),
-    with S_TRAP_GPA = gpa. Returns (machine address, leaf PTE, leaf PTE address); the
-    address is -1 on a fault (S_TRAP_CAUSE set; S_TRAP_TVAL is the caller's to set)."""
+    with S_TRAP_GPA = gpa. ``pt_read``: ``gpa`` is a VS-stage PTE's (the nested TLB may
+    answer). Returns (machine address, leaf PTE, leaf PTE address); the address is -1 on a
+    fault (S_TRAP_CAUSE set; S_TRAP_TVAL is the caller's to set)."""
     hgatp = csr[CSR_HGATP]
     if srl(hgatp, 60) != HGATP_MODE_SV39X4:
         return gpa, np.int64(-1), np.int64(-1)  # Bare: guest physical = machine physical
@@ -1274,12 +1360,39 @@ def g_walk(s, csr, ram, wk, wr, gpa, acc, hlvx, fault_acc, step):
     a = (hgatp & PPN_MASK & ~3) << 12  # the 16 KiB root
     level = 2
     mxr = (csr[CSR_MSTATUS] & MSTATUS_MXR) != 0
+    wc_on = (s[S_ENV_FLAGS] & ENV_WALK_CACHE) != 0
+    vmid = (hgatp >> 44) & ((1 << VMID_BITS) - 1)
+    if wc_on and pt_read:  # the nested TLB: this page's leaf, if still good for a read
+        slot = wc_g_slot(3, gpa, vmid)
+        pte = tlb[WC, WC_PTE, slot]
+        table = tlb[WC, WC_TABLE, slot]
+        if tlb[WC, WC_KEY, slot] == wc_g_key(3, gpa, vmid) and (table & ~3) == a \
+                and leaf_allows(pte, ACC_LOAD, False, PRV_U, False, mxr) and (pte & PTE_A):
+            s[S_WC_HITS] += 1
+            level = table & 3
+            rec_walk(s, wk, step, gpa, level, tlb[WC, WC_PTE_ADDR, slot], pte, WALK_CACHED,
+                     fault_acc, 1)
+            page_mask = (np.int64(1) << (12 + 9 * level)) - 1
+            return ((((pte >> 10) & PPN_MASK) << 12) & ~page_mask) | (gpa & page_mask), pte, \
+                tlb[WC, WC_PTE_ADDR, slot]
+        s[S_WC_MISSES] += 1
     while True:
         if level == 2:
             vpn_i = (gpa >> 30) & 0x7FF  # the root is indexed by 11 bits
         else:
             vpn_i = (gpa >> (12 + 9 * level)) & 0x1FF
         pte_addr = a + vpn_i * 8
+        if wc_on and level > 0:
+            slot = wc_g_slot(level, gpa, vmid)
+            if tlb[WC, WC_KEY, slot] == wc_g_key(level, gpa, vmid) \
+                    and tlb[WC, WC_PTE_ADDR, slot] == pte_addr:
+                s[S_WC_HITS] += 1
+                pte = tlb[WC, WC_PTE, slot]
+                rec_walk(s, wk, step, gpa, level, pte_addr, pte, WALK_CACHED, fault_acc, 1)
+                level -= 1
+                a = ((pte >> 10) & PPN_MASK) << 12
+                continue
+            s[S_WC_MISSES] += 1
         off = pte_addr - RAM_BASE
         s[S_WALKS] += 1
         if off < 0 or off + 8 > ram_size:
@@ -1295,6 +1408,9 @@ def g_walk(s, csr, ram, wk, wr, gpa, acc, hlvx, fault_acc, step):
             rec_walk(s, wk, step, gpa, level, pte_addr, pte, WALK_NEXT, fault_acc, 1)
             if level == 0:
                 break
+            if wc_on:
+                wc_fill(tlb, wc_g_slot(level, gpa, vmid), wc_g_key(level, gpa, vmid), pte,
+                        pte_addr, pte_addr)
             level -= 1
             a = ((pte >> 10) & PPN_MASK) << 12
             continue
@@ -1315,6 +1431,10 @@ def g_walk(s, csr, ram, wk, wr, gpa, acc, hlvx, fault_acc, step):
             if s[S_TRACE] & TRACE_WRITE:
                 rec_write(s, wr, step, WRITE_PTE, pte_addr, pte, 8, pte_addr)
         rec_walk(s, wk, step, gpa, level, pte_addr, pte, WALK_LEAF, fault_acc, 1)
+        if wc_on and pt_read:
+            root = (hgatp & PPN_MASK & ~3) << 12
+            wc_fill(tlb, wc_g_slot(3, gpa, vmid), wc_g_key(3, gpa, vmid), pte, pte_addr,
+                    root | level)
         page_mask = (np.int64(1) << (12 + 9 * level)) - 1
         return ((ppn << 12) & ~page_mask) | (gpa & page_mask), pte, pte_addr
     s[S_TRAP_CAUSE] = guest_page_fault_cause(fault_acc)
@@ -1327,14 +1447,17 @@ def walk(s, csr, ram, tlb, wk, wr, va, acc, mode, v, hlvx, fill, step):
     VS-stage through vsatp, every page-table address and the final guest physical address
     going through the G-stage. Returns the physical address, or -1 with S_TRAP_CAUSE and
     S_TRAP_TVAL (and S_TRAP_GPA for a guest-page fault) set. Records one walk row per PTE
-    read, in order: a cold Sv39-over-Sv39x4 walk reads 3 x (3 + 1) + 3 = 15 PTEs."""
+    read, in order: a cold Sv39-over-Sv39x4 walk reads 3 x (3 + 1) + 3 = 15 PTEs. With
+    ENV_WALK_CACHE, a non-leaf entry the page-walk cache holds is not read (a WALK_CACHED
+    row instead) and, under V=1, neither is the G-stage walk of its address."""
     s[S_TLB_MISSES] += 1
     s[S_TRAP_TVAL] = va
     s[S_TRAP_TINST] = 0
     if v == 1:
         vsatp = csr[CSR_VSATP]
         if srl(vsatp, 60) != SATP_MODE_SV39:  # VS-stage Bare: va is a guest physical address
-            pa, gpte, gpte_addr = g_walk(s, csr, ram, wk, wr, va, acc, hlvx, acc, step)
+            pa, gpte, gpte_addr = g_walk(s, csr, ram, tlb, wk, wr, va, acc, hlvx, acc, False,
+                                         step)
             if pa < 0:
                 return -1
             if fill:
@@ -1356,14 +1479,29 @@ def walk(s, csr, ram, tlb, wk, wr, va, acc, mode, v, hlvx, fill, step):
     a = (root & PPN_MASK) << 12
     level = 2
     sum_ = (status & MSTATUS_SUM) != 0
+    wc_on = (s[S_ENV_FLAGS] & ENV_WALK_CACHE) != 0
+    ctx = tlb_ctx(csr, mode, v) if wc_on else np.int64(0)
     while True:
         vpn_i = (va >> (12 + 9 * level)) & 0x1FF
         pte_addr = a + vpn_i * 8  # with v=1 a guest physical address: translate it
+        table_addr = pte_addr
+        if wc_on and level > 0:
+            slot = wc_vs_slot(level, va, ctx)
+            if tlb[WC, WC_KEY, slot] == wc_vs_key(level, va, ctx) \
+                    and tlb[WC, WC_TABLE, slot] == table_addr:
+                s[S_WC_HITS] += 1
+                pte = tlb[WC, WC_PTE, slot]
+                rec_walk(s, wk, step, va, level, tlb[WC, WC_PTE_ADDR, slot], pte, WALK_CACHED,
+                         acc, 0)
+                level -= 1
+                a = ((pte >> 10) & PPN_MASK) << 12
+                continue
+            s[S_WC_MISSES] += 1
         g_pte = np.int64(-1)
         g_pte_addr = np.int64(-1)
         if v == 1:
-            pte_addr, g_pte, g_pte_addr = g_walk(s, csr, ram, wk, wr, pte_addr, ACC_LOAD, False,
-                                                 acc, step)
+            pte_addr, g_pte, g_pte_addr = g_walk(s, csr, ram, tlb, wk, wr, pte_addr, ACC_LOAD,
+                                                 False, acc, True, step)
             if pte_addr < 0:
                 s[S_TRAP_TINST] = TINST_VS_READ  # the spec requires it: "zero is not allowed"
                 return -1
@@ -1382,6 +1520,9 @@ def walk(s, csr, ram, tlb, wk, wr, va, acc, mode, v, hlvx, fill, step):
             rec_walk(s, wk, step, va, level, pte_addr, pte, WALK_NEXT, acc, 0)
             if level == 0:
                 break
+            if wc_on:
+                wc_fill(tlb, wc_vs_slot(level, va, ctx), wc_vs_key(level, va, ctx), pte,
+                        pte_addr, table_addr)
             level -= 1
             a = ((pte >> 10) & PPN_MASK) << 12
             continue
@@ -1398,6 +1539,8 @@ def walk(s, csr, ram, tlb, wk, wr, va, acc, mode, v, hlvx, fill, step):
                 rec_walk(s, wk, step, va, level, pte_addr, pte, WALK_AD_FAULT, acc, 0)
                 break
             if v == 1 and g_pte >= 0:
+                if wc_on:  # the nested TLB's copy may lack a D bit set since: read it again
+                    g_pte = ram_read(ram, g_pte_addr - RAM_BASE, 8)
                 # the A/D update is a store to guest memory: the G-stage must allow it
                 if (g_pte & PTE_W) == 0:
                     s[S_TRAP_CAUSE] = guest_page_fault_cause(acc)
@@ -1423,7 +1566,8 @@ def walk(s, csr, ram, tlb, wk, wr, va, acc, mode, v, hlvx, fill, step):
         pa = ((ppn << 12) & ~page_mask) | (va & page_mask)
         flags = (pte & 0xFF) | (level << 8)
         if v == 1:  # the guest physical address goes through the G-stage too
-            pa, gpte, gpte_addr = g_walk(s, csr, ram, wk, wr, pa, acc, hlvx, acc, step)
+            pa, gpte, gpte_addr = g_walk(s, csr, ram, tlb, wk, wr, pa, acc, hlvx, acc, False,
+                                         step)
             if pa < 0:
                 return -1
         if fill:  # this access kind's TLB (a store entry only once D is set)
@@ -1487,11 +1631,14 @@ def translate_hlv(s, csr, ram, tlb, wk, wr, va, acc, hlvx, step):
 
 
 @njit(cache=True)
-def tlb_flush(tlb, va, asid, all_va, all_asid, v, vmid, all_vmid):
+def tlb_flush(tlb, va, asid, all_va, all_asid, v, vmid, all_vmid, g_stage):
     """sfence.vma (v=0: HS's own translations), hfence.vvma and sfence.vma with V=1 (v=1:
-    the guest translations of VMID ``vmid``), hfence.gvma (v=1, va ignored: a combined
-    entry does not remember its guest physical address, so every entry of the VMID goes).
-    Global entries survive an ASID-only flush."""
+    the guest translations of VMID ``vmid``), hfence.gvma (v=1 and ``g_stage``, va
+    ignored: a combined entry does not remember its guest physical address, so every entry
+    of the VMID goes). Global entries survive an ASID-only flush. The page-walk caches
+    follow the same rules (their global entries go too); hfence.gvma also empties the
+    VMID's G-stage entries and nested TLB."""
+    wc_flush(tlb, va, asid, all_va, all_asid, v, vmid, all_vmid, g_stage)
     for k in range(3):
         for i in range(TLB_SIZE):
             key = tlb[k, TLB_KEY, i]
@@ -1512,6 +1659,34 @@ def tlb_flush(tlb, va, asid, all_va, all_asid, v, vmid, all_vmid):
             hit_asid = all_asid or (e_asid == asid and (tlb[k, TLB_FLAGS, i] & PTE_G) == 0)
             if hit_va and hit_asid:
                 tlb[k, TLB_KEY, i] = 0
+
+
+@njit(cache=True)
+def wc_flush(tlb, va, asid, all_va, all_asid, v, vmid, all_vmid, g_stage):
+    """The page-walk caches' part of tlb_flush. A VS-stage entry at level L goes when the
+    fence's address lies in the region it maps (VA bits above L), whatever its G bit."""
+    for i in range(WC_G2_BASE):
+        key = tlb[WC, WC_KEY, i]
+        if key == 0:
+            continue
+        raw = key - 1
+        if ((raw >> 4) & 1) != v:
+            continue
+        if v == 1 and not all_vmid \
+                and ((raw >> CTX_VMID_SHIFT) & ((1 << VMID_BITS) - 1)) != vmid:
+            continue
+        level = (raw >> 36) & 3
+        prefix = raw >> 40
+        hit_va = all_va or prefix == ((va >> (12 + 9 * level))
+                                      & ((np.int64(1) << (27 - 9 * level)) - 1))
+        hit_asid = all_asid or ((raw >> CTX_ASID_SHIFT) & 0xFFFF) == asid
+        if hit_va and hit_asid:
+            tlb[WC, WC_KEY, i] = 0
+    if g_stage:
+        for i in range(WC_G2_BASE, WC_SLOTS):
+            key = tlb[WC, WC_KEY, i]
+            if key != 0 and (all_vmid or (((key - 1) >> 4) & ((1 << VMID_BITS) - 1)) == vmid):
+                tlb[WC, WC_KEY, i] = 0
 
 
 # ---------------------------------------------------------------------------------------
@@ -2446,7 +2621,7 @@ def system(s, x, csr, ram, tlb, wk, wr, io, insn, ilen, instret):
                 s[S_TRAP_CAUSE] = EXC_ILLEGAL
                 return 1
             tlb_flush(tlb, x[rs1], x[rs2] & 0xFFFF, rs1 == 0, rs2 == 0, v,
-                      (csr[CSR_HGATP] >> 44) & ((1 << VMID_BITS) - 1), False)
+                      (csr[CSR_HGATP] >> 44) & ((1 << VMID_BITS) - 1), False, False)
             s[S_EXIT_C] = 1
             return 0
         if f7 == 0x11 or f7 == 0x31:  # hfence.vvma rs1, rs2 / hfence.gvma rs1, rs2
@@ -2458,9 +2633,10 @@ def system(s, x, csr, ram, tlb, wk, wr, io, insn, ilen, instret):
                 return 1
             if f7 == 0x11:  # guest virtual address and guest ASID, in the current VMID
                 tlb_flush(tlb, x[rs1], x[rs2] & 0xFFFF, rs1 == 0, rs2 == 0, 1,
-                          (csr[CSR_HGATP] >> 44) & ((1 << VMID_BITS) - 1), False)
+                          (csr[CSR_HGATP] >> 44) & ((1 << VMID_BITS) - 1), False, False)
             else:  # guest physical address (rs1 >> 2) and VMID: every entry of the VMID
-                tlb_flush(tlb, 0, 0, True, True, 1, x[rs2] & ((1 << VMID_BITS) - 1), rs2 == 0)
+                tlb_flush(tlb, 0, 0, True, True, 1, x[rs2] & ((1 << VMID_BITS) - 1), rs2 == 0,
+                          True)
             s[S_EXIT_C] = 1
             return 0
         s[S_TRAP_CAUSE] = EXC_ILLEGAL

@@ -243,13 +243,15 @@ class Host:
     ``scheduler`` a :class:`~vkernel.hv.scheduler.Scheduler` (Xen's credit scheduler by
     default); ``cost`` the cycle costs; ``trace`` what to record (as for a Machine; the
     ``hv`` family holds what the hypervisor did); ``sensitive_unprivileged`` Popek and
-    Goldberg's switch (see :class:`~vkernel.machine.Machine`)."""
+    Goldberg's switch and ``walk_cache`` the MMU's page-walk caches (see
+    :class:`~vkernel.machine.Machine`)."""
 
     def __init__(self, *, machine_mb: int = 64, seed: int = 0,
                  scheduler: Scheduler | None = None, cost: CostModel | None = None,
                  trace: TraceSpec = None, sensitive_unprivileged: bool = False,
-                 steps_per_ms: int = STEPS_PER_MS) -> None:
-        self.machine = Machine(ram_mb=machine_mb, sensitive_unprivileged=sensitive_unprivileged)
+                 steps_per_ms: int = STEPS_PER_MS, walk_cache: bool = False) -> None:
+        self.machine = Machine(ram_mb=machine_mb, sensitive_unprivileged=sensitive_unprivileged,
+                               walk_cache=walk_cache)
         self.seed = seed
         self.cost = cost or CostModel()
         self.steps_per_ms = steps_per_ms

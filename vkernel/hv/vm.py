@@ -61,21 +61,22 @@ class VM:
     Popek and Goldberg's switch (see :class:`~vkernel.machine.Machine`); ``trace`` what to
     record, as for a Machine (the ``hv`` family holds what the hypervisor did);
     ``n`` the operation count of a benchmark workload; ``paging`` and ``shadow`` how
-    its memory is virtualized (see :meth:`Host.create`).
+    its memory is virtualized (see :meth:`Host.create`); ``walk_cache`` gives the MMU
+    page-walk caches (see :class:`~vkernel.machine.Machine`).
     """
 
     def __init__(self, guest: Program | str = "hello", technique: str = "hardware", *,
                  ram_mb: int = 8, machine_mb: int = 32, seed: int = 0,
                  cost: CostModel | None = None, sensitive_unprivileged: bool = False,
                  trace: TraceSpec = None, n: int | None = None, paging: str | None = None,
-                 shadow: str | None = None) -> None:
+                 shadow: str | None = None, walk_cache: bool = False) -> None:
         if technique not in TECHNIQUES:
             raise HypervisorError(f"unknown technique {technique!r}; choose from "
                                   f"{', '.join(TECHNIQUES)}")
         if technique == "native":
             machine_mb = ram_mb  # no hypervisor: the guest's RAM is the machine's
         self.host = Host(machine_mb=machine_mb, seed=seed, cost=cost, trace=trace,
-                         sensitive_unprivileged=sensitive_unprivileged)
+                         sensitive_unprivileged=sensitive_unprivileged, walk_cache=walk_cache)
         self.domain: Domain = self.host.create(guest, technique, memory_mb=ram_mb,
                                                name="guest", n=n, paging=paging,
                                                shadow=shadow)
