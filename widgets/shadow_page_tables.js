@@ -99,9 +99,10 @@ function render({ model, el: root }) {
         lastTable = table;
       }
       const leaf = (pte & 0b1010n) !== 0n;
+      const valid = (pte & 1n) !== 0n;
       const r = row(leaf ? "vk-spt-entry vk-spt-leaf" : "vk-spt-entry", [
-        " ".repeat(2 * (2 - Number(level))) + (leaf ? `${hex(va)} +${SIZES[size] || hex(size)}` : `${hex(va)} ↓`),
-        leaf ? `→ ${hex(target)}` : `→ table ${hex(target)}`, flags(pte)]);
+        " ".repeat(2 * (2 - Number(level))) + (leaf || !valid ? `${hex(va)} +${SIZES[size] || hex(size)}` : `${hex(va)} ↓`),
+        !valid ? "(invalid: unmapped)" : leaf ? `→ ${hex(target)}` : `→ table ${hex(target)}`, flags(pte)]);
       r.dataset.pte = hex(pteAddr);
       r.dataset.level = String(level);
       r.title = `entry at guest physical ${hex(pteAddr)}: ${hex(pte)}`;

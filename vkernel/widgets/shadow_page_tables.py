@@ -196,6 +196,7 @@ class ShadowPageTables(anywidget.AnyWidget):
         guest: list[tuple[int, ...]] = []
         leaves: list[tuple[int, int, int, int]] = []  # (va, size, gpa, pte)
         paged = satp >> 60 == 8
+        self._read_events()  # first: the entry the latest wp_fault wrote is shown, valid or not
         if paged:
             self._walk_guest((satp & PPN_MASK) << 12, 2, 0, guest, leaves, protected)
         shadow_rows, shadowed = self._shadow_rows(table, leaves)
@@ -213,7 +214,6 @@ class ShadowPageTables(anywidget.AnyWidget):
         self.guest = _rows(guest[:MAX_ROWS], len(GUEST_COLUMNS))
         self.p2m = _rows(p2m[:MAX_ROWS], len(P2M_COLUMNS))
         self.shadow = _rows(shadow_rows[:MAX_ROWS], len(SHADOW_COLUMNS))
-        self._read_events()
         kind = self.domain.technique_name + (
             ' (paging="shadow")' if self.domain.paging == "shadow" else "")
         self.info = {
@@ -241,8 +241,8 @@ class ShadowPageTables(anywidget.AnyWidget):
         for i in range(512):
             pte_addr = table + 8 * i
             pte = memory.read_u64(pte_addr)
-            if not pte & PTE_V:
-                continue
+            if not pte & PTE_V and pte_addr != self.written:  # (an entry the latest
+                continue  # write-protect fault cleared: shown, to see what it did)
             va = _sign(base | i << (12 + 9 * level))
             size = PAGE << (9 * level)
             target = (pte >> 10 & PPN_MASK) << 12
@@ -251,6 +251,8 @@ class ShadowPageTables(anywidget.AnyWidget):
                 part = 0 if self._has_user(pte, level) else 1
             out.append((level, va, size, pte_addr, pte, target, part,
                         int(table in protected)))
+            if not pte & PTE_V:
+                continue
             if pte & (PTE_R | PTE_X):
                 leaves.append((va, size, target, pte))
             elif level:
