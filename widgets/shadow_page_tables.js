@@ -33,6 +33,14 @@ function rows(value, cols) {
 const hex = (v) => "0x" + v.toString(16);
 const fmt = (n) => Number(n).toLocaleString("en-US");
 const SIZES = { 4096: "4 KiB", 2097152: "2 MiB", 1073741824: "1 GiB" };
+// the exits a memory event follows, in words
+const CAUSES = { 1: "instruction access fault", 2: "illegal instruction", 5: "load access fault",
+  7: "store access fault", 8: "ecall", 9: "ecall from S", 12: "instruction page fault",
+  13: "load page fault", 15: "store page fault", 20: "instruction guest-page fault",
+  21: "load guest-page fault", 23: "store guest-page fault" };
+// the shadow's states, short (the legend and each row's title say them in full)
+const SHORT = { "read-only: a guest page table": "RO: page table", "read-only: not dirty yet": "RO: not dirty",
+  "read-only: the technique's": "RO: technique" };
 
 function flags(pte) {
   const span = el("span", "vk-flags");
@@ -69,7 +77,7 @@ function render({ model, el: root }) {
   const shadowBody = mk("vk-spt-shadow", "③ shadow table (guest virtual → machine)",
     "the hypervisor's table, the one satp points at: each entry = ① composed with ②");
   const legend = el("div", "vk-legend");
-  const stripTitle = el("div", "vk-title", "Memory events (the last hv rows, with the exit behind them)");
+  const stripTitle = el("div", "vk-title", "Memory events, the latest exit first (hv rows: what each exit made the hypervisor do, and its modelled cycles)");
   const strip = el("div", "vk-spt-events");
   const note = el("div", "vk-status");
   root.append(title, panes, legend, stripTitle, strip, note);
@@ -89,11 +97,15 @@ function render({ model, el: root }) {
     const parts = [el("details", "vk-spt-part"), el("details", "vk-spt-part")];
     const counts = [0, 0];
     let lastTable = -1n;
+    const seen = new Set();
     for (const [level, va, size, pteAddr, pte, target, kernel, prot] of rows(model.get("guest"), GUEST_COLS)) {
       const part = parts[Number(kernel)];
       const table = pteAddr & ~4095n;
       if (table !== lastTable) {
-        const h = row("vk-spt-table", [`table ${hex(table)} (level ${level})` + (prot ? " 🔒 write-protected" : "")]);
+        const again = seen.has(table);
+        seen.add(table);
+        const h = row("vk-spt-table", [`table ${hex(table)} (level ${level})` + (again ? ", continued" : "") +
+          (prot ? " · write-protected" : "")]);
         if (prot) h.classList.add("vk-spt-protected");
         part.append(h);
         lastTable = table;
@@ -122,7 +134,7 @@ function render({ model, el: root }) {
     // ② the p2m
     p2mBody.replaceChildren();
     for (const [gpa, machine, table, shadowed] of rows(model.get("p2m"), P2M_COLS)) {
-      const r = row("vk-spt-entry", [hex(gpa), `→ ${hex(machine)}`, table ? "🔒 page table" : (shadowed ? "" : "not in shadow")]);
+      const r = row("vk-spt-entry", [hex(gpa), `→ ${hex(machine)}`, table ? "page table (write-protected)" : (shadowed ? "" : "not in shadow")]);
       r.dataset.gpa = hex(gpa);
       if (table) r.classList.add("vk-spt-protected");
       p2mBody.append(r);
@@ -136,7 +148,7 @@ function render({ model, el: root }) {
       chip.style.setProperty("--vk-chip", colour);
       const missing = name === "missing";
       const r = row("vk-spt-entry", [chip, hex(va), missing ? "(no entry yet)" : `→ ${hex(machine)}`,
-        missing ? el("span", "vk-spt-state", name) : flags(pte), el("span", "vk-spt-state", missing ? "" : name)]);
+        missing ? el("span", "vk-spt-state", name) : flags(pte), el("span", "vk-spt-state", missing ? "" : SHORT[name] || name)]);
       r.dataset.va = hex(va);
       r.dataset.state = name;
       r.title = `${why}; the guest maps it to guest physical ${hex(gpa)}`;
@@ -164,9 +176,11 @@ function render({ model, el: root }) {
     // the strip: each exit, then what it did to memory
     strip.replaceChildren();
     const names = model.get("event_names");
+    const groups = [];
     for (const [, step, event, cause, detail, , cycles] of rows(model.get("events"), EVENT_COLS)) {
       const name = names[String(event)] || String(event);
-      const what = name === "vm_exit" ? `cause ${cause & ((1n << 63n) - 1n)}, tval ${hex(detail)}`
+      const code = cause & ((1n << 63n) - 1n);
+      const what = name === "vm_exit" ? `${CAUSES[code] || `cause ${code}`}, tval ${hex(detail)}`
         : name === "wp_fault" ? `guest PTE written at ${hex(detail)}`
         : name === "shadow_drop" ? `shadow entry for ${hex(detail)} dropped`
         : name === "shadow_update" ? `shadow entry for guest physical ${hex(detail)} installed`
@@ -175,8 +189,10 @@ function render({ model, el: root }) {
         [`step ${fmt(step)}`, name, what, `${fmt(cycles)} cycles`]);
       r.dataset.event = name;
       if (name === "wp_fault" && detail === written) r.classList.add("vk-spt-written");
-      strip.append(r);
+      if (name === "vm_exit" || !groups.length) groups.push([]);
+      groups[groups.length - 1].push(r);
     }
+    for (const g of groups.reverse()) strip.append(...g); // the latest exit first
     if (!strip.childElementCount) strip.append(el("div", "vk-status", "no memory events recorded yet"));
     note.textContent = model.get("note");
   }
