@@ -1045,17 +1045,21 @@ def _shadow_leaves(machine, root: int) -> dict[int, int]:
     return out
 
 
-def _check_shadow_view(vm, spt, satp_csr: str = "satp") -> None:  # noqa: ANN001
-    """The widget's three panes against the hypervisor's own structures."""
+def _check_shadow_view(vm, spt, satp_csr: str = "satp", hw: int | None = None) -> None:  # noqa: ANN001
+    """The widget's three panes against the hypervisor's own structures (``vm`` a VM or a
+    domain; ``hw`` the shadow's satp, if not the hart's)."""
     from vkernel.hv.pagetable import walk
     machine, memory, mmu = vm.machine, vm.memory, vm.technique.shadow
-    hw = machine.hart.csr[satp_csr]
+    hw = machine.hart.csr[satp_csr] if hw is None else hw
     table = next(t for t in mmu.tables.values() if t.satp == hw)
     assert spt.info["shadow_satp"] == hex(hw) and spt.info["guest_satp"] == hex(table.key[0])
     real = _shadow_leaves(machine, (hw & ((1 << 44) - 1)) << 12)
     leaves = spt.shadow_leaves
-    present = leaves[~leaves.state.isin(["missing", "device"])]
-    assert sorted(int(v) for v in present.vaddr) == sorted(real) and len(real) > 0
+    own = leaves[leaves.state == "the hypervisor's"]  # (binary translation's cache)
+    assert not set(own.machine.astype(int)) & set(memory.m2p)
+    present = leaves[~leaves.state.isin(["missing", "device", "the hypervisor's"])]
+    assert sorted(int(v) for v in present.vaddr) + sorted(int(v) for v in own.vaddr) == \
+        sorted(real) and len(present) > 0
     guest_root = (table.key[0] & ((1 << 44) - 1)) << 12
     for va, machine_frame, pte, state in zip(present.vaddr, present.machine, present.pte,
                                              present.state, strict=True):
@@ -1164,3 +1168,29 @@ def test_shadow_page_tables_under_hardware_shadow_paging_and_errors():
         ShadowPageTables(VM("hello", "hardware"))
     with pytest.raises(ValueError, match="keeps no shadow|keeps none"):
         ShadowPageTables(VM("hello", "paravirt"))
+
+
+def test_shadow_page_tables_of_a_host_domain_switched_out_or_binary_translated():
+    """A host of two domains: the one switched out shows the shadow its world switch
+    saved; binary translation's own pages in its kernel's shadow (the translation cache,
+    the vCPU page) are the hypervisor's, not stale; each strip holds its domain's rows."""
+    from vkernel.core import kernel as K
+    from vkernel.hv import Host
+    from vkernel.widgets import ShadowPageTables
+    host = Host(machine_mb=32, trace="hv")
+    a = host.create("hello", technique="trap-emulate", name="a", memory_mb=4)
+    b = host.create("map-unmap", technique="binary-translation", name="b", memory_mb=4)
+    host.run(max_steps=150_000)
+    assert host.loaded is b
+    sa, sb = ShadowPageTables(host, domain="a"), ShadowPageTables(host, domain=2)
+    _check_shadow_view(a, sa, hw=int(a.context.csr[K.CSR_SATP]) & ((1 << 64) - 1))
+    _check_shadow_view(b, sb)
+    assert "the hypervisor's" not in set(sa.shadow_leaves.state)
+    own = sb.shadow_leaves[sb.shadow_leaves.state == "the hypervisor's"]
+    assert len(own) == len(b.technique.tc_frames) + 1  # the cache's pages, the vCPU page
+    hv = host.machine.events("hv")
+    for spt, d in ((sa, a), (sb, b)):
+        rows = spt.event_rows.row.astype(int)
+        assert len(rows) and (hv["domain"][rows] == d.domid).all()
+    with pytest.raises(ValueError, match="no domain 'c'; the host has 1 'a', 2 'b'"):
+        ShadowPageTables(host, domain="c")

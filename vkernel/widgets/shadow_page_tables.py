@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import traitlets
 
+from vkernel.core import kernel as K
 from vkernel.plots import PALETTE
 from vkernel.trace.schema import HV_EVENT
 from vkernel.widgets._common import ASSETS, _check_kwargs, _is_domain, _is_host, _is_vm
@@ -35,7 +36,7 @@ SHADOW_COLUMNS = ("vaddr", "machine", "pte", "state", "gpa")
 EVENT_COLUMNS = ("row", "step", "event", "cause", "detail", "pc", "cycles")
 # what a shadow leaf is, compared with the guest's table composed with the p2m
 STATES = ("consistent", "read-only: a guest page table", "read-only: not dirty yet",
-          "missing", "stale", "read-only: the technique's", "device")
+          "missing", "stale", "read-only: the technique's", "device", "the hypervisor's")
 STATE_TITLES = (
     "the shadow entry equals the guest's translation composed with the p2m",
     "mapped read-only because the page it maps is a guest page table the shadow depends "
@@ -49,10 +50,12 @@ STATE_TITLES = (
     "mapped with fewer permissions than the guest's: the technique restricts it (binary "
     "translation write-protects the code it translated)",
     "the guest maps a page outside its RAM (a device): never in the shadow, so every "
-    "access exits and the hypervisor emulates it")
-CONSISTENT, TABLE, CLEAN, MISSING, STALE, RESTRICTED, DEVICE = range(7)
+    "access exits and the hypervisor emulates it",
+    "a page of the hypervisor's own, not the guest's (binary translation maps its "
+    "translation cache and the vCPU page into the guest kernel's shadow)")
+CONSISTENT, TABLE, CLEAN, MISSING, STALE, RESTRICTED, DEVICE, OWN = range(8)
 STATE_COLOURS = (PALETTE[1], PALETTE[2], PALETTE[6], PALETTE[9], PALETTE[7], PALETTE[5],
-                 PALETTE[8])
+                 PALETTE[8], PALETTE[10])
 MEMORY_EVENTS = ("hv_walk", "shadow_update", "shadow_drop", "wp_fault")
 _CODE = {name: code for code, name in HV_EVENT.items()}
 
@@ -168,17 +171,16 @@ class ShadowPageTables(anywidget.AnyWidget):
         return self.domain.technique.shadow
 
     def current(self) -> Any:  # noqa: ANN401 - a ShadowTable, or None
-        """The shadow table the hardware walks now for this domain (satp's, or vsatp's
-        under hardware assistance), found without making one."""
-        csr = self.host.machine.hart.csr
-        want = csr["vsatp"] if getattr(self.domain.technique, "shadowed", False) \
-            else csr["satp"]
-        tables = list(self.mmu.tables.values())
-        here = [t for t in tables if t.satp == want]
-        if here:
-            return here[0]
-        # another domain runs: its vCPU's address space is the latest table made
-        return tables[-1] if tables else None
+        """The shadow table the hardware walks for this domain (satp's, or vsatp's under
+        hardware assistance; of a domain switched out, what its world switch saved),
+        found without making one; None before it has one."""
+        shadowed = getattr(self.domain.technique, "shadowed", False)
+        number = K.CSR_VSATP if shadowed else K.CSR_SATP
+        loaded = getattr(self.host, "loaded", self.domain) in (self.domain, None)
+        # its vCPU in the hart, or saved by the last world switch away from it
+        want = int(self.host.machine._csr[number] if loaded
+                   else self.domain.context.csr[number]) & TOP
+        return next((t for t in self.mmu.tables.values() if t.satp == want), None)
 
     @property
     def protected(self) -> list[int]:
@@ -283,6 +285,7 @@ class ShadowPageTables(anywidget.AnyWidget):
         read = self.host.machine.mem.read_u64
         satp, user, sum_, mxr = table.key
         mapped = set()
+        m2p = memory.m2p
 
         def visit(t: int, level: int, base: int) -> None:
             for i in range(512):
@@ -297,7 +300,9 @@ class ShadowPageTables(anywidget.AnyWidget):
                 machine = (pte >> 10 & PPN_MASK) << 12
                 g = mmu.walk(satp, va, None, user=bool(user), sum_=sum_, mxr=mxr)
                 gpa = g.gpa & ~(PAGE - 1) if g.gpa is not None else TOP
-                if g.gpa is None or g.gpa not in memory \
+                if machine not in m2p:  # no guest page's frame: the hypervisor's
+                    state = OWN
+                elif g.gpa is None or g.gpa not in memory \
                         or memory.machine_address(gpa) != machine:
                     state = STALE
                 elif pte & PTE_W or not g.flags & PTE_W:
