@@ -1165,6 +1165,11 @@ def test_shadow_page_tables_in_the_browser(lab):
         assert drawn["events"][:len(want["events"]) - last] == want["events"][last:]
         assert want["guest"] > 5 and "consistent" in want["shadow"]
         assert "wp_fault" in drawn["events"] and drawn["written"] == want["written"]
+        # the shadow entry that exit dropped, outlined in pane 3
+        dropped = kernel_print(page, "import numpy as np; print(*[hex(v) for v in "
+                               "np.frombuffer(spt.dropped, '<u8')])").split()
+        assert dropped and widget.locator(".vk-spt-shadow .vk-spt-written").evaluate_all(
+            "(rows) => rows.map((e) => e.dataset.va)") == dropped
         widget.scroll_into_view_if_needed()
         widget.screenshot(path=str(ARTIFACTS / "shadow-page-tables.png"))
         # step the linked MachineView: the panes follow the guest

@@ -1146,6 +1146,13 @@ def test_shadow_page_tables_show_a_write_protect_fault(workload):
     leaves = spt.shadow_leaves.set_index("vaddr")
     for va in dropped:  # gone, or installed again from the entry written (consistent)
         assert va not in leaves.index or leaves.state[va] == "consistent"
+    updated = [int(d) for d, e in zip(hv["detail"][last:], names[last:], strict=True)
+               if e == "shadow_update"]
+    assert np.frombuffer(spt.updated, "<u8").tolist() == updated
+    if workload == "page-fault":  # the new entry installed at once (prefetching) ...
+        assert updated
+        for gpa in updated:  # ... and in the shadow pane, consistent
+            assert "consistent" in set(spt.shadow_leaves.state[spt.shadow_leaves.gpa == gpa])
     ev = spt.event_rows
     wp = ev[ev.event == "wp_fault"].iloc[-1]
     assert int(wp.detail) == spt.written and wp.cycles > 0

@@ -8,7 +8,7 @@ const P2M_COLS = 4; // gpa, machine, table, shadowed
 const SHADOW_COLS = 5; // vaddr, machine, pte, state, gpa
 const EVENT_COLS = 7; // row, step, event, cause, detail, pc, cycles
 const FLAGS = ["V", "R", "W", "X", "U", "G", "A", "D"];
-const SYNCED = ["guest", "p2m", "shadow", "events", "written", "dropped", "info", "states", "note"];
+const SYNCED = ["guest", "p2m", "shadow", "events", "written", "dropped", "updated", "info", "states", "note"];
 
 function el(tag, cls, text) {
   const e = document.createElement(tag);
@@ -87,6 +87,7 @@ function render({ model, el: root }) {
     const states = model.get("states");
     const written = BigInt(model.get("written"));
     const dropped = new Set(rows(model.get("dropped"), 1).map((r) => r[0]));
+    const updated = new Set(rows(model.get("updated"), 1).map((r) => r[0]));
     title.textContent = `Shadow paging of ${info.domain} (${info.technique}): guest satp ${info.guest_satp}, ` +
       `shadow satp ${info.shadow_satp} (virtual ${info.mode}-mode) · ${fmt(info.fills)} fills, ` +
       `${fmt(info.hidden_faults)} hidden faults, ${fmt(info.wp_faults)} write-protect faults, ` +
@@ -152,7 +153,9 @@ function render({ model, el: root }) {
       r.dataset.va = hex(va);
       r.dataset.state = name;
       r.title = `${why}; the guest maps it to guest physical ${hex(gpa)}`;
-      if (dropped.has(va)) r.classList.add("vk-spt-written");
+      const again = !missing && updated.has(gpa);
+      if (dropped.has(va) || again) r.classList.add("vk-spt-written");
+      if (again) r.title += " (installed again by the latest write-protect fault)";
       shadowBody.append(r);
     }
     for (const va of dropped) {

@@ -88,9 +88,10 @@ class ShadowPageTables(anywidget.AnyWidget):
     ``shadow_update``, ``shadow_drop``, ``wp_fault``) with the ``vm_exit`` behind them
     and their modelled cycles. The latest write-protect fault is highlighted: the guest
     entry written (the ``wp_fault`` row's detail, :attr:`written`) in pane 1, the shadow
-    entries dropped (:attr:`dropped`) in pane 3. The hv rows come from the machine's
-    recording: make the VM with ``trace="hv"`` (or more); without it the strip stays
-    empty (and says so) while the panes still work.
+    entries dropped (:attr:`dropped`, virtual addresses) and installed again at once
+    (:attr:`updated`, guest physical pages: prefetching) in pane 3. The hv rows come
+    from the machine's recording: make the VM with ``trace="hv"`` (or more); without it
+    the strip stays empty (and says so) while the panes still work.
 
     ``source`` is a :class:`~vkernel.hv.VM`, a domain, or a Host with ``domain=`` (a domid
     or a name; default: its first domain); its technique must keep shadows:
@@ -118,6 +119,7 @@ class ShadowPageTables(anywidget.AnyWidget):
     events = traitlets.Bytes(b"").tag(sync=True)  # uint64 rows of EVENT_COLUMNS
     written = traitlets.Int(-1).tag(sync=True)  # guest PTE address of the latest wp_fault
     dropped = traitlets.Bytes(b"").tag(sync=True)  # uint64 VAs its exit dropped
+    updated = traitlets.Bytes(b"").tag(sync=True)  # uint64 gpas its exit installed again
     info = traitlets.Dict().tag(sync=True)  # words: domain, technique, satps, counts
     states = traitlets.List().tag(sync=True)  # [name, colour, title] per state
     event_names = traitlets.Dict().tag(sync=True)  # hv event code -> name
@@ -328,7 +330,7 @@ class ShadowPageTables(anywidget.AnyWidget):
     def _read_events(self) -> None:
         machine = self.host.machine
         if "hv" not in machine.tracing:
-            self.events, self.written, self.dropped = b"", -1, b""
+            self.events, self.written, self.dropped, self.updated = b"", -1, b"", b""
             self._event_note = "no hv rows: record them with trace=\"hv\" (or more)"
             return
         self._event_note = ""
@@ -357,12 +359,13 @@ class ShadowPageTables(anywidget.AnyWidget):
             after = np.arange(at + 1, rows.size)
             nxt = after[exit_[after]]
             end = int(nxt[0]) if nxt.size else rows.size
-            drops = [i for i in range(at + 1, end) if ev[i] == _CODE["shadow_drop"]]
-            self.dropped = np.array([c["detail"][rows[i]] for i in drops],
-                                    np.uint64).tobytes()
+            def details(event: str) -> bytes:
+                return np.array([c["detail"][rows[i]] for i in range(at + 1, end)
+                                 if ev[i] == _CODE[event]], np.uint64).tobytes()
+            self.dropped, self.updated = details("shadow_drop"), details("shadow_update")
             self._wp_step = int(c["step"][rows[at]])
         else:
-            self.written, self.dropped, self._wp_step = -1, b"", -1
+            self.written, self.dropped, self.updated, self._wp_step = -1, b"", b"", -1
 
     # --- following the guest ----------------------------------------------------------
     def show(self, step: int) -> None:
