@@ -1120,15 +1120,19 @@ def test_shadow_page_tables_are_the_guest_table_composed_with_the_p2m():
         ShadowPageTables(vm, colour="red")
 
 
-@pytest.mark.parametrize("workload", ["map-unmap", "page-fault"])
-def test_shadow_page_tables_show_a_write_protect_fault(workload):
+@pytest.mark.parametrize(("workload", "technique"), [("map-unmap", "trap-emulate"),
+                                                     ("page-fault", "trap-emulate"),
+                                                     ("page-fault", "hardware")])
+def test_shadow_page_tables_show_a_write_protect_fault(workload, technique):
     """Run until a wp_fault row: the guest entry highlighted is the row's detail (and the
     entry the guest pane marks), the shadow entries its exit dropped are gone from the
     shadow pane (or back, installed again: then consistent), and the strip shows the exit
-    and its cost."""
+    and its cost. Under hardware assistance with paging="shadow" too (one store emulation
+    for both)."""
     from vkernel.hv import VM
     from vkernel.widgets import ShadowPageTables
-    vm = VM(workload, "trap-emulate", trace="hv")
+    hw = technique == "hardware"
+    vm = VM(workload, technique, trace="hv", paging="shadow" if hw else None)
     spt = ShadowPageTables(vm)
     assert spt.run_until_event("wp_fault", max_steps=200_000)
     hv = vm.machine.events("hv")
@@ -1158,7 +1162,7 @@ def test_shadow_page_tables_show_a_write_protect_fault(workload):
     assert int(wp.detail) == spt.written and wp.cycles > 0
     exit_row = ev[(ev.event == "vm_exit") & (ev.row < wp.row)].iloc[-1]
     assert exit_row.step == wp.step and exit_row.cycles > 0
-    _check_shadow_view(vm, spt)
+    _check_shadow_view(vm, spt, "vsatp" if hw else "satp")
 
 
 def test_shadow_page_tables_under_hardware_shadow_paging_and_errors():
