@@ -1117,3 +1117,86 @@ def test_address_translation_and_memory_map_in_the_browser(lab):
         assert rgb(grey) in set(page.evaluate(CANVAS_COLOURS)), grey
         widget.screenshot(path=str(ARTIFACTS / "address-translation-dark.png"))
         memmap.screenshot(path=str(ARTIFACTS / "memory-map-dark.png"))
+
+
+SHADOW_TABLES = """
+from vkernel.hv import VM
+from vkernel.widgets import MachineView, ShadowPageTables, link
+vm = VM("map-unmap", "trap-emulate", trace="hv")
+spt = ShadowPageTables(vm)
+spt.run_until_event("wp_fault")
+view = MachineView(vm)
+link(view, spt)
+display(view, spt)
+"""
+# what the three panes draw: rows per pane, the shadow's states, the entry highlighted
+SPT_PANES = """() => {
+    const w = document.querySelector('.vk-spt');
+    const all = (s) => [...w.querySelectorAll(s)];
+    return {guest: all('.vk-spt-guest .vk-spt-entry').length,
+            p2m: all('.vk-spt-p2m .vk-spt-entry').length,
+            shadow: all('.vk-spt-shadow .vk-spt-entry:not(.vk-spt-dropped)')
+                .map((e) => e.dataset.state),
+            written: all('.vk-spt-guest .vk-spt-written').map((e) => e.dataset.pte),
+            events: all('.vk-spt-event').map((e) => e.dataset.event),
+            title: w.querySelector('.vk-title').textContent};
+}"""
+SPT_PYTHON = ("import json; print(json.dumps({'guest': len(spt.guest_entries), "
+              "'p2m': len(spt.p2m_pages), 'shadow': spt.shadow_leaves.state.tolist(), "
+              "'written': [hex(spt.written)], 'events': spt.event_rows.event.tolist()}))")
+
+
+def test_shadow_page_tables_in_the_browser(lab):
+    """One domain's guest table, p2m and shadow side by side in JupyterLab: each pane's
+    rows are Python's, the guest entry the latest write-protect fault wrote highlighted,
+    the strip showing that exit; stepping a linked MachineView changes the panes; light
+    and dark screenshots (the text keeps 4.5:1 in both)."""
+    write_notebook(lab.root / "notebooks" / "shadow.ipynb", [SHADOW_TABLES])
+    with browser_page() as page:
+        open_notebook(page, lab, "notebooks/shadow.ipynb")
+        widget = page.locator(".vk-spt")
+        widget.locator(".vk-spt-shadow .vk-spt-entry").first.wait_for(timeout=60_000)
+        drawn, want = page.evaluate(SPT_PANES), json.loads(kernel_print(page, SPT_PYTHON))
+        assert {k: drawn[k] for k in want if k != "events"} == {
+            k: v for k, v in want.items() if k != "events"}
+        # the strip: Python's rows, the latest exit first
+        assert sorted(drawn["events"]) == sorted(want["events"]) and drawn["events"][0] == "vm_exit"
+        last = max(i for i, e in enumerate(want["events"]) if e == "vm_exit")
+        assert drawn["events"][:len(want["events"]) - last] == want["events"][last:]
+        assert want["guest"] > 5 and "consistent" in want["shadow"]
+        assert "wp_fault" in drawn["events"] and drawn["written"] == want["written"]
+        # the shadow entry that exit dropped, outlined in pane 3
+        dropped = kernel_print(page, "import numpy as np; print(*[hex(v) for v in "
+                               "np.frombuffer(spt.dropped, '<u8')])").split()
+        assert dropped and widget.locator(".vk-spt-shadow .vk-spt-written").evaluate_all(
+            "(rows) => rows.map((e) => e.dataset.va)") == dropped
+        widget.scroll_into_view_if_needed()
+        widget.screenshot(path=str(ARTIFACTS / "shadow-page-tables.png"))
+        # step the linked MachineView: the panes follow the guest
+        before = drawn["title"]
+        machine = page.locator(".vk-machine")
+        machine.scroll_into_view_if_needed()
+        machine.locator(".vk-count").fill("20000")
+        machine.get_by_role("button", name="Step ×N").click()
+        assert wait_for_python(page, "print(spt.step == view.instret > 0)", "True") == "True"
+        page.wait_for_function("(t) => document.querySelector('.vk-spt .vk-title')"
+                               ".textContent !== t", arg=before, timeout=10_000)
+        page.wait_for_timeout(200)  # (one animation frame)
+        drawn, want = page.evaluate(SPT_PANES), json.loads(kernel_print(page, SPT_PYTHON))
+        assert {k: drawn[k] for k in ("guest", "p2m", "shadow", "written")} == {
+            k: want[k] for k in ("guest", "p2m", "shadow", "written")}
+        assert sorted(drawn["events"]) == sorted(want["events"])
+        fills = kernel_print(page, "print(spt.info['fills'])").strip()
+        assert f"{int(fills):,} fills" in drawn["title"]
+        # JupyterLab Dark
+        page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme',"
+                      " {theme: 'JupyterLab Dark'})")
+        page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'",
+                               timeout=30_000)
+        page.wait_for_timeout(500)
+        for text, back in ((".vk-spt .vk-spt-head", ".vk-spt .vk-spt-head"),
+                           (".vk-spt .vk-spt-entry", ".vk-spt"),
+                           (".vk-spt .vk-flag.vk-on", ".vk-spt")):
+            assert contrast(page, text, back) >= 4.5, text
+        widget.scroll_into_view_if_needed()
+        widget.screenshot(path=str(ARTIFACTS / "shadow-page-tables-dark.png"))

@@ -1023,3 +1023,185 @@ def test_memory_map_replays_frame_moves_through_the_handlers_registered():
     assert np.frombuffer(mm.frames, np.uint8)[i] == 0  # free, as sent
     assert np.frombuffer(mm.gpages, "<u4")[i] == 0
     assert mm.replay(ds, upto=4) == 0  # nothing up to step 4
+
+
+# --- ShadowPageTables ------------------------------------------------------------------
+def _shadow_leaves(machine, root: int) -> dict[int, int]:
+    """Every 4 KiB leaf of a shadow table in machine memory: va -> its PTE (walked here,
+    not by the widget)."""
+    out, read = {}, machine.mem.read_u64
+
+    def visit(table: int, level: int, base: int) -> None:
+        for i in range(512):
+            pte = read(table + 8 * i)
+            if pte & PTE_V:
+                va = base | i << (12 + 9 * level)
+                va |= ((1 << 64) - (1 << 39)) if va >> 38 & 1 else 0
+                if pte & (PTE_R | PTE_X):
+                    out[va] = pte
+                elif level:
+                    visit((pte >> 10 & ((1 << 44) - 1)) << 12, level - 1, va)
+    visit(root, 2, 0)
+    return out
+
+
+def _check_shadow_view(vm, spt, satp_csr: str = "satp", hw: int | None = None) -> None:  # noqa: ANN001
+    """The widget's three panes against the hypervisor's own structures (``vm`` a VM or a
+    domain; ``hw`` the shadow's satp, if not the hart's)."""
+    from vkernel.hv.pagetable import walk
+    machine, memory, mmu = vm.machine, vm.memory, vm.technique.shadow
+    hw = machine.hart.csr[satp_csr] if hw is None else hw
+    table = next(t for t in mmu.tables.values() if t.satp == hw)
+    assert spt.info["shadow_satp"] == hex(hw) and spt.info["guest_satp"] == hex(table.key[0])
+    real = _shadow_leaves(machine, (hw & ((1 << 44) - 1)) << 12)
+    leaves = spt.shadow_leaves
+    own = leaves[leaves.state == "the hypervisor's"]  # (binary translation's cache)
+    assert not set(own.machine.astype(int)) & set(memory.m2p)
+    present = leaves[~leaves.state.isin(["missing", "device", "the hypervisor's"])]
+    assert sorted(int(v) for v in present.vaddr) + sorted(int(v) for v in own.vaddr) == \
+        sorted(real) and len(present) > 0
+    guest_root = (table.key[0] & ((1 << 44) - 1)) << 12
+    for va, machine_frame, pte, state in zip(present.vaddr, present.machine, present.pte,
+                                             present.state, strict=True):
+        va, machine_frame = int(va), int(machine_frame)
+        assert int(pte) == real[va] and machine_frame == (real[va] >> 10) << 12
+        g = walk(guest_root, va, memory.read_u64)  # the guest's own translation ...
+        assert state == "consistent" or state.startswith("read-only"), (hex(va), state)
+        # ... composed with the p2m is what the shadow maps
+        assert memory.machine_address(g.pa & ~0xFFF) == machine_frame, hex(va)
+        if state == "read-only: a guest page table":
+            assert not real[va] & PTE_W and (g.pa & ~0xFFF) in mmu.table_refs
+    # the p2m pane: every page it lists, where the p2m puts it
+    p2m = spt.p2m_pages
+    assert len(p2m) > 0
+    assert all(memory.machine_address(int(a)) == int(m)
+               for a, m in zip(p2m.gpa, p2m.machine, strict=True))
+    # the write-protected frames are the shadow's page tables, and the guest pane marks
+    # exactly the entries that lie in them
+    assert spt.protected == sorted(mmu.table_refs) and spt.protected
+    g = spt.guest_entries
+    assert {int(a) & ~0xFFF for a, p in zip(g.pte_addr, g.protected, strict=True) if p} \
+        == set(mmu.table_refs) & {int(a) & ~0xFFF for a in g.pte_addr}
+    # each guest leaf entry's value is the guest's memory
+    assert all(memory.read_u64(int(a)) == int(v) for a, v in zip(g.pte_addr, g.pte,
+                                                                   strict=True))
+
+
+def test_shadow_page_tables_are_the_guest_table_composed_with_the_p2m():
+    """On a trap-and-emulate VM: every shadow leaf the widget reports is in the shadow the
+    hardware walks and equals the guest's walk composed with the p2m; the protected
+    frames are table_refs; the buffers are uint64 rows; the event strip holds the exits."""
+    from vkernel.hv import VM
+    from vkernel.widgets import ShadowPageTables
+    from vkernel.widgets.shadow_page_tables import SHADOW_COLUMNS
+    vm = VM("hello", "trap-emulate", trace="hv")
+    vm.run(max_steps=50_000)
+    spt = ShadowPageTables(vm)
+    _check_shadow_view(vm, spt)
+    assert len(spt.shadow) == 8 * len(SHADOW_COLUMNS) * len(spt.shadow_leaves)
+    assert isinstance(spt.shadow, bytes) and isinstance(spt.guest, bytes)
+    # the hello guest's kernel: four 2 MiB superpages, and a device page (the UART)
+    g = spt.guest_entries
+    assert (g[(g.level == 1) & (g.pte & 0b1010 != 0)]["size"] == 0x20_0000).sum() == 4
+    assert "device" in set(spt.shadow_leaves.state)
+    ev = spt.event_rows
+    assert set(ev.event) <= {"vm_exit", "hv_walk", "shadow_update", "shadow_drop", "wp_fault"}
+    assert (ev.event == "vm_exit").any() and (ev.cycles > 0).all()
+    assert spt.written == -1  # hello takes no write-protect fault this early
+    # running on: the panes change, and follow a linked MachineView
+    from vkernel.widgets import MachineView
+    view = MachineView(vm)
+    link(view, spt)
+    fills = spt.info["fills"]
+    view.do("step", 30_000)
+    assert spt.step == view.instret and spt.info["fills"] == vm.technique.shadow.fills > fills
+    _check_shadow_view(vm, spt)
+    with pytest.raises(TypeError, match="valid ones are domain, events"):
+        ShadowPageTables(vm, colour="red")
+
+
+@pytest.mark.parametrize(("workload", "technique"), [("map-unmap", "trap-emulate"),
+                                                     ("page-fault", "trap-emulate"),
+                                                     ("page-fault", "hardware")])
+def test_shadow_page_tables_show_a_write_protect_fault(workload, technique):
+    """Run until a wp_fault row: the guest entry highlighted is the row's detail (and the
+    entry the guest pane marks), the shadow entries its exit dropped are gone from the
+    shadow pane (or back, installed again: then consistent), and the strip shows the exit
+    and its cost. Under hardware assistance with paging="shadow" too (one store emulation
+    for both)."""
+    from vkernel.hv import VM
+    from vkernel.widgets import ShadowPageTables
+    hw = technique == "hardware"
+    vm = VM(workload, technique, trace="hv", paging="shadow" if hw else None)
+    spt = ShadowPageTables(vm)
+    assert spt.run_until_event("wp_fault", max_steps=200_000)
+    hv = vm.machine.events("hv")
+    from vkernel.trace.schema import HV_EVENT
+    names = np.array([HV_EVENT[int(e)] for e in hv["event"]])
+    last = np.flatnonzero(names == "wp_fault")[-1]
+    assert last >= len(names) - 3  # it stopped just after that exit
+    assert spt.written == int(hv["detail"][last]) and spt.written in set(
+        spt.guest_entries.pte_addr.astype(int))
+    assert vm.memory.read_u64(spt.written) == int(
+        spt.guest_entries.set_index("pte_addr").pte[spt.written])
+    dropped = [int(d) for d, e in zip(hv["detail"][last:], names[last:], strict=True)
+               if e == "shadow_drop"]
+    assert np.frombuffer(spt.dropped, "<u8").tolist() == dropped
+    leaves = spt.shadow_leaves.set_index("vaddr")
+    for va in dropped:  # gone, or installed again from the entry written (consistent)
+        assert va not in leaves.index or leaves.state[va] == "consistent"
+    updated = [int(d) for d, e in zip(hv["detail"][last:], names[last:], strict=True)
+               if e == "shadow_update"]
+    assert np.frombuffer(spt.updated, "<u8").tolist() == updated
+    if workload == "page-fault":  # the new entry installed at once (prefetching) ...
+        assert updated
+        for gpa in updated:  # ... and in the shadow pane, consistent
+            assert "consistent" in set(spt.shadow_leaves.state[spt.shadow_leaves.gpa == gpa])
+    ev = spt.event_rows
+    wp = ev[ev.event == "wp_fault"].iloc[-1]
+    assert int(wp.detail) == spt.written and wp.cycles > 0
+    exit_row = ev[(ev.event == "vm_exit") & (ev.row < wp.row)].iloc[-1]
+    assert exit_row.step == wp.step and exit_row.cycles > 0
+    _check_shadow_view(vm, spt, "vsatp" if hw else "satp")
+
+
+def test_shadow_page_tables_under_hardware_shadow_paging_and_errors():
+    """Hardware assistance with paging="shadow": the VS-stage walks the shadow (vsatp);
+    nested paging and paravirtualization keep no shadows: a clear error."""
+    from vkernel.hv import VM
+    from vkernel.widgets import ShadowPageTables
+    vm = VM("hello", "hardware", paging="shadow")  # no hv rows: the strip says so
+    vm.run(max_steps=50_000)
+    spt = ShadowPageTables(vm)
+    _check_shadow_view(vm, spt, "vsatp")
+    assert spt.events == b"" and spt.written == -1
+    with pytest.raises(ValueError, match="hardware with paging=.nested.*G-stage is the p2m"):
+        ShadowPageTables(VM("hello", "hardware"))
+    with pytest.raises(ValueError, match="keeps no shadow|keeps none"):
+        ShadowPageTables(VM("hello", "paravirt"))
+
+
+def test_shadow_page_tables_of_a_host_domain_switched_out_or_binary_translated():
+    """A host of two domains: the one switched out shows the shadow its world switch
+    saved; binary translation's own pages in its kernel's shadow (the translation cache,
+    the vCPU page) are the hypervisor's, not stale; each strip holds its domain's rows."""
+    from vkernel.core import kernel as K
+    from vkernel.hv import Host
+    from vkernel.widgets import ShadowPageTables
+    host = Host(machine_mb=32, trace="hv")
+    a = host.create("hello", technique="trap-emulate", name="a", memory_mb=4)
+    b = host.create("map-unmap", technique="binary-translation", name="b", memory_mb=4)
+    host.run(max_steps=150_000)
+    assert host.loaded is b
+    sa, sb = ShadowPageTables(host, domain="a"), ShadowPageTables(host, domain=2)
+    _check_shadow_view(a, sa, hw=int(a.context.csr[K.CSR_SATP]) & ((1 << 64) - 1))
+    _check_shadow_view(b, sb)
+    assert "the hypervisor's" not in set(sa.shadow_leaves.state)
+    own = sb.shadow_leaves[sb.shadow_leaves.state == "the hypervisor's"]
+    assert len(own) == len(b.technique.tc_frames) + 1  # the cache's pages, the vCPU page
+    hv = host.machine.events("hv")
+    for spt, d in ((sa, a), (sb, b)):
+        rows = spt.event_rows.row.astype(int)
+        assert len(rows) and (hv["domain"][rows] == d.domid).all()
+    with pytest.raises(ValueError, match="no domain 'c'; the host has 1 'a', 2 'b'"):
+        ShadowPageTables(host, domain="c")

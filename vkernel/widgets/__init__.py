@@ -17,6 +17,10 @@ mapping (the guest's levels across, the G-stage walks down), every page-table re
 numbered in the order the MMU made it; linked with a MachineView it follows the latest
 translation. ``MemoryMap(host)`` draws a host's machine frames coloured by owner: each
 domain's RAM, the hypervisor's structures kept for it, the hypervisor's own, free.
+``ShadowPageTables(vm)`` puts one shadow-paged domain's guest page table, p2m and shadow
+table side by side, each shadow leaf checked against the other two, with the hv rows
+that changed them (a write-protect fault: the guest entry written, the shadow entry
+dropped, the exit it cost).
 
 Arrays cross to the browser as binary buffers (``traitlets.Bytes``), and only what is
 in view: a timeline of a million steps sends the few thousand segments on screen, or a
@@ -27,6 +31,7 @@ One module per widget, all of it re-exported here: :mod:`~vkernel.widgets.machin
 (``MachineView``), :mod:`~vkernel.widgets.ring_timeline` (``RingTimeline``, its lanes'
 names and arrows' colours), :mod:`~vkernel.widgets.address_translation`
 (``AddressTranslation``), :mod:`~vkernel.widgets.memory_map` (``MemoryMap``),
+:mod:`~vkernel.widgets.shadow_page_tables` (``ShadowPageTables``),
 :mod:`~vkernel.widgets.linking` (``link``, ``Link``), and
 :mod:`~vkernel.widgets._common` (``ASSETS``, where the front ends are, and the checks the
 widgets share).
@@ -66,8 +71,9 @@ from vkernel.widgets.ring_timeline import (
 from vkernel.widgets.ring_timeline import _cause_colour as _cause_colour
 from vkernel.widgets.ring_timeline import _exit_colour as _exit_colour
 from vkernel.widgets.ring_timeline import _host_level as _host_level
+from vkernel.widgets.shadow_page_tables import ShadowPageTables
 
 __all__ = ["ASSETS", "HOST_NAMES", "HOST_TITLES", "HYPERVISOR_CSRS", "LANE_ORDER",
            "MODE_TITLES", "NEUTRAL", "RISCV_NAMES", "SHOWN_CSRS", "SOFTWARE_NAMES",
            "SOFTWARE_TITLES", "X86_NAMES", "AddressTranslation", "Link", "MachineView",
-           "MemoryMap", "RingTimeline", "link"]
+           "MemoryMap", "RingTimeline", "ShadowPageTables", "link"]
