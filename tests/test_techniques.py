@@ -203,9 +203,10 @@ def test_self_modifying_kernel_code(place, ecall):
     assert base.run(max_steps=100_000).reason == "shutdown"
     assert base.result.code == EXPECTED[place]
     assert base.console == "." * 2 * ecall + chr(ord("0") + EXPECTED[place])
-    for technique, shadow in [(t, None) for t in TECHNIQUES] + SIMPLE:
+    for name, shadow in [(t, None) for t in [*TECHNIQUES, *PAGING]] + SIMPLE:
+        technique, more = PAGING.get(name, (name, {}))
         guest = self_modifying_guest(place, ecall, paravirt=technique == "paravirt")
-        vm = VM(guest, technique=technique, ram_mb=8, shadow=shadow)
+        vm = VM(guest, technique=technique, ram_mb=8, shadow=shadow, **more)
         result = vm.run(max_steps=100_000)
         assert (result.reason, result.code, vm.console) == \
             ("shutdown", base.result.code, base.console), (technique, shadow)
