@@ -64,7 +64,7 @@ from vkernel.hv.deprivileged import (
     PAGE_FAULT_ACCESS,
     Deprivileged,
 )
-from vkernel.hv.memory import GUEST_RAM_BASE
+from vkernel.hv.memory import GUEST_RAM_BASE, INVALID_FRAME
 from vkernel.hv.mmio import read_instruction
 from vkernel.hv.pagetable import (
     PAGE,
@@ -98,10 +98,12 @@ M2P_INVALID = MASK64  # an m2p entry for a machine frame that is not the guest's
 UPCALL_PENDING = 0  # u8: an event waits
 UPCALL_MASK = 1     # u8: 1 = events masked (the guest's "interrupts off")
 EVTCHN_PENDING = 8  # u64: one bit per port
+MEMORY_TARGET = 16  # u64: the pages the host wants the guest to have (its balloon's target)
 TF_CAUSE, TF_EPC, TF_TVAL, TF_STATUS, TF_SP, TF_A7 = 64, 72, 80, 88, 96, 104  # trap frame
 STATUS_SPP = K.MSTATUS_SPP    # bit 8: the trap came from the guest kernel
 STATUS_SPIE = K.MSTATUS_SPIE  # bit 5: events were unmasked
 TIMER_PORT = 0
+BALLOON_PORT = 1  # "look at MEMORY_TARGET" (Xen: a XenStore watch on memory/target)
 EVENT_TIMER = K.IRQ_STI  # the trap frame's cause for an event on the timer's port ...
 EVENT_OTHER = K.IRQ_SEI  # ... and on any other port
 NR_PORTS = 64
@@ -110,7 +112,8 @@ NR_PORTS = 64
 EPERM, EFAULT, EINVAL, ENOSYS = 1, 14, 22, 38
 
 # hypercall numbers (a7) -> the method that answers them, named as in Xen
-HYPERCALLS = {0: "set_trap_table", 1: "mmu_update", 3: "stack_switch", 15: "set_timer_op",
+HYPERCALLS = {0: "set_trap_table", 1: "mmu_update", 3: "stack_switch", 12: "memory_op",
+              15: "set_timer_op",
               17: "xen_version", 18: "console_io", 20: "grant_table_op", 23: "iret",
               26: "mmuext_op", 29: "sched_op", 32: "event_channel_op"}
 # mmuext_op commands
@@ -119,6 +122,13 @@ MMUEXT_NEW_BASEPTR = 5
 MMUEXT_TLB_FLUSH_LOCAL = 6
 MMUEXT_INVLPG_LOCAL = 7
 MMUEXT_NEW_USER_BASEPTR = 15
+# memory_op commands (Xen's XENMEM_*), and the domain a guest names itself by
+XENMEM_INCREASE_RESERVATION = 0
+XENMEM_DECREASE_RESERVATION = 1
+XENMEM_CURRENT_RESERVATION = 3
+XENMEM_MAXIMUM_RESERVATION = 4
+XENMEM_POPULATE_PHYSMAP = 6
+DOMID_SELF = 0x7FF0
 # other sub-commands
 CONSOLEIO_WRITE = 0
 GNTTABOP_QUERY_SIZE = 6
@@ -149,10 +159,13 @@ class Paravirtual(Deprivileged):
         self.boot_table: ShadowTable | None = ShadowTable(self.frames, [],
                                                           asid=self.domain.asid_base)
         for i, mfn in enumerate(self.memory.p2m):
-            self.boot_table.map(self.memory.base + i * PAGE, int(mfn), PTE_R | PTE_W | PTE_X)
+            if mfn != INVALID_FRAME:  # (a page that starts ballooned out: a hole)
+                self.boot_table.map(self.memory.base + i * PAGE, int(mfn),
+                                    PTE_R | PTE_W | PTE_X)
         # the page-table bookkeeping (see make_table)
         self.level: dict[int, int] = {}        # machine frame -> its level, once a table
         self.writable: Counter[int] = Counter()  # machine frame -> writable leaves to it
+        self.mapped: Counter[int] = Counter()  # machine frame -> leaves to it (any kind)
         self.asids: dict[int, int] = {}        # root frame -> the ASID it runs with
         # the virtual CPU
         self.vmode = Mode.S
@@ -176,8 +189,11 @@ class Paravirtual(Deprivileged):
                                   f"below {GUEST_RESERVED_END:#x}: give the machine less RAM")
         table = np.full(count, M2P_INVALID, np.uint64)
         for i, mfn in enumerate(mem.p2m):
-            table[int(mfn) // PAGE - first] = mem.base // PAGE + i
+            if mfn != INVALID_FRAME:
+                table[int(mfn) // PAGE - first] = mem.base // PAGE + i
         mem.write(m2p, table.tobytes())
+        self.m2p_va, self.m2p_first = m2p, first
+        # a hole's entry is all ones (INVALID_FRAME // PAGE is -1): Xen's INVALID_MFN
         mem.write(MFN_LIST, (mem.p2m // PAGE).astype(np.uint64).tobytes())
         fields = {START_NR_PAGES: nr_pages, START_SHARED_INFO: SHARED_INFO,
                   START_MFN_LIST: MFN_LIST, START_M2P: m2p, START_M2P_FIRST: first,
@@ -187,6 +203,7 @@ class Paravirtual(Deprivileged):
             mem.write_u64(START_INFO + offset, value)
         mem.write(SHARED_INFO, bytes(PAGE))
         mem.write(SHARED_INFO + UPCALL_MASK, b"\1")
+        mem.write_u64(SHARED_INFO + MEMORY_TARGET, mem.populated)
 
     # --- the loop's other half ----------------------------------------------------------
     def handle(self, exit: Exit) -> Action:
@@ -452,6 +469,83 @@ class Paravirtual(Deprivileged):
         self.load_root()
         return 0
 
+    def memory_op(self, cmd: int, arg: int, *_: int) -> int:
+        """Xen's memory reservation operations, for the balloon driver. ``arg`` points to
+        a ``xen_memory_reservation`` {u64 extent_start, u64 nr_extents, u32 extent_order,
+        u32 mem_flags, u16 domid} for increase/decrease/populate, to a u16 domid for
+        current/maximum_reservation. Returns the extents done (or the count asked)."""
+        if cmd in (XENMEM_CURRENT_RESERVATION, XENMEM_MAXIMUM_RESERVATION):
+            data = self.copy_from_guest(arg, 2)
+            if data is None:
+                return -EFAULT
+            if int.from_bytes(data, "little") != DOMID_SELF:
+                return -EPERM  # only the toolstack's domain may ask about another
+            memory = self.memory
+            return memory.populated if cmd == XENMEM_CURRENT_RESERVATION else len(memory.p2m)
+        if cmd not in (XENMEM_INCREASE_RESERVATION, XENMEM_DECREASE_RESERVATION,
+                       XENMEM_POPULATE_PHYSMAP):
+            return -ENOSYS
+        data = self.copy_from_guest(arg, 32)
+        if data is None:
+            return -EFAULT
+        extents, count = (int.from_bytes(data[i:i + 8], "little") for i in (0, 8))
+        order, domid = int.from_bytes(data[16:20], "little"), int.from_bytes(data[24:26], "little")
+        if domid != DOMID_SELF:
+            return -EPERM
+        if order != 0:
+            return -EINVAL  # 4 KiB extents only: the guest's frames are not contiguous
+        balloon = self.domain.balloon
+        done = 0
+        while done < count:
+            entry = self.copy_from_guest((extents + 8 * done) & MASK64, 8)
+            if entry is None:
+                return done or -EFAULT
+            gpa = int.from_bytes(entry, "little") << 12
+            if cmd == XENMEM_DECREASE_RESERVATION:
+                refused, _ = balloon.give(gpa, 1)
+            else:
+                refused, _ = balloon.take(gpa, 1)
+            if refused:
+                break
+            if cmd == XENMEM_INCREASE_RESERVATION:  # (as Xen does for PV guests) its mfn
+                mfn = (self.memory.machine_address(gpa) >> 12).to_bytes(8, "little")
+                self.copy_to_guest((extents + 8 * done) & MASK64, mfn)
+            done += 1
+        return done
+
+    # --- ballooning (vkernel.hv.balloon) -----------------------------------------------
+    def balloon_interrupt(self) -> None:
+        """The new target into the shared-info page, and an event on the balloon's port."""
+        self.set_shared(MEMORY_TARGET, self.domain.balloon.target)
+        self.raise_event(BALLOON_PORT)
+
+    def balloon_refuses(self, gpa: int) -> str | None:
+        """A frame leaves the guest only if nothing of the guest's can reach it: no
+        validated table maps it, it is not a page table, the boot table is gone (it maps
+        every frame), and it is none of the pages this hypervisor writes (start info,
+        shared info, mfn_list, m2p). Xen: -EBUSY for a page still in use."""
+        frame = self.memory.machine_address(gpa)
+        if (self.boot_table is not None or gpa < GUEST_RESERVED_END
+                or self.mapped[frame] or frame in self.level):
+            return "busy"
+        return None
+
+    def balloon_drop(self, gpa: int, frame: int) -> None:
+        """The guest's p2m and m2p say the page is gone (all ones), and no stale TLB entry
+        survives (the guest had to unmap it; it need not have flushed)."""
+        self.set_p2m(gpa, frame, INVALID_FRAME)
+        self.machine.hart.flush_tlb()
+
+    def balloon_add(self, gpa: int, frame: int) -> None:
+        """Xen's populate_physmap for a PV guest: the new frame in mfn_list and m2p."""
+        self.set_p2m(gpa, frame, frame)
+
+    def set_p2m(self, gpa: int, frame: int, new: int) -> None:
+        index = (gpa - GUEST_RAM_BASE) // PAGE
+        self.memory.write_u64(MFN_LIST + 8 * index, new // PAGE)
+        self.memory.write_u64(self.m2p_va + 8 * (frame // PAGE - self.m2p_first),
+                              M2P_INVALID if new == INVALID_FRAME else gpa // PAGE)
+
     # --- direct paging: the guest's own tables, validated -----------------------------
     def is_guest_frame(self, frame: int) -> bool:
         return frame in self.memory.m2p
@@ -496,6 +590,7 @@ class Paravirtual(Deprivileged):
                 if target in self.level:
                     return -EINVAL  # a writable mapping of a page table
                 self.writable[target] += 1
+            self.mapped[target] += 1
             return 0
         if level == 0 or pte & POINTER_FORBIDDEN:  # a pointer to the next level's table
             return -EINVAL
@@ -505,8 +600,10 @@ class Paravirtual(Deprivileged):
         """The entry ``pte`` (once checked) leaves a table: uncount its writable mapping.
         A table it pointed to stays a table (Xen would drop its type with the last
         reference; here a frame that has been a page table is one for good)."""
-        if level == 0 and pte & PTE_V and pte & PTE_W and pte & (PTE_R | PTE_X):
-            self.writable[pte_page(pte)] -= 1
+        if level == 0 and pte & PTE_V and pte & (PTE_R | PTE_X):
+            self.mapped[pte_page(pte)] -= 1
+            if pte & PTE_W:
+                self.writable[pte_page(pte)] -= 1
 
     def make_table(self, frame: int, level: int) -> int:
         """Make ``frame`` a page table of ``level`` (Xen's get_page_type): it must be the
@@ -537,10 +634,10 @@ class Paravirtual(Deprivileged):
         """Run a validation that may type many frames: all of it, or (on an error) none.
         New tables also flush the TLB: a writable translation of one of them, left from a
         leaf the guest changed without flushing, must not outlive the change of type."""
-        level, writable = dict(self.level), self.writable.copy()
+        level, writable, mapped = dict(self.level), self.writable.copy(), self.mapped.copy()
         result = change()
         if result:
-            self.level, self.writable = level, writable
+            self.level, self.writable, self.mapped = level, writable, mapped
         elif len(self.level) != len(level):
             self.machine.hart.flush_tlb()
         return result

@@ -61,14 +61,15 @@ class VM:
     Popek and Goldberg's switch (see :class:`~vkernel.machine.Machine`); ``trace`` what to
     record, as for a Machine (the ``hv`` family holds what the hypervisor did);
     ``n`` the operation count of a benchmark workload; ``paging`` and ``shadow`` how
-    its memory is virtualized (see :meth:`Host.create`).
+    its memory is virtualized, ``max_mb`` the most RAM it may have (see
+    :meth:`Host.create`; :meth:`balloon` asks the guest for more or less).
     """
 
     def __init__(self, guest: Program | str = "hello", technique: str = "hardware", *,
                  ram_mb: int = 8, machine_mb: int = 32, seed: int = 0,
                  cost: CostModel | None = None, sensitive_unprivileged: bool = False,
                  trace: TraceSpec = None, n: int | None = None, paging: str | None = None,
-                 shadow: str | None = None) -> None:
+                 shadow: str | None = None, max_mb: int | None = None) -> None:
         if technique not in TECHNIQUES:
             raise HypervisorError(f"unknown technique {technique!r}; choose from "
                                   f"{', '.join(TECHNIQUES)}")
@@ -78,7 +79,7 @@ class VM:
                          sensitive_unprivileged=sensitive_unprivileged)
         self.domain: Domain = self.host.create(guest, technique, memory_mb=ram_mb,
                                                name="guest", n=n, paging=paging,
-                                               shadow=shadow)
+                                               shadow=shadow, max_mb=max_mb)
         self.machine.technique = technique
 
     # --- the one domain, and its host -------------------------------------------------
@@ -154,6 +155,10 @@ class VM:
         if self.domain.result is not None:
             return self.domain.result
         return VMResult(ran.reason, None, self.steps)
+
+    def balloon(self, target_mb: float) -> None:
+        """Ask the guest to have ``target_mb`` MiB (see :meth:`Host.balloon`)."""
+        self.host.balloon(self.domain, target_mb)
 
     def save(self) -> HostSnapshot:
         """The whole VM (machine, hypervisor, guest): :meth:`restore` of it continues

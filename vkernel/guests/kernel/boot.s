@@ -22,6 +22,9 @@ kernel_init:
         la    t0, upool_next
         li    t1, UPOOL_BASE
         sd    t1, 0(t0)
+        la    t0, upool_end
+        li    t1, UPOOL_END
+        sd    t1, 0(t0)
         la    t0, cur_slot              # so that the first scan starts at slot 0
         li    t1, NPROC - 1
         sd    t1, 0(t0)
@@ -33,6 +36,7 @@ kernel_init:
         la    a0, msg_boot_end
         call  kputs
 
+        call  balloon_init              # kernel/balloon.s: pages that start ballooned out
         call  kvm_init                  # kernel/mmu.*.s
         call  selfcheck_interrupts
         call  create_processes
