@@ -19,7 +19,8 @@ calls, through whichever interface its technique has (the SBI's balloon extensio
   the p2m entry becomes a hole, every translation to the frame is dropped (a G-stage
   leaf, shadow entries, and the TLB), and the frame is scrubbed and freed;
 * :meth:`Balloon.take` (deflate; ``XENMEM_populate_physmap``): for each hole, up to the
-  target and while the host has free frames, a fresh zeroed frame charged to the domain.
+  target and while the host has free frames (beyond a small reserve for its own tables),
+  a fresh zeroed frame charged to the domain.
 
 Each page moved is an ``hv`` row ``balloon`` (cause 1: out of the guest, 0: back in;
 detail: its guest physical address). When frames come back to the host, every domain still
@@ -48,6 +49,9 @@ if TYPE_CHECKING:
     from vkernel.hv.host import Domain
 
 OUT, IN = 1, 0  # the balloon row's cause: a page left the guest, or came back
+# frames a deflate leaves free for the hypervisor's own structures (shadow and G-stage
+# tables, translation caches), so that a guest growing cannot starve them
+HOST_RESERVE = 64
 
 
 class Balloon:
@@ -124,7 +128,7 @@ class Balloon:
                 refused = "invalid"
             elif memory.populated >= self.target:
                 refused = "denied"  # the host promised those frames elsewhere
-            elif not self.domain.frames.free_frames:
+            elif self.domain.frames.free_frames <= HOST_RESERVE:
                 refused = "no-memory"
             if refused:
                 break
