@@ -7,8 +7,8 @@ from __future__ import annotations
 import functools
 
 import pytest
+from hvguests import guest
 
-from tests.hvguests import guest
 from vkernel import guests
 from vkernel.hv import VM, Host
 from vkernel.hv.base import HypervisorError

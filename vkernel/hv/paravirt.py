@@ -118,6 +118,7 @@ HYPERCALLS = {0: "set_trap_table", 1: "mmu_update", 3: "stack_switch", 12: "memo
               26: "mmuext_op", 29: "sched_op", 32: "event_channel_op"}
 # mmuext_op commands
 MMUEXT_PIN_L3_TABLE = 2  # Xen counts levels from 1 at the leaves: an Sv39 root is an L3
+MMUEXT_UNPIN_TABLE = 4
 MMUEXT_NEW_BASEPTR = 5
 MMUEXT_TLB_FLUSH_LOCAL = 6
 MMUEXT_INVLPG_LOCAL = 7
@@ -166,6 +167,11 @@ class Paravirtual(Deprivileged):
         self.level: dict[int, int] = {}        # machine frame -> its level, once a table
         self.writable: Counter[int] = Counter()  # machine frame -> writable leaves to it
         self.mapped: Counter[int] = Counter()  # machine frame -> leaves to it (any kind)
+        # a table's type count (Xen's): the validated pointers to it, its pin, and being a
+        # loaded root; when all are gone it stops being a page table (release_table)
+        self.refs: Counter[int] = Counter()    # machine frame -> validated pointers to it
+        self.pinned: set[int] = set()          # roots pinned by MMUEXT_PIN_L3_TABLE
+        self.released = 0                      # tables that stopped being tables
         self.asids: dict[int, int] = {}        # root frame -> the ASID it runs with
         # the virtual CPU
         self.vmode = Mode.S
@@ -435,6 +441,12 @@ class Paravirtual(Deprivileged):
     def extended_op(self, cmd: int, arg: int) -> int:
         if cmd in (MMUEXT_NEW_BASEPTR, MMUEXT_NEW_USER_BASEPTR, MMUEXT_PIN_L3_TABLE):
             return self.new_root(cmd, arg)
+        if cmd == MMUEXT_UNPIN_TABLE:
+            if arg not in self.pinned:
+                return -EINVAL
+            self.pinned.discard(arg)
+            self.drop_reference(arg)
+            return 0
         if cmd == MMUEXT_TLB_FLUSH_LOCAL:
             self.machine.hart.flush_tlb()
             return 0
@@ -447,7 +459,9 @@ class Paravirtual(Deprivileged):
         """PIN_L3_TABLE (validate a root, so that mmu_update may fill it), NEW_BASEPTR (the
         kernel's root), NEW_USER_BASEPTR (its programs' root; 0: none)."""
         if cmd == MMUEXT_NEW_USER_BASEPTR and frame == 0:
-            self.user_root = None
+            old, self.user_root = self.user_root, None
+            if old is not None:
+                self.drop_reference(old)
             return 0
         if frame % PAGE or frame == 0:
             return -EINVAL
@@ -463,10 +477,15 @@ class Paravirtual(Deprivileged):
         if result:
             return result
         if cmd == MMUEXT_NEW_BASEPTR:
-            self.kernel_root = frame
+            old, self.kernel_root = self.kernel_root, frame
         elif cmd == MMUEXT_NEW_USER_BASEPTR:
-            self.user_root = frame
+            old, self.user_root = self.user_root, frame
+        else:
+            old = None
+            self.pinned.add(frame)
         self.load_root()
+        if old is not None and old != frame:  # the root it replaced may stop being one
+            self.drop_reference(old)
         return 0
 
     def memory_op(self, cmd: int, arg: int, *_: int) -> int:
@@ -594,16 +613,44 @@ class Paravirtual(Deprivileged):
             return 0
         if level == 0 or pte & POINTER_FORBIDDEN:  # a pointer to the next level's table
             return -EINVAL
-        return self.make_table(target, level - 1)
+        result = self.make_table(target, level - 1)
+        if not result:
+            self.refs[target] += 1
+        return result
 
     def forget_entry(self, pte: int, level: int) -> None:
-        """The entry ``pte`` (once checked) leaves a table: uncount its writable mapping.
-        A table it pointed to stays a table (Xen would drop its type with the last
-        reference; here a frame that has been a page table is one for good)."""
-        if level == 0 and pte & PTE_V and pte & (PTE_R | PTE_X):
+        """The entry ``pte`` (once checked) leaves a table: uncount its mapping, or its
+        reference to the table it points to, which stops being a table with its last
+        reference (Xen's put_page_type)."""
+        if not pte & PTE_V:
+            return
+        if pte & (PTE_R | PTE_X):
             self.mapped[pte_page(pte)] -= 1
             if pte & PTE_W:
                 self.writable[pte_page(pte)] -= 1
+        elif level > 0:
+            self.refs[pte_page(pte)] -= 1
+            self.drop_reference(pte_page(pte))
+
+    def drop_reference(self, frame: int) -> None:
+        """A reference to table ``frame`` went (a pointer, its pin, or being loaded): with
+        none left it is released."""
+        if (frame in self.level and not self.refs[frame] and frame not in self.pinned
+                and frame not in (self.kernel_root, self.user_root)):
+            self.release_table(frame)
+
+    def release_table(self, frame: int) -> None:
+        """``frame`` stops being a page table (Xen: its type count fell to 0): its entries
+        are forgotten (a table they point to may go too), and the guest may map it
+        writable again. No walk may go through it any more: the TLB is flushed, so that
+        no translation cached from its entries outlives the change of type."""
+        level = self.level.pop(frame)
+        del self.refs[frame]
+        entries = np.frombuffer(self.machine.mem.read(frame, PAGE), np.uint64)
+        for pte in entries[entries != 0]:
+            self.forget_entry(int(pte), level)
+        self.released += 1
+        self.machine.hart.flush_tlb()
 
     def make_table(self, frame: int, level: int) -> int:
         """Make ``frame`` a page table of ``level`` (Xen's get_page_type): it must be the
@@ -634,11 +681,11 @@ class Paravirtual(Deprivileged):
         """Run a validation that may type many frames: all of it, or (on an error) none.
         New tables also flush the TLB: a writable translation of one of them, left from a
         leaf the guest changed without flushing, must not outlive the change of type."""
-        level, writable, mapped = dict(self.level), self.writable.copy(), self.mapped.copy()
+        saved = (dict(self.level), self.writable.copy(), self.mapped.copy(), self.refs.copy())
         result = change()
         if result:
-            self.level, self.writable, self.mapped = level, writable, mapped
-        elif len(self.level) != len(level):
+            self.level, self.writable, self.mapped, self.refs = saved
+        elif len(self.level) != len(saved[0]):
             self.machine.hart.flush_tlb()
         return result
 
