@@ -36,8 +36,11 @@ simplified:
 * a frame that is a page table (Xen: has a page-table *type*) is never mapped writable, so
   that no store can change a table behind the hypervisor's back; to know, the hypervisor
   counts each frame's writable mappings in validated tables;
-* a table has one level, forever: a level-0 table reused as a root would turn its leaves
-  into gigapages that reach outside the guest.
+* a table has one level while it is one: a level-0 table reused as a root would turn its
+  leaves into gigapages that reach outside the guest;
+* a frame is a table while something holds it as one (Xen's type count: validated
+  pointers to it, a pin, being a loaded root); with the last reference gone it is
+  released (:meth:`Paravirtual.release_table`) and may be mapped writable again.
 
 The price: the kernel had to be rewritten, and kept in step with its native twin.
 
