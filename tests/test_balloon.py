@@ -239,3 +239,24 @@ def test_targets_and_options_are_checked():
     native = VM("hello", "native")
     with pytest.raises(HypervisorError, match="no balloon"):
         native.balloon(4)
+
+
+def test_save_and_restore_keep_the_balloon():
+    """A host saved in the middle of ballooning continues bit-identically after restore."""
+    host = Host(machine_mb=16, scheduler=RoundRobin(slice_ms=1))
+    a = create(host, "hello", "trap-emulate", "a", memory_mb=8)
+    b = create(host, "hello", "hardware", "b", memory_mb=5, max_mb=8)
+    host.balloon(a, 6)
+    host.balloon(b, 7)
+    run_until(host, lambda: a.memory.populated < 2048)  # a is giving, b may be waiting
+    snap = host.save()
+    state = (a.memory.populated, b.memory.populated, dict(host.frames.owner))
+    assert host.run().reason == "shutdown"
+    first = [(d.console, d.memory.populated, d.balloon.pages_in) for d in (a, b)]
+    owners = dict(host.frames.owner)
+    host.restore(snap)
+    assert (a.memory.populated, b.memory.populated, dict(host.frames.owner)) == state
+    assert host.run().reason == "shutdown"
+    assert [(d.console, d.memory.populated, d.balloon.pages_in) for d in (a, b)] == first
+    assert dict(host.frames.owner) == owners
+    assert first[1][1] == 1792 and first[0][1] == 1536
