@@ -156,6 +156,13 @@ BALLOON_GIVE = f"""
     sd a3, 0(t1)                # a store: must fault, and reach nothing
     sd s2, 32(t0)
     sd s1, 40(t0)
+    li a7, 0x4442434E           # console_write(8 bytes at GIVEN): refused, nothing read
+    li a6, 0
+    li a0, 8
+    li a1, {GIVEN}
+    li a2, 0
+    ecall
+    sd a0, 56(t0)
     li a1, 0                    # (system_reset's reason)
 """
 
@@ -189,11 +196,12 @@ def test_a_ballooned_page_is_out_of_the_guests_reach(technique):
     host.on_exit.append(b_deflates)
     assert host.run().reason == "shutdown"
     assert a.result.code == 0, a.error
-    r = [a.memory.read_u64(RESULTS + 8 * i) for i in range(7)]
+    r = [a.memory.read_u64(RESULTS + 8 * i) for i in range(8)]
     assert r[:2] == [0, 1]  # given
     assert (r[2], r[3]) == (5, 1)  # one load access fault
     assert (r[4], r[5]) == (7, 1)  # one store access fault
     assert r[6] == 0  # (the load's destination never got the other domain's data)
+    assert r[7] == 2**64 - 3 and a.console == ""  # SBI_ERR_INVALID_PARAM: not its RAM
     assert hole in b.memory and host.machine.mem.read(frame, PAGE) == secret
 
 

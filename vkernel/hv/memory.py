@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vkernel.core import kernel as K
-from vkernel.errors import VkernelError
+from vkernel.hv.base import HypervisorError
 from vkernel.hv.pagetable import (
     PAGE,
     PPN_MASK,
@@ -66,8 +66,10 @@ HYPERVISOR = "hypervisor"  # the owner of frames holding the hypervisor's own st
 INVALID_FRAME = -1
 
 
-class GuestMemoryError(VkernelError):
-    """An address outside a guest's memory, or a machine out of free frames."""
+class GuestMemoryError(HypervisorError):
+    """An address outside a guest's memory (or ballooned out of it), or a machine out of
+    free frames. A HypervisorError: if a guest makes its hypervisor meet one while
+    handling its exit, that guest crashes alone (Host's run loop), not the host."""
 
 
 class FrameAllocator:
