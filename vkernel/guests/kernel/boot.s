@@ -25,6 +25,7 @@ kernel_init:
         la    t0, upool_end
         li    t1, UPOOL_END
         sd    t1, 0(t0)
+        call  balloon_init              # how much of our RAM the host backs (balloon.s)
         la    t0, cur_slot              # so that the first scan starts at slot 0
         li    t1, NPROC - 1
         sd    t1, 0(t0)
@@ -36,7 +37,6 @@ kernel_init:
         la    a0, msg_boot_end
         call  kputs
 
-        call  balloon_init              # kernel/balloon.s: pages that start ballooned out
         call  kvm_init                  # kernel/mmu.*.s
         call  selfcheck_interrupts
         call  create_processes
