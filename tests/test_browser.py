@@ -944,3 +944,176 @@ def test_host_timeline_draws_a_band_per_domain_and_its_world_switches(lab):
         step = int(kernel_print(page, "print(view.step)"))
         machine.get_by_role("button", name="Step", exact=True).click()
         assert wait_for_python(page, "print(view.step)", str(step + 1)) == str(step + 1)
+
+
+MEMORY = """
+from vkernel.hv import VM, Host
+from vkernel.widgets import AddressTranslation, MemoryMap
+vm = VM("hello", technique="hardware", trace="walk")
+vm.run(max_steps=200_000)
+at = AddressTranslation(vm)
+cold = int(at.translations.index[at.translations.references == 15][0])
+at.select(cold)
+at
+"""
+MEMORY_MAP = """
+host = Host(machine_mb=16)
+host.create("hello", technique="hardware", name="a", memory_mb=4)
+host.create("hello", technique="trap-emulate", name="b", memory_mb=4)
+mm = MemoryMap(host, columns=64)
+mm
+"""
+SHADOW = """
+te = VM("hello", technique="trap-emulate", trace="walk")
+te.run(max_steps=50_000)
+shadow = AddressTranslation(te)
+shadow.select(int(shadow.translations.index[shadow.translations.references == 3][0]))
+shadow
+"""
+LIVE = """
+from vkernel.widgets import MachineView, link
+live = VM("hello", technique="hardware", trace="walk")
+view = MachineView(live)
+follow = AddressTranslation(live)
+link(view, follow)
+display(view, follow)
+"""
+# the colours the map's canvas draws, as "r,g,b"
+CANVAS_COLOURS = """() => {
+    const c = document.querySelector('.vk-memmap canvas');
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const seen = new Set();
+    for (let i = 0; i < data.length; i += 4) {
+        if (data[i + 3] === 255) seen.add(`${data[i]},${data[i + 1]},${data[i + 2]}`);
+    }
+    return [...seen];
+}"""
+
+
+def rgb(colour: str) -> str:
+    return ",".join(str(int(colour[i:i + 2], 16)) for i in (1, 3, 5))
+
+
+def test_address_translation_and_memory_map_in_the_browser(lab):
+    """A nested walk drawn in JupyterLab: 15 numbered cells in the 2-D layout, the three
+    address spaces named with Python's addresses; Next and a click in the list change the
+    translation drawn. A host of two domains' memory map: both domains' colours drawn, the
+    legend's counts the host's, and hovering a frame names its owner and guest page."""
+    write_notebook(lab.root / "notebooks" / "memory.ipynb", [MEMORY, MEMORY_MAP, SHADOW,
+                                                                    LIVE])
+    with browser_page() as page:
+        open_notebook(page, lab, "notebooks/memory.ipynb")
+        widget = page.locator(".vk-translation").first
+        widget.locator(".vk-ref").first.wait_for(timeout=60_000)
+        cells = widget.locator(".vk-ref")
+        assert cells.count() == 15
+        numbers = [int(n) for n in cells.evaluate_all("(cells) => cells.map((e) => e.dataset.n)")]
+        assert sorted(numbers) == list(range(1, 16))
+        # row by row: the G-stage levels down, the VS-stage last
+        assert numbers == [1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15, 4, 8, 12]
+        four = widget.locator('.vk-ref[data-n="4"]')
+        assert (four.get_attribute("data-stage"), four.get_attribute("data-level")) == ("vs", "2")
+        assert "next level" in four.text_content()
+        assert widget.locator('.vk-ref[data-n="15"]').get_attribute("data-result") == "leaf"
+        names = widget.locator(".vk-space-name").all_text_contents()
+        assert names == ["guest virtual", "guest physical", "machine"]
+        addresses = widget.locator(".vk-space-addr").all_text_contents()
+        assert addresses == kernel_print(page, "print(*at.info['addresses'])").split()
+        assert "15 references" in widget.locator(".vk-outcome").text_content()
+        widget.scroll_into_view_if_needed()
+        widget.screenshot(path=str(ARTIFACTS / "address-translation-nested.png"))
+        # Next: the translation after, drawn with its own number of cells
+        cold = int(kernel_print(page, "print(cold)"))
+        widget.get_by_role("button", name="Next ▶").click()
+        assert wait_for_python(page, "print(at.index)", str(cold + 1)) == str(cold + 1)
+        refs = int(kernel_print(page, "print(at.info['references'])"))
+        page.wait_for_function("(n) => document.querySelector('.vk-translation')"
+                               ".querySelectorAll('.vk-ref').length === n", arg=refs,
+                               timeout=10_000)
+        assert widget.locator(".vk-translation-item.vk-selected").get_attribute(
+            "data-index") == str(cold + 1)
+        # a click in the list: back to the cold walk
+        widget.locator(f'.vk-translation-item[data-index="{cold}"]').click()
+        page.wait_for_function("() => document.querySelector('.vk-translation')"
+                               ".querySelectorAll('.vk-ref').length === 15", timeout=10_000)
+        assert kernel_print(page, "print(at.index)").strip() == str(cold)
+        # the Find box: a virtual address's page, the latest translation of it
+        va = int(kernel_print(page, "print(int(at.translations.vaddr[cold - 3]))"))
+        widget.locator(".vk-find").fill(hex(va))
+        widget.get_by_role("button", name="Find").click()
+        page.wait_for_function("(c) => !document.querySelector('.vk-translation .vk-where')"
+                               ".textContent.startsWith(`translation ${c + 1} of`)",
+                               arg=cold, timeout=10_000)
+        # (the page is a 2 MiB one here: the latest walk anywhere in it)
+        found = kernel_print(page, f"print(at.index, AddressTranslation(vm, vaddr={va}).index)")
+        assert found.split()[0] == found.split()[1] != str(cold), found
+        assert widget.locator(".vk-where").text_content().startswith(
+            f"translation {int(found.split()[0]) + 1:,} of")
+
+        # under shadow paging: one stage, 3 references, guest virtual straight to machine
+        single = page.locator(".vk-translation").nth(1)
+        single.scroll_into_view_if_needed()
+        assert [int(n) for n in single.locator(".vk-ref").evaluate_all(
+            "(cells) => cells.map((e) => e.dataset.n)")] == [1, 2, 3]
+        assert single.locator(".vk-ref").evaluate_all(
+            "(cells) => cells.map((e) => e.dataset.level)") == ["2", "1", "0"]
+        assert single.locator(".vk-space-name").all_text_contents() == ["guest virtual",
+                                                                        "machine"]
+        single.screenshot(path=str(ARTIFACTS / "address-translation-shadow.png"))
+
+        # live, linked with a MachineView: each step shows the latest translation
+        following = page.locator(".vk-translation").nth(2)
+        machine = page.locator(".vk-machine")
+        machine.scroll_into_view_if_needed()
+        machine.get_by_role("button", name="Step ×N").click()  # 10 steps
+        got = wait_for_python(page, "print(view.instret == follow.step, follow.count > 0)",
+                              "True True")
+        assert got == "True True"
+        instret = int(kernel_print(page, "print(view.instret)"))
+        page.wait_for_function("([s]) => document.querySelectorAll('.vk-translation')[2]"
+                               ".querySelector('.vk-where').textContent.includes(`step ${s}`)",
+                               arg=[instret], timeout=10_000)
+        refs = int(kernel_print(page, "print(follow.info['references'])"))
+        assert following.locator(".vk-ref").count() == refs > 0
+
+        # the memory map: both domains' colours, the legend's counts the host's
+        memmap = page.locator(".vk-memmap")
+        memmap.scroll_into_view_if_needed()
+        legend = {e.get_attribute("data-label"): int(e.get_attribute("data-count"))
+                  for e in memmap.locator(".vk-legend-item").all()}
+        want = json.loads(kernel_print(page, "import json; print(json.dumps(mm.counts))"))
+        assert legend == want and legend["a: RAM"] == legend["b: RAM"] == 1024
+        usage = json.loads(kernel_print(page, "print(json.dumps(host.frames.usage()))"))
+        assert legend["a: RAM"] + legend["a: hypervisor structures"] == usage["a"]
+        colours = json.loads(kernel_print(
+            page, "print(json.dumps({r[0]: r[1] for r in mm.legend}))"))
+        drawn = set(page.evaluate(CANVAS_COLOURS))
+        assert {rgb(colours["a: RAM"]), rgb(colours["b: RAM"])} <= drawn, drawn
+        # hovering a frame of a's RAM: its owner and the guest page it backs
+        frame = int(kernel_print(page, "print((int(host.domains[0].memory.p2m[5]) - mm.base)"
+                                       " // 4096)"))
+        box = memmap.locator("canvas").bounding_box()
+        page.mouse.move(box["x"] + (frame % 64) * 5 + 2, box["y"] + (frame // 64) * 5 + 2)
+        hover = memmap.locator(".vk-memmap-hover")
+        page.wait_for_function("(f) => document.querySelector('.vk-memmap-hover')"
+                               ".dataset.frame === String(f)", arg=frame, timeout=10_000)
+        assert "a: RAM" in hover.text_content()
+        assert "backing guest physical 0x80005000" in hover.text_content()
+        memmap.screenshot(path=str(ARTIFACTS / "memory-map.png"))
+
+        # JupyterLab Dark: the text keeps 4.5:1, free frames take the dark theme's grey
+        page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme',"
+                      " {theme: 'JupyterLab Dark'})")
+        page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'",
+                               timeout=30_000)
+        page.wait_for_timeout(500)  # the theme's CSS variables settle, the canvas redraws
+        for text, back in ((".vk-translation .vk-ref-addr", ".vk-translation .vk-ref"),
+                           (".vk-translation .vk-flag.vk-on", ".vk-translation .vk-ref"),
+                           (".vk-translation .vk-space-name", ".vk-translation"),
+                           (".vk-memmap .vk-legend-item", ".vk-memmap")):
+            assert contrast(page, text, back) >= 4.5, text
+        grey = page.evaluate("() => getComputedStyle(document.querySelector('.vk-memmap'))"
+                             ".getPropertyValue('--jp-layout-color3').trim()")
+        assert rgb(grey) in set(page.evaluate(CANVAS_COLOURS)), grey
+        widget.screenshot(path=str(ARTIFACTS / "address-translation-dark.png"))
+        memmap.screenshot(path=str(ARTIFACTS / "memory-map-dark.png"))

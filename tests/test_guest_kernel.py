@@ -35,7 +35,7 @@ BUDGET = 20_000_000       # steps; every workload needs far fewer
 S_TIMER = (1 << 63) | 5   # scause of the S timer interrupt
 U, S, M = 0, 1, 3         # trap_from_mode / trap_to_mode values
 BENCH_NAMES = {"null-syscall", "page-fault", "exception", "call-return", "irq-mask",
-               "device", "pte-update"}
+               "device", "pte-update", "map-unmap", "as-switch", "fork-copy"}
 
 
 # ---- what the console must say, worked out independently --------------------------------
@@ -157,10 +157,24 @@ def test_null_syscall_benchmark_makes_n_ecalls() -> None:
 
 
 def test_in_kernel_benchmarks_trap_only_for_their_own_syscalls() -> None:
-    for workload in ("call-return", "irq-mask", "device", "pte-update"):
+    for workload in ("call-return", "irq-mask", "device", "pte-update", "map-unmap",
+                     "as-switch", "fork-copy"):
         _, traps = traced(workload)
         assert traps[(8, U, S)] == 3, workload  # vk_bench, write, exit
         assert not any(c < 16 and c != 8 and to == S for (c, f, to) in traps), workload
+
+
+def test_memory_benchmarks_touch_their_pages_n_times() -> None:
+    """map-unmap stores to its page through the user mapping it has just made, as-switch
+    to its page in the second address space: each page (the first user page after the
+    process's own) counts the operations. (fork-copy only reads; a child's table without
+    the copied mapping would make the kernel's load fault, and the kernel panic.)"""
+    for workload in ("map-unmap", "as-switch"):
+        m = run(native(workload, 37))
+        u = user_images(workload, 37)[0]
+        page = USER_POOL[0] + (u.pages + STACK_PAGES) * PAGE
+        assert m.mem.read_u64(page) == 37, workload
+        assert not any(m.mem.read(page + 8, PAGE - 8))
 
 
 def test_the_timer_preempts_hello() -> None:

@@ -132,7 +132,7 @@ def test_each_workload_is_the_same_alone_and_on_a_shared_host(workload: str) -> 
 
 
 def test_every_workload_at_once_with_mixed_neighbours() -> None:
-    """All nine workloads on one host (the techniques in turn), under the credit
+    """All the workloads on one host (the techniques in turn), under the credit
     scheduler with tiny slices: each domain's neighbours run other programs."""
     host = Host(machine_mb=128, scheduler=Credit(slice_ms=1), steps_per_ms=61, seed=7)
     domains = [(host.create(w, TECHNIQUES[i % 4], n=n_for(w), name=w), w)

@@ -44,7 +44,7 @@ BUDGET = 20_000_000  # vkernel steps; every run needs under 500 000
 # (workload, n): every workload, the benchmarks with a small n
 WORKLOADS = [("hello", None), ("null-syscall", 50), ("page-fault", 20), ("faults", None),
              ("exception", 20), ("call-return", 20), ("irq-mask", 20), ("device", 20),
-             ("pte-update", 20)]
+             ("pte-update", 20), ("map-unmap", 20), ("as-switch", 20), ("fork-copy", 20)]
 U, HS, M, VU, VS = 0, 1, 3, 4, 5  # trap_from_mode / trap_to_mode values
 INTERRUPT = 1 << 63
 # what may trap from the guest into the hypervisor: SBI calls (ecall from VS), what it

@@ -84,6 +84,19 @@ def test_page_table_updates_are_batched() -> None:
     assert (b["vm_exit"] - a["vm_exit"]) / 320 == pytest.approx(2 / 16, abs=0.01)
 
 
+def test_address_space_work_is_hypercalls() -> None:
+    """The memory benchmarks' page-table work, para-virtualized. map-unmap: a map and an
+    unmap, each one mmu_update (hypercall 1) and one INVLPG (mmuext_op, 26). as-switch:
+    two switches, each one mmuext_op (NEW_BASEPTR and NEW_USER_BASEPTR together), no
+    page-table write. fork-copy: the child's five PTEs in one mmu_update, two switches
+    and the child's flush: three mmuext_ops."""
+    per_op = {"map-unmap": (2, 2), "as-switch": (0, 2), "fork-copy": (1, 3)}
+    for workload, (updates, mmuext) in per_op.items():
+        a, b = exits(workload, 10), exits(workload, 30)
+        assert (b["hypercall 1"] - a["hypercall 1"]) / 20 == updates, workload
+        assert (b["hypercall 26"] - a["hypercall 26"]) / 20 == mmuext, workload
+
+
 def test_system_calls_and_device_accesses() -> None:
     """A system call: its trap and the kernel's iret, two exits (trap-and-emulate: ten);
     a device register read: one exit, emulated."""

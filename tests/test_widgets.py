@@ -1,4 +1,5 @@
-"""MachineView's state and messages, against the machine it drives (the browser side is in
+"""MachineView's state and messages, against the machine it drives; AddressTranslation's and
+MemoryMap's against the trace and the host they draw (the browser side is in
 test_browser.py)."""
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vkernel import Machine, TraceError, assemble
-from vkernel.widgets import MachineView, RingTimeline, link
+from vkernel.hv.pagetable import PTE_A, PTE_D, PTE_R, PTE_V, PTE_W, PTE_X, map_page
+from vkernel.widgets import AddressTranslation, MachineView, MemoryMap, RingTimeline, link
+from vkernel.widgets.address_translation import REF_COLUMNS
 
 
 def state(m: Machine) -> tuple:
@@ -818,3 +821,205 @@ def test_a_click_on_a_world_switch_moves_a_linked_host_view_just_before_it(host_
         assert live.loaded.domid == entered and live.switches == k + 1
         assert view.status == "world switch: the hypervisor loaded the vCPU of " \
                               f"domain {int(entered)} · {TECHNIQUES[int(entered) - 1]}"
+
+
+# --- AddressTranslation and MemoryMap ---------------------------------------------------
+CODE_VA, DATA_VA = 0x4000_0000, 0x4000_1000
+
+
+def refs_sent(at: AddressTranslation) -> np.ndarray:
+    """The references the front end gets: the binary buffer, decoded."""
+    return np.frombuffer(at.refs, "<u8").reshape(-1, len(REF_COLUMNS)).astype(np.int64)
+
+
+def sv39_machine(trace=("step", "walk")) -> Machine:  # noqa: ANN001
+    """A machine in S-mode with Sv39 on and 4 KiB pages: two instructions on one code
+    page, then a load from a data page (the second fetch hits the TLB)."""
+    m = Machine(ram_mb=4, trace=trace)
+    m.mem.write(0x8000_0000, assemble("li a0, 1\nli a0, 2\nld a1, 0(a2)\n1: j 1b")
+                .sections[".text"].data)
+    root, tables = 0x8010_0000, iter(range(0x8010_1000, 0x8012_0000, 0x1000))
+    for va, pa, flags in ((CODE_VA, 0x8000_0000, PTE_R | PTE_X),
+                          (DATA_VA, 0x8000_3000, PTE_R | PTE_W)):
+        map_page(root, va, pa, PTE_V | PTE_A | PTE_D | flags, read_pte=m.mem.read_u64,
+                 write_pte=m.mem.write_u64, new_table=lambda: next(tables))
+    m.hart.csr["satp"] = 8 << 60 | root >> 12
+    m.hart.mode = "S"
+    m.hart.pc = CODE_VA
+    m.hart.x["a2"] = DATA_VA
+    return m
+
+
+@pytest.fixture(scope="module")
+def nested_vm():
+    from vkernel.hv import VM
+    vm = VM("hello", technique="hardware", trace="walk")
+    assert vm.run(max_steps=200_000).reason == "shutdown"
+    return vm
+
+
+def test_a_nested_walk_is_sent_as_15_references_numbered_in_order(nested_vm):
+    ds = nested_vm.machine.trace_dataset()
+    at = AddressTranslation(ds)
+    table = at.translations
+    assert at.count == int(ds.vk.walks().translations) == len(table)
+    assert set(table["references"]) == {3, 11, 15}  # Bare at boot, megapages, 4 KiB pages
+    cold = int(table.index[table["references"] == 15][0])
+    at.select(cold)
+    refs = refs_sent(at)
+    assert refs[:, 0].tolist() == list(range(1, 16))
+    # each VS level: the G-stage walk of its entry's guest physical address, then the
+    # entry; last the G-stage walk of the final address
+    assert refs[:, 2].tolist() == [1, 1, 1, 0] * 3 + [1, 1, 1]
+    assert refs[:, 3].tolist() == [2, 1, 0, 2, 2, 1, 0, 1, 2, 1, 0, 0, 2, 1, 0]
+    assert refs[:, 1].tolist() == [0] * 4 + [1] * 4 + [2] * 4 + [3] * 3  # columns
+    # exactly the rows the core recorded, in its order
+    first = int(np.flatnonzero(ds.walk_step.values == table["step"][cold])[0])
+    rows = slice(first, first + 15)
+    assert refs[:, 5].tolist() == ds.walk_pte_addr.values[rows].astype(np.int64).tolist()
+    assert refs[:, 6].tolist() == ds.walk_pte.values[rows].astype(np.int64).tolist()
+    # the three address spaces, and the machine address is the p2m's for the guest
+    # physical one
+    assert [s[0] for s in at.spaces] == ["guest virtual", "guest physical", "machine"]
+    va, gpa, ma = (int(a, 16) for a in at.info["addresses"])
+    assert va == int(table["vaddr"][cold]) and gpa == int(refs[-1, 4])
+    assert ma == nested_vm.domain.memory.machine_address(gpa)
+    assert at.info["references"] == 15 and at.info["ok"] and not at.info["tlb_hit"]
+    assert at.step == int(table["step"][cold])
+    # the list around it: the translations either side, by index
+    nearby = np.frombuffer(at.nearby, "<u8").reshape(-1, 8)
+    assert nearby[:, 0].tolist() == list(range(cold - 8, cold + 9))
+    assert nearby[:, 3].tolist() == table["references"][cold - 8:cold + 9].tolist()
+
+
+def test_native_walks_read_3_entries_and_a_tlb_hit_none():
+    m = sv39_machine()
+    m.run(max_steps=3)
+    at = AddressTranslation(m)
+    assert at.count == 2  # the code page's fetch, the data page's load
+    refs = refs_sent(at)
+    assert refs[:, 0].tolist() == [1, 2, 3] and refs[:, 3].tolist() == [2, 1, 0]
+    assert refs[:, 2].tolist() == [0, 0, 0] and refs[:, 1].tolist() == [0, 1, 2]
+    assert [s[0] for s in at.spaces] == ["virtual", "physical"]
+    assert at.info["addresses"] == [hex(CODE_VA), "0x80000000"]
+    at.find(DATA_VA + 8)
+    assert at.index == 1 and at.info["access"] == "load" and len(refs_sent(at)) == 3
+    assert at.info["addresses"] == [hex(DATA_VA), "0x80003000"]  # the walk's own access
+    # the second instruction's fetch, at step 1: its page was walked at step 0 and the
+    # TLB answered: no references
+    at.find(CODE_VA + 4, step=1)
+    assert at.refs == b"" and at.references.empty
+    assert at.info["tlb_hit"] and at.info["references"] == 0 and at.info["walked_at"] == 0
+    assert at.info["addresses"] == [hex(CODE_VA + 4), "0x80000004"]
+    with pytest.raises(LookupError):
+        at.find(0x5000_0000)
+    at.show(1)  # a step with no walk: the latest translation before it
+    assert at.index == 0 and at.step == 1 and len(refs_sent(at)) == 3
+    at._on_msg(at, {"cmd": "select", "index": 1}, [])  # what a click in the list sends
+    assert at.index == 1 and at.step == 2
+    at._on_msg(at, {"cmd": "find", "vaddr": "0x4000_0000"}, [])  # the Find box
+    assert at.index == 0
+
+
+def test_entries_from_the_page_walk_cache_are_skipped_not_numbered(nested_vm):
+    """Rows whose result is ``cached`` (the page-walk cache supplied the entry: no memory
+    reference) cross unnumbered, and the references after them count on."""
+    ds = nested_vm.machine.trace_dataset()
+    table = AddressTranslation(ds).translations
+    step = int(table["step"][table["references"] == 15].iloc[1])
+    rows = np.flatnonzero(ds.walk_step.values == step)[:15]
+    result = ds.walk_result.values.copy()
+    # the upper G-stage levels, as a page-walk cache keeps them; and a cached leaf (the
+    # final address's G-stage leaf), which still ends the walk
+    result[rows[[0, 1, 4, 5, 14]]] = 7
+    at = AddressTranslation(ds.assign(walk_result=("walk", result)), step=step)
+    refs = refs_sent(at)
+    assert refs[:, 0].tolist() == [0, 0, 1, 2, 0, 0, 3, 4, 5, 6, 7, 8, 9, 10, 0]
+    assert at.info["references"] == 10 and at.info["cached"] == 5
+    assert at.count == len(table)  # a cached pointer does not end a walk, a leaf does
+    assert at.info["ok"]  # and the address it gave is the one the uncached walk found
+    assert at.info["addresses"] == AddressTranslation(ds, step=step).info["addresses"]
+
+
+def test_address_translation_follows_a_linked_machine_view():
+    m = sv39_machine()
+    view = MachineView(m)
+    at = AddressTranslation(m)
+    assert at.count == 0 and at.index == -1 and at.refs == b""
+    link(view, at)
+    view.do("step")  # the first fetch walks
+    assert at.step == view.instret == 1 and at.count == 1 and at.index == 0
+    view.do("step", 2)  # the load walks too
+    assert at.count == 2 and at.index == 1 and at.info["access"] == "load"
+    view.do("back", 2)  # the trace is cut back with the machine
+    assert at.count == 1 and at.index == 0
+    with pytest.raises(TypeError, match="valid ones are index, step, vaddr, domain, window"):
+        AddressTranslation(m, colour="red")
+
+
+def test_memory_map_counts_each_owner_as_the_host_charges_them():
+    from vkernel.hv import Host
+    host = Host(machine_mb=16)
+    host.create("hello", technique="hardware", name="a", memory_mb=4)
+    host.create("hello", technique="trap-emulate", name="b", memory_mb=4)
+    mm = MemoryMap(host, columns=64)
+    counts = {label: count for label, _, count, _, _ in mm.legend}
+    usage = host.frames.usage()
+    for name in ("a", "b"):
+        assert counts[f"{name}: RAM"] == 1024
+        assert counts[f"{name}: RAM"] + counts[f"{name}: hypervisor structures"] == usage[name]
+    assert counts["free"] == 4096 - len(host.frames.owner)
+    assert sum(counts.values()) == 4096 == len(mm.frames)
+    colours = {label: colour for label, colour, *_ in mm.legend}
+    assert colours["a: RAM"] != colours["b: RAM"] and colours["a: RAM"] == \
+        colours["a: hypervisor structures"]
+    # the buffers: each frame's category, and the guest page each of a's frames backs
+    category = np.frombuffer(mm.frames, np.uint8)
+    gpages = np.frombuffer(mm.gpages, "<u4")
+    labels = [row[0] for row in mm.legend]
+    p2m = host.domains[0].memory.p2m
+    frames = (p2m - mm.base) // 4096
+    assert {labels[c] for c in category[frames]} == {"a: RAM"}
+    assert (gpages[frames].astype(np.int64) * 4096 == 0x8000_0000 + 4096 * np.arange(1024)).all()
+    # linked with a MachineView of the host, it follows the run: the trap-and-emulate
+    # domain's shadow tables grow as its guest faults
+    view = MachineView(host)
+    link(view, mm)
+    before = mm.counts["b: hypervisor structures"]
+    view.do("step", 40_000)  # a runs first (30 ms slices), then b
+    assert mm.step == view.instret
+    assert mm.counts["b: hypervisor structures"] == host.frames.usage()["b"] - 1024 > before
+    # a domain destroyed gives its frames back
+    host.destroy(host.domains[1])
+    mm.refresh()
+    assert "b: RAM" not in [row[0] for row in mm.legend]
+    assert mm.counts["free"] == 4096 - len(host.frames.owner)
+    with pytest.raises(TypeError, match="valid ones are columns"):
+        MemoryMap(host, rows=3)
+
+
+def test_memory_map_replays_frame_moves_through_the_handlers_registered():
+    """The replay hook: hv rows of the events that move frames (balloon, share, unshare,
+    swap) go, in order, to the handler registered for their event; rows of an event with
+    no handler are counted in the note. (Here a handler of the test's own: what a balloon
+    row's columns mean is the ballooning technique's to say.)"""
+    import xarray as xr
+
+    from vkernel.hv import Host
+    from vkernel.trace.schema import HV_EVENT
+    code = {name: c for c, name in HV_EVENT.items()}
+    host = Host(machine_mb=16)
+    host.create("hello", technique="hardware", name="a", memory_mb=4)
+    mm = MemoryMap(host)
+    frame = int(host.domains[0].memory.p2m[7])
+    ds = xr.Dataset({"hv_step": ("hv", np.array([5, 9, 12], np.int64)),
+                     "hv_event": ("hv", np.array([code["balloon"], code["swap"],
+                                                  code["vm_exit"]], np.uint8)),
+                     "hv_detail": ("hv", np.array([frame, frame, 0], np.uint64))})
+    mm.replayers["balloon"] = lambda m, row: m.set_frame(row["detail"], "free")
+    assert mm.replay(ds) == 1
+    assert mm.counts["a: RAM"] == 1023 and mm.note == "1 swap rows not replayed (no handler)"
+    i = (frame - mm.base) // 4096
+    assert np.frombuffer(mm.frames, np.uint8)[i] == 0  # free, as sent
+    assert np.frombuffer(mm.gpages, "<u4")[i] == 0
+    assert mm.replay(ds, upto=4) == 0  # nothing up to step 4

@@ -29,11 +29,13 @@ _LAZY = {
     "open_trace": "vkernel.trace.files",
     "trace": "vkernel.trace",
     "plots": "vkernel.plots",
+    "widgets": "vkernel.widgets",
 }
 
 __all__ = ["AsmError", "Exit", "Insn", "LoadError", "Machine", "Program", "Section",
            "TraceError", "VkernelError",
-           "__version__", "assemble", "disassemble", "load_elf", "open_trace", "plots", "trace"]
+           "__version__", "assemble", "disassemble", "load_elf", "open_trace", "plots", "trace",
+           "widgets"]
 
 if TYPE_CHECKING:
     from vkernel.isa.asm import assemble

@@ -58,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--guest", metavar="WORKLOAD",
                      help="run the shipped guest kernel with this workload instead: "
                           "hello, null-syscall, page-fault, exception, call-return, "
-                          "irq-mask, device, pte-update, faults")
+                          "irq-mask, device, pte-update, map-unmap, as-switch, fork-copy, "
+                          "faults")
     run.add_argument("--technique", default="native",
                      help="with --guest: native, trap-emulate, binary-translation, "
                           "paravirt or hardware (default native)")
@@ -86,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
                            description="Run one of the benchmarks in the source checkout's "
                                        "benchmarks/ folder; it prints a table and writes JSON "
                                        "to benchmarks/results/.")
-    bench.add_argument("name", choices=["core", "asm", "trace", "virt", "host"],
+    bench.add_argument("name", choices=["core", "asm", "trace", "virt", "host", "memory"],
                        help="which benchmark")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the benchmark")
 

@@ -92,6 +92,13 @@ _WORKLOADS: dict[str, _Workload] = {
                      "kbench", BENCH_KIND=2),
     "pte-update": _bench("N rewrites of a kernel PTE, each followed by sfence.vma",
                          "kbench", BENCH_KIND=3),
+    "map-unmap": _bench("N maps, touches and unmaps of a user page, by the kernel",
+                        "kbench", BENCH_KIND=4),
+    "as-switch": _bench("N switches to a second address space and back, touching a page "
+                        "in each, by the kernel", "kbench", BENCH_KIND=5),
+    "fork-copy": _bench("N copies of the process's user mappings into a child's table, "
+                        "read-only, with a switch there and back (fork's page-table work)",
+                        "kbench", BENCH_KIND=6),
     "faults": _Workload(
         "three misbehaving processes: bad buffers to write() (-EFAULT), a store to an "
         "unmapped address, a privileged instruction in U (both killed)",
@@ -251,7 +258,8 @@ def kernel(workload: str, n: int | None = None, *, time_slice: int | None = None
     Traceback (most recent call last):
       ...
     ValueError: unknown workload 'hullo'; choose from hello, null-syscall, page-fault, \
-exception, call-return, irq-mask, device, pte-update, faults
+exception, call-return, irq-mask, device, pte-update, map-unmap, as-switch, fork-copy, \
+faults
     """
     _check(workload, n)
     if time_slice is not None and (not isinstance(time_slice, int) or time_slice < 1):

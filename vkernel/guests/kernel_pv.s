@@ -62,6 +62,7 @@
         # (irq before boot.s, whose self-check uses its macros; its bench_irq_mask
         # follows syscalls.s's bench_call_return, which ends at it)
         .include "kernel/irq.pv.s"          # the event mask byte; xen_version
+        .include "kernel/mm_bench.s"        # vk_bench kinds 4..6: page-table work
         .include "kernel/boot.s"
         .include "kernel/output.s"
         .include "kernel/data.s"

@@ -10,6 +10,9 @@
 #        kind 1 irq-mask     interrupts off / on pairs (kernel/irq.*.s)
 #        kind 2 device       byte loads of the UART's line status register
 #        kind 3 pte-update   rewrites of a kernel PTE, fenced (kernel/mmu.*.s)
+#        kind 4 map-unmap    maps, touches and unmaps of a user page (kernel/mm_bench.s)
+#        kind 5 as-switch    switches to a second address space and back (mm_bench.s)
+#        kind 6 fork-copy    copies of the user mappings into a child's table (mm_bench.s)
 #   anything else                    -> -38 (ENOSYS)
 syscall:
         ld    t0, TF_EPC(s0)            # return past the ecall (never compressed: 4 bytes)
@@ -105,6 +108,12 @@ sys_vk_bench:
         beq   a0, t0, bench_device
         li    t0, 3
         beq   a0, t0, bench_pte_update
+        li    t0, 4
+        beq   a0, t0, bench_map_unmap
+        li    t0, 5
+        beq   a0, t0, bench_as_switch
+        li    t0, 6
+        beq   a0, t0, bench_fork_copy
         li    a0, -EINVAL
         j     syscall_return
 bench_done:

@@ -1,0 +1,113 @@
+// MemoryMap: the front end of vkernel.widgets.MemoryMap (anywidget ES module, no build).
+// A host's machine frames on a canvas, one cell each, coloured by owner; hovering names
+// the owner and, for a domain's RAM, the guest physical page it backs.
+
+const SYNCED = ["base", "columns", "frames", "gpages", "legend", "note"];
+const CELL = 5; // pixels per frame, gap included
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+const bytesOf = (v) => (!v ? new Uint8Array(0) : v.buffer ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : new Uint8Array(v));
+const fmt = (n) => Number(n).toLocaleString("en-US");
+
+function render({ model, el: root }) {
+  root.classList.add("vk-memmap");
+  const title = el("div", "vk-title");
+  const wrap = el("div", "vk-memmap-grid");
+  const canvas = el("canvas", "vk-memmap-canvas");
+  const hover = el("div", "vk-memmap-hover", "hover over a frame to see its owner");
+  const legend = el("div", "vk-legend");
+  const note = el("div", "vk-status");
+  wrap.append(canvas);
+  root.append(title, wrap, hover, legend, note);
+
+  let category = new Uint8Array(0), gpages = new Uint32Array(0);
+
+  function colourOf(style, colour) {
+    // free frames: the theme's third layer colour, so both themes read
+    return style === "free" ? getComputedStyle(root).getPropertyValue("--jp-layout-color3").trim() || "#ddd" : colour;
+  }
+
+  function draw() {
+    const rows = model.get("legend");
+    category = bytesOf(model.get("frames"));
+    const g = bytesOf(model.get("gpages"));
+    gpages = new Uint32Array(g.buffer.slice(g.byteOffset, g.byteOffset + g.byteLength));
+    const cols = model.get("columns");
+    const n = category.length;
+    const lines = Math.ceil(n / cols);
+    const ratio = window.devicePixelRatio || 1;
+    canvas.width = cols * CELL * ratio;
+    canvas.height = lines * CELL * ratio;
+    canvas.style.width = `${cols * CELL}px`;
+    canvas.style.height = `${lines * CELL}px`;
+    const ctx = canvas.getContext("2d");
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.clearRect(0, 0, cols * CELL, lines * CELL);
+    const fills = rows.map(([, colour, , style]) => colourOf(style, colour));
+    for (let i = 0; i < n; i++) {
+      const k = category[i];
+      const x = (i % cols) * CELL, y = Math.floor(i / cols) * CELL;
+      ctx.fillStyle = fills[k] || "#888";
+      if (rows[k] && rows[k][3] === "striped") {
+        // charged to a domain, owned by the hypervisor: the domain's colour, a diagonal cut
+        ctx.beginPath();
+        ctx.moveTo(x, y); ctx.lineTo(x + CELL - 1, y); ctx.lineTo(x, y + CELL - 1);
+        ctx.closePath(); ctx.fill();
+        ctx.fillStyle = getComputedStyle(root).getPropertyValue("--jp-ui-font-color1").trim() || "#222";
+        ctx.beginPath();
+        ctx.moveTo(x + CELL - 1, y); ctx.lineTo(x + CELL - 1, y + CELL - 1); ctx.lineTo(x, y + CELL - 1);
+        ctx.closePath(); ctx.fill();
+      } else ctx.fillRect(x, y, CELL - 1, CELL - 1);
+    }
+    const base = model.get("base");
+    title.textContent = `Machine memory: ${fmt(n)} frames of 4 KiB from 0x${base.toString(16)}, ` +
+      `${fmt(cols)} a row`;
+    legend.replaceChildren();
+    for (const [label, colour, count, style, why] of rows) {
+      const item = el("span", "vk-legend-item");
+      item.dataset.label = label;
+      item.dataset.count = String(count);
+      item.title = why;
+      const chip = el("span", `vk-chip vk-chip-${style}`);
+      if (style !== "free") chip.style.setProperty("--vk-chip", colour);
+      item.append(chip, el("span", "", `${label} (${fmt(count)})`));
+      legend.append(item);
+    }
+    note.textContent = model.get("note");
+  }
+
+  canvas.addEventListener("mousemove", (ev) => {
+    const rect = canvas.getBoundingClientRect();
+    const cols = model.get("columns");
+    const i = Math.floor((ev.clientY - rect.top) / CELL) * cols + Math.floor((ev.clientX - rect.left) / CELL);
+    if (i < 0 || i >= category.length) return;
+    const rows = model.get("legend");
+    const frame = model.get("base") + i * 4096;
+    const [label] = rows[category[i]] || ["?"];
+    let words = `frame 0x${frame.toString(16)}: ${label}`;
+    if (gpages[i]) words += `, backing guest physical 0x${(gpages[i] * 4096).toString(16)}`;
+    hover.textContent = words;
+    hover.dataset.frame = String(i);
+  });
+
+  let frame = null;
+  const schedule = () => { if (frame === null) frame = requestAnimationFrame(() => { frame = null; draw(); }); };
+  for (const n of SYNCED) model.on(`change:${n}`, schedule);
+  // the canvas reads the theme's colours when it draws: draw again when the theme changes
+  const theme = new MutationObserver(schedule);
+  theme.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name"] });
+  draw();
+  return () => {
+    theme.disconnect();
+    if (frame !== null) cancelAnimationFrame(frame);
+    for (const n of SYNCED) model.off(`change:${n}`, schedule);
+  };
+}
+
+export default { render };
