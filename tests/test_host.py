@@ -142,6 +142,29 @@ def test_every_workload_at_once_with_mixed_neighbours() -> None:
         same_outcome(d, w, n_for(w))
 
 
+@pytest.mark.parametrize("workload", ["hello", "page-fault", "pte-update", "faults"])
+def test_hardware_with_and_without_nested_paging_share_a_host(workload: str) -> None:
+    """Hardware-assisted domains with nested paging (a VMID and a G-stage each) and
+    without (shadow tables in vsatp, hgatp Bare: VMID 0, told apart by their ASID blocks),
+    and a trap-and-emulate one, switched every hundred-odd steps: each ends exactly as it
+    does natively; every shadow leaf and TLB entry leads to its own domain's frames."""
+    n = n_for(workload)
+    host = Host(machine_mb=64, scheduler=RoundRobin(slice_ms=1), steps_per_ms=89, seed=3)
+    kinds = ("shadow", "nested", "shadow", None)
+    domains = [host.create(workload, "trap-emulate" if p is None else "hardware",
+                           memory_mb=8, n=n, name=f"d{i}", paging=p)
+               for i, p in enumerate(kinds)]
+    assert [d.paging for d in domains] == list(kinds)
+    for _ in range(20):
+        host.run(max_steps=20_000)
+        check_translations(host)
+    assert host.run(max_steps=BUDGET).reason == "shutdown"
+    native = alone(workload, "native", n)
+    for d in domains:
+        assert outcome(d) == native, d
+    assert min(turns(host, d) for d in domains) > 50
+
+
 def test_a_native_guest_cannot_share_the_machine() -> None:
     host = Host(machine_mb=64)
     a = host.create("null-syscall", "hardware", n=3, name="a")
@@ -260,9 +283,11 @@ def test_save_and_restore_continue_bit_identically(k: int, m: int, steps_per_ms:
         same_outcome(d, w, n_for(w, 8))
 
 
-@pytest.mark.parametrize("technique", ("native", *TECHNIQUES))
+@pytest.mark.parametrize("technique", ("native", *TECHNIQUES, "hardware-shadow"))
 def test_vm_save_and_restore(technique: str) -> None:
-    vm = VM("hello", technique=technique, trace=("hv", "trap", "step"))
+    technique, paging = ("hardware", "shadow") if technique == "hardware-shadow" \
+        else (technique, None)
+    vm = VM("hello", technique=technique, trace=("hv", "trap", "step"), paging=paging)
     vm.run(max_steps=150_000)
     snap = vm.save()
     vm.run(max_steps=100_000)
@@ -527,9 +552,13 @@ def read_only(d: Domain) -> set[int]:
 
 def tag_owner(host: Host, v: int, asid: int, vmid: int) -> Domain | None:
     """The domain a TLB tag belongs to: a VMID (hardware) or a block of ASIDs (the
-    software techniques, whose guests run with V=0)."""
+    software techniques, whose guests run with V=0, and hardware without nested paging,
+    whose hgatp is Bare: VMID 0)."""
     for d in host.domains:
-        if v and d.technique_name == "hardware" and d.vmid == vmid:
+        if v and d.technique_name == "hardware" and d.paging == "nested" and d.vmid == vmid:
+            return d
+        if v and d.technique_name == "hardware" and d.paging == "shadow" and vmid == 0 \
+                and d.asid_base <= asid < d.asid_base + ASIDS_PER_DOMAIN:
             return d
         if not v and d.technique_name != "hardware" \
                 and d.asid_base <= asid < d.asid_base + ASIDS_PER_DOMAIN:
@@ -560,7 +589,7 @@ def check_translations(host: Host) -> None:
     mem = host.machine.mem
     for d in host.domains:
         t, mine = d.technique, granted(d)
-        if d.technique_name == "hardware":
+        if d.technique_name == "hardware" and d.paging == "nested":
             assert sorted(leaves(mem, t.gstage.root, root_bits=11)) == sorted(mine), d
         elif d.technique_name == "paravirt":
             assert validated_tables_are_safe(d, satp_of(d))
@@ -686,13 +715,24 @@ def outside_bt_windows(a: int) -> bool:
     return not any(lo <= a < hi for lo, hi in BT_WINDOWS)
 
 
+# the attack tests also take hardware assistance without nested paging (paging="shadow")
+ATTACK_TECHNIQUES = (*TECHNIQUES, "hardware-shadow")
+
+
+def create(host: Host, what: Any, technique: str, **kw: Any) -> Domain:  # noqa: ANN401
+    """host.create, "hardware-shadow" being hardware with paging="shadow"."""
+    if technique == "hardware-shadow":
+        return host.create(what, "hardware", paging="shadow", **kw)
+    return host.create(what, technique, **kw)
+
+
 @st.composite
 def attacks(draw: Any) -> dict[str, Any]:  # noqa: ANN401
     return {
         "victims": draw(st.lists(st.tuples(st.sampled_from(VICTIMS),
-                                           st.sampled_from(TECHNIQUES)),
+                                           st.sampled_from(ATTACK_TECHNIQUES)),
                                  min_size=2, max_size=2)),
-        "canary": draw(st.sampled_from(TECHNIQUES)),
+        "canary": draw(st.sampled_from(ATTACK_TECHNIQUES)),
         "position": draw(st.integers(0, 2)),
         "scheduler": draw(st.sampled_from(["credit", "round-robin"])),
         "slice_ms": draw(st.integers(1, 3)),
@@ -711,12 +751,12 @@ def build_attack(technique: str, plan: dict[str, Any]) -> tuple[Host, Domain, li
         else RoundRobin(slice_ms=plan["slice_ms"])
     host = Host(machine_mb=64, scheduler=scheduler, steps_per_ms=plan["steps_per_ms"],
                 seed=plan["seed"], trace=("write",))
-    victims = [(host.create(w, t, n=VICTIM_N, name=f"victim{i}"), w)
+    victims = [(create(host, w, t, n=VICTIM_N, name=f"victim{i}"), w)
                for i, (w, t) in enumerate(plan["victims"][:plan["position"]])]
-    attacker = host.create(attacker_program(technique), technique, name="attacker")
-    victims += [(host.create(w, t, n=VICTIM_N, name=f"victim{i}"), w)
+    attacker = create(host, attacker_program(technique), technique, name="attacker")
+    victims += [(create(host, w, t, n=VICTIM_N, name=f"victim{i}"), w)
                 for i, (w, t) in enumerate(plan["victims"]) if i >= plan["position"]]
-    canary = host.create("hello", plan["canary"], name="canary")
+    canary = create(host, "hello", plan["canary"], name="canary")
     host.pause(canary)
     canary.memory.write(canary.memory.base,
                         CANARY.to_bytes(8, "little") * (canary.memory.size // 8))
@@ -756,7 +796,7 @@ def arm(attacker: Domain, host: Host, draw: Any, storm: bool) -> dict[str, int]:
     return {"traps": 4 * (2 * len(named) + swept) + 1}
 
 
-@pytest.mark.parametrize("technique", TECHNIQUES)
+@pytest.mark.parametrize("technique", ATTACK_TECHNIQUES)
 @settings(max_examples=8, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
@@ -929,8 +969,8 @@ def tag_guest(technique: str, paging: bool = False) -> Any:  # noqa: ANN401
 
 def tag_domain(host: Host, technique: str, name: str, pattern: int, rounds: int,
                paging: bool = True) -> Domain:
-    program = tag_guest(technique, paging)
-    d = host.create(program, technique, name=name)
+    program = tag_guest(technique.removesuffix("-shadow"), paging)
+    d = create(host, program, technique, name=name)
     write_words(d, program, "pattern", pattern)
     write_words(d, program, "rounds", rounds)
     return d
@@ -938,7 +978,8 @@ def tag_domain(host: Host, technique: str, name: str, pattern: int, rounds: int,
 
 PAIRS = [("trap-emulate", "trap-emulate"), ("binary-translation", "binary-translation"),
          ("paravirt", "paravirt"), ("hardware", "hardware"), ("trap-emulate", "paravirt"),
-         ("binary-translation", "hardware")]
+         ("binary-translation", "hardware"), ("hardware-shadow", "hardware-shadow"),
+         ("hardware-shadow", "hardware")]
 
 
 @pytest.mark.parametrize(("first", "second"), PAIRS)
@@ -956,7 +997,7 @@ def test_same_virtual_address_different_data(first: str, second: str) -> None:
 
 @pytest.mark.parametrize(("first", "second"),
                          [("trap-emulate", "trap-emulate"), ("paravirt", "paravirt"),
-                          ("hardware", "hardware")])
+                          ("hardware", "hardware"), ("hardware-shadow", "hardware-shadow")])
 def test_same_virtual_address_would_leak_without_tags(first: str, second: str,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """The test above can fail: a host that gave every domain the same VMID and ASIDs

@@ -7,6 +7,8 @@ tests/test_techniques.py.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from hvguests import HANDLER, SBI_OFF, SBI_PUTCHAR, attack_guest, guest, leaves
@@ -19,7 +21,16 @@ from vkernel.hv import VM, HypervisorError
 from vkernel.hv.cost import CostModel
 from vkernel.hv.memory import HYPERVISOR, GuestMemoryError
 
-TECHNIQUES = ["hardware", "trap-emulate", "binary-translation"]
+# "hardware-shadow": hardware assistance without a G-stage (paging="shadow", first-generation
+# VT-x), which must keep a guest in its own memory just as well
+TECHNIQUES = ["hardware", "hardware-shadow", "trap-emulate", "binary-translation"]
+
+
+def make_vm(program, *, technique, **kw):  # noqa: ANN001, ANN003, ANN201
+    """VM(program, technique=..., ...), "hardware-shadow" being hardware with paging="shadow"."""
+    if technique == "hardware-shadow":
+        return VM(program, technique="hardware", paging="shadow", **kw)
+    return VM(program, technique=technique, **kw)
 
 
 def test_sbi_console_and_shutdown_with_exits_in_the_trace():
@@ -99,7 +110,7 @@ def test_mmio_device_register_emulated(technique):
     sb a0, 0(s0)           # THR: a byte to the console
     lb a0, 5(s0)
 """
-    vm = VM(guest(body), ram_mb=4, trace="hv", technique=technique)
+    vm = make_vm(guest(body), ram_mb=4, trace="hv", technique=technique)
     vm.run()
     assert vm.console == "u"
     assert vm.machine.hart.x["s4"] == 0x60
@@ -114,7 +125,7 @@ def test_hypervisor_only_instructions_become_illegal_in_the_guest(technique):
     a deprivileged guest, illegal instructions), and the hypervisor gives the guest what
     it would see without them: an illegal-instruction exception."""
     body = "csrw hgatp, zero\nhlv.d a0, (sp)\ncsrr a0, hstatus\nmv s5, s1\n"
-    vm = VM(guest(body), ram_mb=4, trace=("hv", "trap"), technique=technique)
+    vm = make_vm(guest(body), ram_mb=4, trace=("hv", "trap"), technique=technique)
     hgatp = vm.machine.hart.csr["hgatp"]
     vm.run()
     assert vm.machine.hart.x["s5"] == 3
@@ -126,15 +137,15 @@ def test_hypervisor_only_instructions_become_illegal_in_the_guest(technique):
 
 @pytest.mark.parametrize("technique", TECHNIQUES)
 def test_guest_physical_memory_is_scattered(technique):
-    vm = VM(guest(""), ram_mb=4, technique=technique)
+    vm = make_vm(guest(""), ram_mb=4, technique=technique)
     p2m = vm.memory.p2m
     assert len(p2m) == 1024 and len(set(p2m.tolist())) == 1024
     steps = np.diff(p2m)
     assert np.count_nonzero(steps == 4096) < 50  # neighbours are rarely neighbours
     owners = vm.technique.frames.owner
     assert {owners[int(f)] for f in p2m} == {"guest"}
-    assert owners[int(vm.machine.hart.csr["hgatp" if technique == "hardware" else "satp"]
-                      & ((1 << 44) - 1)) << 12] == HYPERVISOR
+    root = {"hardware": "hgatp", "hardware-shadow": "vsatp"}.get(technique, "satp")
+    assert owners[int(vm.machine.hart.csr[root] & ((1 << 44) - 1)) << 12] == HYPERVISOR
     with pytest.raises(GuestMemoryError, match="not in the guest's RAM"):
         vm.memory.read(0x9000_0000, 8)
 
@@ -168,7 +179,7 @@ def _hypervisor_maps_only_the_guest(vm: VM) -> bool:
     hardware (the G-stage table, or every shadow table) leads to a guest frame."""
     owner = vm.technique.frames.owner
     mem = vm.machine.mem
-    if vm.technique_name == "hardware":
+    if vm.technique_name == "hardware" and vm.technique.gstage is not None:
         frames = leaves(mem, vm.technique.gstage.root, root_bits=11)
     else:
         frames = [f for table in vm.technique.shadow.tables.values()
@@ -200,9 +211,10 @@ def test_guest_cannot_touch_what_it_does_not_own(technique, addrs):
     the shadow that the guest's own tables cannot explain, which the hypervisor turns into
     an access fault for the guest), and no frame the guest does not own changes."""
     addrs = [a & ~7 for a in addrs]
-    probe = VM(guest(""), ram_mb=8, machine_mb=32, technique=technique)
+    probe = make_vm(guest(""), ram_mb=8, machine_mb=32, technique=technique)
     addrs.append(_victim(probe))  # the same seed: the same frame in the VM below
-    vm = VM(attack_guest(addrs), ram_mb=8, machine_mb=32, trace="hv", technique=technique)
+    vm = make_vm(attack_guest(addrs), ram_mb=8, machine_mb=32, trace="hv",
+                 technique=technique)
     assert _victim(vm) == addrs[-1]
     before = _foreign_frames(vm)
     assert vm.run().reason == "shutdown"
@@ -235,7 +247,7 @@ def test_guest_page_tables_cannot_reach_foreign_frames(technique):
     """The guest builds its own Sv39 table mapping a virtual page to the machine address
     of a hypervisor frame (as a guest physical address) and to its own G-stage root: the
     second stage still stands between it and the machine."""
-    vm0 = VM(guest(""), ram_mb=8, machine_mb=32, technique=technique)
+    vm0 = make_vm(guest(""), ram_mb=8, machine_mb=32, technique=technique)
     owner = vm0.technique.frames.owner
     # a G-stage table of the hypervisor's, and a frame nobody owns (both above the guest's
     # RAM, so that as guest physical addresses they are not simply the guest's own pages)
@@ -306,8 +318,8 @@ l0:
 {leaves}
     .zero {4096 - 8 * len(victims)}
 """
-    vm = VM(assemble(src, base=0x8020_0000), ram_mb=8, machine_mb=32, trace=("hv", "walk"),
-            technique=technique)
+    vm = make_vm(assemble(src, base=0x8020_0000), ram_mb=8, machine_mb=32,
+                 trace=("hv", "walk"), technique=technique)
     assert (hv[:1] + [victim_above(vm), victim_above(vm)])[:2] == victims  # same seed
     before = _foreign_frames(vm)
     hv_frames = {a: vm.machine.mem.read(a, 4096) for a in victims}
@@ -330,7 +342,7 @@ def test_guest_satp_aimed_at_foreign_memory_only_traps(technique):
     frame's machine address (as a guest physical address, outside its RAM) and turns
     paging on. Its next fetch faults, and so does its trap vector's: a trap storm inside
     the guest (each fault delivered to it), bounded by the budget, the hypervisor intact."""
-    probe = VM(guest(""), ram_mb=8, machine_mb=32, technique=technique)
+    probe = make_vm(guest(""), ram_mb=8, machine_mb=32, technique=technique)
     owner = probe.technique.frames.owner
     target = max(a for a, o in owner.items() if o == HYPERVISOR)
     if target < 0x8080_0000:  # as a guest physical address it must be outside guest RAM
@@ -342,7 +354,7 @@ def test_guest_satp_aimed_at_foreign_memory_only_traps(technique):
     li a0, '!'
 {SBI_PUTCHAR}
 """
-    vm = VM(guest(body), ram_mb=8, machine_mb=32, technique=technique, trace="hv")
+    vm = make_vm(guest(body), ram_mb=8, machine_mb=32, technique=technique, trace="hv")
     before = _foreign_frames(vm)
     hv_before = {a: vm.machine.mem.read(a, 4096) for a, o in
                  vm.technique.frames.owner.items() if o == HYPERVISOR}
@@ -415,7 +427,7 @@ def test_sbi_console_write_reads_only_the_guests_own_ram(technique):
              ("3", "0x10000000", "0"),            # the UART: a device, not RAM
              ("0", "message", "0")]               # nothing: fine
     prog = console_write_guest(calls)
-    vm = VM(prog, ram_mb=8, machine_mb=32, trace="hv", technique=technique)
+    vm = make_vm(prog, ram_mb=8, machine_mb=32, trace="hv", technique=technique)
     if technique == "native":
         victim = 0x8000_0000  # the firmware: not S-mode's to pass
     else:
@@ -439,3 +451,165 @@ def test_sbi_console_write_reads_only_the_guests_own_ram(technique):
         # one row per call, as for every SBI call: the extension and the function
         assert calls_made["cause"].tolist() == [0x4442434E] * (len(calls) + 1) + [0x53525354]
         assert calls_made["detail"].tolist() == [0] * (len(calls) + 2)
+
+
+# ------------------------------------------------------------------- paging="shadow"
+# A guest kernel that pokes (load, store, byte store, AMO) every address of `targets`
+# 1. with paging off (satp Bare, as at boot), 2. through a table of its own that maps VA
+# 0x4000_0000 + 4 KiB * i to targets[i] (as guest physical addresses), 3. with satp = 0
+# written again, and keeps what it reads back from satp in s10; then 4. points satp at
+# `root` (an address it does not own) and pokes `targets` once more: a fault storm.
+SHADOW_ATTACK = """
+    la t0, handler
+    csrw stvec, t0
+    li s1, 0
+    call poke_all                # 1. Bare, as it booted
+    la t0, root                  # 2. root[1] -> l1 -> l0; root[2]: its RAM, 1:1
+    la t1, l1
+    srli t1, t1, 12
+    slli t1, t1, 10
+    ori t1, t1, 1
+    sd t1, 8(t0)
+    li t1, (0x80000000 >> 12 << 10) | 0xCF
+    sd t1, 16(t0)
+    la t0, l1
+    la t1, l0
+    srli t1, t1, 12
+    slli t1, t1, 10
+    ori t1, t1, 1
+    sd t1, 0(t0)
+    la a0, l0                    # l0[i] -> targets[i]
+    la s4, targets
+    ld s5, ntargets
+1:  beqz s5, 2f
+    ld t1, 0(s4)
+    srli t1, t1, 12
+    slli t1, t1, 10
+    ori t1, t1, 0xCF             # V R W X A D
+    sd t1, 0(a0)
+    addi a0, a0, 8
+    addi s4, s4, 8
+    addi s5, s5, -1
+    j 1b
+2:  la t0, root
+    srli t0, t0, 12
+    li t1, 8 << 60
+    or t0, t0, t1
+    csrw satp, t0
+    sfence.vma
+    li s0, 0x40000000
+    ld s5, ntargets
+3:  beqz s5, 4f
+    call poke
+    li t0, 4096
+    add s0, s0, t0
+    addi s5, s5, -1
+    j 3b
+4:  csrw satp, zero              # 3. Bare again
+    sfence.vma
+    call poke_all
+    csrr s10, satp
+    mv s11, s1
+    ld t0, foreign               # 4. a root it does not own
+    srli t0, t0, 12
+    li t1, 8 << 60
+    or t0, t0, t1
+    csrw satp, t0
+    sfence.vma
+    call poke_all
+    li s11, -1                   # (never reached: its code is not mapped any more)
+{SBI_OFF}
+poke_all:                        # (the handler keeps s1, s2, s3)
+    mv s9, ra
+    la s4, targets
+    ld s5, ntargets
+1:  beqz s5, 2f
+    ld s0, 0(s4)
+    call poke
+    addi s4, s4, 8
+    addi s5, s5, -1
+    j 1b
+2:  mv ra, s9
+    ret
+poke:
+    ld a0, 0(s0)
+    sd s4, 0(s0)
+    sb s4, 7(s0)
+    amoswap.d a1, s4, (s0)
+    ret
+{HANDLER}
+    .data
+    .align 12
+root: .zero 4096
+l1: .zero 4096
+l0: .zero 4096
+    .align 3
+foreign: .dword 0
+ntargets: .dword 0
+targets: .zero {8 * 32}
+"""
+
+
+@functools.cache
+def shadow_attacker() -> object:
+    return assemble(SHADOW_ATTACK.replace("{SBI_OFF}", SBI_OFF).replace("{HANDLER}", HANDLER)
+                    .replace("{8 * 32}", str(8 * 32)), base=0x8020_0000, name="shadow-attack")
+
+
+def _tlb_leads_only_to_the_guest(vm: VM) -> bool:
+    """Every guest (V=1) translation the TLB holds leads to one of the guest's frames."""
+    tlb, mine = vm.machine._tlb, {int(f) for f in vm.memory.p2m}
+    pages = [int(tlb[acc, K.TLB_PAGE, i]) for acc in range(3)
+             for i in np.nonzero(tlb[acc, K.TLB_KEY])[0].tolist()
+             if (int(tlb[acc, K.TLB_KEY, i]) - 1) >> 4 & 1]
+    return bool(pages) and all(p in mine for p in pages)
+
+
+@settings(max_examples=12, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_shadow_paging_guest_never_reaches_a_frame_it_does_not_own(data):
+    """Hardware assistance without a G-stage: the VS-stage maps straight to machine
+    addresses, so a guest whose own satp reached vsatp would own the machine. It never
+    does: with paging off (its Bare satp is a shadow of its RAM), through a table of its
+    own, with satp = 0 written again, and with satp aimed at a frame it does not own (the
+    hypervisor's shadow root, say), every access outside its RAM -- to the hypervisor's
+    shadow tables, another domain's frame, free frames, no RAM at all -- faults inside the
+    guest; no frame it does not own changes, every shadow leaf and every TLB entry leads
+    to its own frames, and it reads back the satp it wrote."""
+    prog = shadow_attacker()
+    vm = VM(prog, ram_mb=8, machine_mb=32, technique="hardware", paging="shadow",
+            trace="hv")
+    victim = _victim(vm)
+    owner = vm.technique.frames.owner
+    # as guest physical addresses these are outside its RAM (else: its own page there)
+    foreign = sorted(a for a, o in owner.items() if o != "guest" and a >= 0x8080_0000)
+    shadow = [p for t in vm.technique.shadow.tables.values() for p in t.pages]
+    targets = data.draw(st.lists(st.one_of(
+        st.sampled_from(foreign), st.sampled_from(shadow), st.just(victim),
+        st.integers(0x8080_0000, (1 << 39) - 8),  # free frames, and no RAM at all
+    ), min_size=1, max_size=8))
+    targets = [a & ~7 for a in targets]
+    root = data.draw(st.sampled_from(shadow + [victim]))
+    for i, a in enumerate(targets):
+        vm.memory.write_u64(prog.symbols["targets"] + 8 * i, a)
+    vm.memory.write_u64(prog.symbols["ntargets"], len(targets))
+    vm.memory.write_u64(prog.symbols["foreign"], root)
+    before = _foreign_frames(vm)
+    hv_before = {a: vm.machine.mem.read(a, 4096) for a in shadow}
+    outside = [a for a in targets if a not in vm.memory]
+    result = vm.run(max_steps=3_000)  # (a step per exit: a thousand-odd in the storm)
+    assert result.reason == "budget"
+    assert vm.exits > 1000
+    x = vm.machine.hart.x
+    assert x["s10"] == 0  # satp reads back what the guest wrote
+    assert x["s11"] == 3 * 4 * len(outside)  # every attempt faulted, in the guest
+    assert vm.virtual_csrs()["satp"] == (8 << 60) | (root >> 12)
+    assert vm.machine.hart.csr["vsatp"] == vm.technique.current_shadow().satp
+    assert _unchanged(vm, before)
+    assert vm.machine.mem.read(victim, 4096) == b"\xa5" * 4096
+    # the hypervisor's tables change only as it fills them: each leaf is still the guest's
+    assert _hypervisor_maps_only_the_guest(vm)
+    assert _tlb_leads_only_to_the_guest(vm)
+    assert all(vm.machine.mem.read(a, 4096) == hv_before[a]
+               for a in hv_before if owner.get(a) != "hypervisor")

@@ -297,10 +297,14 @@ class Hart:
     def mtimecmp(self, value: int) -> None:
         self._m._s[K.S_MTIMECMP] = _signed(value)
 
-    def flush_tlb(self, va: int | None = None) -> None:
+    def flush_tlb(self, va: int | None = None, *, vmid: int | None = None) -> None:
         """Forget cached translations: every one (``sfence.vma`` with no operands), or
-        those of ``va``'s page in every address space (``sfence.vma va, x0`` in HS/S)."""
-        if va is None:
+        those of ``va``'s page in every address space (``sfence.vma va, x0`` in HS/S).
+        With ``vmid``, only guest (V=1) translations of that VMID: every one, or those of
+        ``va``'s page in all its address spaces (``hfence.vvma va, x0``)."""
+        if vmid is not None:
+            K.tlb_flush(self._m._tlb, _signed(va or 0), 0, va is None, True, 1, vmid, False)
+        elif va is None:
             self._m._tlb[:] = 0
         else:
             K.tlb_flush(self._m._tlb, _signed(va), 0, False, True, 0, 0, True)

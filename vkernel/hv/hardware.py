@@ -17,6 +17,19 @@ when the guest asks. What is left exits to the hypervisor, here:
   is a device register: the hypervisor emulates the access (MMIO);
 * a virtual-instruction exception: the guest tried something only HS-mode may do; it gets
   an illegal-instruction exception, as it would on a machine without that instruction.
+
+**Without a G-stage** (``paging="shadow"``), as on first-generation VT-x and AMD-V (2005-06),
+which virtualized the CPU but not the MMU: hgatp is Bare, so the VS-stage is the only
+translation and must map guest virtual addresses straight to *machine* ones. The hypervisor
+points vsatp at a shadow table of its own (:mod:`vkernel.hv.shadow`, ``vs_stage=True``) and
+keeps the guest's satp itself: it sets hstatus.VTVM, so that the guest's ``csrr/csrw satp``
+and ``sfence.vma`` raise virtual-instruction exceptions, which it emulates (switching or
+dropping shadows). The guest's page faults are no longer delegated: each comes here, the
+hypervisor walks the guest's own table and reflects a true fault, emulates a device, or
+fills the shadow (a *hidden* fault). Everything else (system calls, sret, interrupts) still
+runs in hardware, but every hidden fault, address-space switch and TLB flush is now a full
+VM exit: why binary translation beat first-generation hardware on page-table-heavy work
+(Adams & Agesen, 2006), and why nested paging (EPT, NPT: the G-stage) followed.
 """
 
 from __future__ import annotations
@@ -31,6 +44,8 @@ from vkernel.hv.memory import GStageTable, GuestMemory, guest_walk
 from vkernel.hv.mmio import MMIOError, emulate_access, read_instruction
 from vkernel.hv.pagetable import PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X
 from vkernel.hv.sbi import SBI
+from vkernel.hv.shadow import ShadowMMU, ShadowTable
+from vkernel.isa.decode import decode
 from vkernel.isa.program import Program
 from vkernel.machine import Exit, Mode
 
@@ -44,6 +59,13 @@ GUEST_EXCEPTIONS = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 
 GUEST_INTERRUPTS = K.MIP_VSSIP | K.MIP_VSTIP | K.MIP_VSEIP
 GSTAGE_FLAGS = PTE_V | PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D  # as GStageTable's
 GUEST_PAGE_FAULTS = (K.EXC_FETCH_GUEST_PAGE, K.EXC_LOAD_GUEST_PAGE, K.EXC_STORE_GUEST_PAGE)
+# paging="shadow": the VS-stage walks the hypervisor's shadow, so its page faults are ours
+PAGE_FAULT_ACCESS = {K.EXC_FETCH_PAGE: K.ACC_FETCH, K.EXC_LOAD_PAGE: K.ACC_LOAD,
+                     K.EXC_STORE_PAGE: K.ACC_STORE}
+ACCESS_FAULT = {K.ACC_FETCH: K.EXC_FETCH_ACCESS, K.ACC_LOAD: K.EXC_LOAD_ACCESS,
+                K.ACC_STORE: K.EXC_STORE_ACCESS}
+SHADOW_EXCEPTIONS = GUEST_EXCEPTIONS & ~sum(1 << c for c in PAGE_FAULT_ACCESS)
+CSR_OPS = ("csrrw", "csrrs", "csrrc", "csrrwi", "csrrsi", "csrrci")
 
 
 class HardwareAssisted(Technique):
@@ -56,16 +78,31 @@ class HardwareAssisted(Technique):
         self.memory = domain.memory = GuestMemory(self.frames, ram_mb=domain.max_mb,
                                                   owner=domain.name,
                                                   populated=domain.ram_mb * 256)
-        self.gstage = GStageTable(self.frames, self.memory)
         self.memory.load(guest)
         self.uart = Uart16550(on_output=domain.console_byte)  # the guest's virtual UART
         self.platform = Bus({"uart": self.uart})  # the devices on the guest's board
         self.sbi = SBI(self.set_timer, domain.console_byte, self.read_guest)
         csr = m.hart.csr
-        csr["hgatp"] = self.gstage.hgatp(domain.vmid)  # its VMID tags its TLB entries
         csr["medeleg"] = K.MEDELEG_WRITABLE  # every trap below M goes to HS, which is ours
-        csr["hedeleg"] = GUEST_EXCEPTIONS  # ... except what the guest handles itself
         csr["hideleg"] = GUEST_INTERRUPTS
+        self.shadowed = domain.paging == "shadow"
+        if self.shadowed:
+            # no G-stage: the VS-stage walks shadows (guest virtual -> machine) of ours,
+            # tagged with ASIDs from the domain's block (with hgatp Bare the VMID is 0)
+            self.gstage: GStageTable | None = None
+            self.shadow = ShadowMMU(self.frames, self.memory, asid_base=domain.asid_base,
+                                    vs_stage=True)
+            self.satp = 0  # the guest's satp, as it believes it is: kept here, never loaded
+            csr["hgatp"] = 0
+            csr["hstatus"] = K.HSTATUS_VTVM  # its satp and sfence.vma trap to us
+            csr["hedeleg"] = SHADOW_EXCEPTIONS  # its page faults are faults on the shadow
+            csr["vsatp"] = self.current_shadow().satp  # never Bare: always a shadow
+            # (henvcfg.ADUE may stay on: shadow entries have A and D set already, so the
+            # hardware never writes them; the guest's own A/D bits are set in shadow_page_fault)
+        else:
+            self.gstage = GStageTable(self.frames, self.memory)
+            csr["hgatp"] = self.gstage.hgatp(domain.vmid)  # its VMID tags its TLB entries
+            csr["hedeleg"] = GUEST_EXCEPTIONS  # ... except what the guest handles itself
         csr["menvcfg"] = K.MENVCFG_ADUE | K.MENVCFG_STCE
         csr["henvcfg"] = K.MENVCFG_ADUE | K.MENVCFG_STCE  # the guest's timer: vstimecmp
         csr["vstimecmp"] = -1  # far in the future until the guest sets it
@@ -91,9 +128,15 @@ class HardwareAssisted(Technique):
         if cause in GUEST_PAGE_FAULTS:
             self.guest_page_fault(exit)
             return CONTINUE
+        if cause in PAGE_FAULT_ACCESS and self.shadowed:
+            self.shadow_page_fault(exit)
+            return CONTINUE
         if cause == K.EXC_VIRTUAL_INSTRUCTION:
             if exit.tval == WFI and self.machine.hart.csr["hstatus"] & K.HSTATUS_VTW:
                 return self.wait_for_interrupt()
+            if self.shadowed and self.machine.hart.mode == Mode.VS \
+                    and self.emulate_vtvm(exit.tval):
+                return CONTINUE
             self.inject(K.EXC_ILLEGAL, exit.tval)
             return CONTINUE
         raise HypervisorError(f"the guest made an exit this hypervisor does not handle: "
@@ -119,12 +162,18 @@ class HardwareAssisted(Technique):
 
     def balloon_drop(self, gpa: int, frame: int) -> None:
         """No G-stage leaf for the page any more, and no TLB entry from one: the guest's
-        next access to it is a guest-page fault (an access fault for the guest)."""
+        next access to it is a guest-page fault (an access fault for the guest). Under
+        paging="shadow", every shadow goes (a reverse map would find the few entries):
+        its next access is a fault on the shadow whose walk ends outside its RAM."""
+        if self.gstage is None:
+            self.flush_shadow()  # (the guest gives its pages in its own exits: loaded)
+            return
         self.gstage.unmap(gpa)
-        self.machine.hart.flush_tlb()  # HFENCE.GVMA (all of it: the TLB has no VMID flush)
+        self.machine.hart.flush_tlb(vmid=self.domain.vmid)  # HFENCE.GVMA of its VMID
 
     def balloon_add(self, gpa: int, frame: int) -> None:
-        self.gstage.map(gpa, frame, GSTAGE_FLAGS)
+        if self.gstage is not None:  # (shadows are filled when the guest touches it)
+            self.gstage.map(gpa, frame, GSTAGE_FLAGS)
 
     # --- sharing the CPU --------------------------------------------------------------
     def on_share(self, shared: bool) -> None:
@@ -151,8 +200,11 @@ class HardwareAssisted(Technique):
 
     def read_guest(self, gpa: int, n: int) -> bytes | None:
         """The guest's ``n`` bytes at guest-physical ``gpa`` for SBI ``console_write``,
-        each page found through the G-stage table as the hardware would; ``None`` (and
-        nothing read) when any page of the range is not mapped there."""
+        each page found through the G-stage table as the hardware would (through the p2m
+        under paging="shadow"); ``None`` (and nothing read) when any page of the range is
+        not mapped there."""
+        if self.gstage is None:  # no G-stage: the p2m is the only map there is
+            return self.memory.read_or_none(gpa, n)
         if n > self.memory.size:
             return None  # more than all its RAM: no need to walk
         pieces, end = [], gpa + n
@@ -189,28 +241,32 @@ class HardwareAssisted(Technique):
         fetched it: (bits, length in bytes)."""
         hart = self.machine.hart
         user = hart.mode == Mode.VU
-        vsatp = hart.csr["vsatp"]
+        satp = self.guest_satp
 
         pages: dict[int, int] = {}  # both halves on one page: one walk
 
         def half(va: int) -> int:
             if va >> 12 not in pages:
-                t = guest_walk(self.memory, vsatp, va, K.ACC_FETCH, user=user)
-                if t.gpa is None:
+                t = guest_walk(self.memory, satp, va, K.ACC_FETCH, user=user)
+                if self.shadowed and satp >> 60:
+                    self.domain.record("hv_walk", K.EXC_FETCH_PAGE, va)
+                if t.gpa is None or t.gpa not in self.memory:
                     raise HypervisorError(f"cannot read the guest's instruction at {va:#x}")
                 pages[va >> 12] = t.gpa - va % 4096
             return int.from_bytes(self.memory.read(pages[va >> 12] + va % 4096, 2), "little")
 
         return read_instruction(half, hart.pc)
 
-    def emulate_mmio(self, exit: Exit, device: Any, offset: int) -> None:
-        """Do the device access the trapped load or store meant, then step past it."""
+    def emulate_mmio(self, exit: Exit, device: Any, offset: int, *,
+                     gpa: int | None = None) -> None:
+        """Do the device access the trapped load or store meant, then step past it
+        (``gpa``: the device address, when the exit does not carry it)."""
         insn, length = self.fetch_instruction()
         try:
             emulate_access(insn, self.domain.vcpu.x, device, offset)
         except MMIOError as e:
             raise HypervisorError(f"cannot emulate the guest's device access: {e}") from None
-        self.domain.record("mmio", exit.cause, exit.gpa or 0)
+        self.domain.record("mmio", exit.cause, gpa or exit.gpa or 0)
         self.domain.vcpu.pc += length
 
     def inject(self, cause: int, tval: int) -> None:
@@ -236,6 +292,125 @@ class HardwareAssisted(Technique):
     def virtual_csrs(self) -> dict[str, int]:
         """The guest's supervisor CSRs: in hardware, its VS copies."""
         csr = self.machine.hart.csr
-        return {name: csr["v" + name] for name in ("sstatus", "sie", "sip", "stvec",
-                                                   "sscratch", "sepc", "scause", "stval",
-                                                   "satp")}
+        out = {name: csr["v" + name] for name in ("sstatus", "sie", "sip", "stvec",
+                                                  "sscratch", "sepc", "scause", "stval",
+                                                  "satp")}
+        out["satp"] = self.guest_satp  # (under paging="shadow", vsatp is the shadow's)
+        return out
+
+    # --- paging="shadow": first-generation hardware assistance --------------------------
+    @property
+    def guest_satp(self) -> int:
+        """The satp the guest wrote: vsatp with a G-stage; the hypervisor's copy without
+        (vsatp then holds the shadow's)."""
+        return self.satp if self.shadowed else self.machine.hart.csr["vsatp"]
+
+    def current_shadow(self) -> ShadowTable:
+        """The shadow of the guest's current address space: one for all its modes (the
+        VS-stage checks U, SUM and MXR against the guest's own vsstatus)."""
+        return self.shadow.table(self.satp, False, False, False)
+
+    def switch_shadow(self) -> None:
+        """Point vsatp at the shadow of the guest's current address space."""
+        self.machine.hart.csr["vsatp"] = self.current_shadow().satp
+
+    def flush_shadow(self) -> None:
+        """Forget every shadow, and what the TLB cached of them: the guest translations
+        of VMID 0, which is what hgatp Bare tags them with (hfence.vvma)."""
+        self.shadow.flush()
+        self.machine.hart.flush_tlb(vmid=0)
+        self.switch_shadow()
+
+    def invalidate_shadow(self, va: int) -> None:
+        """The guest's ``sfence.vma va``: drop that page from the shadows and the TLB, or
+        everything when one page is not enough (see ShadowMMU.invalidate)."""
+        if self.shadow.invalidate(va):
+            self.machine.hart.flush_tlb(va, vmid=0)
+        else:
+            self.flush_shadow()
+
+    def emulate_vtvm(self, insn: int) -> bool:
+        """What hstatus.VTVM trapped: a CSR instruction on satp, or ``sfence.vma``,
+        emulated against the hypervisor's copy of the guest's satp and its shadows. False
+        for any other instruction (the guest gets an illegal-instruction exception)."""
+        spec = decode(insn) if insn else None
+        name = spec.name if spec else ""
+        x = self.domain.vcpu.x
+        if name in CSR_OPS:
+            f = spec.decode(insn)
+            if f["csr"] != K.CSR_SATP:
+                return False
+            src = f["rs1"] if "rs1" in f else f["zimm5"]
+            value = src if name.endswith("i") else x[src]
+            old = self.satp
+            if name in ("csrrw", "csrrwi") or src != 0:  # csrrs/csrrc x0 only read
+                new = value if name.startswith("csrrw") else \
+                    old | value if name.startswith("csrrs") else old & ~value
+                self.satp = satp_warl(old, new)
+            if f["rd"]:
+                x[f["rd"]] = old
+            self.domain.record("emulation", K.EXC_VIRTUAL_INSTRUCTION, K.CSR_SATP)
+            if self.satp != old:
+                self.switch_shadow()
+        elif name == "sfence.vma":
+            self.domain.record("emulation", K.EXC_VIRTUAL_INSTRUCTION, insn)
+            rs1 = spec.decode(insn)["rs1"]
+            if rs1:
+                self.invalidate_shadow(x[rs1])
+            else:
+                self.flush_shadow()
+        else:
+            return False
+        self.domain.vcpu.pc += 4
+        return True
+
+    def shadow_page_fault(self, exit: Exit) -> None:
+        """The VS-stage faulted on the shadow. Walk the guest's own table (with its satp,
+        mode, SUM and MXR): if it denies the access the fault is the guest's (reflect it);
+        if it leads outside the guest's RAM, it is a device (emulate) or nothing (an access
+        fault for the guest); else the fault was hidden: set A (and D) in the guest's
+        entry as its MMU would, and fill the shadow."""
+        va, access = exit.tval, PAGE_FAULT_ACCESS[exit.cause]
+        user = self.machine.hart.mode == Mode.VU
+        vsstatus = self.machine.hart.csr["vsstatus"]
+        t = guest_walk(self.memory, self.satp, va, access, user=user,
+                       sum_=bool(vsstatus & K.MSTATUS_SUM),
+                       mxr=bool(vsstatus & K.MSTATUS_MXR))
+        if self.satp >> 60:  # (Bare has no table to walk)
+            self.domain.record("hv_walk", exit.cause, va)
+        if t.fault is not None:
+            self.inject(t.fault, va)
+            return
+        assert t.gpa is not None
+        if t.gpa not in self.memory:
+            found = self.platform.find(t.gpa)
+            if found is not None and access != K.ACC_FETCH:
+                self.emulate_mmio(exit, found[1], found[2], gpa=t.gpa)
+            else:
+                self.inject(ACCESS_FAULT[access], va)
+            return
+        flags = t.flags
+        if t.pte_gpa is not None:
+            need = PTE_A | (PTE_D if access == K.ACC_STORE else 0)
+            if flags & need != need:
+                self.memory.write_u64(t.pte_gpa, self.memory.read_u64(t.pte_gpa) | need)
+                flags |= need
+        else:
+            # the guest's Bare mode: no U bit to copy, every mode may touch its RAM; the
+            # shadow entry is for the mode that faulted (S-mode may not fetch a U page)
+            flags = flags & ~PTE_U | (PTE_U if user else 0)
+        if self.shadow.full():  # (see shadow.SHADOW_POOL)
+            self.flush_shadow()
+        self.shadow.fill(self.current_shadow(), va, t.gpa, flags, access == K.ACC_STORE,
+                         t.level)
+        self.domain.record("shadow_update", exit.cause, t.gpa)
+
+
+def satp_warl(old: int, new: int) -> int:
+    """satp's write rule (as the hart's): Bare reads as 0, Sv39 is kept whole, and any other
+    mode leaves satp as it was."""
+    new &= MASK64
+    mode = new >> 60
+    if mode == 0:
+        return 0
+    return new if mode == K.SATP_MODE_SV39 else old
