@@ -17,7 +17,7 @@ from vkernel.hv.pagetable import PTE_R, PTE_U, PTE_V, PTE_W
 from vkernel.hv.paravirt import EPERM
 from vkernel.hv.scheduler import RoundRobin
 
-BALLOONED = ("hardware", "trap-emulate", "binary-translation", "paravirt")
+BALLOONED = ("hardware", "hardware-shadow", "trap-emulate", "binary-translation", "paravirt")
 PAGE = 4096
 UPOOL_END = 0x8080_0000
 
@@ -37,6 +37,8 @@ def symbol(domain, name: str) -> int:
 
 def create(host: Host, workload: str, technique: str, name: str, *, n: int | None = None,
            **kw):
+    if technique == "hardware-shadow":  # first-generation hardware assistance
+        technique, kw["paging"] = "hardware", "shadow"
     d = host.create(workload, technique, name=name, n=n, **kw)
     d.workload, d.n = workload, n  # (for symbol)
     return d
@@ -167,15 +169,16 @@ BALLOON_GIVE = f"""
 """
 
 
-@pytest.mark.parametrize("technique", ["hardware", "trap-emulate", "binary-translation"])
+@pytest.mark.parametrize("technique", ["hardware", "hardware-shadow", "trap-emulate",
+                                       "binary-translation"])
 def test_a_ballooned_page_is_out_of_the_guests_reach(technique):
     """The guest gives a page, the frame goes to another domain, which fills it; the
     guest's load and store at that guest physical address then fault (an access fault,
     its own: on a real board a hole in physical memory), and the frame keeps the other
     domain's data."""
     host = Host(machine_mb=32)
-    a = host.create(guest(BALLOON_GIVE), technique, name="a")
-    b = host.create(guest("    li t0, 1\n" * 100), technique, memory_mb=7, max_mb=8, name="b")
+    a = create(host, guest(BALLOON_GIVE), technique, "a")
+    b = create(host, guest("    li t0, 1\n" * 100), technique, "b", memory_mb=7, max_mb=8)
     hole = UPOOL_END - PAGE  # one of b's
     frame = a.memory.machine_address(GIVEN)
     secret = bytes(range(1, 9)) * 512
