@@ -48,6 +48,7 @@ from vkernel.hv.shadow import ASIDS_PER_DOMAIN
 from vkernel.machine import Memory
 
 TECHNIQUES = ("trap-emulate", "binary-translation", "paravirt", "hardware")
+SHADOWED = ("trap-emulate", "binary-translation")  # shadow page tables, kept two ways
 WORKLOADS = list(guests.WORKLOADS)
 USER_POOL = guests.USER_POOL
 PAGE = 4096
@@ -131,11 +132,14 @@ def test_each_workload_is_the_same_alone_and_on_a_shared_host(workload: str) -> 
     assert min(turns(host, d) for d in domains) > 100  # switched out and in, many times
 
 
-def test_every_workload_at_once_with_mixed_neighbours() -> None:
+@pytest.mark.parametrize("shadow", ["simple", "write-protect"])
+def test_every_workload_at_once_with_mixed_neighbours(shadow: str) -> None:
     """All the workloads on one host (the techniques in turn), under the credit
-    scheduler with tiny slices: each domain's neighbours run other programs."""
+    scheduler with tiny slices: each domain's neighbours run other programs. The
+    shadowed ones keep their shadows either way (vkernel.hv.base.SHADOWS)."""
     host = Host(machine_mb=128, scheduler=Credit(slice_ms=1), steps_per_ms=61, seed=7)
-    domains = [(host.create(w, TECHNIQUES[i % 4], n=n_for(w), name=w), w)
+    domains = [(host.create(w, TECHNIQUES[i % 4], n=n_for(w), name=w,
+                            shadow=shadow if TECHNIQUES[i % 4] in SHADOWED else None), w)
                for i, w in enumerate(WORKLOADS)]
     assert host.run(max_steps=BUDGET).reason == "shutdown"
     for d, w in domains:

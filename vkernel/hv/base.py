@@ -56,8 +56,8 @@ def memory_options(technique: str, paging: str | None,
 
     >>> memory_options("hardware", None, None)
     ('nested', None)
-    >>> memory_options("trap-emulate", None, "simple")
-    (None, 'simple')
+    >>> memory_options("trap-emulate", None, None)
+    (None, 'write-protect')
     """
     if paging is not None and technique != "hardware":
         raise HypervisorError(f"paging= chooses how hardware assistance translates memory; "
@@ -72,7 +72,9 @@ def memory_options(technique: str, paging: str | None,
         raise HypervisorError(f"shadow= chooses how shadow page tables are kept; {technique}"
                               f"{' with nested paging' if paging else ''} has none")
     if shadowed:
-        shadow = shadow or "simple"
+        # write protection is what real VMMs do; first-generation hardware (B's) keeps
+        # the simple scheme by default until it uses it
+        shadow = shadow or ("write-protect" if technique != "hardware" else "simple")
         if shadow not in SHADOWS:
             raise HypervisorError(f"unknown shadow {shadow!r}; choose from "
                                   f"{', '.join(SHADOWS)}")

@@ -171,10 +171,10 @@ class BinaryTranslation(TrapAndEmulate):
         else:
             super().invalidate_shadow(va)
 
-    def fill_flags(self, gpa: int, flags: int) -> int:
+    def fill_flags(self, gpa: int, flags: int, user: bool) -> int:
         """The guest kernel's code runs only as translations (no X for the kernel), and
         translated code pages are write-protected, so that a write to them comes here."""
-        if self.vmode == Mode.S:
+        if not user:
             flags &= ~PTE_X
         if gpa >> 12 in self.code_pages:
             flags &= ~PTE_W
@@ -308,7 +308,12 @@ class BinaryTranslation(TrapAndEmulate):
             self.writer = None
         elif page not in self.code_pages:
             self.code_pages.add(page)
-            self.flush_shadow()  # existing writable mappings of this page must go
+            # existing writable mappings of this page must go: with write protection's
+            # reverse map, just those; without, every shadow
+            if self.shadow.write_protect:
+                self.shadow.revoke_writes(gpa)
+            else:
+                self.flush_shadow()
         pc, phys, count, length = guest_pc, gpa, 0, 0
         while True:
             if count and phys in self.entry:  # the rest is translated already: go there

@@ -30,10 +30,10 @@ from vkernel.core import kernel as K
 from vkernel.devices.bus import Bus
 from vkernel.devices.uart import Uart16550
 from vkernel.hv.base import CONTINUE, Action, Block, HypervisorError, Shutdown, Technique
-from vkernel.hv.memory import PTE_A, PTE_D, GuestMemory, guest_walk
-from vkernel.hv.mmio import MMIOError, emulate_access, read_instruction
+from vkernel.hv.memory import GuestMemory, guest_walk
+from vkernel.hv.mmio import MMIOError, emulate_access, emulate_store, read_instruction
 from vkernel.hv.sbi import SBI
-from vkernel.hv.shadow import ShadowMMU, ShadowTable
+from vkernel.hv.shadow import GuestWalk, Resolution, ShadowMMU, ShadowTable
 from vkernel.isa.program import Program
 from vkernel.machine import Exit, Mode
 
@@ -110,7 +110,9 @@ class Deprivileged(Technique):
 
     def boot(self, guest: Program) -> None:
         self.give_memory(guest)
-        self.shadow = ShadowMMU(self.frames, self.memory, asid_base=self.domain.asid_base)
+        self.shadow = ShadowMMU(self.frames, self.memory, asid_base=self.domain.asid_base,
+                                write_protect=self.domain.shadow == "write-protect",
+                                record=self.domain.record, restrict=self.fill_flags)
         self.sbi = SBI(self.set_timer, self.domain.console_byte, self.memory.read_or_none)
         self.csrs = VirtualCSRs()
         self.vmode = Mode.S  # the guest kernel starts in (virtual) S-mode
@@ -273,53 +275,93 @@ class Deprivileged(Technique):
         self.machine.hart.csr["satp"] = self.current_shadow().satp
 
     def flush_shadow(self) -> None:
+        """Forget every shadow (and the machine's TLB)."""
         self.shadow.flush()
         self.machine.hart.flush_tlb()
         self.switch_shadow()
 
+    def sfence(self, va: int | None) -> None:
+        """The guest's ``sfence.vma`` (``va``: of one page, or None: of every one). With
+        write protection the shadows are already in step (every change to the guest's
+        tables trapped): only the machine's TLB forgets. Without, the shadows are stale:
+        that page's entries go, or all of them."""
+        if self.shadow.write_protect:
+            self.machine.hart.flush_tlb(va)
+        elif va is None:
+            self.flush_shadow()
+        else:
+            self.invalidate_shadow(va)
+
     def invalidate_shadow(self, va: int) -> None:
-        """The guest's ``sfence.vma va``: forget that page's shadow entries (and what the
-        machine's TLB cached of them), or everything when one page is not enough."""
+        """``sfence.vma va`` without write protection: forget that page's shadow entries
+        (and what the machine's TLB cached of them), or everything when one page is not
+        enough."""
         if self.shadow.invalidate(va):
             self.machine.hart.flush_tlb(va)
         else:
             self.flush_shadow()
 
     def page_fault(self, exit: Exit) -> None:
-        """The machine faulted on the shadow. Walk the guest's own tables: if they deny the
-        access the fault is the guest's (reflect it); if they allow it the fault was
-        hidden, a shadow entry missing (fill it); if they lead outside the guest's RAM, it
-        is a device (emulate) or nothing (an access fault for the guest)."""
+        """The machine faulted on the shadow. Walk the guest's own tables: if they deny
+        the access the fault is the guest's (reflect it); if they allow it the fault was
+        hidden: a shadow entry missing (fill it), or, with write
+        protection, a store to one of the guest's page tables (emulate it); if they lead
+        outside the guest's RAM, it is a device (emulate) or nothing (an access fault for
+        the guest). The walk is an ``hv_walk`` row when the fault was hidden (a reflected
+        fault's and a device access's walks are priced in their own events)."""
         va, access = exit.tval, PAGE_FAULT_ACCESS[exit.cause]
         v = self.csrs
-        t = guest_walk(self.memory, v.satp, va, access, user=self.vmode == Mode.U,
-                       sum_=bool(v.sstatus & K.MSTATUS_SUM),
-                       mxr=bool(v.sstatus & K.MSTATUS_MXR))
-        if t.fault is not None:
-            self.inject(t.fault, va)
-            return
-        assert t.gpa is not None
-        if t.gpa not in self.memory:
-            if self.platform.find(t.gpa) is not None and access != K.ACC_FETCH:
-                self.emulate_mmio(t.gpa, exit.cause)
-            else:
-                self.inject(ACCESS_FAULT[access], va)
-            return
-        flags = t.flags
-        if t.pte_gpa is not None:  # set A (and D for a store) as the guest's MMU would
-            need = PTE_A | (PTE_D if access == K.ACC_STORE else 0)
-            if flags & need != need:
-                self.memory.write_u64(t.pte_gpa, self.memory.read_u64(t.pte_gpa) | need)
-                flags |= need
         if self.shadow.full():  # (see SHADOW_POOL)
             self.flush_shadow()
-        self.shadow.fill(self.current_shadow(), va, t.gpa, self.fill_flags(t.gpa, flags),
-                         access == K.ACC_STORE, t.level)
-        self.domain.record("shadow_update", exit.cause, t.gpa)
+        r = self.shadow.resolve(self.current_shadow(), v.satp, va, access,
+                                user=self.vmode == Mode.U,
+                                sum_=bool(v.sstatus & K.MSTATUS_SUM),
+                                mxr=bool(v.sstatus & K.MSTATUS_MXR))
+        if r.kind == "guest":
+            self.inject(r.cause, va)
+        elif r.kind == "outside":
+            if self.platform.find(r.gpa) is not None and access != K.ACC_FETCH:
+                self.emulate_mmio(r.gpa, exit.cause)
+            else:
+                self.inject(ACCESS_FAULT[access], va)
+        elif r.kind == "write-protect":
+            self.domain.record("hv_walk", exit.cause, va)
+            self.emulate_table_write(exit, r)
+        else:
+            self.domain.record("hv_walk", exit.cause, va)
+            self.domain.record("shadow_update", exit.cause, r.gpa)
 
-    def fill_flags(self, gpa: int, flags: int) -> int:
-        """The permissions a shadow entry gets from the guest's (a technique may take some
-        away: binary translation write-protects the code it has translated)."""
+    def emulate_table_write(self, exit: Exit, r: Resolution) -> None:
+        """A store to a write-protected guest page table (a *write-protect fault*): do the
+        store for the guest (decoded from its instruction), then drop exactly the shadow
+        entries derived from the entry it changed. A store we cannot emulate (a
+        misaligned one, an sc) *unshadows* the page instead: every entry derived from it
+        goes, and the store runs as it is."""
+        insn, length = self.read_guest_instruction()
+        x = self.domain.vcpu.x
+        store = emulate_store(insn, x, r.gpa, self.memory.read, self.memory.write)
+        if store is None:
+            self.shadow.unshadow(r.gpa)
+            v = self.csrs
+            again = self.shadow.resolve(self.current_shadow(), v.satp, exit.tval,
+                                        K.ACC_STORE, user=self.vmode == Mode.U,
+                                        sum_=bool(v.sstatus & K.MSTATUS_SUM),
+                                        mxr=bool(v.sstatus & K.MSTATUS_MXR))
+            if again.kind != "filled":  # the store's own walk goes through that page
+                raise HypervisorError(f"cannot emulate the guest's store to its page "
+                                      f"table at {r.gpa:#x}")
+            self.domain.record("shadow_update", exit.cause, r.gpa)
+            return
+        self.shadow.set_accessed(_leaf(r), K.ACC_STORE)  # as the guest's MMU would
+        self.shadow.wp_faults += 1
+        self.domain.record("wp_fault", exit.cause, r.gpa & ~7)
+        self.shadow.write_pte(r.gpa, store)
+        self.domain.vcpu.pc += length
+
+    def fill_flags(self, gpa: int, flags: int, user: bool) -> int:
+        """The permissions a shadow entry of the virtual mode ``user`` (U, or S) gets
+        from the guest's (a technique may take some away: binary translation
+        write-protects the code it has translated)."""
         return flags
 
     def read_guest_instruction(self) -> tuple[int, int]:
@@ -353,3 +395,8 @@ class Deprivileged(Technique):
         v = self.csrs
         return {name: v.read(num) for num, name in VirtualCSRs.NUMBERS.items()} \
             | {"mode": int(self.vmode)}
+
+
+def _leaf(r: Resolution) -> GuestWalk:
+    """The guest's leaf a resolution found, as a walk (to set its A and D)."""
+    return GuestWalk(r.gpa, r.flags, pte_gpa=r.pte_gpa)

@@ -50,7 +50,74 @@ def emulate_access(insn: int, x: Any, device: Any, offset: int) -> None:
             x[rd] = value
     elif spec.name in STORES:
         size = STORES[spec.name]
-        rs2 = fields.get("rs2", fields.get("c_rs2p", fields.get("c_rs2")))
-        device.write(offset, size, x[rs2] & ((1 << (8 * size)) - 1))
+        device.write(offset, size, x[_store_source(fields)] & ((1 << (8 * size)) - 1))
     else:
         raise MMIOError(f"{spec.name} is not a load or store a device can answer")
+
+
+def _store_source(fields: dict[str, int]) -> int:
+    """The register a store writes from (c.sw and c.sd name it in their rd' field)."""
+    for name in ("rs2", "c_rs2", "c_rdp"):
+        if name in fields:
+            return fields[name]
+    raise MMIOError("not a store")
+
+
+def _signed(value: int, size: int) -> int:
+    value &= (1 << (8 * size)) - 1
+    return value - (1 << (8 * size)) if value >> (8 * size - 1) else value
+
+
+# an AMO's operation: (old value, rs2's value), both signed, -> the value it stores
+AMOS: dict[str, Callable[[int, int], int]] = {
+    "amoswap": lambda old, new: new, "amoadd": lambda old, new: old + new,
+    "amoxor": lambda old, new: old ^ new, "amoand": lambda old, new: old & new,
+    "amoor": lambda old, new: old | new, "amomin": min, "amomax": max,
+    "amominu": lambda old, new: min(old % (1 << 64), new % (1 << 64)),
+    "amomaxu": lambda old, new: max(old % (1 << 64), new % (1 << 64)),
+}
+
+
+def emulate_store(insn: int, x: Any, address: int, read: Callable[[int, int], bytes],
+                  write: Callable[[int, bytes], None]) -> int | None:
+    """Perform the store or AMO ``insn`` (its bits) at ``address`` for a guest whose
+    registers are ``x``, with ``read(address, n)`` and ``write(address, data)`` on its
+    memory (a hypervisor emulating a store to a write-protected page). Returns the size
+    written, or None (and nothing done) for anything else: a load, an sc (its
+    reservation is the hardware's), a misaligned access.
+
+    >>> from vkernel.isa.asm import assemble
+    >>> insn = int.from_bytes(assemble("c.sd a1, 8(a2)").sections[".text"].data, "little")
+    >>> mem = bytearray(16)
+    >>> def write(a, data): mem[a:a + len(data)] = data
+    >>> emulate_store(insn, {11: 0x1122}, 8, lambda a, n: bytes(mem[a:a + n]), write)
+    8
+    >>> bytes(mem[8:10]).hex()
+    '2211'
+    """
+    spec = decode(insn)
+    if spec is None:
+        return None
+    fields = spec.decode(insn)
+    op, _, width = spec.name.partition(".")
+    if spec.name in STORES:
+        size = STORES[spec.name]
+        value = x[_store_source(fields)]
+    elif op in AMOS:
+        size = 4 if width.startswith("w") else 8
+        if address % size:
+            return None
+        old = _signed(int.from_bytes(read(address, size), "little"), size)
+        new = AMOS[op](old, _signed(x[fields["rs2"]], size))
+        if op in ("amominu", "amomaxu") and size == 4:  # unsigned within 32 bits
+            a, b = old % (1 << 32), x[fields["rs2"]] % (1 << 32)
+            new = min(a, b) if op == "amominu" else max(a, b)
+        if fields["rd"]:
+            x[fields["rd"]] = old
+        value = new
+    else:
+        return None
+    if address % size:
+        return None
+    write(address, (value % (1 << (8 * size))).to_bytes(size, "little"))
+    return size

@@ -45,13 +45,10 @@ class TrapAndEmulate(Deprivileged):
             self.emulated(insn)
             self.return_to(Mode.S if v.sstatus & K.MSTATUS_SPP else Mode.U, v.sepc)
             return
-        elif name == "sfence.vma":  # the guest changed its page tables: shadows are stale
+        elif name == "sfence.vma":  # the guest changed its page tables
             self.emulated(insn)
             rs1 = spec.decode(insn)["rs1"]
-            if rs1:
-                self.invalidate_shadow(vcpu.x[rs1])
-            else:
-                self.flush_shadow()
+            self.sfence(vcpu.x[rs1] if rs1 else None)
         elif name == "wfi":
             self.emulated(insn)
             if not self.csrs.sip & self.csrs.sie:
