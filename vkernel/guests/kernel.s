@@ -29,11 +29,13 @@
 #   timer       SBI set_timer -- set_timer_op
 #   console     SBI debug console write, a line a call -- console_io, a line a call
 #   power       SBI system reset -- sched_op(shutdown)
+#   balloon     the SBI's balloon extension, a software interrupt -- memory_op, an event
 #
 #   shared by both: kernel/constants.s (memory layout, trap causes, system calls, the
 #   process slot), boot.s (the common boot, the interrupt self-check), memory.s
-#   (allocators, the page-table walk), process.s (processes, the scheduler), traps.s
-#   (what a trap from U does), syscalls.s, output.s, data.s (messages, variables).
+#   (allocators, the page-table walk), balloon.s (the balloon driver), process.s
+#   (processes, the scheduler), traps.s (what a trap from U does), syscalls.s, output.s,
+#   data.s (messages, variables).
 #
 # The workload -- workload_name, workload_table and the program images -- is appended to
 # this file by vkernel/guests/__init__.py (see there); it is not in this file.
@@ -47,7 +49,9 @@
         .include "kernel/timer.native.s"    # SBI set_timer
         .include "kernel/console.native.s"  # SBI debug console write
         .include "kernel/power.native.s"    # SBI system reset
+        .include "kernel/balloon.native.s"  # SBI balloon extension, software interrupt
         .include "kernel/memory.s"
+        .include "kernel/balloon.s"         # the balloon driver
         .include "kernel/process.s"
         .include "kernel/trap.native.s"
         .include "kernel/traps.s"           # after trap.*.s: trap_vector falls in

@@ -30,6 +30,9 @@
 #   timer    SBI set_timer                     set_timer_op
 #   console  SBI debug console write           console_io (both: a line a call)
 #   power    SBI system reset                  sched_op(SCHEDOP_shutdown)
+#   balloon  SBI balloon extension; software   memory_op (decrease_reservation,
+#            interrupt (sip.SSIP)              populate_physmap); an event on its port;
+#                                              its pages unmapped before they go
 #
 # The shared files are listed at the top of kernel.s. This kernel talks to the hypervisor
 # only through those hypercalls (ecall, a7 = number) and the shared-info page; to the
@@ -49,7 +52,9 @@
         .include "kernel/timer.pv.s"        # set_timer_op
         .include "kernel/console.pv.s"      # console_io, a line at a time
         .include "kernel/power.pv.s"        # sched_op(shutdown)
+        .include "kernel/balloon.pv.s"      # memory_op, an event on the balloon's port
         .include "kernel/memory.s"
+        .include "kernel/balloon.s"         # the balloon driver
         .include "kernel/process.s"
         .include "kernel/trap.pv.s"
         .include "kernel/traps.s"           # after trap.*.s: trap_vector falls in

@@ -167,6 +167,21 @@ class Technique:
         action, self._request = self._request or CONTINUE, None
         return action
 
+    # --- ballooning (vkernel.hv.balloon): what each technique does for a page ------------
+    def balloon_interrupt(self) -> None:
+        """Tell the guest's balloon driver that its target changed (a virtual interrupt)."""
+        raise HypervisorError(f"{self.name} has no balloon")
+
+    def balloon_refuses(self, gpa: int) -> str | None:
+        """Why page ``gpa`` may not leave the guest now ("busy", ...), or None."""
+        return None
+
+    def balloon_drop(self, gpa: int, frame: int) -> None:
+        """Page ``gpa`` (machine ``frame``) left the guest: drop every translation to it."""
+
+    def balloon_add(self, gpa: int, frame: int) -> None:
+        """Page ``gpa`` is backed by machine ``frame`` again."""
+
     def on_share(self, shared: bool) -> None:
         """The domain is loaded on a CPU that is (``shared``) or is not shared with other
         domains. A technique whose guest would otherwise idle inside the hardware (``wfi``

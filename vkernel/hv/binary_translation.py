@@ -180,6 +180,14 @@ class BinaryTranslation(TrapAndEmulate):
             flags &= ~PTE_W
         return flags
 
+    def balloon_drop(self, gpa: int, frame: int) -> None:
+        """A page that leaves the guest takes its translations with it: the guest can no
+        longer fetch there, so neither may the cache run what was translated from it."""
+        if gpa >> 12 in self.code_pages:
+            self.flush_cache()  # (and the shadows)
+        else:
+            super().balloon_drop(gpa, frame)
+
     # --- the exits ----------------------------------------------------------------------
     def handle(self, exit: Exit) -> Action:
         self.sync_from_page()

@@ -128,8 +128,9 @@ class Deprivileged(Technique):
         kernel loaded there, and its virtual board's devices."""
         domain = self.domain
         self.frames = domain.frames
-        self.memory = domain.memory = GuestMemory(self.frames, ram_mb=domain.ram_mb,
-                                                  owner=domain.name)
+        self.memory = domain.memory = GuestMemory(self.frames, ram_mb=domain.max_mb,
+                                                  owner=domain.name,
+                                                  populated=domain.ram_mb * 256)
         self.memory.load(guest)
         self.uart = Uart16550(on_output=domain.console_byte)
         self.platform = Bus({"uart": self.uart})  # the devices on the guest's board
@@ -248,6 +249,19 @@ class Deprivileged(Technique):
         """SBI set_timer: the machine's own timer, and a new time clears a pending tick."""
         self.csrs.sip &= ~K.MIP_STIP
         self.machine.hart.mtimecmp = when
+
+    # --- ballooning (vkernel.hv.balloon) -----------------------------------------------
+    def balloon_interrupt(self) -> None:
+        """The guest's virtual sip.SSIP: delivered (deliver_interrupts) once its virtual
+        sie.SSIE and sstatus.SIE let it, at an exit."""
+        self.csrs.sip |= K.MIP_SSIP
+
+    def balloon_drop(self, gpa: int, frame: int) -> None:
+        """Forget every shadow entry that may map the frame: all of them (a reverse map
+        would find the few), and the TLB's copies. The page's next access is a hidden
+        fault whose walk ends outside the guest's RAM: an access fault for the guest.
+        (The guest gives its pages in its own exits: it is the one loaded.)"""
+        self.flush_shadow()
 
     # --- memory -------------------------------------------------------------------------
     def current_shadow(self) -> ShadowTable:

@@ -44,6 +44,7 @@ from vkernel.devices.uart import Uart16550
 from vkernel.hv.base import CONTINUE, Action, Block, HypervisorError, Shutdown, Technique
 from vkernel.hv.memory import GStageTable, GuestMemory, guest_walk
 from vkernel.hv.mmio import MMIOError, emulate_access, read_instruction
+from vkernel.hv.pagetable import PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X
 from vkernel.hv.sbi import SBI
 from vkernel.hv.shadow import ShadowMMU, ShadowTable
 from vkernel.isa.decode import decode
@@ -58,6 +59,7 @@ WFI = 0x10500073
 GUEST_EXCEPTIONS = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) \
     | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 12) | (1 << 13) | (1 << 15)
 GUEST_INTERRUPTS = K.MIP_VSSIP | K.MIP_VSTIP | K.MIP_VSEIP
+GSTAGE_FLAGS = PTE_V | PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D  # as GStageTable's
 GUEST_PAGE_FAULTS = (K.EXC_FETCH_GUEST_PAGE, K.EXC_LOAD_GUEST_PAGE, K.EXC_STORE_GUEST_PAGE)
 # paging="shadow": the VS-stage walks the hypervisor's shadow, so its page faults are ours
 PAGE_FAULT_ACCESS = {K.EXC_FETCH_PAGE: K.ACC_FETCH, K.EXC_LOAD_PAGE: K.ACC_LOAD,
@@ -75,8 +77,9 @@ class HardwareAssisted(Technique):
     def boot(self, guest: Program) -> None:
         domain, m = self.domain, self.machine
         self.frames = domain.frames
-        self.memory = domain.memory = GuestMemory(self.frames, ram_mb=domain.ram_mb,
-                                                  owner=domain.name)
+        self.memory = domain.memory = GuestMemory(self.frames, ram_mb=domain.max_mb,
+                                                  owner=domain.name,
+                                                  populated=domain.ram_mb * 256)
         self.memory.load(guest)
         self.uart = Uart16550(on_output=domain.console_byte)  # the guest's virtual UART
         self.platform = Bus({"uart": self.uart})  # the devices on the guest's board
@@ -153,6 +156,28 @@ class HardwareAssisted(Technique):
         if self.sbi.reset is not None:
             return Shutdown(self.sbi.reset.reason)
         return CONTINUE
+
+    # --- ballooning (vkernel.hv.balloon) -----------------------------------------------
+    def balloon_interrupt(self) -> None:
+        """A virtual supervisor software interrupt (hvip.VSSIP): the guest's driver runs
+        once its sie.SSIE and sstatus.SIE let it (the hardware delivers it)."""
+        csr = self.machine._csr if self.domain.loaded else self.domain.context.csr
+        csr[K.CSR_HVIP] |= K.MIP_VSSIP
+
+    def balloon_drop(self, gpa: int, frame: int) -> None:
+        """No G-stage leaf for the page any more, and no TLB entry from one: the guest's
+        next access to it is a guest-page fault (an access fault for the guest). Under
+        paging="shadow", every shadow goes (a reverse map would find the few entries):
+        its next access is a fault on the shadow whose walk ends outside its RAM."""
+        if self.gstage is None:
+            self.flush_shadow()  # (the guest gives its pages in its own exits: loaded)
+            return
+        self.gstage.unmap(gpa)
+        self.machine.hart.flush_tlb(vmid=self.domain.vmid)  # HFENCE.GVMA of its VMID
+
+    def balloon_add(self, gpa: int, frame: int) -> None:
+        if self.gstage is not None:  # (shadows are filled when the guest touches it)
+            self.gstage.map(gpa, frame, GSTAGE_FLAGS)
 
     # --- sharing the CPU --------------------------------------------------------------
     def on_share(self, shared: bool) -> None:

@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vkernel.core import kernel as K
+from vkernel.hv.balloon import Balloon
 from vkernel.hv.base import (
     CONTINUE,
     TECHNIQUES,
@@ -143,13 +144,14 @@ class Domain:
     def __init__(self, host: Host, domid: int, name: str, technique: str, *,
                  memory_mb: int, weight: int, cap: int, seed: int, vmid: int,
                  asid_base: int, paging: str | None = None,
-                 shadow: str | None = None) -> None:
+                 shadow: str | None = None, max_mb: int | None = None) -> None:
         self.host = host
         self.machine = host.machine
         self.domid = domid
         self.name = name
         self.technique_name = technique
-        self.ram_mb = memory_mb
+        self.ram_mb = memory_mb  # the RAM it starts with (Xen's memory) ...
+        self.max_mb = max_mb or memory_mb  # ... and the most it may grow to (maxmem)
         self.seed = seed
         self.weight = weight
         self.cap = cap
@@ -177,6 +179,7 @@ class Domain:
         # the mode its hypervisor runs in: HS (1) with the H extension, else M (3)
         self.level = 1 if self.technique.hardware else 3
         self.memory: Any = None  # its GuestMemory, set by the technique's boot
+        self.balloon: Balloon | None = None  # its balloon (vkernel.hv.balloon), if any
 
     def __repr__(self) -> str:
         return (f"<Domain {self.domid} {self.name!r}: {self.technique_name}, "
@@ -295,7 +298,7 @@ class Host:
     def create(self, guest: Program | str = "hello", technique: str = "hardware", *,
                memory_mb: int = 8, weight: int = 256, cap: int = 0,
                name: str | None = None, n: int | None = None, paging: str | None = None,
-               shadow: str | None = None) -> Domain:
+               shadow: str | None = None, max_mb: int | None = None) -> Domain:
         """Build a domain and boot its guest (ready to run; it runs in :meth:`run`).
 
         ``guest`` is the guest kernel: an assembled :class:`~vkernel.isa.program.Program`
@@ -305,7 +308,11 @@ class Host:
         ``weight`` its share of the CPU against the others' (Xen's default 256) and
         ``cap`` the most CPU it may have, in percent (0: no limit); ``paging`` how hardware
         assistance translates its memory (:data:`~vkernel.hv.base.PAGINGS`) and ``shadow``
-        how shadow tables are kept (:data:`~vkernel.hv.base.SHADOWS`), where they apply."""
+        how shadow tables are kept (:data:`~vkernel.hv.base.SHADOWS`), where they apply.
+
+        ``max_mb`` (Xen's maxmem; by default ``memory_mb``) is the most RAM the domain may
+        have: its guest physical memory is that big, and the pages above ``memory_mb``
+        start ballooned out, so that :meth:`balloon` can later let it grow."""
         if technique not in TECHNIQUES:
             raise HypervisorError(f"unknown technique {technique!r}; choose from "
                                   f"{', '.join(TECHNIQUES)}")
@@ -321,6 +328,10 @@ class Host:
             raise HypervisorError(f"a weight is a positive integer, not {weight!r}")
         if not isinstance(cap, int) or not 0 <= cap <= 100:
             raise HypervisorError(f"a cap is a percentage from 0 (none) to 100, not {cap!r}")
+        if max_mb is not None and (not isinstance(max_mb, int) or max_mb < memory_mb):
+            raise HypervisorError(f"max_mb is at least memory_mb ({memory_mb}), not {max_mb!r}")
+        if max_mb not in (None, memory_mb) and technique == "native":
+            raise HypervisorError("a native guest has no balloon: max_mb does not apply")
         domid = self._next_domid
         name = name or f"dom{domid}"
         if any(d.name == name for d in self.domains):
@@ -332,7 +343,8 @@ class Host:
                                                for d in self.domains})
         domain = Domain(self, domid, name, technique, memory_mb=memory_mb, weight=weight,
                         cap=cap, seed=self.seed, vmid=vmid,
-                        asid_base=block * ASIDS_PER_DOMAIN, paging=paging, shadow=shadow)
+                        asid_base=block * ASIDS_PER_DOMAIN, paging=paging, shadow=shadow,
+                        max_mb=max_mb)
         self._next_domid += 1
         self.machine.domain_info[domid] = {"name": name, "technique": technique}  # trace
         if technique != "native" and self.machine.program is None:
@@ -352,6 +364,11 @@ class Host:
                 self._tag(outgoing.domid)
             raise
         self.machine.complete_hv(int(self.machine.hart.mode))  # boot's rows: where it starts
+        if technique != "native":  # its balloon, on the interface its technique offers
+            domain.balloon = Balloon(domain)
+            sbi = getattr(domain.technique, "sbi", None)
+            if sbi is not None:
+                sbi.balloon = domain.balloon
         self.loaded = domain
         self.domains.append(domain)
         if outgoing is not None:  # the hart goes back to whoever was in it
@@ -384,6 +401,25 @@ class Host:
         domain.state = "runnable"
         domain.woken_by_event = False
         self.scheduler.wake(domain, self.now)
+
+    def balloon(self, domain: Domain, target_mb: float) -> None:
+        """Ask ``domain`` to have ``target_mb`` MiB of RAM (Xen's ``xl mem-set``): its
+        guest's balloon driver gives pages back (inflates) or takes them (deflates) as it
+        next runs (:mod:`vkernel.hv.balloon`). Frames it gives go back to the host, where
+        a domain below its own target gets them."""
+        if domain.balloon is None:
+            raise HypervisorError(f"{domain.name} ({domain.technique_name}) has no balloon")
+        if domain.state == "shutdown":
+            raise HypervisorError(f"{domain.name} has shut down")
+        domain.balloon.set_target(int(target_mb * 256))  # 256 pages of 4 KiB to the MiB
+
+    def balloon_released(self, giver: Domain) -> None:
+        """``giver`` gave frames back: every other domain still below its target is asked
+        again (its driver may have found no free frame before)."""
+        for d in self.domains:
+            if d is not giver and d.balloon is not None and d.state != "shutdown" \
+                    and d.memory.populated < d.balloon.target:
+                d.balloon.ask()
 
     def notify(self, domain: Domain) -> None:
         """An event for ``domain`` from outside (a device, another domain): a blocked

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vkernel.core import kernel as K
-from vkernel.errors import VkernelError
+from vkernel.hv.base import HypervisorError
 from vkernel.hv.pagetable import (
     PAGE,
     PPN_MASK,
@@ -53,6 +53,7 @@ from vkernel.hv.pagetable import (
     SV39,
     SV39X4,
     map_page,
+    unmap_page,
     walk,
 )
 from vkernel.isa.program import Program
@@ -60,10 +61,15 @@ from vkernel.machine import Machine
 
 GUEST_RAM_BASE = 0x8000_0000  # where a guest's RAM starts, as on QEMU's virt board
 HYPERVISOR = "hypervisor"  # the owner of frames holding the hypervisor's own structures
+# a p2m entry with no machine frame behind it: a page ballooned out of the guest (Xen:
+# INVALID_MFN). The guest's physical address space keeps its size; the page is a hole.
+INVALID_FRAME = -1
 
 
-class GuestMemoryError(VkernelError):
-    """An address outside a guest's memory, or a machine out of free frames."""
+class GuestMemoryError(HypervisorError):
+    """An address outside a guest's memory (or ballooned out of it), or a machine out of
+    free frames. A HypervisorError: if a guest makes its hypervisor meet one while
+    handling its exit, that guest crashes alone (Host's run loop), not the host."""
 
 
 class FrameAllocator:
@@ -196,17 +202,28 @@ Frames = FrameAllocator | DomainFrames  # what a technique allocates from
 class GuestMemory:
     """A guest's physical RAM: ``ram_mb`` MiB from ``GUEST_RAM_BASE``, every page backed
     by a machine frame from ``frames`` (the p2m table). Reads and writes here are the
-    hypervisor copying to and from the guest (Xen's copy_to_guest / copy_from_guest)."""
+    hypervisor copying to and from the guest (Xen's copy_to_guest / copy_from_guest).
 
-    def __init__(self, frames: Frames, *, ram_mb: int, owner: str) -> None:
+    ``populated`` pages (all of them by default) are backed from the bottom up; the rest
+    start as holes, ballooned out (Xen's ``memory`` below ``maxmem``). A hole's p2m entry
+    is :data:`INVALID_FRAME`: it is not in the guest's RAM (``gpa in memory`` is False),
+    and nothing here reads or writes it. :meth:`unpopulate` and :meth:`populate` move a
+    page out and back in (ballooning, :mod:`vkernel.hv.balloon`)."""
+
+    def __init__(self, frames: Frames, *, ram_mb: int, owner: str,
+                 populated: int | None = None) -> None:
         self.frames = frames
         self.machine = frames.machine
         self.owner = owner
         self.base = GUEST_RAM_BASE
         self.size = ram_mb << 20
+        pages = self.size // PAGE
+        populated = pages if populated is None else min(populated, pages)
         # p2m[i]: the machine address backing guest page base + i * PAGE
-        self.p2m = np.array([frames.alloc(owner) for _ in range(self.size // PAGE)], np.int64)
-        self.m2p = {int(mfn): self.base + i * PAGE for i, mfn in enumerate(self.p2m)}
+        self.p2m = np.array([frames.alloc(owner) if i < populated else INVALID_FRAME
+                             for i in range(pages)], np.int64)
+        self.m2p = {int(mfn): self.base + i * PAGE for i, mfn in enumerate(self.p2m)
+                    if mfn != INVALID_FRAME}
 
     @classmethod
     def direct(cls, machine: Machine, *, ram_mb: int) -> GuestMemory:
@@ -222,15 +239,41 @@ class GuestMemory:
         return self
 
     def __contains__(self, gpa: int) -> bool:
-        return self.base <= gpa < self.base + self.size
+        """Whether ``gpa`` is the guest's RAM, backed by a frame (a ballooned page is not)."""
+        return (self.base <= gpa < self.base + self.size
+                and self.p2m[(gpa - self.base) // PAGE] != INVALID_FRAME)
+
+    @property
+    def populated(self) -> int:
+        """How many of its pages have a machine frame behind them (Xen: tot_pages)."""
+        return int(np.count_nonzero(self.p2m != INVALID_FRAME))
 
     def machine_address(self, gpa: int) -> int:
         """The machine address behind guest physical address ``gpa``."""
-        if gpa not in self:
+        if not self.base <= gpa < self.base + self.size:
             raise GuestMemoryError(f"guest physical address {gpa:#x} is not in the guest's "
                                    f"RAM ({self.base:#x}..{self.base + self.size:#x})")
         off = gpa - self.base
-        return int(self.p2m[off // PAGE]) + off % PAGE
+        frame = int(self.p2m[off // PAGE])
+        if frame == INVALID_FRAME:
+            raise GuestMemoryError(f"guest physical address {gpa:#x} is ballooned out: no "
+                                   f"machine frame backs its page")
+        return frame + off % PAGE
+
+    def unpopulate(self, gpa: int) -> int:
+        """Take page ``gpa``'s frame away (the p2m entry becomes a hole); returns the
+        frame, which the caller frees once no translation leads to it."""
+        frame = self.machine_address(gpa & ~(PAGE - 1))
+        self.p2m[(gpa - self.base) // PAGE] = INVALID_FRAME
+        del self.m2p[frame]
+        return frame
+
+    def populate(self, gpa: int, frame: int) -> None:
+        """Back the hole at page ``gpa`` with machine ``frame``."""
+        if not self.base <= gpa < self.base + self.size or gpa in self:
+            raise GuestMemoryError(f"guest page {gpa:#x} is not a hole to populate")
+        self.p2m[(gpa - self.base) // PAGE] = frame
+        self.m2p[frame] = gpa & ~(PAGE - 1)
 
     def _pieces(self, gpa: int, n: int):  # noqa: ANN202
         while n > 0:
@@ -255,6 +298,8 @@ class GuestMemory:
         the whole range is the guest's RAM: an SBI's ``read_guest``."""
         if not (self.base <= gpa and n <= self.size and gpa + n <= self.base + self.size):
             return None
+        if any(page not in self for page in range(gpa & ~(PAGE - 1), gpa + n, PAGE)):
+            return None  # a ballooned page on the way
         return self.read(gpa, n)
 
     def read_u64(self, gpa: int) -> int:
@@ -285,7 +330,8 @@ class GStageTable:
         self.root = frames.alloc_contiguous(4 * PAGE, HYPERVISOR)
         flags = PTE_V | PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D
         for i, mfn in enumerate(memory.p2m):
-            self.map(memory.base + i * PAGE, int(mfn), flags)
+            if mfn != INVALID_FRAME:  # a ballooned page: no leaf, a guest-page fault
+                self.map(memory.base + i * PAGE, int(mfn), flags)
 
     @property
     def mem(self):  # noqa: ANN201 - the machine's Memory (restore() replaces it)
@@ -300,6 +346,12 @@ class GStageTable:
         map_page(self.root, gpa, machine, flags, read_pte=self.mem.read_u64,
                  write_pte=self.mem.write_u64,
                  new_table=lambda: self.frames.alloc(HYPERVISOR), scheme=SV39X4)
+
+    def unmap(self, gpa: int) -> None:
+        """Forget guest-physical page ``gpa``'s leaf (a ballooned page). The caller flushes
+        the TLB entries of this VMID (HFENCE.GVMA)."""
+        unmap_page(self.root, gpa, read_pte=self.mem.read_u64, write_pte=self.mem.write_u64,
+                   scheme=SV39X4)
 
     def translate(self, gpa: int) -> int | None:
         """The machine address behind guest-physical ``gpa``, found as the hardware finds

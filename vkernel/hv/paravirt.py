@@ -36,8 +36,11 @@ simplified:
 * a frame that is a page table (Xen: has a page-table *type*) is never mapped writable, so
   that no store can change a table behind the hypervisor's back; to know, the hypervisor
   counts each frame's writable mappings in validated tables;
-* a table has one level, forever: a level-0 table reused as a root would turn its leaves
-  into gigapages that reach outside the guest.
+* a table has one level while it is one: a level-0 table reused as a root would turn its
+  leaves into gigapages that reach outside the guest;
+* a frame is a table while something holds it as one (Xen's type count: validated
+  pointers to it, a pin, being a loaded root); with the last reference gone it is
+  released (:meth:`Paravirtual.release_table`) and may be mapped writable again.
 
 The price: the kernel had to be rewritten, and kept in step with its native twin.
 
@@ -64,7 +67,7 @@ from vkernel.hv.deprivileged import (
     PAGE_FAULT_ACCESS,
     Deprivileged,
 )
-from vkernel.hv.memory import GUEST_RAM_BASE
+from vkernel.hv.memory import GUEST_RAM_BASE, INVALID_FRAME
 from vkernel.hv.mmio import read_instruction
 from vkernel.hv.pagetable import (
     PAGE,
@@ -98,10 +101,12 @@ M2P_INVALID = MASK64  # an m2p entry for a machine frame that is not the guest's
 UPCALL_PENDING = 0  # u8: an event waits
 UPCALL_MASK = 1     # u8: 1 = events masked (the guest's "interrupts off")
 EVTCHN_PENDING = 8  # u64: one bit per port
+MEMORY_TARGET = 16  # u64: the pages the host wants the guest to have (its balloon's target)
 TF_CAUSE, TF_EPC, TF_TVAL, TF_STATUS, TF_SP, TF_A7 = 64, 72, 80, 88, 96, 104  # trap frame
 STATUS_SPP = K.MSTATUS_SPP    # bit 8: the trap came from the guest kernel
 STATUS_SPIE = K.MSTATUS_SPIE  # bit 5: events were unmasked
 TIMER_PORT = 0
+BALLOON_PORT = 1  # "look at MEMORY_TARGET" (Xen: a XenStore watch on memory/target)
 EVENT_TIMER = K.IRQ_STI  # the trap frame's cause for an event on the timer's port ...
 EVENT_OTHER = K.IRQ_SEI  # ... and on any other port
 NR_PORTS = 64
@@ -110,15 +115,24 @@ NR_PORTS = 64
 EPERM, EFAULT, EINVAL, ENOSYS = 1, 14, 22, 38
 
 # hypercall numbers (a7) -> the method that answers them, named as in Xen
-HYPERCALLS = {0: "set_trap_table", 1: "mmu_update", 3: "stack_switch", 15: "set_timer_op",
+HYPERCALLS = {0: "set_trap_table", 1: "mmu_update", 3: "stack_switch", 12: "memory_op",
+              15: "set_timer_op",
               17: "xen_version", 18: "console_io", 20: "grant_table_op", 23: "iret",
               26: "mmuext_op", 29: "sched_op", 32: "event_channel_op"}
 # mmuext_op commands
 MMUEXT_PIN_L3_TABLE = 2  # Xen counts levels from 1 at the leaves: an Sv39 root is an L3
+MMUEXT_UNPIN_TABLE = 4
 MMUEXT_NEW_BASEPTR = 5
 MMUEXT_TLB_FLUSH_LOCAL = 6
 MMUEXT_INVLPG_LOCAL = 7
 MMUEXT_NEW_USER_BASEPTR = 15
+# memory_op commands (Xen's XENMEM_*), and the domain a guest names itself by
+XENMEM_INCREASE_RESERVATION = 0
+XENMEM_DECREASE_RESERVATION = 1
+XENMEM_CURRENT_RESERVATION = 3
+XENMEM_MAXIMUM_RESERVATION = 4
+XENMEM_POPULATE_PHYSMAP = 6
+DOMID_SELF = 0x7FF0
 # other sub-commands
 CONSOLEIO_WRITE = 0
 GNTTABOP_QUERY_SIZE = 6
@@ -149,10 +163,18 @@ class Paravirtual(Deprivileged):
         self.boot_table: ShadowTable | None = ShadowTable(self.frames, [],
                                                           asid=self.domain.asid_base)
         for i, mfn in enumerate(self.memory.p2m):
-            self.boot_table.map(self.memory.base + i * PAGE, int(mfn), PTE_R | PTE_W | PTE_X)
+            if mfn != INVALID_FRAME:  # (a page that starts ballooned out: a hole)
+                self.boot_table.map(self.memory.base + i * PAGE, int(mfn),
+                                    PTE_R | PTE_W | PTE_X)
         # the page-table bookkeeping (see make_table)
         self.level: dict[int, int] = {}        # machine frame -> its level, once a table
         self.writable: Counter[int] = Counter()  # machine frame -> writable leaves to it
+        self.mapped: Counter[int] = Counter()  # machine frame -> leaves to it (any kind)
+        # a table's type count (Xen's): the validated pointers to it, its pin, and being a
+        # loaded root; when all are gone it stops being a page table (release_table)
+        self.refs: Counter[int] = Counter()    # machine frame -> validated pointers to it
+        self.pinned: set[int] = set()          # roots pinned by MMUEXT_PIN_L3_TABLE
+        self.released = 0                      # tables that stopped being tables
         self.asids: dict[int, int] = {}        # root frame -> the ASID it runs with
         # the virtual CPU
         self.vmode = Mode.S
@@ -176,8 +198,11 @@ class Paravirtual(Deprivileged):
                                   f"below {GUEST_RESERVED_END:#x}: give the machine less RAM")
         table = np.full(count, M2P_INVALID, np.uint64)
         for i, mfn in enumerate(mem.p2m):
-            table[int(mfn) // PAGE - first] = mem.base // PAGE + i
+            if mfn != INVALID_FRAME:
+                table[int(mfn) // PAGE - first] = mem.base // PAGE + i
         mem.write(m2p, table.tobytes())
+        self.m2p_va, self.m2p_first = m2p, first
+        # a hole's entry is all ones (INVALID_FRAME // PAGE is -1): Xen's INVALID_MFN
         mem.write(MFN_LIST, (mem.p2m // PAGE).astype(np.uint64).tobytes())
         fields = {START_NR_PAGES: nr_pages, START_SHARED_INFO: SHARED_INFO,
                   START_MFN_LIST: MFN_LIST, START_M2P: m2p, START_M2P_FIRST: first,
@@ -187,6 +212,7 @@ class Paravirtual(Deprivileged):
             mem.write_u64(START_INFO + offset, value)
         mem.write(SHARED_INFO, bytes(PAGE))
         mem.write(SHARED_INFO + UPCALL_MASK, b"\1")
+        mem.write_u64(SHARED_INFO + MEMORY_TARGET, mem.populated)
 
     # --- the loop's other half ----------------------------------------------------------
     def handle(self, exit: Exit) -> Action:
@@ -418,6 +444,12 @@ class Paravirtual(Deprivileged):
     def extended_op(self, cmd: int, arg: int) -> int:
         if cmd in (MMUEXT_NEW_BASEPTR, MMUEXT_NEW_USER_BASEPTR, MMUEXT_PIN_L3_TABLE):
             return self.new_root(cmd, arg)
+        if cmd == MMUEXT_UNPIN_TABLE:
+            if arg not in self.pinned:
+                return -EINVAL
+            self.pinned.discard(arg)
+            self.drop_reference(arg)
+            return 0
         if cmd == MMUEXT_TLB_FLUSH_LOCAL:
             self.machine.hart.flush_tlb()
             return 0
@@ -430,7 +462,9 @@ class Paravirtual(Deprivileged):
         """PIN_L3_TABLE (validate a root, so that mmu_update may fill it), NEW_BASEPTR (the
         kernel's root), NEW_USER_BASEPTR (its programs' root; 0: none)."""
         if cmd == MMUEXT_NEW_USER_BASEPTR and frame == 0:
-            self.user_root = None
+            old, self.user_root = self.user_root, None
+            if old is not None:
+                self.drop_reference(old)
             return 0
         if frame % PAGE or frame == 0:
             return -EINVAL
@@ -446,11 +480,93 @@ class Paravirtual(Deprivileged):
         if result:
             return result
         if cmd == MMUEXT_NEW_BASEPTR:
-            self.kernel_root = frame
+            old, self.kernel_root = self.kernel_root, frame
         elif cmd == MMUEXT_NEW_USER_BASEPTR:
-            self.user_root = frame
+            old, self.user_root = self.user_root, frame
+        else:
+            old = None
+            self.pinned.add(frame)
         self.load_root()
+        if old is not None and old != frame:  # the root it replaced may stop being one
+            self.drop_reference(old)
         return 0
+
+    def memory_op(self, cmd: int, arg: int, *_: int) -> int:
+        """Xen's memory reservation operations, for the balloon driver. ``arg`` points to
+        a ``xen_memory_reservation`` {u64 extent_start, u64 nr_extents, u32 extent_order,
+        u32 mem_flags, u16 domid} for increase/decrease/populate, to a u16 domid for
+        current/maximum_reservation. Returns the extents done (or the count asked)."""
+        if cmd in (XENMEM_CURRENT_RESERVATION, XENMEM_MAXIMUM_RESERVATION):
+            data = self.copy_from_guest(arg, 2)
+            if data is None:
+                return -EFAULT
+            if int.from_bytes(data, "little") != DOMID_SELF:
+                return -EPERM  # only the toolstack's domain may ask about another
+            memory = self.memory
+            return memory.populated if cmd == XENMEM_CURRENT_RESERVATION else len(memory.p2m)
+        if cmd not in (XENMEM_INCREASE_RESERVATION, XENMEM_DECREASE_RESERVATION,
+                       XENMEM_POPULATE_PHYSMAP):
+            return -ENOSYS
+        data = self.copy_from_guest(arg, 32)
+        if data is None:
+            return -EFAULT
+        extents, count = (int.from_bytes(data[i:i + 8], "little") for i in (0, 8))
+        order, domid = int.from_bytes(data[16:20], "little"), int.from_bytes(data[24:26], "little")
+        if domid != DOMID_SELF:
+            return -EPERM
+        if order != 0:
+            return -EINVAL  # 4 KiB extents only: the guest's frames are not contiguous
+        balloon = self.domain.balloon
+        done = 0
+        while done < count:
+            entry = self.copy_from_guest((extents + 8 * done) & MASK64, 8)
+            if entry is None:
+                return done or -EFAULT
+            gpa = int.from_bytes(entry, "little") << 12
+            if cmd == XENMEM_DECREASE_RESERVATION:
+                refused, _ = balloon.give(gpa, 1)
+            else:
+                refused, _ = balloon.take(gpa, 1)
+            if refused:
+                break
+            if cmd == XENMEM_INCREASE_RESERVATION:  # (as Xen does for PV guests) its mfn
+                mfn = (self.memory.machine_address(gpa) >> 12).to_bytes(8, "little")
+                self.copy_to_guest((extents + 8 * done) & MASK64, mfn)
+            done += 1
+        return done
+
+    # --- ballooning (vkernel.hv.balloon) -----------------------------------------------
+    def balloon_interrupt(self) -> None:
+        """The new target into the shared-info page, and an event on the balloon's port."""
+        self.set_shared(MEMORY_TARGET, self.domain.balloon.target)
+        self.raise_event(BALLOON_PORT)
+
+    def balloon_refuses(self, gpa: int) -> str | None:
+        """A frame leaves the guest only if nothing of the guest's can reach it: no
+        validated table maps it, it is not a page table, the boot table is gone (it maps
+        every frame), and it is none of the pages this hypervisor writes (start info,
+        shared info, mfn_list, m2p). Xen: -EBUSY for a page still in use."""
+        frame = self.memory.machine_address(gpa)
+        if (self.boot_table is not None or gpa < GUEST_RESERVED_END
+                or self.mapped[frame] or frame in self.level):
+            return "busy"
+        return None
+
+    def balloon_drop(self, gpa: int, frame: int) -> None:
+        """The guest's p2m and m2p say the page is gone (all ones), and no stale TLB entry
+        survives (the guest had to unmap it; it need not have flushed)."""
+        self.set_p2m(gpa, frame, INVALID_FRAME)
+        self.machine.hart.flush_tlb()
+
+    def balloon_add(self, gpa: int, frame: int) -> None:
+        """Xen's populate_physmap for a PV guest: the new frame in mfn_list and m2p."""
+        self.set_p2m(gpa, frame, frame)
+
+    def set_p2m(self, gpa: int, frame: int, new: int) -> None:
+        index = (gpa - GUEST_RAM_BASE) // PAGE
+        self.memory.write_u64(MFN_LIST + 8 * index, new // PAGE)
+        self.memory.write_u64(self.m2p_va + 8 * (frame // PAGE - self.m2p_first),
+                              M2P_INVALID if new == INVALID_FRAME else gpa // PAGE)
 
     # --- direct paging: the guest's own tables, validated -----------------------------
     def is_guest_frame(self, frame: int) -> bool:
@@ -496,17 +612,48 @@ class Paravirtual(Deprivileged):
                 if target in self.level:
                     return -EINVAL  # a writable mapping of a page table
                 self.writable[target] += 1
+            self.mapped[target] += 1
             return 0
         if level == 0 or pte & POINTER_FORBIDDEN:  # a pointer to the next level's table
             return -EINVAL
-        return self.make_table(target, level - 1)
+        result = self.make_table(target, level - 1)
+        if not result:
+            self.refs[target] += 1
+        return result
 
     def forget_entry(self, pte: int, level: int) -> None:
-        """The entry ``pte`` (once checked) leaves a table: uncount its writable mapping.
-        A table it pointed to stays a table (Xen would drop its type with the last
-        reference; here a frame that has been a page table is one for good)."""
-        if level == 0 and pte & PTE_V and pte & PTE_W and pte & (PTE_R | PTE_X):
-            self.writable[pte_page(pte)] -= 1
+        """The entry ``pte`` (once checked) leaves a table: uncount its mapping, or its
+        reference to the table it points to, which stops being a table with its last
+        reference (Xen's put_page_type)."""
+        if not pte & PTE_V:
+            return
+        if pte & (PTE_R | PTE_X):
+            self.mapped[pte_page(pte)] -= 1
+            if pte & PTE_W:
+                self.writable[pte_page(pte)] -= 1
+        elif level > 0:
+            self.refs[pte_page(pte)] -= 1
+            self.drop_reference(pte_page(pte))
+
+    def drop_reference(self, frame: int) -> None:
+        """A reference to table ``frame`` went (a pointer, its pin, or being loaded): with
+        none left it is released."""
+        if (frame in self.level and not self.refs[frame] and frame not in self.pinned
+                and frame not in (self.kernel_root, self.user_root)):
+            self.release_table(frame)
+
+    def release_table(self, frame: int) -> None:
+        """``frame`` stops being a page table (Xen: its type count fell to 0): its entries
+        are forgotten (a table they point to may go too), and the guest may map it
+        writable again. No walk may go through it any more: the TLB is flushed, so that
+        no translation cached from its entries outlives the change of type."""
+        level = self.level.pop(frame)
+        del self.refs[frame]
+        entries = np.frombuffer(self.machine.mem.read(frame, PAGE), np.uint64)
+        for pte in entries[entries != 0]:
+            self.forget_entry(int(pte), level)
+        self.released += 1
+        self.machine.hart.flush_tlb()
 
     def make_table(self, frame: int, level: int) -> int:
         """Make ``frame`` a page table of ``level`` (Xen's get_page_type): it must be the
@@ -537,11 +684,11 @@ class Paravirtual(Deprivileged):
         """Run a validation that may type many frames: all of it, or (on an error) none.
         New tables also flush the TLB: a writable translation of one of them, left from a
         leaf the guest changed without flushing, must not outlive the change of type."""
-        level, writable = dict(self.level), self.writable.copy()
+        saved = (dict(self.level), self.writable.copy(), self.mapped.copy(), self.refs.copy())
         result = change()
         if result:
-            self.level, self.writable = level, writable
-        elif len(self.level) != len(level):
+            self.level, self.writable, self.mapped, self.refs = saved
+        elif len(self.level) != len(saved[0]):
             self.machine.hart.flush_tlb()
         return result
 

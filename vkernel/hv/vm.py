@@ -61,15 +61,17 @@ class VM:
     Popek and Goldberg's switch (see :class:`~vkernel.machine.Machine`); ``trace`` what to
     record, as for a Machine (the ``hv`` family holds what the hypervisor did);
     ``n`` the operation count of a benchmark workload; ``paging`` and ``shadow`` how
-    its memory is virtualized (see :meth:`Host.create`); ``walk_cache`` gives the MMU
-    page-walk caches (see :class:`~vkernel.machine.Machine`).
+    its memory is virtualized, ``max_mb`` the most RAM it may have (see
+    :meth:`Host.create`; :meth:`balloon` asks the guest for more or less);
+    ``walk_cache`` gives the MMU page-walk caches (see :class:`~vkernel.machine.Machine`).
     """
 
     def __init__(self, guest: Program | str = "hello", technique: str = "hardware", *,
                  ram_mb: int = 8, machine_mb: int = 32, seed: int = 0,
                  cost: CostModel | None = None, sensitive_unprivileged: bool = False,
                  trace: TraceSpec = None, n: int | None = None, paging: str | None = None,
-                 shadow: str | None = None, walk_cache: bool = False) -> None:
+                 shadow: str | None = None, max_mb: int | None = None,
+                 walk_cache: bool = False) -> None:
         if technique not in TECHNIQUES:
             raise HypervisorError(f"unknown technique {technique!r}; choose from "
                                   f"{', '.join(TECHNIQUES)}")
@@ -79,7 +81,7 @@ class VM:
                          sensitive_unprivileged=sensitive_unprivileged, walk_cache=walk_cache)
         self.domain: Domain = self.host.create(guest, technique, memory_mb=ram_mb,
                                                name="guest", n=n, paging=paging,
-                                               shadow=shadow)
+                                               shadow=shadow, max_mb=max_mb)
         self.machine.technique = technique
 
     # --- the one domain, and its host -------------------------------------------------
@@ -155,6 +157,10 @@ class VM:
         if self.domain.result is not None:
             return self.domain.result
         return VMResult(ran.reason, None, self.steps)
+
+    def balloon(self, target_mb: float) -> None:
+        """Ask the guest to have ``target_mb`` MiB (see :meth:`Host.balloon`)."""
+        self.host.balloon(self.domain, target_mb)
 
     def save(self) -> HostSnapshot:
         """The whole VM (machine, hypervisor, guest): :meth:`restore` of it continues

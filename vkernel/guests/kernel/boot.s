@@ -22,6 +22,10 @@ kernel_init:
         la    t0, upool_next
         li    t1, UPOOL_BASE
         sd    t1, 0(t0)
+        la    t0, upool_end
+        li    t1, UPOOL_END
+        sd    t1, 0(t0)
+        call  balloon_init              # how much of our RAM the host backs (balloon.s)
         la    t0, cur_slot              # so that the first scan starts at slot 0
         li    t1, NPROC - 1
         sd    t1, 0(t0)

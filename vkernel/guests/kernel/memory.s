@@ -15,11 +15,12 @@ kalloc_pt:
 1:      la    a0, msg_no_pt
         j     panic
 
-# ualloc() -> a0: a zeroed page from the user pool, or 0 when it is empty
+# ualloc() -> a0: a zeroed page from the user pool, or 0 when it is empty (the pool ends
+# at upool_end: the balloon, kernel/balloon.s, has the pages above)
 ualloc:
         la    t0, upool_next
         ld    a0, 0(t0)
-        li    t1, UPOOL_END
+        ld    t1, upool_end             # (below UPOOL_END by the balloon: kernel/balloon.s)
         bgeu  a0, t1, 1f
         li    t1, PAGE
         add   t1, a0, t1

@@ -311,9 +311,12 @@ kvm_init:
         bltu  s2, t0, 3f
         li    a1, KERNEL_RW             # the user pool
 3:      ld    t0, 0(a2)                 # the PTE: machine frame number, flags
+        li    t1, -1                    # (none: a page that starts ballooned out, not
+        beq   t0, t1, 4f                # mapped: kernel/balloon.s)
         slli  t0, t0, 10
         or    t0, t0, a1
         sd    t0, 0(s3)
+4:
         addi  s3, s3, 8
         addi  a2, a2, 8
         li    t0, PAGE

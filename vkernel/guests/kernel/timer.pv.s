@@ -7,12 +7,16 @@
 
 # set_timer(a0 = absolute time, 0: none): a new deadline also acknowledges a timer event
 # that is pending, as SBI's set_timer does. The flags the hypervisor raised in the
-# shared-info page are ours to clear (we have one port: all of them), and before the
-# hypercall: cleared after it, they could hide an event the new deadline raised at once.
+# shared-info page are ours to clear (the timer's port; the upcall flag too unless another
+# port, the balloon's, still waits), and before the hypercall: cleared after it, they
+# could hide an event the new deadline raised at once.
 set_timer:
         ld    t0, shared_info
+        ld    t1, SH_EVTCHN_PENDING(t0)
+        andi  t1, t1, -2                # port 0, the timer's
+        sd    t1, SH_EVTCHN_PENDING(t0)
+        bnez  t1, 1f
         sb    zero, SH_UPCALL_PENDING(t0)
-        sd    zero, SH_EVTCHN_PENDING(t0)
-        li    a7, HYPERVISOR_set_timer_op
+1:      li    a7, HYPERVISOR_set_timer_op
         ecall
         ret

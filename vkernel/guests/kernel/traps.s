@@ -31,7 +31,8 @@ ret_from_trap:
 # kernel_tick(a0 = cause): the trap that came while the kernel ran (kernel_trap saved the
 # registers a call may change). Only a timer tick with interrupts on is expected: it is
 # counted, the slice is over (need_resched: switch on the way out to U), and it is
-# acknowledged with no new deadline (schedule() arms the next slice).
+# acknowledged with no new deadline (schedule() arms the next slice). The balloon's
+# interrupt may come too (while interrupts are on: the boot self-check, irq-mask).
 kernel_tick:
         li    t1, IRQ_S_TIMER
         bne   a0, t1, 1f
@@ -48,7 +49,11 @@ kernel_tick:
         sd    t1, 0(t0)
         li    a0, TIMER_NONE            # acknowledge (clears the pending tick)
         j     set_timer                 # tail call
-1:      la    a0, msg_kernel_trap
+1:      li    t1, IRQ_BALLOON           # the host's balloon request (kernel/balloon.s)
+        bne   a0, t1, 2f
+        balloon_ack
+        j     balloon_work              # tail call
+2:      la    a0, msg_kernel_trap
         # fall through
 
 # trap_panic(a0 = message): "panic: <message> scause=.. sepc=.. stval=..", power off
@@ -74,7 +79,12 @@ trap_panic:
 user_interrupt:
         li    t0, IRQ_S_TIMER
         beq   a0, t0, 1f
-        la    a0, msg_user_irq          # no other interrupt is enabled
+        li    t0, IRQ_BALLOON           # the host's balloon request (kernel/balloon.s)
+        bne   a0, t0, 2f
+        balloon_ack
+        call  balloon_work
+        j     ret_from_trap
+2:      la    a0, msg_user_irq          # no other interrupt is enabled
         j     trap_panic
 1:      la    t0, ticks
         ld    t1, 0(t0)
