@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from vkernel import assemble
@@ -155,11 +155,14 @@ def set_up(vm: VM, script: list[tuple[int, int, int]]) -> None:
     mem.write(SCRIPT, np.array(words, np.uint64).tobytes())
 
 
-def run_script(technique: str, script: list, shadow: str | None = None) -> VM:
+def run_script(technique: str, script: list, shadow: str | None = None, *,
+               finishes: bool = True) -> VM:
+    """Run ``script``; ``finishes``: assert that it shut down cleanly."""
     vm = VM(KERNEL, technique=technique, ram_mb=8, shadow=shadow)
     set_up(vm, script)
     result = vm.run(max_steps=200_000)
-    assert (result.reason, result.code) == ("shutdown", 0), (technique, shadow, result)
+    if finishes:
+        assert (result.reason, result.code) == ("shutdown", 0), (technique, shadow, result)
     return vm
 
 
@@ -263,7 +266,8 @@ def test_shadow_translation_matches_the_guests_own(shadow: str, data) -> None:  
     """Random edits of the guest's tables, fences and switches, differential against the
     native machine, then the shadow invariant (see the module's docstring)."""
     script = data.draw(scripts(DATA + TABLES))
-    base = run_script("native", script)
+    base = run_script("native", script, finishes=False)
+    assume(base.result.reason == "shutdown")  # (see the next test)
     for technique in TECHNIQUES:
         vm = run_script(technique, script, shadow)
         assert observed(vm, results_of(script)) == observed(base, results_of(script)), \
@@ -282,12 +286,15 @@ def test_entries_aimed_outside_reach_nothing_it_does_not_own(technique: str, dat
     a frame the domain does not own."""
     beyond = 0x8000_0000 + (8 << 20) + PAGE * data.draw(st.integers(0, 15))  # past 8 MiB
     script = data.draw(scripts(DATA + TABLES + [NO_RAM, beyond]))
+    base = run_script("native", script, finishes=False)  # (natively too, nothing is there)
+    # an entry aimed at the kernel's own tables can unmap its trap handler: a machine
+    # that faults on every trap, natively too (an example that says nothing here)
+    assume(base.result.reason == "shutdown")
     vm = run_script(technique, script, "write-protect")
     results = np.frombuffer(vm.memory.read(RESULTS, 8 * results_of(script)), np.uint64)
     faults = {int(r) & 0xFF for r in results if int(r) >> 8 == 0xFA}
     assert faults <= {5, 7, 13, 15}  # access faults and page faults only
     check_shadows(vm)
-    base = run_script("native", script)  # (natively too, nothing is there)
     assert observed(vm, results_of(script)) == observed(base, results_of(script))
 
 
