@@ -4,11 +4,13 @@ Read it in this order: :mod:`vkernel.hv.base` (what a technique is, and the acti
 answers an exit with), :mod:`vkernel.hv.host` (the host: domains, the world switch and
 the run loop) with :mod:`vkernel.hv.scheduler` (who runs next) and :mod:`vkernel.hv.vm`
 (the one-domain shortcut), :mod:`vkernel.hv.memory` (machine frames, guest physical
-memory, the G-stage table), :mod:`vkernel.hv.pagetable` (the Sv39 and Sv39x4 walk and
+memory, the G-stage table) with :mod:`vkernel.hv.balloon` (memory a domain gives back
+and takes again), :mod:`vkernel.hv.pagetable` (the Sv39 and Sv39x4 walk and
 builder every table uses), :mod:`vkernel.hv.sbi` (what a guest kernel asks of the layer
 below), then one module per technique: :mod:`~vkernel.hv.native` (no hypervisor);
 :mod:`~vkernel.hv.deprivileged` (what the software techniques share) with
-:mod:`~vkernel.hv.shadow` (shadow page tables), :mod:`~vkernel.hv.trap_emulate`,
+:mod:`~vkernel.hv.shadow` (shadow page tables, simple or write-protected; hardware
+assistance without a G-stage walks them too), :mod:`~vkernel.hv.trap_emulate`,
 :mod:`~vkernel.hv.binary_translation` and :mod:`~vkernel.hv.paravirt`;
 :mod:`~vkernel.hv.hardware` (the H extension); :mod:`vkernel.hv.cost` (what it all
 costs); and :mod:`~vkernel.hv.consolidation` (how many guests fit on one host).
