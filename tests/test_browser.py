@@ -355,6 +355,47 @@ def test_consolidation_notebook_draws_its_host_and_its_shares(lab):
         figures.first.screenshot(path=str(ARTIFACTS / "04-share-plot.png"))
 
 
+def test_memory_notebook_draws_its_walks_tables_and_maps(lab):
+    """Notebook 05 in the browser: every cell runs; its cold nested walk is drawn as 15
+    numbered cells, the walk-cache one with dashed cached cells and fewer numbers; the
+    shadow-table widget shows the write-protect fault it stopped at; each of the three
+    memory maps (two domains, before and after the balloons moved) has Python's counts in
+    its legend."""
+    with browser_page() as page:
+        open_notebook(page, lab, "notebooks/05-memory-virtualization.ipynb")
+        walks = page.locator(".vk-translation")
+        walks.first.locator(".vk-ref").first.wait_for(timeout=60_000)
+        assert walks.count() == 2
+        cold = walks.nth(0)
+        cold.scroll_into_view_if_needed()
+        numbers = cold.locator(".vk-ref").evaluate_all(
+            "(cells) => cells.map((e) => Number(e.dataset.n))")
+        assert sorted(numbers) == list(range(1, 16))
+        assert "15 references" in cold.locator(".vk-outcome").text_content()
+        cold.screenshot(path=str(ARTIFACTS / "05-nested-walk.png"))
+        cached = walks.nth(1)
+        cached.scroll_into_view_if_needed()
+        refs = int(kernel_print(page, "print(cached_walks.info['references'])"))
+        assert cached.locator(".vk-ref:not(.vk-cached)").count() == refs < 15
+        assert cached.locator(".vk-ref.vk-cached").count() > 0
+        tables = page.locator(".vk-spt")
+        tables.scroll_into_view_if_needed()
+        tables.locator(".vk-spt-shadow .vk-spt-entry").first.wait_for(timeout=30_000)
+        events = tables.locator(".vk-spt-event").evaluate_all(
+            "(rows) => rows.map((e) => e.dataset.event)")
+        assert "wp_fault" in events and events[0] == "vm_exit"
+        tables.screenshot(path=str(ARTIFACTS / "05-shadow-tables.png"))
+        maps = page.locator(".vk-memmap")
+        assert maps.count() == 3
+        for i, name in enumerate(["memory_map", "before", "after"]):
+            drawn = {e.get_attribute("data-label"): int(e.get_attribute("data-count"))
+                     for e in maps.nth(i).locator(".vk-legend-item").all()}
+            want = json.loads(kernel_print(page, f"import json; print(json.dumps({name}.counts))"))
+            assert drawn == want, name
+        maps.nth(2).scroll_into_view_if_needed()
+        maps.nth(2).screenshot(path=str(ARTIFACTS / "05-memory-map-after.png"))
+
+
 # a hardware-assisted guest with many VM exits: the "device" workload's kernel reads the
 # UART's line status register 1,000 times (each read a guest-page fault the hypervisor
 # emulates) and prints its lines by SBI calls; more exits than max_marks (400), so the
