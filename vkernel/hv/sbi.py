@@ -63,6 +63,9 @@ EXT_TIME = 0x54494D45  # "TIME"
 EXT_DBCN = 0x4442434E  # "DBCN"
 EXT_SRST = 0x53525354  # "SRST"
 EXT_BALLOON = 0x08424C4E  # "BLN" in the experimental range: vkernel's balloon
+# each extension's name, for people (the standard ones spell theirs in ASCII)
+EXTENSION_NAMES = {EXT_BASE: "BASE", EXT_TIME: "TIME", EXT_DBCN: "DBCN", EXT_SRST: "SRST",
+                   EXT_BALLOON: "BLN"}
 BALLOON_GET_TARGET, BALLOON_GET_RESERVATION, BALLOON_GIVE, BALLOON_TAKE = 0, 1, 2, 3
 SBI_SUCCESS = 0
 SBI_ERR_FAILED = -1
