@@ -87,7 +87,8 @@ def _parser() -> argparse.ArgumentParser:
                            description="Run one of the benchmarks in the source checkout's "
                                        "benchmarks/ folder; it prints a table and writes JSON "
                                        "to benchmarks/results/.")
-    bench.add_argument("name", choices=["core", "asm", "trace", "virt", "host", "memory"],
+    bench.add_argument("name", choices=["core", "asm", "trace", "virt", "host", "memory",
+                                        "balloon"],
                        help="which benchmark")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the benchmark")
 
