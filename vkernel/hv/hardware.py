@@ -179,6 +179,19 @@ class HardwareAssisted(Technique):
         if self.gstage is not None:  # (shadows are filled when the guest touches it)
             self.gstage.map(gpa, frame, GSTAGE_FLAGS)
 
+    # --- page sharing (vkernel.hv.sharing): nested paging only -------------------------
+    def share_map(self, gpa: int, frame: int) -> None:
+        """A G-stage leaf without W: the guest's next store there (or its MMU's A/D update,
+        if the page is one of its tables) is a guest-page fault for us."""
+        assert self.gstage is not None
+        self.gstage.map(gpa, frame, GSTAGE_FLAGS & ~PTE_W)
+        self.machine.hart.flush_tlb(vmid=self.domain.vmid)  # HFENCE.GVMA: the old frame
+
+    def unshare_map(self, gpa: int, frame: int) -> None:
+        assert self.gstage is not None
+        self.gstage.map(gpa, frame, GSTAGE_FLAGS)
+        self.machine.hart.flush_tlb(vmid=self.domain.vmid)
+
     # --- sharing the CPU --------------------------------------------------------------
     def on_share(self, shared: bool) -> None:
         """Alone on the CPU, the guest's ``wfi`` sleeps inside the hardware until its
@@ -229,6 +242,9 @@ class HardwareAssisted(Technique):
     def guest_page_fault(self, exit: Exit) -> None:
         gpa = exit.gpa
         assert gpa is not None
+        if gpa & ~0xFFF in self.memory.shared:  # a store (or an A/D update) to a shared
+            self.copy_on_write(gpa)               # page: a private copy; the access retries
+            return
         found = self.platform.find(gpa)
         if found is not None and exit.cause != K.EXC_FETCH_GUEST_PAGE:
             self.emulate_mmio(exit, found[1], found[2])

@@ -65,9 +65,10 @@ from vkernel.hv.base import (
     memory_options,
 )
 from vkernel.hv.cost import EVENT, CostModel
-from vkernel.hv.memory import FrameAllocator
+from vkernel.hv.memory import FrameAllocator, GuestMemoryError
 from vkernel.hv.scheduler import Credit, Scheduler
 from vkernel.hv.shadow import ASIDS_PER_DOMAIN
+from vkernel.hv.sharing import PageSharing
 from vkernel.isa.program import Program
 from vkernel.machine import Exit, Machine, TraceSpec
 from vkernel.trace.schema import NO_MODE
@@ -273,6 +274,7 @@ class Host:
         self.segments: list[tuple[int, int, int, int]] = []
         self.exit_log: dict[tuple[int, int], int] = {}  # (domid, ms) -> VM exits
         self._next_domid = 1
+        self.sharing = PageSharing(self)  # content-based page sharing (share_pages)
         self.machine.on_console = self._native_console
         if trace is not None:
             _start_trace(self.machine, trace)
@@ -421,6 +423,27 @@ class Host:
                     and d.memory.populated < d.balloon.target:
                 d.balloon.ask()
 
+    def share_pages(self) -> int:
+        """Scan the domains' memory and merge identical pages into shared, read-only,
+        copy-on-write frames (VMware ESX's content-based page sharing,
+        :mod:`vkernel.hv.sharing`). Returns how many frames that freed."""
+        return self.sharing.scan()
+
+    def frame_for(self, domain: Domain) -> int:
+        """A fresh frame for ``domain`` (a copy-on-write break). With no frame free, the
+        domains above their balloon target are asked to give some back first, and if
+        none is free yet the request is refused: a GuestMemoryError, which crashes the
+        domain that needed it, never the host."""
+        if not self.frames.free_frames:
+            for d in self.domains:
+                if d is not domain and d.balloon is not None and d.state != "shutdown":
+                    d.balloon.ask()  # ballooning first: it frees frames as they next run
+            raise GuestMemoryError(
+                f"{domain.name} needs a frame for a copy-on-write break and the machine "
+                f"has none free: the host is overcommitted (shared pages are promised "
+                f"memory); balloon a domain down or give the machine more RAM")
+        return domain.frames.alloc(domain.name)
+
     def notify(self, domain: Domain) -> None:
         """An event for ``domain`` from outside (a device, another domain): a blocked
         domain wakes, and the scheduler may let it preempt the running one."""
@@ -441,6 +464,7 @@ class Host:
         domain.state = "shutdown"
         if domain.result is None:
             domain.result = VMResult("destroyed", None, self.steps)
+        self.sharing.forget_domain(domain)  # its shared pages: freed when nobody else uses them
         self.frames.release(domain.name)
         self.machine.hart.flush_tlb()  # no translation of its frames may outlive them
         self.domains.remove(domain)

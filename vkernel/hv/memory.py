@@ -34,6 +34,7 @@ False
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -224,6 +225,10 @@ class GuestMemory:
                              for i in range(pages)], np.int64)
         self.m2p = {int(mfn): self.base + i * PAGE for i, mfn in enumerate(self.p2m)
                     if mfn != INVALID_FRAME}
+        # pages backed by a frame shared with other guest pages (vkernel.hv.sharing):
+        # the hypervisor's own writes to one first break the sharing, as a guest's do
+        self.shared: set[int] = set()
+        self.on_shared_write: Callable[[int], object] | None = None
 
     @classmethod
     def direct(cls, machine: Machine, *, ram_mb: int) -> GuestMemory:
@@ -236,6 +241,8 @@ class GuestMemory:
         self.size = ram_mb << 20
         self.p2m = np.arange(self.base, self.base + self.size, PAGE, dtype=np.int64)
         self.m2p = {int(m): int(m) for m in self.p2m}
+        self.shared = set()
+        self.on_shared_write = None
         return self
 
     def __contains__(self, gpa: int) -> bool:
@@ -288,6 +295,10 @@ class GuestMemory:
         return b"".join(self.machine.mem.read(ma, k) for ma, k in self._pieces(gpa, n))
 
     def write(self, gpa: int, data: bytes) -> None:
+        if self.shared and self.on_shared_write is not None:  # copy-on-write first
+            for page in range(gpa & ~(PAGE - 1), gpa + len(data), PAGE):
+                if page in self.shared:
+                    self.on_shared_write(page)
         pos = 0
         for ma, k in self._pieces(gpa, len(data)):
             self.machine.mem.write(ma, data[pos:pos + k])
