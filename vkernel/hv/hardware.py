@@ -182,15 +182,33 @@ class HardwareAssisted(Technique):
     # --- page sharing (vkernel.hv.sharing): nested paging only -------------------------
     def share_map(self, gpa: int, frame: int) -> None:
         """A G-stage leaf without W: the guest's next store there (or its MMU's A/D update,
-        if the page is one of its tables) is a guest-page fault for us."""
-        assert self.gstage is not None
+        if the page is one of its tables) is a guest-page fault for us. Without a G-stage,
+        the shadow entries of the page go (they refill read-only: ShadowMMU.fill)."""
+        if self.gstage is None:
+            self.drop_shadows_of(gpa)
+            return
         self.gstage.map(gpa, frame, GSTAGE_FLAGS & ~PTE_W)
         self.machine.hart.flush_tlb(vmid=self.domain.vmid)  # HFENCE.GVMA: the old frame
 
     def unshare_map(self, gpa: int, frame: int) -> None:
-        assert self.gstage is not None
+        if self.gstage is None:
+            self.drop_shadows_of(gpa)
+            return
         self.gstage.map(gpa, frame, GSTAGE_FLAGS)
         self.machine.hart.flush_tlb(vmid=self.domain.vmid)
+
+    def drop_shadows_of(self, gpa: int) -> None:
+        """paging="shadow": drop the shadow entries that map ``gpa`` (all of them without
+        a reverse map), the vCPU loaded or not."""
+        if self.shadow.drop_page(gpa):
+            return
+        self.shadow.flush()
+        self.machine.hart.flush_tlb(vmid=0)
+        root = self.current_shadow().satp
+        if self.domain.loaded:
+            self.machine.hart.csr["vsatp"] = root
+        else:
+            self.domain.context.csr[K.CSR_VSATP] = root - (1 << 64)  # (int64: mode 8)
 
     # --- sharing the CPU --------------------------------------------------------------
     def on_share(self, shared: bool) -> None:

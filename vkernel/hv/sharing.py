@@ -77,8 +77,8 @@ class PageSharing:
         if d.technique_name == "paravirt":
             return ("a paravirtual guest's tables hold machine frames it writes itself: "
                     "the host cannot move one under it (Xen shares HVM guests only)")
-        if d.technique_name != "hardware" or d.paging != "nested":
-            return "shadow paging: its shadow entries would keep the old frames"
+        if d.technique_name == "native":
+            return "a native guest owns the machine: there is no p2m to change"
         return None
 
     @property
@@ -203,12 +203,22 @@ class PageSharing:
 
 
 def guest_page_tables(d: Domain) -> set[int]:
-    """The guest physical pages of ``d``'s current Sv39 page tables (from its vsatp):
-    pages the scan leaves alone, since its MMU writes A and D bits into them."""
-    csr = d.machine.hart.csr if d.loaded else None
-    satp = csr["vsatp"] if csr is not None else int(d.context.csr[K.CSR_VSATP])
+    """The guest physical pages of ``d``'s current Sv39 page tables (from the satp it
+    wrote), and every table its shadows write-protect: pages the scan leaves alone (its
+    MMU writes A and D bits into them, its kernel changes them)."""
+    t = d.technique
+    shadow = getattr(t, "shadow", None)
+    protected = set(shadow.table_refs) if shadow is not None else set()
+    if hasattr(t, "csrs"):  # deprivileged: the hypervisor keeps its satp
+        satp = t.csrs.satp
+    elif getattr(t, "shadowed", False):  # hardware, paging="shadow": likewise
+        satp = t.satp
+    elif d.loaded:  # nested paging: its vsatp, in the hart or saved
+        satp = d.machine.hart.csr["vsatp"]
+    else:
+        satp = int(d.context.csr[K.CSR_VSATP])
     if satp >> 60 & 0xF != K.SATP_MODE_SV39:
-        return set()
+        return protected
     memory, found = d.memory, set()
     todo = [((satp & PPN_MASK) << 12, 2)]
     while todo:
@@ -222,4 +232,4 @@ def guest_page_tables(d: Domain) -> set[int]:
             pte = memory.read_u64(table + 8 * i)
             if pte & PTE_V and not pte & (PTE_R | PTE_W | PTE_X):  # a pointer to a table
                 todo.append((((pte >> 10) & PPN_MASK) << 12, level - 1))
-    return found
+    return found | protected
