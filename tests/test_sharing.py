@@ -225,3 +225,20 @@ def test_a_technique_without_sharing_says_so():
     assert "native" in host.sharing.excluded(d)
     with pytest.raises(HypervisorError):
         d.technique.share_map(GUEST_RAM_BASE, 0)
+
+
+def test_memory_map_shows_shared_frames_and_replays_share_rows():
+    from vkernel.widgets.memory_map import MemoryMap
+
+    host, a, b = two_hello()
+    replayed = MemoryMap(host)  # the frames before the scan
+    assert replayed.counts["shared (copy-on-write)"] == 0
+    assert {"share", "unshare"} <= set(replayed.replayers)
+    host.share_pages()
+    host.run()
+    now = MemoryMap(host).counts
+    assert now["shared (copy-on-write)"] == host.sharing.shared_frames > 0
+    applied = replayed.replay(host.trace_dataset())
+    assert applied == host.sharing.merges + host.sharing.breaks
+    assert replayed.counts["shared (copy-on-write)"] == now["shared (copy-on-write)"]
+    assert "share" not in replayed.note
