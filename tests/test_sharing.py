@@ -242,3 +242,16 @@ def test_memory_map_shows_shared_frames_and_replays_share_rows():
     assert applied == host.sharing.merges + host.sharing.breaks
     assert replayed.counts["shared (copy-on-write)"] == now["shared (copy-on-write)"]
     assert "share" not in replayed.note
+
+
+def test_sharing_lets_guest_memory_exceed_machine_memory():
+    host = Host(machine_mb=12, scheduler=RoundRobin(slice_ms=2))
+    doms = []
+    for name in "abc":  # 3 x 8 MiB of guest RAM on a 12 MiB machine
+        doms.append(host.create("hello", "hardware", memory_mb=8, name=name))
+        assert host.share_pages() >= 2040  # (mostly zero pages: one frame for them all)
+    assert sum(d.ram_mb for d in doms) > host.machine.ram_mb
+    with pytest.raises(GuestMemoryError):  # without a scan first, a fourth does not fit
+        host.create("hello", "hardware", memory_mb=12, name="d")
+    assert host.run().reason == "shutdown"
+    assert all(d.result.code == 0 and d.console == doms[0].console for d in doms)
