@@ -255,3 +255,62 @@ def test_sharing_lets_guest_memory_exceed_machine_memory():
         host.create("hello", "hardware", memory_mb=12, name="d")
     assert host.run().reason == "shutdown"
     assert all(d.result.code == 0 and d.console == doms[0].console for d in doms)
+
+
+def _swapping(technique="hardware", options=None, left=90):
+    """Two hello guests sharing their pages on a host with ``left`` frames free beyond
+    the sharing (the rest taken): copy-on-write breaks must swap pages out."""
+    host = Host(machine_mb=24, overcommit="swap", trace="hv",
+                scheduler=RoundRobin(slice_ms=2))
+    a = host.create("hello", technique, memory_mb=8, name="a", **(options or {}))
+    b = host.create("hello", technique, memory_mb=8, name="b", **(options or {}))
+    host.run(max_steps=50_000)
+    host.share_pages()
+    for _ in range(host.frames.free_frames - left):
+        host.frames.alloc("elsewhere")  # another user of the machine's memory
+    return host, a, b
+
+
+@pytest.mark.parametrize("technique,options", SHARING, ids=IDS)
+def test_an_overcommitted_host_swaps_and_its_guests_still_print_what_they_print_alone(
+        technique, options):
+    alone = Host(machine_mb=48)
+    ref = alone.create("hello", "native", memory_mb=8)
+    alone.run()
+    # (binary translation's caches take frames of their own: it needs more room)
+    host, a, b = _swapping(technique, options, left=150 if technique == "binary-translation"
+                           else 90)
+    assert host.run().reason == "shutdown"
+    for d in (a, b):
+        assert d.result.code == 0 and d.console == ref.console, d.error
+    swap = host.swap
+    assert swap.pages_out > 0 and swap.pages_in >= 0
+    assert swap.pages_out - swap.pages_in == sum(len(d.memory.swapped) for d in (a, b))
+    ds = host.trace_dataset()
+    assert (ds.hv_event.values == EVENT["swap"]).sum() == swap.pages_out + swap.pages_in
+    assert host.frames.free_frames >= 0
+
+
+def test_swapping_is_deterministic_and_survives_save_and_restore():
+    host, a, b = _swapping()
+    snap = host.save()
+    host.run()
+    first = host.trace_dataset()
+    rows = first.hv_event.values == EVENT["swap"]
+    out = (a.console, b.console, first.hv_detail.values[rows].tolist())
+    host.restore(snap)
+    host.run()
+    again = host.trace_dataset()
+    rows = again.hv_event.values == EVENT["swap"]
+    assert (a.console, b.console, again.hv_detail.values[rows][-len(out[2]):].tolist()) \
+        == out
+    other, c, d = _swapping()
+    other.run()
+    assert other.swap.pages_out == host.swap.pages_out
+    assert (c.console, d.console) == out[:2]
+
+
+def test_refusing_overcommit_is_the_default_and_an_unknown_policy_is_an_error():
+    assert Host(machine_mb=16).swap is None
+    with pytest.raises(HypervisorError, match="overcommit"):
+        Host(machine_mb=16, overcommit="hope")

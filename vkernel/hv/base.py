@@ -197,6 +197,19 @@ class Technique:
         which is shared: it gets a private copy first."""
         self.domain.host.sharing.unshare(self.domain, gpa)
 
+    # --- swapping (vkernel.hv.swap) -----------------------------------------------------
+    def swap_drop(self, gpa: int) -> None:
+        """Page ``gpa`` went to the swap file: drop every translation to its frame."""
+        raise HypervisorError(f"{self.name} does not take part in host swapping")
+
+    def swap_map(self, gpa: int, frame: int) -> None:
+        """Page ``gpa`` is back in ``frame``."""
+        raise HypervisorError(f"{self.name} does not take part in host swapping")
+
+    def read_back(self, gpa: int) -> int:
+        """Swapped-out page ``gpa`` is needed: the host reads it back; its new frame."""
+        return self.domain.host.swap.swap_in(self.domain, gpa)
+
     def on_share(self, shared: bool) -> None:
         """The domain is loaded on a CPU that is (``shared``) or is not shared with other
         domains. A technique whose guest would otherwise idle inside the hardware (``wfi``

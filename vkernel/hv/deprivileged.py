@@ -272,6 +272,12 @@ class Deprivileged(Technique):
     def unshare_map(self, gpa: int, frame: int) -> None:
         self.drop_shadows_of(gpa)
 
+    def swap_drop(self, gpa: int) -> None:
+        self.drop_shadows_of(gpa)
+
+    def swap_map(self, gpa: int, frame: int) -> None:
+        """(Shadows are filled when the guest touches it.)"""
+
     def drop_shadows_of(self, gpa: int) -> None:
         """Drop the shadow entries that map ``gpa``: exactly those with the reverse map,
         else every shadow (and the TLB), the vCPU loaded or not."""

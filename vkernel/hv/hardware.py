@@ -197,6 +197,19 @@ class HardwareAssisted(Technique):
         self.gstage.map(gpa, frame, GSTAGE_FLAGS)
         self.machine.hart.flush_tlb(vmid=self.domain.vmid)
 
+    def swap_drop(self, gpa: int) -> None:
+        """No G-stage leaf (its next access is a guest-page fault for us), or no shadow
+        entries."""
+        if self.gstage is None:
+            self.drop_shadows_of(gpa)
+            return
+        self.gstage.unmap(gpa)
+        self.machine.hart.flush_tlb(vmid=self.domain.vmid)
+
+    def swap_map(self, gpa: int, frame: int) -> None:
+        if self.gstage is not None:
+            self.gstage.map(gpa, frame, GSTAGE_FLAGS)
+
     def drop_shadows_of(self, gpa: int) -> None:
         """paging="shadow": drop the shadow entries that map ``gpa`` (all of them without
         a reverse map), the vCPU loaded or not."""
@@ -262,6 +275,9 @@ class HardwareAssisted(Technique):
         assert gpa is not None
         if gpa & ~0xFFF in self.memory.shared:  # a store (or an A/D update) to a shared
             self.copy_on_write(gpa)               # page: a private copy; the access retries
+            return
+        if gpa & ~0xFFF in self.memory.swapped:  # in the host's swap file: read it back
+            self.memory.machine_address(gpa)
             return
         found = self.platform.find(gpa)
         if found is not None and exit.cause != K.EXC_FETCH_GUEST_PAGE:

@@ -282,6 +282,10 @@ class ShadowMMU:
                 table = self.table(*table.key)
         flags = self.grant(self.set_accessed(t, access), user, sum_, mxr)
         flags = self.restrict(t.gpa, flags, user)
+        if self.memory.swapped:  # a page read back from swap may have sent another out,
+            self.memory.machine_address(t.gpa)  # and dropped shadows with it: first
+            if self.tables.get(table.key) is not table:
+                table = self.table(*table.key)
         self.fill(table, va, t.gpa, flags, access == ACC_STORE, t.level, ptes=t.ptes)
         self.hidden_faults += 1
         if self.prefetch and t.level and SUPERPAGE_FILL > 1 and not self.full():

@@ -49,7 +49,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from vkernel.core import kernel as K
-from vkernel.hv.memory import INVALID_FRAME
 from vkernel.hv.pagetable import PAGE, PPN_MASK, PTE_R, PTE_V, PTE_W, PTE_X
 
 if TYPE_CHECKING:
@@ -99,7 +98,7 @@ class PageSharing:
             memory = d.memory
             for i, frame in enumerate(memory.p2m.tolist()):
                 gpa = memory.base + i * PAGE
-                if frame == INVALID_FRAME or gpa in tables:
+                if frame < 0 or gpa in tables:  # a hole, or swapped out
                     continue
                 digest = hashlib.blake2b(mem.read(frame, PAGE), digest_size=16).digest()
                 buckets.setdefault(digest, []).append((d, gpa, frame))
@@ -224,8 +223,8 @@ def guest_page_tables(d: Domain) -> set[int]:
     todo = [((satp & PPN_MASK) << 12, 2)]
     while todo:
         table, level = todo.pop()
-        if table in found or table not in memory:
-            continue
+        if table in found or table not in memory or table in memory.swapped:
+            continue  # (a swapped-out table is read back when the guest walks it)
         found.add(table)
         if level == 0:
             continue
