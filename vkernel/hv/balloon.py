@@ -106,7 +106,8 @@ class Balloon:
                 break
             frame = self.memory.unpopulate(page)
             technique.balloon_drop(page, frame)  # no translation may lead there any more
-            self.domain.frames.free(frame)        # scrubbed: the next owner sees zeros
+            if not self.domain.host.sharing.forget(self.domain, page, frame):
+                self.domain.frames.free(frame)    # scrubbed: the next owner sees zeros
             self.domain.record("balloon", OUT, page)
             done += 1
         else:

@@ -182,6 +182,34 @@ class Technique:
     def balloon_add(self, gpa: int, frame: int) -> None:
         """Page ``gpa`` is backed by machine ``frame`` again."""
 
+    # --- page sharing (vkernel.hv.sharing) ----------------------------------------------
+    def share_map(self, gpa: int, frame: int) -> None:
+        """Page ``gpa`` is backed by shared machine ``frame`` now: map it read-only, and
+        let no translation to its old frame survive."""
+        raise HypervisorError(f"{self.name} does not take part in page sharing")
+
+    def unshare_map(self, gpa: int, frame: int) -> None:
+        """Page ``gpa`` is backed by its own ``frame`` again: map it writable."""
+        raise HypervisorError(f"{self.name} does not take part in page sharing")
+
+    def copy_on_write(self, gpa: int) -> None:
+        """Someone (the guest, or the hypervisor for it) is about to write page ``gpa``,
+        which is shared: it gets a private copy first."""
+        self.domain.host.sharing.unshare(self.domain, gpa)
+
+    # --- swapping (vkernel.hv.swap) -----------------------------------------------------
+    def swap_drop(self, gpa: int) -> None:
+        """Page ``gpa`` went to the swap file: drop every translation to its frame."""
+        raise HypervisorError(f"{self.name} does not take part in host swapping")
+
+    def swap_map(self, gpa: int, frame: int) -> None:
+        """Page ``gpa`` is back in ``frame``."""
+        raise HypervisorError(f"{self.name} does not take part in host swapping")
+
+    def read_back(self, gpa: int) -> int:
+        """Swapped-out page ``gpa`` is needed: the host reads it back; its new frame."""
+        return self.domain.host.swap.swap_in(self.domain, gpa)
+
     def on_share(self, shared: bool) -> None:
         """The domain is loaded on a CPU that is (``shared``) or is not shared with other
         domains. A technique whose guest would otherwise idle inside the hardware (``wfi``

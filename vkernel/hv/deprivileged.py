@@ -263,6 +263,34 @@ class Deprivileged(Technique):
         (The guest gives its pages in its own exits: it is the one loaded.)"""
         self.flush_shadow()
 
+    # --- page sharing (vkernel.hv.sharing) ----------------------------------------------
+    def share_map(self, gpa: int, frame: int) -> None:
+        """The page's frame changed: no shadow entry may keep the old one (the next access
+        refills, read-only while the page is shared: ShadowMMU.fill)."""
+        self.drop_shadows_of(gpa)
+
+    def unshare_map(self, gpa: int, frame: int) -> None:
+        self.drop_shadows_of(gpa)
+
+    def swap_drop(self, gpa: int) -> None:
+        self.drop_shadows_of(gpa)
+
+    def swap_map(self, gpa: int, frame: int) -> None:
+        """(Shadows are filled when the guest touches it.)"""
+
+    def drop_shadows_of(self, gpa: int) -> None:
+        """Drop the shadow entries that map ``gpa``: exactly those with the reverse map,
+        else every shadow (and the TLB), the vCPU loaded or not."""
+        if self.shadow.drop_page(gpa):
+            return
+        self.shadow.flush()
+        self.machine.hart.flush_tlb()
+        root = self.current_shadow().satp
+        if self.domain.loaded:
+            self.machine.hart.csr["satp"] = root
+        else:
+            self.domain.context.csr[K.CSR_SATP] = root - (1 << 64)  # (int64: mode 8)
+
     # --- memory -------------------------------------------------------------------------
     def current_shadow(self) -> ShadowTable:
         v = self.csrs

@@ -179,6 +179,50 @@ class HardwareAssisted(Technique):
         if self.gstage is not None:  # (shadows are filled when the guest touches it)
             self.gstage.map(gpa, frame, GSTAGE_FLAGS)
 
+    # --- page sharing (vkernel.hv.sharing): nested paging only -------------------------
+    def share_map(self, gpa: int, frame: int) -> None:
+        """A G-stage leaf without W: the guest's next store there (or its MMU's A/D update,
+        if the page is one of its tables) is a guest-page fault for us. Without a G-stage,
+        the shadow entries of the page go (they refill read-only: ShadowMMU.fill)."""
+        if self.gstage is None:
+            self.drop_shadows_of(gpa)
+            return
+        self.gstage.map(gpa, frame, GSTAGE_FLAGS & ~PTE_W)
+        self.machine.hart.flush_tlb(vmid=self.domain.vmid)  # HFENCE.GVMA: the old frame
+
+    def unshare_map(self, gpa: int, frame: int) -> None:
+        if self.gstage is None:
+            self.drop_shadows_of(gpa)
+            return
+        self.gstage.map(gpa, frame, GSTAGE_FLAGS)
+        self.machine.hart.flush_tlb(vmid=self.domain.vmid)
+
+    def swap_drop(self, gpa: int) -> None:
+        """No G-stage leaf (its next access is a guest-page fault for us), or no shadow
+        entries."""
+        if self.gstage is None:
+            self.drop_shadows_of(gpa)
+            return
+        self.gstage.unmap(gpa)
+        self.machine.hart.flush_tlb(vmid=self.domain.vmid)
+
+    def swap_map(self, gpa: int, frame: int) -> None:
+        if self.gstage is not None:
+            self.gstage.map(gpa, frame, GSTAGE_FLAGS)
+
+    def drop_shadows_of(self, gpa: int) -> None:
+        """paging="shadow": drop the shadow entries that map ``gpa`` (all of them without
+        a reverse map), the vCPU loaded or not."""
+        if self.shadow.drop_page(gpa):
+            return
+        self.shadow.flush()
+        self.machine.hart.flush_tlb(vmid=0)
+        root = self.current_shadow().satp
+        if self.domain.loaded:
+            self.machine.hart.csr["vsatp"] = root
+        else:
+            self.domain.context.csr[K.CSR_VSATP] = root - (1 << 64)  # (int64: mode 8)
+
     # --- sharing the CPU --------------------------------------------------------------
     def on_share(self, shared: bool) -> None:
         """Alone on the CPU, the guest's ``wfi`` sleeps inside the hardware until its
@@ -229,6 +273,12 @@ class HardwareAssisted(Technique):
     def guest_page_fault(self, exit: Exit) -> None:
         gpa = exit.gpa
         assert gpa is not None
+        if gpa & ~0xFFF in self.memory.shared:  # a store (or an A/D update) to a shared
+            self.copy_on_write(gpa)               # page: a private copy; the access retries
+            return
+        if gpa & ~0xFFF in self.memory.swapped:  # in the host's swap file: read it back
+            self.memory.machine_address(gpa)
+            return
         found = self.platform.find(gpa)
         if found is not None and exit.cause != K.EXC_FETCH_GUEST_PAGE:
             self.emulate_mmio(exit, found[1], found[2])

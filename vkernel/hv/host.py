@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vkernel.core import kernel as K
-from vkernel.hv.balloon import Balloon
+from vkernel.hv.balloon import HOST_RESERVE, Balloon
 from vkernel.hv.base import (
     CONTINUE,
     TECHNIQUES,
@@ -65,9 +65,11 @@ from vkernel.hv.base import (
     memory_options,
 )
 from vkernel.hv.cost import EVENT, CostModel
-from vkernel.hv.memory import FrameAllocator
+from vkernel.hv.memory import FrameAllocator, GuestMemoryError
 from vkernel.hv.scheduler import Credit, Scheduler
 from vkernel.hv.shadow import ASIDS_PER_DOMAIN
+from vkernel.hv.sharing import PageSharing
+from vkernel.hv.swap import Swap
 from vkernel.isa.program import Program
 from vkernel.machine import Exit, Machine, TraceSpec
 from vkernel.trace.schema import NO_MODE
@@ -81,6 +83,9 @@ STEPS_PER_MS = 10_000  # 10 steps per mtime tick, a 1 MHz timebase: a 10 MIPS CP
 # the machine-state words that belong to the vCPU loaded in the hart (the rest of
 # machine._s is the machine's: counters, time base, trace buffers)
 VCPU_STATE = (K.S_PC, K.S_MODE, K.S_V, K.S_MTIMECMP, K.S_MSIP)
+# what a domain that needs a frame meets when none is free (after asking the balloons):
+# a refusal (a GuestMemoryError: that domain crashes), or a page of someone's swapped out
+OVERCOMMIT = ("refuse", "swap")
 MAX_HELD = 60_000  # ms: a policy that holds runnable domains back longer is broken
 
 
@@ -252,7 +257,8 @@ class Host:
     def __init__(self, *, machine_mb: int = 64, seed: int = 0,
                  scheduler: Scheduler | None = None, cost: CostModel | None = None,
                  trace: TraceSpec = None, sensitive_unprivileged: bool = False,
-                 steps_per_ms: int = STEPS_PER_MS, walk_cache: bool = False) -> None:
+                 steps_per_ms: int = STEPS_PER_MS, walk_cache: bool = False,
+                 overcommit: str = "refuse") -> None:
         self.machine = Machine(ram_mb=machine_mb, sensitive_unprivileged=sensitive_unprivileged,
                                walk_cache=walk_cache)
         self.seed = seed
@@ -273,6 +279,14 @@ class Host:
         self.segments: list[tuple[int, int, int, int]] = []
         self.exit_log: dict[tuple[int, int], int] = {}  # (domid, ms) -> VM exits
         self._next_domid = 1
+        self.sharing = PageSharing(self)  # content-based page sharing (share_pages)
+        if overcommit not in OVERCOMMIT:
+            raise HypervisorError(f"overcommit is one of {', '.join(OVERCOMMIT)}, "
+                                  f"not {overcommit!r}")
+        self.overcommit = overcommit  # what a domain needing a frame meets with none free
+        self.swap = Swap(self) if overcommit == "swap" else None
+        if self.swap is not None:  # the hypervisor's own allocations may swap too
+            self.frames.on_empty = self.swap.make_room
         self.machine.on_console = self._native_console
         if trace is not None:
             _start_trace(self.machine, trace)
@@ -364,6 +378,9 @@ class Host:
                 self._tag(outgoing.domid)
             raise
         self.machine.complete_hv(int(self.machine.hart.mode))  # boot's rows: where it starts
+        if self.swap is not None and Swap.can_swap(domain):
+            memory = domain.memory
+            memory.on_swapped_access = domain.technique.read_back
         if technique != "native":  # its balloon, on the interface its technique offers
             domain.balloon = Balloon(domain)
             sbi = getattr(domain.technique, "sbi", None)
@@ -421,6 +438,31 @@ class Host:
                     and d.memory.populated < d.balloon.target:
                 d.balloon.ask()
 
+    def share_pages(self) -> int:
+        """Scan the domains' memory and merge identical pages into shared, read-only,
+        copy-on-write frames (VMware ESX's content-based page sharing,
+        :mod:`vkernel.hv.sharing`). Returns how many frames that freed."""
+        return self.sharing.scan()
+
+    def frame_for(self, domain: Domain, *, keep: int | None = None) -> int:
+        """A fresh frame for ``domain`` (a copy-on-write break, a page read back from
+        swap: ``keep``). With ``overcommit="swap"`` and fewer free frames than the
+        hypervisor keeps for its own tables (balloon.HOST_RESERVE), a victim page goes to
+        the swap file first. With no frame free, the domains above their balloon target
+        are asked to give some back, and the request is refused: a GuestMemoryError,
+        which crashes the domain that needed it, never the host."""
+        if self.swap is not None and self.frames.free_frames <= HOST_RESERVE:
+            self.swap.swap_out(keep=None if keep is None else (domain, keep))
+        if not self.frames.free_frames:
+            for d in self.domains:
+                if d is not domain and d.balloon is not None and d.state != "shutdown":
+                    d.balloon.ask()  # ballooning first: it frees frames as they next run
+            raise GuestMemoryError(
+                f"{domain.name} needs a frame for a copy-on-write break and the machine "
+                f"has none free: the host is overcommitted (shared pages are promised "
+                f"memory); balloon a domain down or give the machine more RAM")
+        return domain.frames.alloc(domain.name)
+
     def notify(self, domain: Domain) -> None:
         """An event for ``domain`` from outside (a device, another domain): a blocked
         domain wakes, and the scheduler may let it preempt the running one."""
@@ -441,6 +483,7 @@ class Host:
         domain.state = "shutdown"
         if domain.result is None:
             domain.result = VMResult("destroyed", None, self.steps)
+        self.sharing.forget_domain(domain)  # its shared pages: freed when nobody else uses them
         self.frames.release(domain.name)
         self.machine.hart.flush_tlb()  # no translation of its frames may outlive them
         self.domains.remove(domain)

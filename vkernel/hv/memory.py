@@ -34,6 +34,7 @@ False
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +65,9 @@ HYPERVISOR = "hypervisor"  # the owner of frames holding the hypervisor's own st
 # a p2m entry with no machine frame behind it: a page ballooned out of the guest (Xen:
 # INVALID_MFN). The guest's physical address space keeps its size; the page is a hole.
 INVALID_FRAME = -1
+# a p2m entry whose page the host wrote to its swap file (vkernel.hv.swap): still the
+# guest's RAM, but with no frame until the host reads it back
+SWAPPED = -2
 
 
 class GuestMemoryError(HypervisorError):
@@ -98,6 +102,8 @@ class FrameAllocator:
         self._low_free: list[tuple[int, int]] = []  # released (start, size) blocks there
         self.owner: dict[int, str] = {}  # machine frame address -> owner
         self.charged: dict[int, str] = {}  # machine frame address -> account (a domain)
+        # called when a frame is wanted and none is free: a host that swaps frees one
+        self.on_empty: Callable[[], None] | None = None
 
     @property
     def free_frames(self) -> int:
@@ -106,6 +112,8 @@ class FrameAllocator:
     def alloc(self, owner: str, *, account: str | None = None) -> int:
         """One zeroed frame for ``owner``, charged to ``account`` (by default the owner);
         returns its machine address."""
+        if not self._free and self.on_empty is not None:
+            self.on_empty()
         if not self._free:
             raise GuestMemoryError("the machine has no free frames left: give it more "
                                    "RAM (machine_mb)")
@@ -224,6 +232,12 @@ class GuestMemory:
                              for i in range(pages)], np.int64)
         self.m2p = {int(mfn): self.base + i * PAGE for i, mfn in enumerate(self.p2m)
                     if mfn != INVALID_FRAME}
+        # pages backed by a frame shared with other guest pages (vkernel.hv.sharing):
+        # the hypervisor's own writes to one first break the sharing, as a guest's do
+        self.shared: set[int] = set()
+        self.on_shared_write: Callable[[int], object] | None = None
+        self.swapped: dict[int, int] = {}  # page -> its slot in the host's swap file
+        self.on_swapped_access: Callable[[int], int] | None = None  # reads it back
 
     @classmethod
     def direct(cls, machine: Machine, *, ram_mb: int) -> GuestMemory:
@@ -236,6 +250,10 @@ class GuestMemory:
         self.size = ram_mb << 20
         self.p2m = np.arange(self.base, self.base + self.size, PAGE, dtype=np.int64)
         self.m2p = {int(m): int(m) for m in self.p2m}
+        self.shared = set()
+        self.on_shared_write = None
+        self.swapped = {}
+        self.on_swapped_access = None
         return self
 
     def __contains__(self, gpa: int) -> bool:
@@ -258,7 +276,26 @@ class GuestMemory:
         if frame == INVALID_FRAME:
             raise GuestMemoryError(f"guest physical address {gpa:#x} is ballooned out: no "
                                    f"machine frame backs its page")
+        if frame == SWAPPED:  # the hypervisor touches a swapped page: read it back first
+            if self.on_swapped_access is None:
+                raise GuestMemoryError(f"guest physical address {gpa:#x} is swapped out")
+            frame = self.on_swapped_access(gpa - off % PAGE)
         return frame + off % PAGE
+
+    def swap_out(self, gpa: int, slot: int) -> None:
+        """Page ``gpa``'s contents are in swap ``slot`` now: its frame is the caller's."""
+        page = gpa & ~(PAGE - 1)
+        index = (page - self.base) // PAGE
+        del self.m2p[int(self.p2m[index])]
+        self.p2m[index] = SWAPPED
+        self.swapped[page] = slot
+
+    def swap_in(self, gpa: int, frame: int) -> None:
+        """Swapped page ``gpa`` is back, in ``frame``."""
+        page = gpa & ~(PAGE - 1)
+        del self.swapped[page]
+        self.p2m[(page - self.base) // PAGE] = frame
+        self.m2p[frame] = page
 
     def unpopulate(self, gpa: int) -> int:
         """Take page ``gpa``'s frame away (the p2m entry becomes a hole); returns the
@@ -288,6 +325,10 @@ class GuestMemory:
         return b"".join(self.machine.mem.read(ma, k) for ma, k in self._pieces(gpa, n))
 
     def write(self, gpa: int, data: bytes) -> None:
+        if self.shared and self.on_shared_write is not None:  # copy-on-write first
+            for page in range(gpa & ~(PAGE - 1), gpa + len(data), PAGE):
+                if page in self.shared:
+                    self.on_shared_write(page)
         pos = 0
         for ma, k in self._pieces(gpa, len(data)):
             self.machine.mem.write(ma, data[pos:pos + k])

@@ -275,8 +275,17 @@ class ShadowMMU:
             return Resolution("outside", gpa=t.gpa)
         if access == ACC_STORE and self.write_protect and t.gpa >> 12 << 12 in self.table_refs:
             return Resolution("write-protect", gpa=t.gpa, pte_gpa=t.pte_gpa, flags=t.flags)
+        if access == ACC_STORE and t.gpa >> 12 << 12 in self.memory.shared \
+                and self.memory.on_shared_write is not None:
+            self.memory.on_shared_write(t.gpa)  # a shared page: copy-on-write, then fill
+            if self.tables.get(table.key) is not table:  # (the break flushed the shadows)
+                table = self.table(*table.key)
         flags = self.grant(self.set_accessed(t, access), user, sum_, mxr)
         flags = self.restrict(t.gpa, flags, user)
+        if self.memory.swapped:  # a page read back from swap may have sent another out,
+            self.memory.machine_address(t.gpa)  # and dropped shadows with it: first
+            if self.tables.get(table.key) is not table:
+                table = self.table(*table.key)
         self.fill(table, va, t.gpa, flags, access == ACC_STORE, t.level, ptes=t.ptes)
         self.hidden_faults += 1
         if self.prefetch and t.level and SUPERPAGE_FILL > 1 and not self.full():
@@ -361,6 +370,8 @@ class ShadowMMU:
             self._protect(entry, ptes, page)
             if page in self.table_refs:
                 flags &= ~PTE_W
+        if page in self.memory.shared:  # one frame for many guest pages: never writable
+            flags &= ~PTE_W
         table.map(va & ~(PAGE - 1), self.memory.machine_address(page), flags)
         if self.write_protect and flags & PTE_W:
             self.writable.setdefault(page, set()).add(entry)
@@ -477,6 +488,17 @@ class ShadowMMU:
         again, protected, the next time a fill walks it)."""
         frame = gpa & ~(PAGE - 1)
         return self.write_pte(frame, PAGE)
+
+    def drop_page(self, gpa: int) -> bool:
+        """Drop every shadow entry that maps guest page ``gpa`` (its machine frame is
+        changing: page sharing). False when the shadows keep no record of what they map
+        (without write protection): the caller then flushes them all."""
+        if not self.write_protect:
+            return False
+        page = gpa & ~(PAGE - 1)
+        for entry in [e for e, (_, mapped) in self.derived.items() if mapped == page]:
+            self.drop(entry)
+        return True
 
     def revoke_writes(self, gpa: int) -> None:
         """No shadow may map ``gpa``'s page writable any more (binary translation has

@@ -18,6 +18,7 @@ PAGE = 4096
 HYPERVISOR = "hypervisor"  # vkernel.hv.memory.HYPERVISOR: the owner of its structures
 FREE, OWN = 0, 1  # the categories every map has: free frames, the hypervisor's own
 HYPERVISOR_COLOUR = PALETTE[9]  # slate: no domain's colour (domains take PALETTE[0..8])
+SHARED = "shared"  # vkernel.hv.sharing.SHARED: frames several guest pages use (read-only)
 
 
 class MemoryMap(anywidget.AnyWidget):
@@ -83,6 +84,9 @@ class MemoryMap(anywidget.AnyWidget):
         if self.columns < 1:
             raise ValueError("columns must be positive")
         self.replayers: dict[str, Callable[[MemoryMap, dict[str, Any]], None]] = {}
+        from vkernel.hv.sharing import replayers  # (the hv layer's handlers: share, unshare)
+
+        self.replayers.update(replayers())
         self.refresh()
 
     def refresh(self) -> None:
@@ -97,6 +101,7 @@ class MemoryMap(anywidget.AnyWidget):
         self._labels = ["free", "hypervisor (its own)"]
         for nm in names:
             self._labels += [f"{nm}: RAM", f"{nm}: hypervisor structures"]
+        self._labels.append("shared (copy-on-write)")  # last: the domains' indices stay
         category = np.zeros(n, np.uint8)
         gpages = np.zeros(n, np.uint32)
         where = {nm: 2 + 2 * i for i, nm in enumerate(names)}
@@ -106,6 +111,8 @@ class MemoryMap(anywidget.AnyWidget):
             i = (frame - self.base) // PAGE
             if owner == HYPERVISOR:
                 category[i] = where[account] + 1 if account in where else OWN
+            elif owner == SHARED:
+                category[i] = len(self._labels) - 1
             elif owner in where:
                 category[i] = where[owner]
             else:  # someone not among the domains (a destroyed one's, not yet freed)
@@ -132,10 +139,12 @@ class MemoryMap(anywidget.AnyWidget):
     def set_frame(self, frame: int, owner: str, *, charged: str | None = None,
                   gpa: int | None = None) -> None:
         """Change one frame (a machine address) on the map, as a replay handler does:
-        ``owner`` a domain's name, ``"hypervisor"`` (``charged`` to a domain or not) or
-        ``"free"``; ``gpa`` the guest physical address it now backs."""
+        ``owner`` a domain's name, ``"hypervisor"`` (``charged`` to a domain or not),
+        ``"shared"`` or ``"free"``; ``gpa`` the guest physical address it now backs."""
         i = (int(frame) - self.base) // PAGE
-        if owner == "free":
+        if owner == SHARED:
+            self._category[i] = len(self._labels) - 1
+        elif owner == "free":
             self._category[i], self._gpages[i] = FREE, 0
         elif owner == HYPERVISOR:
             label = f"{charged}: hypervisor structures"
@@ -188,6 +197,10 @@ class MemoryMap(anywidget.AnyWidget):
             elif i == OWN:
                 colour, style = HYPERVISOR_COLOUR, "solid"
                 title = "the hypervisor's own frames, charged to no domain"
+            elif i == len(self._labels) - 1:
+                colour, style = PALETTE[10], "solid"
+                title = ("frames shared by identical guest pages (content-based page "
+                         "sharing): read-only, copied on a guest's first write")
             else:
                 d = (i - 2) // 2
                 colour = PALETTE[d % 9]
