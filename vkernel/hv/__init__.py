@@ -5,9 +5,11 @@ answers an exit with), :mod:`vkernel.hv.host` (the host: domains, the world swit
 the run loop) with :mod:`vkernel.hv.scheduler` (who runs next) and :mod:`vkernel.hv.vm`
 (the one-domain shortcut), :mod:`vkernel.hv.memory` (machine frames, guest physical
 memory, the G-stage table) with :mod:`vkernel.hv.balloon` (memory a domain gives back
-and takes again), :mod:`vkernel.hv.pagetable` (the Sv39 and Sv39x4 walk and
-builder every table uses), :mod:`vkernel.hv.sbi` (what a guest kernel asks of the layer
-below), then one module per technique: :mod:`~vkernel.hv.native` (no hypervisor);
+and takes again), :mod:`vkernel.hv.sharing` (identical pages merged copy-on-write) and
+:mod:`vkernel.hv.swap` (an overcommitted host's swap file), :mod:`vkernel.hv.pagetable`
+(the Sv39 and Sv39x4 walk and builder every table uses), :mod:`vkernel.hv.sbi` (what a
+guest kernel asks of the layer below), then one module per technique:
+:mod:`~vkernel.hv.native` (no hypervisor);
 :mod:`~vkernel.hv.deprivileged` (what the software techniques share) with
 :mod:`~vkernel.hv.shadow` (shadow page tables, simple or write-protected; hardware
 assistance without a G-stage walks them too), :mod:`~vkernel.hv.trap_emulate`,
