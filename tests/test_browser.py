@@ -386,14 +386,16 @@ def test_memory_notebook_draws_its_walks_tables_and_maps(lab):
         assert "wp_fault" in events and events[0] == "vm_exit"
         tables.screenshot(path=str(ARTIFACTS / "05-shadow-tables.png"))
         maps = page.locator(".vk-memmap")
-        assert maps.count() == 3
-        for i, name in enumerate(["memory_map", "before", "after"]):
+        assert maps.count() == 4
+        for i, name in enumerate(["memory_map", "before", "after", "shared_map"]):
             drawn = {e.get_attribute("data-label"): int(e.get_attribute("data-count"))
                      for e in maps.nth(i).locator(".vk-legend-item").all()}
             want = json.loads(kernel_print(page, f"import json; print(json.dumps({name}.counts))"))
             assert drawn == want, name
+        assert drawn["shared (copy-on-write)"] > 0  # the last one: after the sharing scan
         maps.nth(2).scroll_into_view_if_needed()
         maps.nth(2).screenshot(path=str(ARTIFACTS / "05-memory-map-after.png"))
+        maps.nth(3).screenshot(path=str(ARTIFACTS / "05-memory-map-shared.png"))
 
 
 # a hardware-assisted guest with many VM exits: the "device" workload's kernel reads the
