@@ -449,8 +449,16 @@ class HardwareAssisted(Technique):
             insn, length = self.fetch_instruction()
             if self.shadow.emulate_write(r, insn, self.domain.vcpu.x, exit.cause):
                 self.domain.vcpu.pc += length
-            else:  # unshadowed: the store runs as it is, through a fresh entry
-                self.shadow_page_fault(exit)
+                return
+            # unshadowed: the store runs as it is, through a fresh entry
+            again = self.shadow.resolve(self.current_shadow(), self.satp, va, access,
+                                        user=self.machine.hart.mode == Mode.VU,
+                                        sum_=bool(vsstatus & K.MSTATUS_SUM),
+                                        mxr=bool(vsstatus & K.MSTATUS_MXR))
+            if again.kind != "filled":  # the store's own walk goes through that page
+                raise HypervisorError(f"cannot emulate the guest's store to its page "
+                                      f"table at {r.gpa:#x}")
+            self.domain.record("shadow_update", exit.cause, r.gpa)
         else:
             self.domain.record("hv_walk", exit.cause, va)
             self.domain.record("shadow_update", exit.cause, r.gpa)
