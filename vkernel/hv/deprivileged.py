@@ -257,11 +257,11 @@ class Deprivileged(Technique):
         self.csrs.sip |= K.MIP_SSIP
 
     def balloon_drop(self, gpa: int, frame: int) -> None:
-        """Forget every shadow entry that may map the frame: all of them (a reverse map
-        would find the few), and the TLB's copies. The page's next access is a hidden
-        fault whose walk ends outside the guest's RAM: an access fault for the guest.
-        (The guest gives its pages in its own exits: it is the one loaded.)"""
-        self.flush_shadow()
+        """Forget every shadow entry that maps the frame, and the TLB's copies: exactly
+        those, through the reverse map, with write-protected shadows; else all of them.
+        The page's next access is a hidden fault whose walk ends outside the guest's RAM:
+        an access fault for the guest."""
+        self.drop_shadows_of(gpa)
 
     # --- page sharing (vkernel.hv.sharing) ----------------------------------------------
     def share_map(self, gpa: int, frame: int) -> None:

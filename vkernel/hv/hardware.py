@@ -167,10 +167,10 @@ class HardwareAssisted(Technique):
     def balloon_drop(self, gpa: int, frame: int) -> None:
         """No G-stage leaf for the page any more, and no TLB entry from one: the guest's
         next access to it is a guest-page fault (an access fault for the guest). Under
-        paging="shadow", every shadow goes (a reverse map would find the few entries):
+        paging="shadow", the page's shadow entries go (see Deprivileged.balloon_drop):
         its next access is a fault on the shadow whose walk ends outside its RAM."""
         if self.gstage is None:
-            self.flush_shadow()  # (the guest gives its pages in its own exits: loaded)
+            self.drop_shadows_of(gpa)
             return
         self.gstage.unmap(gpa)
         self.machine.hart.flush_tlb(vmid=self.domain.vmid)  # HFENCE.GVMA of its VMID

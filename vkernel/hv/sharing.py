@@ -25,8 +25,11 @@ Which domains take part:
   again at once); a table the scan does not know of is still safe, since the hardware's
   A/D update through a read-only G-stage leaf faults here too;
 * **shadow paging** (trap-and-emulate, binary translation, hardware with
-  ``paging="shadow"``): not yet: their shadow entries map machine frames taken from the
-  p2m when they were filled, so a merge would have to find and drop each of them;
+  ``paging="shadow"``): their shadow entries map machine frames taken from the p2m when
+  they were filled, so a merge drops each entry of the page (exactly, through the reverse
+  map, with write-protected shadows; otherwise by flushing the domain's shadows), and a
+  fill never gives W to a shared page: a store is a hidden fault that breaks the sharing
+  first. Tables the shadows write-protect are never shared;
 * **paravirtual**: left out. A PV guest's page tables hold *machine* frame numbers that
   it writes itself (Xen validates them), so the host cannot swap a frame under it
   without its cooperation: Xen's sharing (``XENMEM_sharing_op``) is for HVM guests only.
