@@ -1157,6 +1157,10 @@ def test_address_translation_and_memory_map_in_the_browser(lab):
             assert contrast(page, text, back) >= 4.5, text
         grey = page.evaluate("() => getComputedStyle(document.querySelector('.vk-memmap'))"
                              ".getPropertyValue('--jp-layout-color3').trim()")
+        # the canvas redraws when the theme's variables change: under load that can take a
+        # moment longer than the CSS (a fixed wait was flaky in CI)
+        page.wait_for_function(f"(want) => ({CANVAS_COLOURS})().includes(want)",
+                               arg=rgb(grey), timeout=30_000)
         assert rgb(grey) in set(page.evaluate(CANVAS_COLOURS)), grey
         widget.screenshot(path=str(ARTIFACTS / "address-translation-dark.png"))
         memmap.screenshot(path=str(ARTIFACTS / "memory-map-dark.png"))

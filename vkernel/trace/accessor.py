@@ -325,7 +325,7 @@ class TraceAccessor:
         >>> _ = vm.run()
         >>> exits = vm.trace_dataset().vk.vm_exits()
         >>> exits.label.value_counts().to_dict()
-        {'VM exit: SBI call': 40}
+        {'VM exit: SBI call': 41}
         >>> exits[["from_mode", "host_mode", "to_mode"]].iloc[0].tolist()
         ['VS', 'S', 'VS']
         """
