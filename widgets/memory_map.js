@@ -99,12 +99,27 @@ function render({ model, el: root }) {
   let frame = null;
   const schedule = () => { if (frame === null) frame = requestAnimationFrame(() => { frame = null; draw(); }); };
   for (const n of SYNCED) model.on(`change:${n}`, schedule);
-  // the canvas reads the theme's colours when it draws: draw again when the theme changes
-  const theme = new MutationObserver(schedule);
+  // the canvas reads the theme's colours when it draws: draw again when the theme changes.
+  // JupyterLab marks the new theme on <body> before its stylesheet has loaded, so keep
+  // looking for a while, and draw again once the theme's colours have really changed.
+  let watching = null;
+  const onTheme = () => {
+    schedule();
+    const before = getComputedStyle(root).getPropertyValue("--jp-layout-color3");
+    let tries = 0;
+    clearTimeout(watching);
+    const look = () => {
+      if (getComputedStyle(root).getPropertyValue("--jp-layout-color3") !== before) schedule();
+      else if (++tries < 50) watching = setTimeout(look, 100);
+    };
+    watching = setTimeout(look, 100);
+  };
+  const theme = new MutationObserver(onTheme);
   theme.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name"] });
   draw();
   return () => {
     theme.disconnect();
+    clearTimeout(watching);
     if (frame !== null) cancelAnimationFrame(frame);
     for (const n of SYNCED) model.off(`change:${n}`, schedule);
   };
