@@ -33,7 +33,11 @@ function render({ model, el: root }) {
     return style === "free" ? getComputedStyle(root).getPropertyValue("--jp-layout-color3").trim() || "#ddd" : colour;
   }
 
+  let waited = 0;
   function draw() {
+    // the theme's colours are only known once the view is in the page: until then (a
+    // few frames after render), wait, or the free frames would take the fallback grey
+    if (!root.isConnected && waited++ < 600) { schedule(); return; }
     const rows = model.get("legend");
     category = bytesOf(model.get("frames"));
     const g = bytesOf(model.get("gpages"));
