@@ -151,6 +151,38 @@ def test_run_a_shipped_guest_under_each_technique(tmp_path):
     assert ds.attrs["technique"] == "trap-emulate" and ds.sizes["hv"] > 20 * 10
 
 
+def test_run_a_guest_with_its_memory_options_and_its_p2m_traced(tmp_path):
+    """--paging, --shadow and --walk-cache choose how the guest's memory is virtualized
+    (the same console every way); a trace of --guest starts at its creation, so --families
+    p2m redraws its p2m."""
+    import vkernel
+
+    runs = {}
+    for opts in ((), ("--paging", "shadow"), ("--paging", "shadow", "--shadow", "simple"),
+                 ("--walk-cache",)):
+        out = tmp_path / f"{len(runs)}.nc"
+        r = _vkernel("run", "--guest", "fork-copy", "--n", "4", "--technique", "hardware",
+                     *opts, "--trace", str(out), "--families", "walk,p2m")
+        assert r.returncode == 0, r.stderr
+        runs[opts] = (r.stdout, vkernel.open_trace(out))
+    stdouts = {o: s for o, (s, _) in runs.items()}
+    assert len(set(stdouts.values())) == 1 and b"fork-copy: 4 done" in stdouts[()]
+    shadow = {o: (ds.hv_event.values == 6).sum() for o, (_, ds) in runs.items()}  # updates
+    assert shadow[()] == shadow[("--walk-cache",)] == 0 < shadow[("--paging", "shadow")]
+    walks = {o: ds.vk.walks() for o, (_, ds) in runs.items()}
+    assert int(walks[("--walk-cache",)].walk_cache_hits) > 0 == int(walks[()].walk_cache_hits)
+    ds = runs[()][1]
+    assert ds.sizes["p2m"] >= 2048 and len(ds.vk.p2m()) == ds.sizes["p2m"]
+    r = _vkernel("run", "--guest", "hello", "--technique", "paravirt", "--paging", "shadow")
+    assert r.returncode == 1 and b"paravirt has no choice" in r.stderr
+    r = _vkernel("run", "--guest", "hello", "--paging", "sideways")
+    assert r.returncode == 2 and b"invalid choice" in r.stderr
+    program = tmp_path / "p.s"
+    program.write_text("li a0, 0\n")
+    r = _vkernel("run", str(program), "--shadow", "simple")
+    assert r.returncode == 2 and b"use them with --guest" in r.stderr
+
+
 def test_run_guest_with_the_switch_and_bad_arguments():
     r = _vkernel("run", "--guest", "hello", "--technique", "trap-emulate",
                  "--sensitive-unprivileged")

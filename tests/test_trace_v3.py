@@ -19,7 +19,7 @@ from vkernel.hv.cost import EVENT
 from vkernel.isa.program import Program
 from vkernel.machine import MachineError
 from vkernel.trace import SCHEMA_VERSION, validate
-from vkernel.trace.files import NEW_IN_3, _netcdf_encoding, upgrade, zarr_encoding
+from vkernel.trace.files import NEW_IN_3, NEW_IN_5, _netcdf_encoding, upgrade, zarr_encoding
 from vkernel.trace.schema import FAMILIES, HV_EVENT, MODE, NO_MODE
 from vkernel.widgets import _host_level
 
@@ -81,7 +81,7 @@ def machine(kernel) -> Machine:
 
 
 def run_segments(m: Machine, segments: list[tuple[int, int]]) -> dict[str, list[int]]:
-    """Run ``steps`` in ``domain`` for each segment (an hv row at its start); the
+    """Run ``steps`` in ``domain`` for each segment (an hv and a p2m row at its start); the
     expected domain of every row of each family, in order."""
     want: dict[str, list[int]] = {f: [] for f in FAMILIES}
     for domain, steps in segments:
@@ -89,6 +89,7 @@ def run_segments(m: Machine, segments: list[tuple[int, int]]) -> dict[str, list[
         previous = m.domain
         m.set_domain(domain)
         m.record_hv(EVENT["switch"], previous, domain)
+        m.record_p2m(domain, 0x8000_0000, 0x8010_0000)  # (its domain is the argument)
         m.run(max_steps=steps)
         for f in FAMILIES:
             want[f] += [domain] * (len(m.events(f)["domain"]) - before[f])
@@ -142,7 +143,7 @@ def test_snapshot_and_restore_keep_the_domain(kernel):
     m.run(max_steps=30)
     ds, want = m.trace_dataset(), straight.trace_dataset()
     for f in FAMILIES:
-        if f != "hv":  # the straight run has its switch rows
+        if f not in ("hv", "p2m"):  # the straight run has its switch (and p2m) rows
             assert ds[f"{f}_domain"].values.tolist() == want[f"{f}_domain"].values.tolist()
     assert set(ds.vk.domains) == {2}
 
@@ -316,7 +317,8 @@ V2_ATTRS = {
 def as_v2(ds: xr.Dataset) -> xr.Dataset:
     """``ds`` as the schema 2 writer made it: no domains, no hv modes, schema 2's
     attributes."""
-    v2 = ds.drop_vars([n for n in NEW_IN_3 if n in ds.variables]).assign_attrs(trace_schema=2)
+    v2 = ds.drop_vars([n for n in (*NEW_IN_3, *NEW_IN_5) if n in ds.variables]) \
+        .assign_attrs(trace_schema=2)
     for name, attrs in V2_ATTRS.items():
         if name in v2:
             v2[name] = v2[name].copy()
@@ -356,6 +358,8 @@ def expected_upgrade(ds: xr.Dataset, domain: int) -> xr.Dataset:
     if "hv" in out.dims:
         for c in ("hv_from_mode", "hv_to_mode", "hv_level"):
             out[c] = out[c].copy(data=np.full(out.sizes["hv"], NO_MODE, np.uint8))
+        for c in NEW_IN_5:  # (schema 5's entries of memory events: not recorded then)
+            out[c] = out[c].copy(data=np.zeros(out.sizes["hv"], np.uint64))
     recording = json.loads(out.attrs["recording"]) | {"schema_upgraded_from": 2}
     return out.assign_attrs(recording=json.dumps(recording, sort_keys=True))
 
@@ -371,7 +375,7 @@ def test_a_v2_file_of_a_vm_reads_as_domain_1(short_vm_trace, tmp_path, suffix, l
     assert old.attrs["trace_schema"] == 2 and "step_domain" not in old
     old.close()
     got = open_trace(path, lazy=lazy)
-    assert got.attrs["trace_schema"] == SCHEMA_VERSION == 4
+    assert got.attrs["trace_schema"] == SCHEMA_VERSION == 5
     assert json.loads(got.attrs["recording"])["schema_upgraded_from"] == 2
     validate(got)
     want = expected_upgrade(ds, 1)
@@ -400,10 +404,27 @@ def test_a_v2_file_of_a_bare_machine_reads_as_domain_0(kernel, tmp_path):
 def test_upgrade_leaves_a_v3_trace_alone_and_validate_wants_v3(short_vm_trace):
     ds = short_vm_trace
     assert upgrade(ds) is ds
-    with pytest.raises(TraceError, match="'trace_schema' is 2: this vkernel checks version 4"):
+    with pytest.raises(TraceError, match="'trace_schema' is 2: this vkernel checks version 5"):
         validate(ds.assign_attrs(trace_schema=2))
     v2 = as_v2(ds)
     assert upgrade(v2).identical(expected_upgrade(ds, 1))
     # upgrade made a new Dataset
     assert v2.attrs["trace_schema"] == 2 and "step_domain" not in v2
     assert v2.hv_event.attrs["flag_meanings"] == V2_ATTRS["hv_event"]["flag_meanings"]
+
+
+def test_a_v4_file_reads_with_no_memory_entries_and_cannot_redraw_tables(short_vm_trace,
+                                                                         tmp_path):
+    ds = short_vm_trace
+    v4 = ds.drop_vars(list(NEW_IN_5)).assign_attrs(trace_schema=4)
+    v4.to_netcdf(tmp_path / "v4.nc", engine="h5netcdf", format="NETCDF4",
+                 encoding=_netcdf_encoding(v4))
+    got = open_trace(tmp_path / "v4.nc")
+    validate(got)
+    assert json.loads(got.attrs["recording"])["schema_upgraded_from"] == 4
+    for name in NEW_IN_5:
+        assert not got[name].values.any() and got.sizes["hv"] == ds.sizes["hv"]
+    assert got.drop_vars(list(NEW_IN_5)).hv_event.equals(ds.hv_event)
+    assert ds.vk.shadow_entries().shape[0] > 0  # the v5 trace can ...
+    with pytest.raises(TraceError, match="before schema 5"):
+        got.vk.shadow_entries()  # ... its v4 copy cannot

@@ -999,29 +999,42 @@ def test_memory_map_counts_each_owner_as_the_host_charges_them():
 
 
 def test_memory_map_replays_frame_moves_through_the_handlers_registered():
-    """The replay hook: hv rows of the events that move frames (balloon, share, unshare,
-    swap) go, in order, to the handler registered for their event; rows of an event with
-    no handler are counted in the note. (Here a handler of the test's own: what a balloon
-    row's columns mean is the ballooning technique's to say.)"""
+    """The replay: hv rows of the events that move frames (balloon, share, unshare, swap)
+    go, in order, to the handler registered for their event (the built-in one repoints
+    the page: its old frame goes free, its new one is the domain's); rows of an event
+    with no handler are counted in the note."""
     import xarray as xr
 
     from vkernel.hv import Host
     from vkernel.trace.schema import HV_EVENT
     code = {name: c for c, name in HV_EVENT.items()}
     host = Host(machine_mb=16)
-    host.create("hello", technique="hardware", name="a", memory_mb=4)
+    a = host.create("hello", technique="hardware", name="a", memory_mb=4)
     mm = MemoryMap(host)
-    frame = int(host.domains[0].memory.p2m[7])
-    ds = xr.Dataset({"hv_step": ("hv", np.array([5, 9, 12], np.int64)),
-                     "hv_event": ("hv", np.array([code["balloon"], code["swap"],
-                                                  code["vm_exit"]], np.uint8)),
-                     "hv_detail": ("hv", np.array([frame, frame, 0], np.uint64))})
-    mm.replayers["balloon"] = lambda m, row: m.set_frame(row["detail"], "free")
-    assert mm.replay(ds) == 1
-    assert mm.counts["a: RAM"] == 1023 and mm.note == "1 swap rows not replayed (no handler)"
-    i = (frame - mm.base) // 4096
-    assert np.frombuffer(mm.frames, np.uint8)[i] == 0  # free, as sent
-    assert np.frombuffer(mm.gpages, "<u4")[i] == 0
+    old, page = int(a.memory.p2m[7]), a.memory.base + 7 * 4096
+    new = next(f for f in range(mm.base, mm.base + (16 << 20), 4096)
+               if f not in host.frames.owner)  # a free frame
+    none = (1 << 64) - 1
+    rows = [(5, "balloon", page, none), (9, "swap", page, none), (12, "vm_exit", 0, 0),
+            (14, "balloon", page, new)]
+    ds = xr.Dataset({"hv_step": ("hv", np.array([r[0] for r in rows], np.int64)),
+                     "hv_event": ("hv", np.array([code[r[1]] for r in rows], np.uint8)),
+                     "hv_detail": ("hv", np.array([r[2] for r in rows], np.uint64)),
+                     "hv_entry": ("hv", np.array([r[3] for r in rows], np.uint64)),
+                     "hv_domain": ("hv", np.full(len(rows), a.domid, np.uint16))})
+    del mm.replayers["swap"]
+    free = mm.counts["free"]
+    assert mm.replay(ds, upto=5) == 1  # ballooned out: its frame is free
+    assert mm.counts["a: RAM"] == 1023 and mm.counts["free"] == free + 1
+    assert mm.note == ""
+    mm.refresh()
+    assert mm.replay(ds) == 2 and mm.note == "1 swap rows not replayed (no handler)"
+    assert mm.counts["a: RAM"] == 1024 and mm.counts["free"] == free  # back, elsewhere
+    cells, gpages = np.frombuffer(mm.frames, np.uint8), np.frombuffer(mm.gpages, "<u4")
+    i, j = (old - mm.base) // 4096, (new - mm.base) // 4096
+    assert cells[i] == 0 and gpages[i] == 0  # free, as sent
+    assert mm.legend[cells[j]][0] == "a: RAM" and gpages[j] == page // 4096
+    mm.refresh()
     assert mm.replay(ds, upto=4) == 0  # nothing up to step 4
 
 

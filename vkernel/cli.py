@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from vkernel.errors import AsmError, LoadError, VkernelError
+from vkernel.hv.base import PAGINGS, SHADOWS
 
 
 def _int(text: str) -> int:
@@ -65,6 +66,15 @@ def _parser() -> argparse.ArgumentParser:
                           "paravirt or hardware (default native)")
     run.add_argument("--n", type=_int, default=None,
                      help="with --guest: the operation count of a benchmark workload")
+    run.add_argument("--paging", choices=PAGINGS, default=None,
+                     help="with --guest and --technique hardware: nested (two-stage "
+                          "translation, the default) or shadow (first-generation hardware: "
+                          "the hypervisor keeps shadow tables)")
+    run.add_argument("--shadow", choices=SHADOWS, default=None,
+                     help="with --guest, for a technique that keeps shadow tables: "
+                          "write-protect (the default) or simple")
+    run.add_argument("--walk-cache", action="store_true",
+                     help="give the MMU its page-walk caches (with --guest, or a program)")
     run.add_argument("--sensitive-unprivileged", action="store_true",
                      help="Popek and Goldberg's switch (a teaching deviation from RISC-V): "
                           "sstatus readable and silently unwritable in U-mode, like x86's "
@@ -78,7 +88,8 @@ def _parser() -> argparse.ArgumentParser:
                           "or OUT.zarr (Zarr v3, streamed as the run goes: any length)")
     run.add_argument("--families", default="step,trap,walk,io",
                      help="event families to trace, comma-separated, from step, write, trap, "
-                          "walk, io, sample, or 'all' (default: step,trap,walk,io)")
+                          "walk, io, sample, (with --guest) p2m, or 'all' (default: "
+                          "step,trap,walk,io; with --guest the hv family too)")
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="show a progress bar while tracing (default: when stderr is a "
                           "terminal)")
@@ -108,13 +119,15 @@ def _run_guest(args: argparse.Namespace) -> int:
     if args.file is not None:
         print("vkernel: give a program file or --guest, not both", file=sys.stderr)
         return 2
+    families = None
+    if args.trace is not None:  # recorded from the guest's creation (its p2m rows)
+        families = tuple(dict.fromkeys(
+            [f.strip() for f in args.families.split(",") if f.strip()] + ["hv"]))
     vm = VM(args.guest, technique=args.technique, n=args.n,
-            sensitive_unprivileged=args.sensitive_unprivileged)
+            sensitive_unprivileged=args.sensitive_unprivileged, paging=args.paging,
+            shadow=args.shadow, walk_cache=args.walk_cache, trace=families)
     out = sys.stdout.buffer
     vm.on_console = lambda b: out.write(bytes([b]))
-    if args.trace is not None:
-        families = [f.strip() for f in args.families.split(",") if f.strip()] + ["hv"]
-        vm.machine.trace(*dict.fromkeys(families))
     try:
         result = vm.run(max_steps=args.max_steps)
     finally:
@@ -141,8 +154,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.file is None:
         print("vkernel: run needs a program file, or --guest WORKLOAD", file=sys.stderr)
         return 2
+    if args.paging is not None or args.shadow is not None:
+        print("vkernel: --paging and --shadow choose how a hypervisor virtualizes a guest's "
+              "memory: use them with --guest", file=sys.stderr)
+        return 2
     program = _load(args.file, include_dirs=args.include_dirs)
-    m = Machine(ram_mb=args.ram_mb, disk=args.disk)
+    m = Machine(ram_mb=args.ram_mb, disk=args.disk, walk_cache=args.walk_cache)
     m.load(program)
     bar = None
     if args.trace is not None:

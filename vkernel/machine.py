@@ -61,9 +61,10 @@ MASK64 = (1 << 64) - 1
 _CORE_READY = False  # run() has compiled or loaded the core in this process
 CHUNK = 1 << 24  # steps per call into the core: long enough to amortise, short for Ctrl-C
 FAMILIES = RECORDABLE
+TRACE_P2M = 128  # a host's p2m changes: recorded in Python (the core never looks)
 _FAMILY_BIT = {"step": K.TRACE_STEP, "write": K.TRACE_WRITE, "trap": K.TRACE_TRAP,
                "walk": K.TRACE_WALK, "io": K.TRACE_IO, "sample": K.TRACE_SAMPLE,
-               "hv": K.TRACE_HV}
+               "hv": K.TRACE_HV, "p2m": TRACE_P2M}
 TraceSpec = str | Sequence[str] | Mapping[str, Any] | None
 # the columns of the core's event buffers: every variable of a family but its domain, which
 # the core does not know (Machine._drain adds it)
@@ -474,6 +475,7 @@ class Machine:
         self._recorder: Recorder | None = None  # where drained events go
         self._hv_rows: list[list[int]] = []  # hv rows not drained yet, as record_hv has them
         self._hv_open = 0  # the first of them complete_hv has not seen
+        self._p2m_rows: list[tuple[int, int, int, int]] = []  # p2m rows not drained yet
         # the domain whose vCPU runs (a host's, see set_domain): every row is tagged with it
         self.domain = 0
         self.exit_code: int | None = None
@@ -724,6 +726,12 @@ class Machine:
                                for i, v in enumerate(SCHEMA["hv"].variables)}, now)
             self._hv_rows.clear()
             self._hv_open = 0
+        if self._p2m_rows:
+            if rec is not None and "p2m" in rec.families:
+                cols = np.array(self._p2m_rows, dtype=np.uint64).reshape(-1, 4)
+                rec.add("p2m", {v.name: cols[:, i].astype(v.dtype)
+                                for i, v in enumerate(SCHEMA["p2m"].variables)}, now)
+            self._p2m_rows.clear()
 
     def _domain_column(self, n: int) -> np.ndarray:
         return np.full(n, self.domain, np.uint16)
@@ -751,18 +759,31 @@ class Machine:
         self.domain = int(domid)
 
     def record_hv(self, event: int, cause: int = 0, detail: int = 0, pc: int = 0,
-                  cycles: int = 0, *, from_mode: int = NO_MODE, level: int = NO_MODE) -> None:
+                  cycles: int = 0, *, from_mode: int = NO_MODE, level: int = NO_MODE,
+                  vaddr: int = 0, entry: int = 0, satp: int = 0,
+                  domain: int | None = None) -> None:
         """Record one row of the ``hv`` family (when it is being recorded): something the
         hypervisor layer did at the current step (see the schema's HV_EVENT), in the
-        current :attr:`domain`. ``from_mode`` is the mode the guest was in when it exited
+        current :attr:`domain` (or ``domain``: a host's work for a domain not running, such
+        as sharing its pages). ``from_mode`` is the mode the guest was in when it exited
         (for the rows of an exit), ``level`` the mode the hypervisor handled it in (M for
         a software technique, S, that is HS, under the H extension); both in the schema's
         MODE encoding, :data:`~vkernel.trace.schema.NO_MODE` when not known. The row's
-        mode the guest went back to is set later, by :meth:`complete_hv`."""
+        mode the guest went back to is set later, by :meth:`complete_hv`. A memory event
+        says which page (``vaddr``), the entry written or read (``entry``) and the
+        address space (``satp``), as the schema's ``hv`` family describes them."""
         if self._s[K.S_TRACE] & K.TRACE_HV:
             self._hv_rows.append([int(self._s[K.S_INSTRET]), event, cause & MASK64,
-                                  detail & MASK64, pc & MASK64, cycles, from_mode, NO_MODE,
-                                  level, self.domain])
+                                  detail & MASK64, vaddr & MASK64, entry & MASK64,
+                                  satp & MASK64, pc & MASK64, cycles, from_mode, NO_MODE,
+                                  level, self.domain if domain is None else domain])
+
+    def record_p2m(self, domain: int, gpa: int, machine: int | None) -> None:
+        """Record one row of the ``p2m`` family (when it is being recorded): guest page
+        ``gpa`` of ``domain`` is backed by ``machine`` from now on (None: by no frame)."""
+        if self._s[K.S_TRACE] & TRACE_P2M:
+            self._p2m_rows.append((int(self._s[K.S_INSTRET]), gpa & MASK64,
+                                   MASK64 if machine is None else machine & MASK64, domain))
 
     def complete_hv(self, to_mode: int) -> None:
         """The hypervisor has finished with one exit and the guest resumes in ``to_mode``

@@ -43,6 +43,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from vkernel.hv.base import HypervisorError
+from vkernel.hv.memory import NO_FRAME
 from vkernel.hv.pagetable import PAGE
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ class Balloon:
             technique.balloon_drop(page, frame)  # no translation may lead there any more
             if not self.domain.host.sharing.forget(self.domain, page, frame):
                 self.domain.frames.free(frame)    # scrubbed: the next owner sees zeros
-            self.domain.record("balloon", OUT, page)
+            self.domain.record("balloon", OUT, page, entry=NO_FRAME)  # a hole now
             done += 1
         else:
             refused = None
@@ -136,7 +137,7 @@ class Balloon:
             frame = self.domain.frames.alloc(self.domain.name)  # zeroed, charged to it
             memory.populate(page, frame)
             technique.balloon_add(page, frame)
-            self.domain.record("balloon", IN, page)
+            self.domain.record("balloon", IN, page, entry=frame)
             done += 1
         self.pages_in += done
         return refused, done

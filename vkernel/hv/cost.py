@@ -64,9 +64,9 @@ class CostModel:
     # entries it affects fixed: priced as a hidden fault's handling (assumption)
     wp_fault: int = 1681  # hidden_fault - trap_exit
     shadow_drop: int = 50  # assumption: clear one shadow entry and its reverse-map record
-    # assumption: the hypervisor walks a guest table in software: three levels, each entry
-    # read through the p2m (a lookup and a load, ~100 cycles)
-    hv_walk: int = 300
+    # assumption: the hypervisor walks a guest table in software, each entry read through
+    # the p2m (a lookup and a load, ~100 cycles): one hv_walk row per entry (Sv39: three)
+    hv_walk: int = 100
     mmu_update: int = 200  # assumption: validate one entry (Xen's mod_l1_entry)
     balloon: int = 500  # assumption: one page out of (or into) a domain: p2m, tables, scrub
     share: int = 2000  # assumption: compare a 4 KiB page with its twin and remap it

@@ -336,7 +336,8 @@ class Deprivileged(Technique):
         protection, a store to one of the guest's page tables (emulate it); if they lead
         outside the guest's RAM, it is a device (emulate) or nothing (an access fault for
         the guest). The walk is an ``hv_walk`` row when the fault was hidden (a reflected
-        fault's and a device access's walks are priced in their own events)."""
+        fault's and a device access's walks are priced in their own events): the shadows
+        record it, and what they install or drop."""
         va, access = exit.tval, PAGE_FAULT_ACCESS[exit.cause]
         v = self.csrs
         if self.shadow.full():  # (see SHADOW_POOL)
@@ -353,11 +354,9 @@ class Deprivileged(Technique):
             else:
                 self.inject(ACCESS_FAULT[access], va)
         elif r.kind == "write-protect":
-            self.domain.record("hv_walk", exit.cause, va)
             self.emulate_table_write(exit, r)
-        else:
-            self.domain.record("hv_walk", exit.cause, va)
-            self.domain.record("shadow_update", exit.cause, r.gpa)
+        # else a hidden fault: the shadow has the entry now (resolve recorded its walk and
+        # the shadow_update)
 
     def emulate_table_write(self, exit: Exit, r: Resolution) -> None:
         """A store to a write-protected guest page table (a *write-protect fault*): do the
@@ -375,7 +374,6 @@ class Deprivileged(Technique):
             if again.kind != "filled":  # the store's own walk goes through that page
                 raise HypervisorError(f"cannot emulate the guest's store to its page "
                                       f"table at {r.gpa:#x}")
-            self.domain.record("shadow_update", exit.cause, r.gpa)
             return
         self.domain.vcpu.pc += length
 

@@ -301,9 +301,11 @@ class HardwareAssisted(Technique):
 
         def half(va: int) -> int:
             if va >> 12 not in pages:
-                t = guest_walk(self.memory, satp, va, K.ACC_FETCH, user=user)
-                if self.shadowed and satp >> 60:
-                    self.domain.record("hv_walk", K.EXC_FETCH_PAGE, va)
+                if self.shadowed:  # a software walk of the hypervisor's: recorded
+                    t = self.shadow.walk(satp, va, K.ACC_FETCH, user=user)
+                    self.shadow.record_walk(t, va, satp, K.EXC_FETCH_PAGE)
+                else:
+                    t = guest_walk(self.memory, satp, va, K.ACC_FETCH, user=user)
                 if t.gpa is None or t.gpa not in self.memory:
                     raise HypervisorError(f"cannot read the guest's instruction at {va:#x}")
                 pages[va >> 12] = t.gpa - va % 4096
@@ -445,7 +447,6 @@ class HardwareAssisted(Technique):
             else:
                 self.inject(ACCESS_FAULT[access], va)
         elif r.kind == "write-protect":
-            self.domain.record("hv_walk", exit.cause, va)
             insn, length = self.fetch_instruction()
             if self.shadow.emulate_write(r, insn, self.domain.vcpu.x, exit.cause):
                 self.domain.vcpu.pc += length
@@ -458,10 +459,8 @@ class HardwareAssisted(Technique):
             if again.kind != "filled":  # the store's own walk goes through that page
                 raise HypervisorError(f"cannot emulate the guest's store to its page "
                                       f"table at {r.gpa:#x}")
-            self.domain.record("shadow_update", exit.cause, r.gpa)
-        else:
-            self.domain.record("hv_walk", exit.cause, va)
-            self.domain.record("shadow_update", exit.cause, r.gpa)
+        # else a hidden fault: the shadow has the entry now (resolve recorded its walk and
+        # the shadow_update)
 
 def satp_warl(old: int, new: int) -> int:
     """satp's write rule (as the hart's): Bare reads as 0, Sv39 is kept whole, and any other

@@ -65,13 +65,13 @@ from vkernel.hv.base import (
     memory_options,
 )
 from vkernel.hv.cost import EVENT, CostModel
-from vkernel.hv.memory import FrameAllocator, GuestMemoryError
+from vkernel.hv.memory import NO_FRAME, PAGE, FrameAllocator, GuestMemoryError
 from vkernel.hv.scheduler import Credit, Scheduler
 from vkernel.hv.shadow import ASIDS_PER_DOMAIN
 from vkernel.hv.sharing import PageSharing
 from vkernel.hv.swap import Swap
 from vkernel.isa.program import Program
-from vkernel.machine import Exit, Machine, TraceSpec
+from vkernel.machine import TRACE_P2M, Exit, Machine, TraceSpec
 from vkernel.trace.schema import NO_MODE
 
 if TYPE_CHECKING:
@@ -139,6 +139,10 @@ class VCPU:
         return self.hart.x
 
 
+# the hv events that change a domain's p2m: each is a row of the p2m family too
+P2M_EVENTS = ("balloon", "share", "unshare", "swap")
+
+
 class Domain:
     """One guest on a :class:`Host`: its vCPU, its memory, its technique, its console, and
     what the host knows of it (state, weight and cap, CPU time used, exits).
@@ -192,15 +196,36 @@ class Domain:
 
     # --- what the technique uses ------------------------------------------------------
     def record(self, event: str, cause: int = 0, detail: int = 0, *, units: int = 1,
-               pc: int | None = None) -> None:
+               pc: int | None = None, vaddr: int = 0, entry: int = 0,
+               satp: int = 0) -> None:
         """Record one ``hv`` row: ``event`` (a name of the schema's HV_EVENT) with its
-        modelled cost, ``units`` times the event's price (a translation: instructions)."""
+        modelled cost, ``units`` times the event's price (a translation: instructions);
+        a memory event's page, entry and address space in ``vaddr``, ``entry`` and
+        ``satp`` (see the schema's ``hv`` family). An event that changes the p2m
+        (``detail`` the page, ``entry`` its frame now) is a ``p2m`` row too."""
+        if event in P2M_EVENTS:
+            self.machine.record_p2m(self.domid, detail, None if entry == NO_FRAME else entry)
         if not self.machine._s[K.S_TRACE] & K.TRACE_HV:
             return  # not recorded: nothing to work out
         cycles = self.cost.of(event, hardware=self.technique.hardware) * units
         self.machine.record_hv(EVENT[event], cause, detail,
                                self.vcpu.pc if pc is None else pc, cycles,
-                               from_mode=self.exit_mode, level=self.level)
+                               from_mode=self.exit_mode, level=self.level,
+                               vaddr=vaddr, entry=entry, satp=satp, domain=self.domid)
+
+    def record_p2m(self) -> None:
+        """Record its whole p2m as it is now (the ``p2m`` family, when it is being
+        recorded): a row per guest page with a frame behind it. The host does this when
+        it makes the domain; :meth:`record` adds a row for each page that changes later
+        (balloon, share, unshare, swap), so a trace can redraw any domain's p2m at any
+        step (``ds.vk.p2m(step)``)."""
+        memory = self.memory
+        if not self.machine._s[K.S_TRACE] & TRACE_P2M or memory is None \
+                or getattr(memory, "frames", None) is None:  # (native: it is the machine)
+            return
+        for i, frame in enumerate(memory.p2m.tolist()):
+            if frame >= 0:
+                self.machine.record_p2m(self.domid, memory.base + i * PAGE, frame)
 
     @property
     def exit_mode(self) -> int:
@@ -377,6 +402,7 @@ class Host:
                 self._load(outgoing)
                 self._tag(outgoing.domid)
             raise
+        domain.record_p2m()
         self.machine.complete_hv(int(self.machine.hart.mode))  # boot's rows: where it starts
         if self.swap is not None and Swap.can_swap(domain):
             memory = domain.memory

@@ -68,6 +68,8 @@ INVALID_FRAME = -1
 # a p2m entry whose page the host wrote to its swap file (vkernel.hv.swap): still the
 # guest's RAM, but with no frame until the host reads it back
 SWAPPED = -2
+# in the trace (an hv row's entry): no machine frame behind the page (a hole, or on disk)
+NO_FRAME = (1 << 64) - 1
 
 
 class GuestMemoryError(HypervisorError):
@@ -300,9 +302,15 @@ class GuestMemory:
     def unpopulate(self, gpa: int) -> int:
         """Take page ``gpa``'s frame away (the p2m entry becomes a hole); returns the
         frame, which the caller frees once no translation leads to it."""
-        frame = self.machine_address(gpa & ~(PAGE - 1))
-        self.p2m[(gpa - self.base) // PAGE] = INVALID_FRAME
-        del self.m2p[frame]
+        page = gpa & ~(PAGE - 1)
+        frame = self.machine_address(page)
+        self.p2m[(page - self.base) // PAGE] = INVALID_FRAME
+        if self.m2p.get(frame) == page:
+            del self.m2p[frame]
+        # a frame page sharing gave several of its pages: the m2p names one of the others
+        others = np.flatnonzero(self.p2m == frame)
+        if len(others):
+            self.m2p[frame] = self.base + int(others[0]) * PAGE
         return frame
 
     def populate(self, gpa: int, frame: int) -> None:

@@ -574,7 +574,14 @@ class Paravirtual(Deprivileged):
 
     def update_entry(self, ptr: int, val: int) -> int:
         """One mmu_update request: the entry at machine address ``ptr`` becomes ``val``,
-        if ``ptr`` is in one of the guest's page tables and ``val`` passes check_entry."""
+        if ``ptr`` is in one of the guest's page tables and ``val`` passes check_entry:
+        0, or a negative errno. Either way an ``mmu_update`` row (cause 0 validated, 1
+        refused; detail ``ptr``; entry ``val``)."""
+        result = self.validate_update(ptr, val)
+        self.domain.record("mmu_update", 1 if result else 0, ptr, entry=val)
+        return result
+
+    def validate_update(self, ptr: int, val: int) -> int:
         frame = ptr & ~(PAGE - 1)
         if not self.is_guest_frame(frame):
             return -EPERM

@@ -56,6 +56,7 @@ from vkernel.hv.pagetable import (
     PTE_X,
     SV39,
     leaf_allows,
+    make_pte,
     map_page,
     unmap_page,
     walk,
@@ -66,12 +67,14 @@ ASIDS_PER_DOMAIN = 1024  # the block of ASIDs a host gives each domain (16-bit A
 # that is full starts afresh, so that no guest can take the machine's memory (with page
 # tables of ever more address spaces, say) from the others (Xen: a per-domain pool)
 SHADOW_POOL = 512
-Record = Callable[[str, int, int], None]  # (event, cause, detail): Domain.record's shape
+# (event, cause, detail, vaddr=, entry=, satp=): Domain.record's shape
+Record = Callable[..., None]
 Restrict = Callable[[int, int, bool], int]  # (gpa, flags, user mode) -> flags
 # with write protection, the pages of a guest superpage one hidden fault fills (an aligned
 # block): 16 would take the page-fault workload's kernel zeroing of a fresh page out of the
 # hidden faults, but 1 keeps "one hidden fault per page" visible (notebook 03)
 SUPERPAGE_FILL = 1
+EVERY_SHADOW = 1  # a shadow_drop row's cause when every shadow went at once (a flush)
 
 
 class ShadowTable:
@@ -106,14 +109,16 @@ class ShadowTable:
         self.pages.append(frame)
         return frame
 
-    def map(self, va: int, machine: int, flags: int) -> None:
+    def map(self, va: int, machine: int, flags: int) -> int:
         """Map ``va``'s 4 KiB page to ``machine``'s with ``flags`` (R, W, X, and U for a
         VS-stage shadow); V, A and D are added, and U for a deprivileged guest (its kernel
-        runs in U-mode)."""
+        runs in U-mode). Returns the leaf entry written."""
         user = 0 if self.vs_stage else PTE_U
+        pte = make_pte(machine, flags | PTE_V | user | PTE_A | PTE_D)
         map_page(self.pages[0], va, machine, flags | PTE_V | user | PTE_A | PTE_D,
                  read_pte=self.mem.read_u64, write_pte=self.mem.write_u64,
                  new_table=self._new_table)
+        return pte
 
     def unmap(self, va: int) -> bool:
         """Drop the translation of ``va``'s 4 KiB page; False if this shadow had none."""
@@ -131,7 +136,12 @@ class ShadowMMU:
     module's docstring): False, forgotten on ``sfence.vma`` (:meth:`invalidate`,
     :meth:`flush`); True, every guest page table a fill walks is write-protected and its
     changes come to :meth:`write_pte`, which drops exactly the entries they affect.
-    ``record(event, cause, detail)`` receives the ``shadow_drop`` rows.
+    ``record(event, cause, detail, vaddr=, entry=, satp=)`` (a domain's
+    :meth:`~vkernel.hv.host.Domain.record`) receives a row for every software walk of a
+    hidden fault (``hv_walk``), every entry installed (``shadow_update``) and dropped
+    (``shadow_drop``) and every store emulated (``wp_fault``), each with the page, the entry
+    and the address space it concerns, so the trace can redraw the shadows at any step
+    (:meth:`vkernel.trace.accessor.VkAccessor.shadow_entries`).
 
     >>> from vkernel import Machine
     >>> from vkernel.hv.memory import FrameAllocator
@@ -168,7 +178,7 @@ class ShadowMMU:
         self.memory = memory
         self.asid_base = asid_base  # its ASIDs: asid_base + 1 .. asid_base + 1023
         self.write_protect = write_protect
-        self.record = record or (lambda event, cause, detail: None)
+        self.record = record or (lambda event, cause, detail, **where: None)
         # restrict(gpa, flags, user): the permissions a technique lets a shadow entry have
         # (binary translation write-protects the code it has translated)
         self.restrict = restrict or (lambda gpa, flags, user: flags)
@@ -220,7 +230,10 @@ class ShadowMMU:
         return sum(len(t.pages) for t in self.tables.values()) >= SHADOW_POOL
 
     def flush(self) -> None:
-        """Forget every shadow (frames are reused), and with them every protection."""
+        """Forget every shadow (frames are reused), and with them every protection: one
+        ``shadow_drop`` row with cause 1 (every shadow)."""
+        if self.tables:
+            self.record("shadow_drop", EVERY_SHADOW, 0)
         for t in self.tables.values():
             self.free.extend(t.pages)
         self.tables.clear()
@@ -242,6 +255,8 @@ class ShadowMMU:
         for t in self.tables.values():
             if t.unmap(va):
                 self._forget((t, va & ~(PAGE - 1)))
+                self.record("shadow_drop", 0, va & ~(PAGE - 1), vaddr=va & ~(PAGE - 1),
+                            satp=t.satp)
         return True
 
     def translate(self, table: ShadowTable, va: int) -> int | None:
@@ -273,8 +288,13 @@ class ShadowMMU:
         assert t.gpa is not None
         if t.gpa not in self.memory:
             return Resolution("outside", gpa=t.gpa)
+        # a hidden fault: its walk is the hypervisor's work (a reflected fault's and a
+        # device access's walks are priced in their own events)
+        cause = SV39.page_faults[access]
+        self.record_walk(t, va, guest_satp, cause)
         if access == ACC_STORE and self.write_protect and t.gpa >> 12 << 12 in self.table_refs:
-            return Resolution("write-protect", gpa=t.gpa, pte_gpa=t.pte_gpa, flags=t.flags)
+            return Resolution("write-protect", gpa=t.gpa, pte_gpa=t.pte_gpa, flags=t.flags,
+                              va=va, satp=guest_satp)
         if access == ACC_STORE and t.gpa >> 12 << 12 in self.memory.shared \
                 and self.memory.on_shared_write is not None:
             self.memory.on_shared_write(t.gpa)  # a shared page: copy-on-write, then fill
@@ -286,7 +306,8 @@ class ShadowMMU:
             self.memory.machine_address(t.gpa)  # and dropped shadows with it: first
             if self.tables.get(table.key) is not table:
                 table = self.table(*table.key)
-        self.fill(table, va, t.gpa, flags, access == ACC_STORE, t.level, ptes=t.ptes)
+        self.fill(table, va, t.gpa, flags, access == ACC_STORE, t.level, ptes=t.ptes,
+                  cause=cause)
         self.hidden_faults += 1
         if self.prefetch and t.level and SUPERPAGE_FILL > 1 and not self.full():
             self.fill_around(table, va, t, user, sum_, mxr)
@@ -341,6 +362,14 @@ class ShadowMMU:
         return GuestWalk(w.pa, w.flags, w.level, w.leaf.pte_address,
                          ptes=tuple(level.pte_address for level in w.levels))
 
+    def record_walk(self, t: GuestWalk, va: int, guest_satp: int, cause: int) -> None:
+        """An ``hv_walk`` row for each guest entry the software walk ``t`` of ``va`` read,
+        root first (as the ``walk`` family records the hardware's): its guest physical
+        address and value, the address space, and the fault it served."""
+        for pte in t.ptes:
+            self.record("hv_walk", cause, pte, vaddr=va, entry=self.memory.read_u64(pte),
+                        satp=guest_satp)
+
     def set_accessed(self, t: GuestWalk, access: int) -> int:
         """Set A, and D for a store, in the guest's leaf, as its MMU would (the
         hypervisor's own write: no trap); the leaf's flags after."""
@@ -353,13 +382,16 @@ class ShadowMMU:
         return flags
 
     def fill(self, table: ShadowTable, va: int, gpa: int, guest_flags: int,
-             store: bool, level: int = 0, *, ptes: tuple[int, ...] = ()) -> None:
+             store: bool, level: int = 0, *, ptes: tuple[int, ...] = (),
+             cause: int = 0) -> None:
         """Install the translation of ``va``'s page: the guest's permissions, except that
         a page the guest has not marked dirty is mapped read-only, so that its first
         store faults here and the hypervisor can set D in the guest's entry, as the
         guest's hardware would have. With write protection, ``ptes`` (the guest entries
         the walk read) go into the reverse map, the tables they lie in become protected,
-        and a page that is one of those tables is mapped read-only."""
+        and a page that is one of those tables is mapped read-only. A ``shadow_update``
+        row says what was installed (``cause``: the fault that asked for it, 0 for a
+        prefetch)."""
         flags = guest_flags & (PTE_R | PTE_X | (PTE_U if self.vs_stage else 0))
         if guest_flags & PTE_W and (guest_flags & PTE_D or store):
             flags |= PTE_W
@@ -372,7 +404,9 @@ class ShadowMMU:
                 flags &= ~PTE_W
         if page in self.memory.shared:  # one frame for many guest pages: never writable
             flags &= ~PTE_W
-        table.map(va & ~(PAGE - 1), self.memory.machine_address(page), flags)
+        pte = table.map(va & ~(PAGE - 1), self.memory.machine_address(page), flags)
+        self.record("shadow_update", cause, gpa, vaddr=va & ~(PAGE - 1), entry=pte,
+                    satp=table.satp)
         if self.write_protect and flags & PTE_W:
             self.writable.setdefault(page, set()).add(entry)
         if level:
@@ -427,7 +461,7 @@ class ShadowMMU:
         # a VS-stage shadow's translations are the guest's (V=1, VMID 0 with hgatp Bare)
         self.frames.machine.hart.flush_tlb(va, **({"vmid": 0} if self.vs_stage else {}))
         self.drops += 1
-        self.record("shadow_drop", 0, va)
+        self.record("shadow_drop", 0, va, vaddr=va, satp=table.satp)
 
     def write_pte(self, gpa: int, size: int = 8) -> list[int]:
         """The guest wrote ``size`` bytes at ``gpa`` in one of its page tables (the write
@@ -463,7 +497,6 @@ class ShadowMMU:
                                   bool(user))
             if flags & (PTE_R | PTE_W | PTE_X):
                 self.fill(table, va, t.gpa, flags, False, ptes=t.ptes)
-                self.record("shadow_update", 0, t.gpa)
 
     def emulate_write(self, r: Resolution, insn: int, x: Any, cause: int) -> bool:
         """A write-protect fault (``r``, from :meth:`resolve`): do the guest's store
@@ -478,7 +511,8 @@ class ShadowMMU:
             return False
         self.set_accessed(GuestWalk(r.gpa, r.flags, pte_gpa=r.pte_gpa), ACC_STORE)
         self.wp_faults += 1
-        self.record("wp_fault", cause, r.gpa & ~7)
+        self.record("wp_fault", cause, r.gpa & ~7, vaddr=r.va, satp=r.satp,
+                    entry=self.memory.read_u64(r.gpa & ~7))
         self.write_pte(r.gpa, store)
         return True
 
@@ -529,3 +563,5 @@ class Resolution:
     gpa: int = 0  # the guest physical address the access reached
     pte_gpa: int | None = None  # the guest's leaf entry
     flags: int = 0  # its flags (after A and D were set, for "filled")
+    va: int = 0  # "write-protect": the store's address
+    satp: int = 0  # "write-protect": the guest's satp it was walked with

@@ -48,8 +48,7 @@ True
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from vkernel.core import kernel as K
 from vkernel.hv.pagetable import PAGE, PPN_MASK, PTE_R, PTE_V, PTE_W, PTE_X
@@ -137,7 +136,7 @@ class PageSharing:
                 allocator.free(frame)  # (scrubbed) the memory saved
                 freed += 1
             self.merges += 1
-            d.record("share", d.domid, gpa)
+            d.record("share", d.domid, gpa, entry=keep)
         return freed
 
     def _point(self, d: Domain, gpa: int, frame: int) -> None:
@@ -180,7 +179,7 @@ class PageSharing:
             memory.m2p[private] = page
         self.breaks += 1
         d.technique.unshare_map(page, private)
-        d.record("unshare", d.domid, page)
+        d.record("unshare", d.domid, page, entry=private)
         return private
 
     def forget(self, d: Domain, gpa: int, frame: int) -> bool:
@@ -236,28 +235,3 @@ def guest_page_tables(d: Domain) -> set[int]:
             if pte & PTE_V and not pte & (PTE_R | PTE_W | PTE_X):  # a pointer to a table
                 todo.append((((pte >> 10) & PPN_MASK) << 12, level - 1))
     return found | protected
-
-
-def replayers() -> dict[str, Callable[[Any, dict[str, Any]], None]]:
-    """MemoryMap replay handlers for ``share`` and ``unshare`` rows (cause: the domid,
-    detail: the guest physical page). A row names the guest page, not the frame, so the
-    frame is the one that backs that page in the host now: a trace replayed on the host
-    that recorded it, up to its end, draws the shared frames as they are."""
-
-    def frame_of(mm: Any, row: dict[str, Any]) -> tuple[Any, int] | None:
-        d = next((d for d in mm.host.domains if d.domid == row["cause"]), None)
-        if d is None or d.memory is None or row["detail"] not in d.memory:
-            return None
-        return d, d.memory.machine_address(int(row["detail"]))
-
-    def share(mm: Any, row: dict[str, Any]) -> None:
-        found = frame_of(mm, row)
-        if found is not None:
-            mm.set_frame(found[1], SHARED, gpa=row["detail"])
-
-    def unshare(mm: Any, row: dict[str, Any]) -> None:
-        found = frame_of(mm, row)
-        if found is not None and mm.host.frames.owner.get(found[1]) != SHARED:
-            mm.set_frame(found[1], found[0].name, gpa=row["detail"])
-
-    return {"share": share, "unshare": unshare}

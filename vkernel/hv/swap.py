@@ -33,7 +33,7 @@ import tempfile
 from typing import TYPE_CHECKING
 
 from vkernel.hv.base import HypervisorError
-from vkernel.hv.memory import GuestMemoryError
+from vkernel.hv.memory import NO_FRAME, GuestMemoryError
 from vkernel.hv.pagetable import PAGE
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ class Swap:
         d.technique.swap_drop(gpa)  # no translation may lead to the frame any more
         self.host.frames.free(frame)  # scrubbed
         self.pages_out += 1
-        d.record("swap", OUT, gpa)
+        d.record("swap", OUT, gpa, entry=NO_FRAME)  # on disk: no frame behind it
 
     def swap_in(self, d: Domain, gpa: int) -> int:
         """Read ``d``'s page ``gpa`` back into a fresh frame; returns the frame."""
@@ -120,5 +120,5 @@ class Swap:
         d.memory.swap_in(page, frame)
         d.technique.swap_map(page, frame)
         self.pages_in += 1
-        d.record("swap", IN, page)
+        d.record("swap", IN, page, entry=frame)
         return frame

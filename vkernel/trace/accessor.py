@@ -32,6 +32,7 @@ import xarray as xr
 from vkernel.errors import TraceError
 from vkernel.isa.csr import cause_name
 from vkernel.isa.disasm import decode_one
+from vkernel.trace import tables
 from vkernel.trace.files import json_attr, save
 from vkernel.trace.schema import (
     DEVICE,
@@ -649,6 +650,26 @@ class TraceAccessor:
         frame.loc["total"] = [frame["events"].sum(), frame["cycles"].sum()]
         frame.index.name = "source"
         return frame
+
+    # --- memory virtualization's tables, redrawn (vkernel.trace.tables) ---------------
+    def p2m(self, step: int | None = None, domain: int | None = None) -> pd.DataFrame:
+        """One domain's p2m (guest physical page -> machine address) as it was after the
+        hv rows of steps up to ``step`` (None: the end); ``domain`` may be left out when
+        one domain has hv rows. See :func:`vkernel.trace.tables.p2m`."""
+        return tables.p2m(self._ds, step, domain)
+
+    def shadow_entries(self, step: int | None = None,
+                       domain: int | None = None) -> pd.DataFrame:
+        """One domain's shadow page-table leaves as they were after the hv rows of steps
+        up to ``step``. See :func:`vkernel.trace.tables.shadow_entries`."""
+        return tables.shadow_entries(self._ds, step, domain)
+
+    def guest_entries(self, step: int | None = None,
+                      domain: int | None = None) -> pd.DataFrame:
+        """The guest page-table entries one domain's hypervisor had read or written
+        after the hv rows of steps up to ``step``. See
+        :func:`vkernel.trace.tables.guest_entries`."""
+        return tables.guest_entries(self._ds, step, domain)
 
     def intervals(self) -> xr.Dataset:
         """Rates over time, from the ``sample`` family: for each interval between two

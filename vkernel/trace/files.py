@@ -162,6 +162,8 @@ def _normalise_attrs(ds: xr.Dataset) -> None:
 
 # what schema 3 added to schema 2: a file of version 2 gets them when it is read
 NEW_IN_3 = (*(f"{f}_domain" for f in FAMILIES), "hv_from_mode", "hv_to_mode", "hv_level")
+# ... and what schema 5 added: the entries of memory events (0 in an older file's rows)
+NEW_IN_5 = ("hv_vaddr", "hv_entry", "hv_satp")
 
 
 def upgrade(ds: xr.Dataset) -> xr.Dataset:
@@ -170,8 +172,9 @@ def upgrade(ds: xr.Dataset) -> xr.Dataset:
     a hypervisor technique: a schema 2 file holds one guest, the first domain; 0 without
     one), and hv rows get :data:`~vkernel.trace.schema.NO_MODE` for their modes (so
     ``ds.vk`` infers them, as it did for version 2). From version 3 (and 2): the flags of
-    hv_event and walk_result gain the new values (no row changes). The ``recording``
-    attribute says ``schema_upgraded_from``. A current trace is returned as it is.
+    hv_event and walk_result gain the new values (no row changes). From version 4 (and
+    older): hv rows get ``hv_vaddr``, ``hv_entry`` and ``hv_satp`` as 0 (not recorded).
+    The ``recording`` attribute says ``schema_upgraded_from``. A current trace is returned as it is.
 
     The added columns are constant views (no memory per row): copy one before writing
     into it."""
@@ -180,16 +183,17 @@ def upgrade(ds: xr.Dataset) -> xr.Dataset:
         return ds
     domain = CONTROL_DOMAIN if ds.attrs.get("technique", "native") == "native" else 1
     added = {}
-    for name in NEW_IN_3:
+    for name in (*NEW_IN_3, *NEW_IN_5):
         family = name.split("_", 1)[0]
         if family not in ds.dims or name in ds.variables:
             continue
         v = VARIABLES[name]
-        fill = np.asarray(domain if name.endswith("_domain") else NO_MODE, v.dtype)
+        fill = np.asarray(domain if name.endswith("_domain") else
+                          0 if name in NEW_IN_5 else NO_MODE, v.dtype)
         added[name] = xr.Variable((family,), np.broadcast_to(fill, (ds.sizes[family],)),
                                   attrs=v.attrs())
     ds = ds.assign(added)
-    # versions 3 and 4 added events to hv_event's flags (and said what their cause and
+    # versions 3, 4 and 5 added events to hv_event's flags (and said what their cause and
     # detail are), version 4 a result to walk_result's
     for name in ("hv_event", "hv_cause", "hv_detail", "walk_result"):
         if name in ds.data_vars:

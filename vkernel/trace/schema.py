@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 # 4: memory virtualization: hv_event 10..17 (write-protect faults, shadow drops, the
 #    hypervisor's own walks, mmu_update, balloon, page sharing, swapping) and walk_result
 #    7 "cached" (an entry the page-walk cache supplied: no memory reference)
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 ISA = "rv64imach_zicsr_zifencei_sstc_svadu"
 NO_ADDRESS = 2**64 - 1  # a uint64 column's "does not apply" (e.g. write_paddr of a register)
 NO_MODE = 255  # a mode column's "not known / does not apply" (hv rows only)
@@ -128,13 +128,14 @@ def _mode_var(name: str, what: str, flags: Mapping[int, str] = MODE) -> Var:
     return Var(name, U8, "1", what, flags)
 
 
-def _domain_var(family: str) -> Var:
+def _domain_var(family: str, whose: str = "whose vCPU was running when the row was "
+                "recorded") -> Var:
     # the last column of every family: the core's buffers hold the ones before it, and
     # Machine._drain adds it
     return Var(f"{family}_domain", U16, "1",
-               "the domain (virtual machine) whose vCPU was running when the row was "
-               "recorded: numbered from 1 by the host in creation order; 0 is the control "
-               "domain, and what a machine with no hypervisor records")
+               f"the domain (virtual machine) {whose}: numbered from 1 by the host in "
+               "creation order; 0 is the control domain, and what a machine with no "
+               "hypervisor records")
 
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
@@ -222,11 +223,28 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                Var("hv_event", U8, "1", "what the hypervisor did", HV_EVENT),
                Var("hv_cause", U64, "1", "why: the trap (mcause encoding) that made the guest "
                    "exit or that was injected, the hypercall number (a7), the SBI "
-                   "extension id, or the domain a world switch left"),
+                   "extension id, or the domain a world switch left; a memory event's "
+                   "kind (balloon, swap: 1 out, 0 in; mmu_update: 0 validated, 1 refused; "
+                   "shadow_drop: 0 one entry, 1 every shadow)"),
                Var("hv_detail", U64, "1", "event-specific: the CSR an emulation touched, "
-                   "the guest physical address of an MMIO access or a shadow update, the "
-                   "guest instructions a translation covered, a hypercall's first argument, "
-                   "the domain a world switch entered"),
+                   "the guest physical address of an MMIO access, of a page a shadow "
+                   "update maps or a balloon, sharing or swap row moves, of the guest PTE "
+                   "a write-protect fault wrote or a software walk read (hv_walk), the "
+                   "machine address of the PTE an mmu_update wrote, the guest instructions "
+                   "a translation covered, a hypercall's first argument, the domain a "
+                   "world switch entered"),
+               Var("hv_vaddr", U64, "1", "the guest virtual address a memory event concerns "
+                   "(shadow_update, shadow_drop: the page; hv_walk: the address walked; "
+                   "wp_fault: the store's address); 0 for the others"),
+               Var("hv_entry", U64, "1", "the entry a memory event wrote or read: the shadow "
+                   "leaf installed (shadow_update), the guest PTE after an emulated store "
+                   "(wp_fault) or a para-virtual update (mmu_update), the guest entry a "
+                   "software walk read (hv_walk), the machine address now "
+                   "behind a guest page (balloon, share, unshare, swap; all ones for "
+                   "none); 0 for the others"),
+               Var("hv_satp", U64, "1", "the address space a table event concerns, as a satp "
+                   "value: the shadow's (shadow_update, shadow_drop; 0 in a drop of every "
+                   "shadow) or the guest's (hv_walk, wp_fault); 0 for the others"),
                Var("hv_pc", U64, "1", "the guest's pc (guest virtual) when it happened"),
                Var("hv_cycles", U64, "cycle", "its modelled cost (vkernel.hv.cost)"),
                _mode_var("hv_from_mode", "the mode the guest was in when it exited (255: "
@@ -237,12 +255,23 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                _mode_var("hv_level", "the mode the hypervisor handled it in: M under the "
                          "software techniques, S (HS) under the H extension (255: not "
                          "known)", HV_MODE),
-               _domain_var("hv"),
+               _domain_var("hv", "it was done for (sharing or swapping a domain's page "
+                           "while another one's vCPU runs: the page's)"),
+           )),
+    Family("p2m", "one row per p2m entry set: every page of a domain when the host makes "
+           "it, then each page ballooned out or back in, shared, unshared, swapped out or "
+           "back in; replayed up to a step, the p2m of every domain then",
+           "row number since recording started", (
+               _step_var("p2m"),
+               Var("p2m_gpa", U64, "1", "the guest physical page"),
+               Var("p2m_machine", U64, "1", "the machine address that backs it from now on; "
+                   "all ones (2^64-1): none (ballooned out, or on the host's swap file)"),
+               _domain_var("p2m", "whose p2m it is"),
            )),
 )}
 
 # what a machine records (hv rows come from the hypervisor layer, in Python)
-RECORDABLE = ("step", "write", "trap", "walk", "io", "sample", "hv")
+RECORDABLE = ("step", "write", "trap", "walk", "io", "sample", "hv", "p2m")
 
 VARIABLES: dict[str, Var] = {v.name: v for f in FAMILIES.values() for v in f.variables}
 

@@ -19,6 +19,7 @@ HYPERVISOR = "hypervisor"  # vkernel.hv.memory.HYPERVISOR: the owner of its stru
 FREE, OWN = 0, 1  # the categories every map has: free frames, the hypervisor's own
 HYPERVISOR_COLOUR = PALETTE[9]  # slate: no domain's colour (domains take PALETTE[0..8])
 SHARED = "shared"  # vkernel.hv.sharing.SHARED: frames several guest pages use (read-only)
+NO_FRAME = (1 << 64) - 1  # vkernel.hv.memory.NO_FRAME: an hv row's entry for no frame
 
 
 class MemoryMap(anywidget.AnyWidget):
@@ -33,15 +34,18 @@ class MemoryMap(anywidget.AnyWidget):
     :meth:`refresh`, and at each step of a :class:`MachineView` of the same host linked
     with :func:`link`. ``columns`` is how many frames a row of the grid holds.
 
-    Replaying a trace (the hook): the hv rows ``balloon``, ``share``, ``unshare`` and
-    ``swap`` (schema events 14-17) change who owns which frame. :meth:`replay` applies,
-    on top of the map as it is (:meth:`refresh` first to start again from the host's
-    frames: a host's state when the trace began, for a trace replayed from its start),
-    in step order, each such row through the
-    handler registered for its event in :attr:`replayers` (``{event name: fn(map, row)}``,
-    ``row`` a dict of the hv row's columns without the ``hv_`` prefix); a handler changes
-    the map with :meth:`set_frame` and rows of an event with no handler are counted in
-    ``note``. The techniques that record those events register their handlers.
+    Replaying a trace: the hv rows ``balloon``, ``share``, ``unshare`` and ``swap``
+    (schema events 14-17) move frames between owners, each saying which guest page
+    (``hv_detail``) of which domain is backed by which frame now (``hv_entry``; none:
+    ballooned out or on disk). :meth:`replay` applies them, on top of the map as it is
+    (make the map when the trace begins, or :meth:`refresh` to start again from the
+    host's frames), in step order, each through the handler registered for its event
+    in :attr:`replayers` (``{event name: fn(map, row)}``, ``row`` a dict of the hv row's
+    columns without the ``hv_`` prefix); the built-in one, :meth:`repoint`, frees the
+    frame a page leaves (once no shared page uses it) and gives the page its new one.
+    Rows of an event with no handler are counted in ``note``. The hypervisor's own
+    frames taken or given back meanwhile (new shadow tables, say) are not hv rows: the
+    map does not replay them.
 
     >>> from vkernel.hv import Host
     >>> host = Host(machine_mb=16)
@@ -83,10 +87,8 @@ class MemoryMap(anywidget.AnyWidget):
         self.columns = int(kwargs.get("columns", 128))
         if self.columns < 1:
             raise ValueError("columns must be positive")
-        self.replayers: dict[str, Callable[[MemoryMap, dict[str, Any]], None]] = {}
-        from vkernel.hv.sharing import replayers  # (the hv layer's handlers: share, unshare)
-
-        self.replayers.update(replayers())
+        self.replayers: dict[str, Callable[[MemoryMap, dict[str, Any]], None]] = {
+            event: MemoryMap.repoint for event in self.REPLAYED}
         self.refresh()
 
     def refresh(self) -> None:
@@ -117,6 +119,10 @@ class MemoryMap(anywidget.AnyWidget):
                 category[i] = where[owner]
             else:  # someone not among the domains (a destroyed one's, not yet freed)
                 category[i] = OWN
+        # for a replay: the frame behind each (domid, guest page), and how many pages
+        # each frame backs (more than one: shared)
+        self._backing: dict[tuple[int, int], int] = {}
+        self._users: dict[int, int] = {}
         for d in host.domains:
             memory = getattr(d, "memory", None)
             # a native guest owns the machine: no frames handed out, its RAM is all of it
@@ -127,6 +133,11 @@ class MemoryMap(anywidget.AnyWidget):
                     gpages[i] = gpa // PAGE
                     if native:
                         category[i] = where[d.name]
+            if memory is not None and not native:
+                for i, mfn in enumerate(memory.p2m.tolist()):
+                    if mfn >= 0:
+                        self._backing[(d.domid, memory.base + i * PAGE)] = mfn
+                        self._users[mfn] = self._users.get(mfn, 0) + 1
         self._category, self._gpages = category, gpages
         self._update()
 
@@ -154,6 +165,29 @@ class MemoryMap(anywidget.AnyWidget):
         if gpa is not None:
             self._gpages[i] = int(gpa) // PAGE
 
+    def repoint(self, row: dict[str, Any]) -> None:
+        """Replay one hv row that changed a domain's p2m (``balloon``, ``share``,
+        ``unshare``, ``swap``): guest page ``detail`` of domain ``domain`` is backed by
+        frame ``entry`` now (all ones: by none). The frame it leaves is free once no
+        page uses it; the new one is the domain's, or shared (a ``share`` row, or a
+        frame other pages still use)."""
+        d = next((d for d in self.host.domains if d.domid == row["domain"]), None)
+        if d is None:
+            return  # (a domain destroyed since: its frames are not on the map)
+        page, new = (int(row["detail"]) & ~(PAGE - 1), int(row["entry"]))
+        old = self._backing.pop((d.domid, page), None)
+        if old is not None:
+            self._users[old] -= 1
+            if not self._users[old]:
+                del self._users[old]
+                self.set_frame(old, "free")
+        if new == NO_FRAME:
+            return
+        self._backing[(d.domid, page)] = new
+        self._users[new] = self._users.get(new, 0) + 1
+        shared = row["event_name"] == "share" or self._users[new] > 1
+        self.set_frame(new, SHARED if shared else d.name, gpa=page)
+
     def replay(self, ds: Any, upto: int | None = None) -> int:
         """Apply the ``hv`` rows of ``ds`` that move frames (:attr:`REPLAYED`), up to step
         ``upto``, through :attr:`replayers`; returns how many were applied."""
@@ -173,8 +207,9 @@ class MemoryMap(anywidget.AnyWidget):
             if handler is None:
                 skipped[name] = skipped.get(name, 0) + 1
                 continue
-            handler(self, {v[3:]: ds[v].values[r].item() for v in ds.data_vars
-                           if v.startswith("hv_")})
+            row = {v[3:]: ds[v].values[r].item() for v in ds.data_vars
+                   if v.startswith("hv_")}
+            handler(self, {**row, "event_name": name})
             applied += 1
         self.note = "; ".join(f"{n} {name} rows not replayed (no handler)"
                               for name, n in skipped.items())
