@@ -435,7 +435,7 @@ class Machine:
 
     >>> m = Machine(ram_mb=1, trace={"families": "all", "mode": "last", "last": 1000})
     >>> m.tracing
-    ('step', 'write', 'trap', 'walk', 'io', 'sample', 'hv')
+    ('step', 'write', 'trap', 'walk', 'io', 'sample', 'hv', 'p2m')
     """
 
     def __init__(self, ram_mb: int = 128, disk: str | os.PathLike[str] | None = None, *,

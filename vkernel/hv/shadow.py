@@ -141,7 +141,7 @@ class ShadowMMU:
     hidden fault (``hv_walk``), every entry installed (``shadow_update``) and dropped
     (``shadow_drop``) and every store emulated (``wp_fault``), each with the page, the entry
     and the address space it concerns, so the trace can redraw the shadows at any step
-    (:meth:`vkernel.trace.accessor.VkAccessor.shadow_entries`).
+    (:meth:`vkernel.trace.accessor.TraceAccessor.shadow_entries`).
 
     >>> from vkernel import Machine
     >>> from vkernel.hv.memory import FrameAllocator
@@ -274,7 +274,8 @@ class ShadowMMU:
         * ``"guest"``: its tables deny the access: reflect ``cause`` to the guest;
         * ``"outside"``: they lead outside its RAM (``gpa``): a device, or nothing;
         * ``"write-protect"``: a store the guest's tables allow, to one of its own page
-          tables (``gpa``): emulate it (:meth:`write_pte` after the write);
+          tables (``gpa``; A and D set in the leaf that allows it): emulate it
+          (:meth:`emulate_write`);
         * ``"filled"``: a hidden fault: A (and D for a store) set in the guest's entry as
           its hardware would, and the entry installed, with the permissions the guest's
           MMU grants in that mode, less what ``restrict`` takes away.
@@ -291,9 +292,10 @@ class ShadowMMU:
         # a hidden fault: its walk is the hypervisor's work (a reflected fault's and a
         # device access's walks are priced in their own events)
         cause = SV39.page_faults[access]
-        self.record_walk(t, va, guest_satp, cause)
         if access == ACC_STORE and self.write_protect and t.gpa >> 12 << 12 in self.table_refs:
-            return Resolution("write-protect", gpa=t.gpa, pte_gpa=t.pte_gpa, flags=t.flags,
+            flags = self.set_accessed(t, ACC_STORE)  # the store will happen, one way or
+            self.record_walk(t, va, guest_satp, cause)  # another (emulated, or run)
+            return Resolution("write-protect", gpa=t.gpa, pte_gpa=t.pte_gpa, flags=flags,
                               va=va, satp=guest_satp)
         if access == ACC_STORE and t.gpa >> 12 << 12 in self.memory.shared \
                 and self.memory.on_shared_write is not None:
@@ -301,6 +303,7 @@ class ShadowMMU:
             if self.tables.get(table.key) is not table:  # (the break flushed the shadows)
                 table = self.table(*table.key)
         flags = self.grant(self.set_accessed(t, access), user, sum_, mxr)
+        self.record_walk(t, va, guest_satp, cause)  # (the leaf as A and D left it)
         flags = self.restrict(t.gpa, flags, user)
         if self.memory.swapped:  # a page read back from swap may have sent another out,
             self.memory.machine_address(t.gpa)  # and dropped shadows with it: first
@@ -365,7 +368,8 @@ class ShadowMMU:
     def record_walk(self, t: GuestWalk, va: int, guest_satp: int, cause: int) -> None:
         """An ``hv_walk`` row for each guest entry the software walk ``t`` of ``va`` read,
         root first (as the ``walk`` family records the hardware's): its guest physical
-        address and value, the address space, and the fault it served."""
+        address and value (after the A and D bits the walk set), the address space, and
+        the fault it served."""
         for pte in t.ptes:
             self.record("hv_walk", cause, pte, vaddr=va, entry=self.memory.read_u64(pte),
                         satp=guest_satp)
@@ -499,9 +503,9 @@ class ShadowMMU:
                 self.fill(table, va, t.gpa, flags, False, ptes=t.ptes)
 
     def emulate_write(self, r: Resolution, insn: int, x: Any, cause: int) -> bool:
-        """A write-protect fault (``r``, from :meth:`resolve`): do the guest's store
-        ``insn`` (its registers ``x``) to its page table for it, set A and D in the leaf
-        that let it write there, as its MMU would, and drop exactly the shadow entries
+        """A write-protect fault (``r``, from :meth:`resolve`, which set A and D in the
+        leaf that let it write there, as its MMU would): do the guest's store ``insn``
+        (its registers ``x``) to its page table for it, and drop exactly the shadow entries
         derived from the entry it changed (a ``wp_fault`` row, with the cause of the
         exit). False when the store cannot be emulated (a misaligned one, an sc): then
         the page is unshadowed instead, and the caller lets the store run as it is."""
@@ -509,7 +513,6 @@ class ShadowMMU:
         if store is None:
             self.unshadow(r.gpa)
             return False
-        self.set_accessed(GuestWalk(r.gpa, r.flags, pte_gpa=r.pte_gpa), ACC_STORE)
         self.wp_faults += 1
         self.record("wp_fault", cause, r.gpa & ~7, vaddr=r.va, satp=r.satp,
                     entry=self.memory.read_u64(r.gpa & ~7))
