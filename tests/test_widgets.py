@@ -450,6 +450,8 @@ def test_vm_exit_marks_match_the_hv_rows(vm_run):
             assert label == "VM exit: M timer"
         elif "emulation" in did:
             assert label == "VM exit: privileged instruction"
+        elif "wp_fault" in did:
+            assert label == "VM exit: write-protect fault" and cause == 15  # a store
         elif "shadow_update" in did:
             assert label == "VM exit: hidden page fault"
         elif did == {"injection"}:

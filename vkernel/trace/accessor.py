@@ -129,6 +129,8 @@ def _exit_label(callout: bool, cause: int, handled: int) -> str:
         what = "virtual instruction"
     elif "emulation" in did:
         what = "privileged instruction"
+    elif "wp_fault" in did:  # (before shadow_update: its prefetch may install an entry)
+        what = "write-protect fault"
     elif "shadow_update" in did:
         what = "hidden page fault"
     elif "injection" in did:
@@ -306,8 +308,8 @@ class TraceAccessor:
         ``"callout"``), ``cause`` (the trap that made the guest exit, as mcause encodes it;
         a callout's is the instruction it emulates, 0 for a jump), ``label`` (in words:
         ``"VM exit: SBI call"``, ``"VM exit: guest-page fault (MMIO)"``, ``"VM exit:
-        hidden page fault"``, ``"VM exit: ecall from U (reflected)"``, ``"callout:
-        jump"``...), ``handled`` (the hypervisor's other rows until the next exit:
+        hidden page fault"``, ``"VM exit: write-protect fault"``, ``"VM exit: ecall from U
+        (reflected)"``, ``"callout: jump"``...), ``handled`` (the hypervisor's other rows until the next exit:
         ``"sbi_call"``, ``"emulation injection"``...), ``from_mode`` (the guest's mode when
         it exited), ``host_mode`` (the hypervisor's level: ``"S"``, i.e. HS, under the
         H extension; ``"M"`` under the software techniques), ``to_mode`` (the mode the
