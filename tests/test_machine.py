@@ -142,6 +142,20 @@ def test_snapshot_restore_continues_bit_identically():
     np.testing.assert_array_equal(m.events("step")["pc"], after[4])
 
 
+def test_a_snapshot_of_another_machine_is_refused_and_changes_nothing():
+    small = machine(TIMER)
+    small.run(max_steps=300)
+    big = Machine(ram_mb=small.ram_mb * 2)
+    big.load(assemble(TIMER))
+    big.run(max_steps=100)
+    before = (big.hart.pc, big.hart.x.tolist(), big.hart.instret, big.mem.read(0x8000_0000, 64))
+    with pytest.raises(MachineError, match=f"{small.ram_mb} MiB of RAM, not {big.ram_mb}"):
+        big.restore(small.snapshot())
+    assert (big.hart.pc, big.hart.x.tolist(), big.hart.instret,
+            big.mem.read(0x8000_0000, 64)) == before
+    assert big.run(max_steps=100).reason == "budget"  # and it runs on
+
+
 def test_host_owned_traps_exit_to_python():
     m = machine("li a7, 93\necall\nnop")
     m.host_traps.add(11)  # ecall from M-mode belongs to the host (as SBI calls would)

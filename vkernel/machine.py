@@ -1024,14 +1024,20 @@ class Machine:
     def restore(self, snap: Snapshot) -> None:
         """Return to a snapshot. What is being recorded stays as it is now; the trace
         loses the rows recorded after the snapshot (or, restoring to a point it never
-        recorded, starts again there)."""
+        recorded, starts again there). A snapshot of another kind of machine (other RAM,
+        another vkernel's state layout) is refused before anything changes."""
+        for a, arr in snap.arrays.items():
+            mine = getattr(self, a)
+            if mine.shape != arr.shape or mine.dtype != arr.dtype:
+                what = f"{arr.nbytes >> 20} MiB of RAM, not {self.ram_mb}" if a == "_ram" \
+                    else f"its {a.strip('_')} array is {arr.dtype}{list(arr.shape)}, not " \
+                         f"{mine.dtype}{list(mine.shape)}"
+                raise MachineError(f"this snapshot is of another kind of machine ({what}): "
+                                   f"restore it on one like the machine it was taken of")
         self._drain()
         tracing, every = self._s[K.S_TRACE], self._s[K.S_SAMPLE_EVERY]
         for a, arr in snap.arrays.items():
-            if getattr(self, a).shape == arr.shape:
-                np.copyto(getattr(self, a), arr)
-            else:
-                setattr(self, a, arr.copy())
+            np.copyto(getattr(self, a), arr)
         if self._s[K.S_SAMPLE_EVERY] != every or self._s[K.S_TRACE] != tracing:
             self._s[K.S_NEXT_SAMPLE] = self._s[K.S_INSTRET]  # sampled differently then
         self._s[K.S_TRACE] = tracing
