@@ -1,5 +1,10 @@
 """``ShadowPageTables``: one domain's guest page table, p2m and shadow table side by
-side, live (front end ``widgets/shadow_page_tables.js``)."""
+side, live or replayed from a trace (front end ``widgets/shadow_page_tables.js``).
+
+Both ways read what they know into plain tables (the guest's entries, the p2m, the
+shadow's leaves, the write-protected frames), and the same functions draw the panes from
+them: :func:`walk_guest` (pane 1) and :func:`classify` (pane 3, each shadow entry's
+state)."""
 
 from __future__ import annotations
 
@@ -236,6 +241,14 @@ class ShadowPageTables(anywidget.AnyWidget):
     a :class:`MachineView` of the same host linked with :func:`link`. ``events`` is how
     many hv rows the strip keeps.
 
+    **Replaying a recorded run**: :meth:`from_trace` builds the widget from a trace
+    Dataset (``trace=("hv", "p2m")``) with no machine, at any step; :meth:`show` scrubs
+    it (a linked :class:`RingTimeline` or :class:`MachineView` moves it too). The panes
+    then hold what the rows say (:mod:`vkernel.trace.tables`): the shadows exactly, the
+    p2m exactly, and of the guest's table only the entries its hypervisor read or wrote;
+    the write-protected frames are the tables those walks read, for the shadow entries
+    present then (what ``shadow.table_refs`` counts).
+
     >>> from vkernel.hv import VM
     >>> vm = VM("hello", "trap-emulate", trace="hv")
     >>> _ = vm.run(max_steps=20_000)
@@ -244,6 +257,17 @@ class ShadowPageTables(anywidget.AnyWidget):
     >>> bool((s.state == "consistent").any()), sorted(spt.protected) == sorted(
     ...     vm.technique.shadow.table_refs)
     (True, True)
+
+    The same run replayed from its trace, at its end and at an earlier step:
+
+    >>> replay = ShadowPageTables.from_trace(vm.trace_dataset())
+    >>> def present(w):  # the entries the shadow has, with their states
+    ...     s = w.shadow_leaves
+    ...     return s[~s.state.isin(["missing", "device"])].values.tolist()
+    >>> present(replay) == present(spt), replay.protected == spt.protected
+    (True, True)
+    >>> replay.show(5_000); len(present(replay)) < len(present(spt))
+    True
     """
 
     _esm = ASSETS / "shadow_page_tables.js"
@@ -261,6 +285,7 @@ class ShadowPageTables(anywidget.AnyWidget):
     event_names = traitlets.Dict().tag(sync=True)  # hv event code -> name
     note = traitlets.Unicode("").tag(sync=True)
     step = traitlets.Int(-1).tag(sync=True)  # the step of a linked view it last followed
+    # (a replay: the trace step shown)
 
     _KWARGS = ("domain", "events")
     LINK_TRAIT = "step"
@@ -282,7 +307,9 @@ class ShadowPageTables(anywidget.AnyWidget):
                 raise ValueError(f"no domain {domain!r}; the host has "
                                  f"{', '.join(f'{x.domid} {x.name!r}' for x in ds)}")
         else:
-            raise TypeError("ShadowPageTables needs a vkernel.hv VM, a Domain, or a Host")
+            raise TypeError("ShadowPageTables needs a vkernel.hv VM, a Domain, or a Host"
+                            + ("; for a trace use ShadowPageTables.from_trace(ds)"
+                               if hasattr(source, "dims") else ""))
         mmu = getattr(d.technique, "shadow", None)
         if not hasattr(mmu, "table_refs") or not getattr(d.technique, "shadowed", True):
             how = d.technique_name + (f' with paging="{d.paging}"' if d.paging else "")
