@@ -379,18 +379,24 @@ class ShadowPageTables(anywidget.AnyWidget):
         return self
 
     def _replay(self, step: int) -> None:
-        """Redraw every pane from the trace's rows of steps up to ``step``."""
+        """Redraw every pane from the trace's rows of steps up to ``step``: read the
+        tables the rows give (vkernel.trace.tables) into dicts, then draw them as the
+        live widget draws what it reads."""
         ds, dom = self.trace, self._domid
-        shadows = tables.shadow_entries(ds, step, dom)
-        known = tables.guest_entries(ds, step, dom)
-        spaces = tables.shadow_spaces(ds, step, dom)
+        shadows = tables.shadow_entries(ds, step, dom)  # every shadow's leaves
+        known = tables.guest_entries(ds, step, dom)  # the guest entries the rows gave
+        spaces = tables.shadow_spaces(ds, step, dom)  # shadow satp -> guest satp
         read = dict(zip(known.index.tolist(), known.pte.tolist(), strict=True)).get
+        notes = []
+        # the address space shown, and the shadow the hardware walked for it
         satp = self._satp if self._satp is not None else tables.guest_satp(ds, step, dom)
         satp = satp or 0
         mine = spaces[spaces.guest_satp == satp]
         current = self._shadow if self._shadow is not None else (
             int(mine.step.idxmax()) if len(mine) else None)
-        notes = []
+        if current is None:
+            notes.append(f"no shadow of address space {satp:#x} at step {step:,}: pass "
+                         f"shadow= (one of {', '.join(hex(s) for s in spaces.index)})")
         if "p2m" in ds.dims:
             p = tables.p2m(ds, step, dom)
             p2m = dict(zip(p.index.tolist(), p.machine.tolist(), strict=True))
@@ -400,65 +406,70 @@ class ShadowPageTables(anywidget.AnyWidget):
             notes.append("no p2m family in this trace (record trace=(\"hv\", \"p2m\")): "
                          "pane 2 holds only the pages the shadows map, so no shadow entry "
                          "can be found stale")
-        # the guest frames a shadow entry depends on: those of the entries its walk reads
-        space_of = dict(zip(spaces.index.tolist(), spaces.guest_satp.tolist(), strict=True))
-        walked: set[int] = set()
-        for s, va in zip(shadows.satp.tolist(), shadows.vaddr.tolist(), strict=True):
-            g = space_of.get(s, 0)
-            if g >> 60 == 8:
-                w = walk((g & PPN_MASK) << 12, va, read)
-                if w.leaf is not None:
-                    walked |= {level.pte_address & ~(PAGE - 1) for level in w.levels}
-        wp = self._write_protect
-        if wp is None:
-            wp = bool((ds.hv_event.values[ds.hv_domain.values == dom]
-                       == _CODE["wp_fault"]).any()) or not any(
-                e & PTE_W and g & ~(PAGE - 1) in walked
-                for e, g in zip(shadows.entry.tolist(), shadows.gpa.tolist(), strict=True))
-        protected = walked if wp else set()
-        # the event strip: the domain's rows up to the step
-        hv_step = ds.hv_step.values
+        protected, wp = self._replay_protected(shadows, spaces, read)
+        # the event strip first (the entry the latest wp_fault wrote is shown, valid or not)
         c = {k: ds[f"hv_{k}"].values.astype(np.int64)
              for k in ("step", "event", "cause", "detail", "pc", "cycles")}
-        several = len(set(np.unique(ds.hv_domain.values).tolist()) - {0}) > 1
-        mask = hv_step <= step
-        if several:
+        mask = c["step"] <= step
+        if len(set(np.unique(ds.hv_domain.values).tolist()) - {0}) > 1:  # a host's
             mask &= ds.hv_domain.values == dom
         self._strip(c, np.flatnonzero(mask))
+        # the panes, as live
         guest, leaves = walk_guest(satp, read, protected, self.written)
         shadow = {} if current is None else dict(zip(
             shadows.vaddr[shadows.satp == current].tolist(),
             shadows.entry[shadows.satp == current].tolist(), strict=True))
-        shadow_rows, shadowed = classify(shadow, leaves if satp >> 60 == 8 else None, p2m,
-                                         protected)
+        paged = satp >> 60 == 8
+        shadow_rows, shadowed = classify(shadow, leaves if paged else None, p2m, protected)
         self._fill_panes(guest, leaves, shadow_rows, shadowed, p2m, protected)
         self._protected = protected
-        # what the rows count, as the live widget's ShadowMMU counts them
-        mine_rows = (hv_step <= step) & (ds.hv_domain.values == dom)
-        ev, cause = ds.hv_event.values[mine_rows], ds.hv_cause.values[mine_rows]
+        # the title's words, counted from the rows as the live ShadowMMU counts them
+        mine_rows = (c["step"] <= step) & (ds.hv_domain.values == dom)
+        ev, cause = c["event"][mine_rows], c["cause"][mine_rows]
         update = ev == _CODE["shadow_update"]
         technique = self._names.get("technique", "")
-        guest_of = translation(leaves if satp >> 60 == 8 else None)
-        user = [guest_of(va) for va in shadow]
+        guest_of = translation(leaves if paged else None)
+        seen = [guest_of(va) for va in shadow]
         self.info = {
             "domain": self._names.get("name", f"domain {dom}"),
             "technique": technique + (' (paging="shadow")' if technique == "hardware"
                                       else ""),
             "guest_satp": hex(satp), "shadow_satp": hex(current) if current else "",
-            # a software technique's shadow of virtual U-mode maps only U pages
-            "mode": "U" if technique != "hardware" and user and all(
-                g is not None and g[1] & PTE_U for g in user) else "S",
-            "paging": satp >> 60 == 8, "write_protect": wp, "tables": len(spaces),
+            # a software technique's shadow of virtual U-mode maps only the guest's U pages
+            "mode": "U" if technique != "hardware" and seen and all(
+                g is not None and g[1] & PTE_U for g in seen) else "S",
+            "paging": paged, "write_protect": wp, "tables": len(spaces),
             "fills": int(update.sum()), "hidden_faults": int((update & (cause != 0)).sum()),
             "wp_faults": int((ev == _CODE["wp_fault"]).sum()),
             "drops": int(((ev == _CODE["shadow_drop"]) & (cause == 0)).sum()),
             "steps": int(step), "replay": True}
-        if current is None:
-            notes.append(f"no shadow of address space {satp:#x} at step {step:,}: pass "
-                         f"shadow= (one of {[hex(s) for s in space_of]})")
         notes.append(f"replayed from the trace at step {step:,}: the guest's table as far "
                      f"as the hypervisor read it ({len(known)} entries known)")
         self.note = "; ".join(notes)
+
+    def _replay_protected(self, shadows: pd.DataFrame, spaces: pd.DataFrame,
+                          read: Read) -> tuple[set[int], bool]:
+        """The guest frames write-protected then, and whether the shadows were kept by
+        write protection at all. A shadow entry depends on every guest entry its fill's
+        walk read (the reverse map); under write protection none of those changed since
+        without a wp_fault row that dropped the entry, so walking the known entries again
+        for each entry present finds the same tables: what ``shadow.table_refs`` counts."""
+        space_of = dict(zip(spaces.index.tolist(), spaces.guest_satp.tolist(), strict=True))
+        walked: set[int] = set()
+        for s, va in zip(shadows.satp.tolist(), shadows.vaddr.tolist(), strict=True):
+            g = space_of.get(s, 0)
+            if g >> 60 == 8:  # (a Bare guest reads no table)
+                w = walk((g & PPN_MASK) << 12, va, read)
+                if w.leaf is not None:
+                    walked |= {level.pte_address & ~(PAGE - 1) for level in w.levels}
+        wp = self._write_protect
+        if wp is None:  # a wp_fault row says yes; a table mapped writable says no
+            ds = self.trace
+            wp = bool((ds.hv_event.values[ds.hv_domain.values == self._domid]
+                       == _CODE["wp_fault"]).any()) or not any(
+                e & PTE_W and g & ~(PAGE - 1) in walked
+                for e, g in zip(shadows.entry.tolist(), shadows.gpa.tolist(), strict=True))
+        return (walked if wp else set()), bool(wp)
 
     # --- what the hypervisor keeps ----------------------------------------------------
     @property
