@@ -1305,3 +1305,7 @@ def test_shadow_page_tables_replay_needs_hv_rows_and_says_when_p2m_is_missing():
         rep.run(10)
     with pytest.raises(ValueError, match="no domain 'web'"):
         ShadowPageTables.from_trace(vm.trace_dataset(), domain="web")
+    nested = VM("hello", "hardware", trace="hv")
+    nested.run(max_steps=20_000)
+    with pytest.raises(ValueError, match="keeps no shadow page tables"):
+        ShadowPageTables.from_trace(nested.trace_dataset())

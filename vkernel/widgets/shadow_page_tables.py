@@ -352,7 +352,10 @@ class ShadowPageTables(anywidget.AnyWidget):
         (:func:`vkernel.trace.tables.shadow_spaces`). ``write_protect``: whether the
         shadows were kept by write protection (None: yes if the trace has a
         ``wp_fault`` row of the domain, or no shadow entry maps a guest page table
-        writable: the default ``shadow="write-protect"``)."""
+        writable: the default ``shadow="write-protect"``).
+
+        A trace without the hv family is a :class:`~vkernel.errors.TraceError`; a domain
+        whose rows fill no shadow (nested paging, paravirt) a ValueError, as live."""
         if "hv" not in getattr(ds, "dims", {}):
             raise TraceError("ShadowPageTables.from_trace needs the hv family: record "
                              "the run with trace=(\"hv\", \"p2m\")")
@@ -370,6 +373,12 @@ class ShadowPageTables(anywidget.AnyWidget):
         self.trace = ds
         self._domid = tables._one_domain(ds["hv_domain"].values, domain)
         self._names = names.get(self._domid, {})
+        kept = ds.hv_event.values[ds.hv_domain.values == self._domid] == _CODE["shadow_update"]
+        if not kept.any():
+            raise ValueError(
+                f"domain {self._domid} ({self._names.get('technique', '?')}) has no "
+                f"shadow_update row in this trace: its technique keeps no shadow page "
+                f"tables (nested paging, paravirt), or it never filled one")
         self._satp, self._shadow, self._write_protect = satp, shadow, write_protect
         self._start(events)
         if step is None:  # its end: the latest row of any family the replay reads
