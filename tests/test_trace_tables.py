@@ -96,6 +96,26 @@ def test_a_step_redraws_the_shadows_as_they_were_then():
 
 
 @pytest.mark.parametrize("technique,options", SHADOWED[:3], ids=SHADOW_IDS[:3])
+def test_shadow_spaces_name_the_guest_address_space_of_each_shadow(technique, options):
+    from vkernel.trace.tables import guest_satp, shadow_spaces
+    vm = VM("fork-copy", technique, trace="hv", **options)
+    vm.run(max_steps=300_000)
+    ds = vm.trace_dataset()
+    spaces = shadow_spaces(ds)
+    live = {t.satp: t.key[0] for t in vm.technique.shadow.tables.values()}
+    assert len(spaces) >= (1 if options.get("shadow") == "simple" else 3)  # (flushed often)
+    assert {s: int(g) for s, g in zip(spaces.index.tolist(), spaces.guest_satp,
+                                      strict=True)} == {s: live[s] for s in spaces.index}
+    # every shadow with entries is named (a shadow's first fill is a hidden fault's)
+    assert set(ds.vk.shadow_entries().satp.tolist()) <= set(spaces.index.tolist())
+    # the latest walk's address space: the one the guest runs in now (fork-copy's parent)
+    assert guest_satp(ds) == vm.technique.shadow.tables[
+        next(k for k in vm.technique.shadow.tables
+             if vm.technique.shadow.tables[k].satp == int(spaces.step.idxmax()))].key[0]
+    assert guest_satp(ds, step=0) is None
+
+
+@pytest.mark.parametrize("technique,options", SHADOWED[:3], ids=SHADOW_IDS[:3])
 def test_guest_entries_under_write_protection_are_the_guests_memory(technique, options):
     vm = VM("fork-copy", technique, trace="hv", **options)
     vm.run(max_steps=300_000)

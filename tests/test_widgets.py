@@ -1220,3 +1220,94 @@ def test_shadow_page_tables_of_a_host_domain_switched_out_or_binary_translated()
         assert len(rows) and (hv["domain"][rows] == d.domid).all()
     with pytest.raises(ValueError, match="no domain 'c'; the host has 1 'a', 2 'b'"):
         ShadowPageTables(host, domain="c")
+
+
+# --- ShadowPageTables replaying a trace -------------------------------------------------
+def _present(spt) -> list[tuple[int, ...]]:  # noqa: ANN001
+    """The shadow pane's entries the shadow has (not missing, not device): every column."""
+    s = spt.shadow_leaves
+    s = s[~s.state.isin(["missing", "device"])]
+    return sorted(zip(*(s[c].tolist() for c in s.columns), strict=True))
+
+
+def _check_replay_is_live(rep, live) -> None:  # noqa: ANN001
+    """A replay against the live widget of the same moment: the same address space and
+    shadow; the same shadow entries in the same states (and of the guest leaves it has
+    no entry for, those the trace knows); the same p2m for every page the replay shows;
+    guest rows as the guest's memory holds them; the same protected frames and strip."""
+    for k in ("guest_satp", "shadow_satp", "mode", "paging", "write_protect", "fills",
+              "hidden_faults", "wp_faults"):
+        assert rep.info[k] == live.info[k], k
+    assert len(_present(rep)) > 5 and _present(rep) == _present(live)
+    r, v = rep.shadow_leaves, live.shadow_leaves
+    unfilled = ["missing", "device"]
+    assert set(zip(r.vaddr[r.state.isin(unfilled)].tolist(),
+                   r.state[r.state.isin(unfilled)], strict=True)) <= set(
+        zip(v.vaddr.tolist(), v.state, strict=True))
+    rp, lp = rep.p2m_pages.set_index("gpa"), live.p2m_pages.set_index("gpa")
+    assert len(rp) > 5 and set(rp.index) <= set(lp.index)
+    assert rp.equals(lp.loc[rp.index])  # machine, table, shadowed
+    columns = ["level", "vaddr", "size", "pte_addr", "pte", "target", "protected"]
+    rg, lg = rep.guest_entries, live.guest_entries
+    assert len(rg) >= 3 and set(map(tuple, rg[columns].values.tolist())) <= set(
+        map(tuple, lg[columns].values.tolist()))
+    assert rep.protected == live.protected and rep.protected
+    assert rep.event_rows.equals(live.event_rows) and len(rep.event_rows)
+    assert (rep.written, rep.dropped, rep.updated) == (live.written, live.dropped,
+                                                       live.updated)
+
+
+@pytest.mark.parametrize("technique,options", [("trap-emulate", {}),
+                                               ("hardware", {"paging": "shadow"})],
+                         ids=["te-wp", "hw-shadow"])
+def test_shadow_page_tables_replay_a_trace_as_the_live_widget_saw_it(technique, options):
+    """Replayed from the trace at its end, the widget shows what the live one shows of
+    the hypervisor's structures; at an earlier step, what a live widget of the same run
+    stopped there showed (rows recorded at the stop's own step may differ: one before)."""
+    from vkernel.hv import VM
+    from vkernel.widgets import ShadowPageTables
+    full = VM("fork-copy", technique, trace=("hv", "p2m"), **options)
+    full.run(max_steps=300_000)
+    ds = full.trace_dataset()
+    rep = ShadowPageTables.from_trace(ds)
+    assert rep.step == int(ds.hv_step.max()) and rep.trace is ds
+    _check_replay_is_live(rep, ShadowPageTables(full))
+    short = VM("fork-copy", technique, trace=("hv", "p2m"), **options)
+    short.run(max_steps=30_000)  # (the first program: another address space)
+    then = short.machine.hart.instret - 1
+    assert int(short.trace_dataset().hv_step.max()) < then  # (its rows all before then)
+    earlier = ShadowPageTables.from_trace(ds, then)
+    _check_replay_is_live(earlier, ShadowPageTables(short))
+    assert _present(earlier) != _present(rep) and earlier.info["fills"] < rep.info["fills"]
+    rep.show(then)  # scrubbing back: the same as built there
+    assert (rep.shadow, rep.guest, rep.p2m, rep.events) == (earlier.shadow, earlier.guest,
+                                                             earlier.p2m, earlier.events)
+    assert rep.step == then and "replayed from the trace at step" in rep.note
+
+
+def test_shadow_page_tables_replay_needs_hv_rows_and_says_when_p2m_is_missing():
+    """No hv family: a clear error. No p2m family: the note says so, pane 2 holds what
+    the shadows map, and the shadow pane is still the live one's. A replay has no
+    machine to run."""
+    from vkernel.hv import VM
+    from vkernel.widgets import ShadowPageTables
+    no_hv = VM("hello", "trap-emulate", trace="p2m")
+    no_hv.run(max_steps=1_000)
+    with pytest.raises(TraceError, match="needs the hv family"):
+        ShadowPageTables.from_trace(no_hv.trace_dataset())
+    vm = VM("fork-copy", "trap-emulate", trace="hv")
+    vm.run(max_steps=100_000)
+    rep, live = ShadowPageTables.from_trace(vm.trace_dataset()), ShadowPageTables(vm)
+    assert "no p2m family" in rep.note
+    assert _present(rep) == _present(live) and rep.protected == live.protected
+    shown = rep.p2m_pages
+    assert len(shown) and all(vm.memory.machine_address(int(g)) == int(m)
+                              for g, m in zip(shown.gpa, shown.machine, strict=True))
+    with pytest.raises(ValueError, match="replays a trace"):
+        rep.run(10)
+    with pytest.raises(ValueError, match="no domain 'web'"):
+        ShadowPageTables.from_trace(vm.trace_dataset(), domain="web")
+    nested = VM("hello", "hardware", trace="hv")
+    nested.run(max_steps=20_000)
+    with pytest.raises(ValueError, match="keeps no shadow page tables"):
+        ShadowPageTables.from_trace(nested.trace_dataset())

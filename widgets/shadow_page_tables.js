@@ -91,7 +91,7 @@ function render({ model, el: root }) {
     title.textContent = `Shadow paging of ${info.domain} (${info.technique}): guest satp ${info.guest_satp}, ` +
       `shadow satp ${info.shadow_satp} (virtual ${info.mode}-mode) · ${fmt(info.fills)} fills, ` +
       `${fmt(info.hidden_faults)} hidden faults, ${fmt(info.wp_faults)} write-protect faults, ` +
-      `${fmt(info.drops)} drops`;
+      `${fmt(info.drops)} drops` + (info.replay ? ` · replayed from a trace at step ${fmt(info.steps)}` : "");
 
     // ① the guest's table: the user part and the kernel part, each collapsible
     guestBody.replaceChildren();

@@ -21,6 +21,10 @@ what ``ds.vk.p2m()``, ``ds.vk.shadow_entries()`` and ``ds.vk.guest_entries()`` r
   shadow depends on (and every store under simple shadows or nested paging) are not hv
   rows: the ``write`` family has them.
 
+Two more answer which address space a shadow stands for (the rows of a shadow name only
+its own satp): :func:`shadow_spaces` and :func:`guest_satp`; ``ShadowPageTables.from_trace``
+uses them all to draw its panes at any step.
+
 >>> from vkernel.hv import VM
 >>> vm = VM("hello", "trap-emulate", trace=("hv", "p2m"))
 >>> _ = vm.run(max_steps=50_000)
@@ -161,3 +165,47 @@ def guest_entries(ds: xr.Dataset, step: int | None = None,
         "satp": np.array([table[k][3] for k in keys], np.uint64),
         "step": np.array([table[k][4] for k in keys], np.int64)},
         index=pd.Index(np.array(keys, np.uint64), name="pte_addr"))
+
+
+def shadow_spaces(ds: xr.Dataset, step: int | None = None,
+                  domain: int | None = None) -> pd.DataFrame:
+    """Which guest address space each of one domain's shadows stands for, after the rows
+    of steps up to ``step`` (None: the end): a row per shadow (index ``satp``, the
+    shadow's) with the ``guest_satp`` it shadows and the ``step`` of its latest hidden
+    fault fill (the hardware was walking that shadow then).
+
+    A ``shadow_update`` row names only the shadow; the ``hv_walk`` rows just before it
+    (the software walk of the same exit, the same step) name the guest's address space;
+    a hidden fault with no walk before it is one of a guest with paging off (satp Bare:
+    ``guest_satp`` 0). Prefetches (cause 0) have no walk, so a shadow is known from its
+    first hidden fault on; a flush forgets them all (a new shadow may then get the same
+    satp)."""
+    r = _rows(ds, domain, step, ("hv_walk", "shadow_update", "shadow_drop"))
+    walk, update = _CODE["hv_walk"], _CODE["shadow_update"]
+    spaces: dict[int, tuple[int, int]] = {}
+    walked = (-1, 0)  # (step, guest satp) of the latest hv_walk row since an update
+    for st, event, cause, satp in zip(*(r[k].tolist() for k in ("step", "event", "cause",
+                                                                 "satp")), strict=True):
+        if event == walk:
+            walked = (st, satp)
+        elif event == update:
+            if cause:  # a hidden fault: filled in the shadow the hardware was walking
+                spaces[satp] = (walked[1] if walked[0] == st else 0, st)
+            walked = (-1, 0)
+        elif cause == EVERY_SHADOW:
+            spaces.clear()
+    keys = sorted(spaces)
+    return pd.DataFrame({
+        "guest_satp": np.array([spaces[k][0] for k in keys], np.uint64),
+        "step": np.array([spaces[k][1] for k in keys], np.int64)},
+        index=pd.Index(np.array(keys, np.uint64), name="satp"))
+
+
+def guest_satp(ds: xr.Dataset, step: int | None = None,
+               domain: int | None = None) -> int | None:
+    """The guest address space (its satp) of one domain's latest ``hv_walk`` or
+    ``wp_fault`` row at or before ``step`` (None: the end): the table its hypervisor
+    last looked at. None before the first. (A guest that switched address space since,
+    without a hidden fault, is not seen switching: nothing is recorded.)"""
+    r = _rows(ds, domain, step, ("hv_walk", "wp_fault"))
+    return int(r["satp"][-1]) if r["satp"].size else None
