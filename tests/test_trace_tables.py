@@ -112,7 +112,7 @@ def test_shadow_spaces_name_the_guest_address_space_of_each_shadow(technique, op
     assert guest_satp(ds) == vm.technique.shadow.tables[
         next(k for k in vm.technique.shadow.tables
              if vm.technique.shadow.tables[k].satp == int(spaces.step.idxmax()))].key[0]
-    assert guest_satp(ds, step=0) is None
+    assert guest_satp(ds, step=0) == 0  # (paging off: no row has said otherwise)
 
 
 @pytest.mark.parametrize("technique,options", SHADOWED[:3], ids=SHADOW_IDS[:3])
@@ -229,3 +229,22 @@ def test_the_memory_map_replays_a_trace_to_the_frames_the_host_has():
     want["hypervisor (its own)"] -= taken
     assert replayed.counts == want
     assert not replayed.note
+
+
+@pytest.mark.parametrize("technique,options", [("trap-emulate", {}),
+                                               ("hardware", {"paging": "shadow"})],
+                         ids=["te", "hw-shadow"])
+def test_the_guest_address_space_is_known_at_every_step(technique, options):
+    """An emulated satp access records the value satp holds after it, so the trace knows
+    each switch of address space, with or without a hidden fault after it: stopped
+    anywhere, the trace names the address space the hypervisor has for the guest."""
+    from vkernel.trace.tables import guest_satp
+
+    vm = VM("as-switch", technique, trace="hv", n=6, **options)
+    seen = set()
+    for _ in range(60):
+        vm.run(max_steps=3_000)
+        live = vm.technique.csrs.satp if technique == "trap-emulate" else vm.technique.satp
+        assert guest_satp(vm.trace_dataset()) == live
+        seen.add(live)
+    assert len(seen) >= 3  # paging off, the kernel's space and the programs'

@@ -270,7 +270,7 @@ class BinaryTranslation(TrapAndEmulate):
                     self.writer = self.domain.vcpu.pc  # protect its page again: see translate()
         super().page_fault(exit)
 
-    def emulated(self, what: int) -> None:
+    def emulated(self, what: int, value: int = 0) -> None:
         pass  # a callout did it: recorded as the callout
 
     # --- translating --------------------------------------------------------------------

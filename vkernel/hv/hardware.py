@@ -405,7 +405,8 @@ class HardwareAssisted(Technique):
                 self.satp = satp_warl(old, new)
             if f["rd"]:
                 x[f["rd"]] = old
-            self.domain.record("emulation", K.EXC_VIRTUAL_INSTRUCTION, K.CSR_SATP)
+            self.domain.record("emulation", K.EXC_VIRTUAL_INSTRUCTION, K.CSR_SATP,
+                               entry=self.satp)
             if self.satp != old:
                 self.switch_shadow()
         elif name == "sfence.vma":

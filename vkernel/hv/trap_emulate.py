@@ -58,9 +58,10 @@ class TrapAndEmulate(Deprivileged):
             return
         vcpu.pc += 4
 
-    def emulated(self, what: int) -> None:
-        """Record one emulation (``what``: the CSR number, or the instruction's bits)."""
-        self.domain.record("emulation", K.EXC_ILLEGAL, what)
+    def emulated(self, what: int, value: int = 0) -> None:
+        """Record one emulation (``what``: the CSR number, or the instruction's bits; a
+        CSR's ``value``: what the virtual CSR holds after it)."""
+        self.domain.record("emulation", K.EXC_ILLEGAL, what, entry=value)
 
     def emulate_csr(self, op: str, number: int, rd: int, src: int) -> None:
         """csrrw/csrrs/csrrc (and their immediate forms) on the virtual CSR file."""
@@ -79,6 +80,6 @@ class TrapAndEmulate(Deprivileged):
             v.write(number, new)
         if rd:
             x[rd] = old
-        self.emulated(number)
+        self.emulated(number, v.read(number))
         if writes and number in SHADOW_CSRS:
             self.switch_shadow()

@@ -301,27 +301,27 @@ class TraceAccessor:
         return frame
 
     def vm_exits(self) -> pd.DataFrame:
-        """The hypervisor's excursions, one row per VM exit (the ``hv`` rows whose event
-        is ``vm_exit``) or callout (binary translation's cheap exit, ``callout``), in
-        order. Columns: ``step`` (the exit came before the instruction that is this step;
-        the hypervisor's work happens between steps), ``kind`` (``"vm_exit"`` or
-        ``"callout"``), ``cause`` (the trap that made the guest exit, as mcause encodes it;
-        a callout's is the instruction it emulates, 0 for a jump), ``label`` (in words:
-        ``"VM exit: SBI call"``, ``"VM exit: guest-page fault (MMIO)"``, ``"VM exit:
-        hidden page fault"``, ``"VM exit: write-protect fault"``, ``"VM exit: ecall from U
-        (reflected)"``, ``"callout: jump"``...), ``handled`` (the hypervisor's other rows until the next exit:
-        ``"sbi_call"``, ``"emulation injection"``...), ``from_mode`` (the guest's mode when
-        it exited), ``host_mode`` (the hypervisor's level: ``"S"``, i.e. HS, under the
-        H extension; ``"M"`` under the software techniques), ``to_mode`` (the mode the
-        guest was entered in again; None if it never was: it shut down, or the recording
-        ends), ``cycles`` (the modelled cost of the exit and its handling), ``pc`` and
-        ``detail`` (the exit row's). Needs the ``hv`` family. The modes are the exit row's
-        ``hv_from_mode``, ``hv_level`` and ``hv_to_mode``; where a row does not know them
-        (a trace of schema 2, whose hv rows had no modes) they are inferred from the
-        ``step`` and ``trap`` families, when those were recorded: the guest left from the
-        mode of the event before (an ``ecall from VS`` comes from VS), came back in the
-        mode of the event after, and the hypervisor ran in HS under the ``hardware``
-        technique, else in M.
+        """The hypervisor's excursions, one row per VM exit (the ``hv`` rows whose event is
+        ``vm_exit``) or callout (binary translation's cheap exit, ``callout``), in order.
+        Columns: ``step`` (the exit came before the instruction that is this step; the
+        hypervisor's work happens between steps), ``kind`` (``"vm_exit"`` or ``"callout"``),
+        ``cause`` (the trap that made the guest exit, as mcause encodes it; a callout's is
+        the instruction it emulates, 0 for a jump), ``label`` (in words: ``"VM exit: SBI
+        call"``, ``"VM exit: guest-page fault (MMIO)"``, ``"VM exit: hidden page fault"``,
+        ``"VM exit: write-protect fault"``, ``"VM exit: ecall from U (reflected)"``,
+        ``"callout: jump"``...), ``handled`` (the hypervisor's other rows until the next
+        exit: ``"sbi_call"``, ``"emulation injection"``...), ``from_mode`` (the guest's mode
+        when it exited), ``host_mode`` (the hypervisor's level: ``"S"``, i.e. HS, under the
+        H extension; ``"M"`` under the software techniques), ``to_mode`` (the mode the guest
+        was entered in again; None if it never was: it shut down, or the recording ends),
+        ``cycles`` (the modelled cost of the exit and its handling), ``pc`` and ``detail``
+        (the exit row's). Needs the ``hv`` family. The modes are the exit row's
+        ``hv_from_mode``, ``hv_level`` and ``hv_to_mode``; where a row does not know them (a
+        trace of schema 2, whose hv rows had no modes) they are inferred from the ``step``
+        and ``trap`` families, when those were recorded: the guest left from the mode of the
+        event before (an ``ecall from VS`` comes from VS), came back in the mode of the
+        event after, and the hypervisor ran in HS under the ``hardware`` technique, else in
+        M.
 
         >>> from vkernel.hv import VM
         >>> vm = VM("hello", technique="hardware", trace=("step", "trap", "hv"))

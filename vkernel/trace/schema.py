@@ -236,7 +236,8 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                Var("hv_vaddr", U64, "1", "the guest virtual address a memory event concerns "
                    "(shadow_update, shadow_drop: the page; hv_walk: the address walked; "
                    "wp_fault: the store's address); 0 for the others"),
-               Var("hv_entry", U64, "1", "the entry a memory event wrote or read: the shadow "
+               Var("hv_entry", U64, "1", "the value a CSR emulation left in the virtual CSR; "
+                   "the entry a memory event wrote or read: the shadow "
                    "leaf installed (shadow_update), the guest PTE after an emulated store "
                    "(wp_fault) or a para-virtual update (mmu_update), the guest entry a "
                    "software walk read (hv_walk), the machine address now "

@@ -53,6 +53,7 @@ PPN_MASK = (1 << 44) - 1
 NO_FRAME = (1 << 64) - 1  # an entry with no machine frame behind the page
 EVERY_SHADOW = 1  # a shadow_drop's cause when every shadow went at once
 REFUSED = 1  # an mmu_update's cause when the hypervisor refused it
+CSR_SATP = 0x180
 
 
 def _rows(ds: xr.Dataset, domain: int | None, step: int | None,
@@ -202,10 +203,18 @@ def shadow_spaces(ds: xr.Dataset, step: int | None = None,
 
 
 def guest_satp(ds: xr.Dataset, step: int | None = None,
-               domain: int | None = None) -> int | None:
-    """The guest address space (its satp) of one domain's latest ``hv_walk`` or
-    ``wp_fault`` row at or before ``step`` (None: the end): the table its hypervisor
-    last looked at. None before the first. (A guest that switched address space since,
-    without a hidden fault, is not seen switching: nothing is recorded.)"""
-    r = _rows(ds, domain, step, ("hv_walk", "wp_fault"))
-    return int(r["satp"][-1]) if r["satp"].size else None
+               domain: int | None = None) -> int:
+    """The guest address space (its satp) at ``step`` (None: the end), as far as one
+    domain's rows say: the latest emulated access to its satp (trap-and-emulate, and
+    hardware with ``paging="shadow"``: an ``emulation`` row of CSR satp, whose entry is
+    the value satp holds after it) or ``hv_walk``/``wp_fault`` row (the table its
+    hypervisor last walked); 0 before the first (a guest starts with paging off).
+    (Binary translation emulates satp in a callout, which has no entry: there, a switch
+    shows from the next hidden fault.)"""
+    r = _rows(ds, domain, step, ("hv_walk", "wp_fault", "emulation"))
+    emulation = r["event"] == _CODE["emulation"]
+    known = ~emulation | (r["detail"] == CSR_SATP)
+    if not known.any():
+        return 0
+    last = np.flatnonzero(known)[-1]
+    return int(r["entry"][last] if emulation[last] else r["satp"][last])

@@ -346,8 +346,8 @@ class ShadowPageTables(anywidget.AnyWidget):
         family for pane 2 (``trace=("hv", "p2m")``).
 
         ``domain``: a domid or a name (needed when the trace holds several). The address
-        space shown is ``satp`` (a guest satp) if given, else the one of the latest
-        ``hv_walk`` or ``wp_fault`` row; its shadow is ``shadow`` (a shadow satp) if
+        space shown is ``satp`` (a guest satp) if given, else the guest's satp then
+        (:func:`vkernel.trace.tables.guest_satp`); its shadow is ``shadow`` (a shadow satp) if
         given, else the one its latest hidden fault filled
         (:func:`vkernel.trace.tables.shadow_spaces`). ``write_protect``: whether the
         shadows were kept by write protection (None: yes if the trace has a
