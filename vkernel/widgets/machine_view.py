@@ -20,7 +20,7 @@ from vkernel.isa.table import ABI_NAMES
 from vkernel.machine import CSRFile, MachineError, Mode, Registers
 from vkernel.trace.accessor import short_cause
 from vkernel.trace.schema import MODE
-from vkernel.widgets._common import ASSETS, _check_kwargs, _is_domain, _is_host, _is_vm
+from vkernel.widgets._common import ASSETS, _check_kwargs, _is_domain, _is_host, _is_vm, esm
 
 SHOWN_CSRS = ("mstatus", "mepc", "mcause", "mtval", "mtvec", "sstatus", "sepc", "scause",
               "stval", "stvec", "satp")
@@ -99,7 +99,7 @@ class MachineView(anywidget.AnyWidget):
     (2, 9)
     """
 
-    _esm = ASSETS / "machine_view.js"
+    _esm = esm("machine_view.js")
     _css = ASSETS / "vkernel.css"
 
     step = traitlets.Int(0).tag(sync=True)  # machine.steps: instructions retired + traps

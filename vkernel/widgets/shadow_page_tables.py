@@ -13,7 +13,7 @@ import traitlets
 from vkernel.core import kernel as K
 from vkernel.plots import PALETTE
 from vkernel.trace.schema import HV_EVENT
-from vkernel.widgets._common import ASSETS, _check_kwargs, _is_domain, _is_host, _is_vm
+from vkernel.widgets._common import ASSETS, _check_kwargs, _is_domain, _is_host, _is_vm, esm
 
 PAGE = 4096
 PTE_V, PTE_R, PTE_W, PTE_X, PTE_U = 1, 2, 4, 8, 16
@@ -110,7 +110,7 @@ class ShadowPageTables(anywidget.AnyWidget):
     (True, True)
     """
 
-    _esm = ASSETS / "shadow_page_tables.js"
+    _esm = esm("shadow_page_tables.js")
     _css = ASSETS / "vkernel.css"
 
     guest = traitlets.Bytes(b"").tag(sync=True)  # uint64 rows of GUEST_COLUMNS
