@@ -9,28 +9,6 @@ const FLAGS = ["V", "R", "W", "X", "U", "G", "A", "D"];
 const SYNCED = ["index", "count", "step", "refs", "nearby", "info", "spaces", "colours", "results",
   "accesses", "note"];
 
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-// a binary buffer of little-endian uint64 rows (BigInt values)
-function rows(value, cols) {
-  if (!value || !value.byteLength) return [];
-  const view = value.buffer ? new DataView(value.buffer, value.byteOffset, value.byteLength) : new DataView(value);
-  const out = [];
-  for (let r = 0; r < value.byteLength / (8 * cols); r++) {
-    const row = [];
-    for (let c = 0; c < cols; c++) row.push(view.getBigUint64(8 * (r * cols + c), true));
-    out.push(row);
-  }
-  return out;
-}
-
-const hex = (v) => "0x" + v.toString(16);
-const fmt = (n) => Number(n).toLocaleString("en-US");
 
 // an entry's value in words: the PPN it points to and its flags, set ones named
 function entryWords(pte) {
@@ -108,8 +86,6 @@ function render({ model, el: root }) {
   }
 
   let stageName = "VS";
-  let frame = null;
-  const schedule = () => { if (frame === null) frame = requestAnimationFrame(() => { frame = null; draw(); }); };
 
   function draw() {
     const count = model.get("count"), index = model.get("index");
@@ -222,12 +198,7 @@ function render({ model, el: root }) {
     }
   }
 
-  for (const n of SYNCED) model.on(`change:${n}`, schedule);
-  draw();
-  return () => {
-    if (frame !== null) cancelAnimationFrame(frame);
-    for (const n of SYNCED) model.off(`change:${n}`, schedule);
-  };
+  return drawOnChanges(model, SYNCED, draw);
 }
 
 export default { render };

@@ -14,20 +14,7 @@ const SYNCED = ["step", "instret", "first", "furthest", "pc", "mode", "regs", "c
   "running"];
 
 // the registers arrive as one binary buffer of 32 little-endian uint64 (a DataView)
-function registers(value) {
-  if (!value || value.byteLength < 256) return [];
-  const view = value.buffer ? new DataView(value.buffer, value.byteOffset, value.byteLength) : new DataView(value);
-  const out = [];
-  for (let i = 0; i < 32; i++) out.push("0x" + view.getBigUint64(8 * i, true).toString(16).padStart(16, "0"));
-  return out;
-}
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
+const registers = (value) => (rows(value, 32)[0] || []).map((v) => hex(v, 16));
 
 function render({ model, el: root }) {
   root.classList.add("vk-machine");
@@ -125,7 +112,7 @@ function render({ model, el: root }) {
 
   function draw() {
     where.textContent = `step ${model.get("step")}  pc ${model.get("pc")}`;
-    retired.textContent = `${model.get("instret").toLocaleString("en-US")} retired`;
+    retired.textContent = `${fmt(model.get("instret"))} retired`;
     const m = model.get("mode");
     mode.textContent = m;
     mode.className = `vk-mode vk-mode-${m}`;
@@ -192,14 +179,7 @@ function render({ model, el: root }) {
   }
 
   // one redraw a frame, however many traits one action changed
-  let frame = null;
-  const schedule = () => { if (frame === null) frame = requestAnimationFrame(() => { frame = null; draw(); }); };
-  for (const name of SYNCED) model.on(`change:${name}`, schedule);
-  draw();
-  return () => {
-    for (const name of SYNCED) model.off(`change:${name}`, schedule);
-    if (frame !== null) cancelAnimationFrame(frame);
-  };
+  return drawOnChanges(model, SYNCED, draw);
 }
 
 export default { render };

@@ -5,16 +5,6 @@
 const SYNCED = ["base", "columns", "frames", "gpages", "legend", "note"];
 const CELL = 5; // pixels per frame, gap included
 
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-const bytesOf = (v) => (!v ? new Uint8Array(0) : v.buffer ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : new Uint8Array(v));
-const fmt = (n) => Number(n).toLocaleString("en-US");
-
 function render({ model, el: root }) {
   root.classList.add("vk-memmap");
   const title = el("div", "vk-title");
@@ -38,7 +28,7 @@ function render({ model, el: root }) {
     // the theme's colours are only known once the view is in the page: until then (a
     // few frames after render), wait, or the free frames would take the fallback grey
     if (!root.isConnected && waited++ < 600) { schedule(); return; }
-    const rows = model.get("legend");
+    const owners = model.get("legend");
     category = bytesOf(model.get("frames"));
     const g = bytesOf(model.get("gpages"));
     gpages = new Uint32Array(g.buffer.slice(g.byteOffset, g.byteOffset + g.byteLength));
@@ -53,12 +43,12 @@ function render({ model, el: root }) {
     const ctx = canvas.getContext("2d");
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     ctx.clearRect(0, 0, cols * CELL, lines * CELL);
-    const fills = rows.map(([, colour, , style]) => colourOf(style, colour));
+    const fills = owners.map(([, colour, , style]) => colourOf(style, colour));
     for (let i = 0; i < n; i++) {
       const k = category[i];
       const x = (i % cols) * CELL, y = Math.floor(i / cols) * CELL;
       ctx.fillStyle = fills[k] || "#888";
-      if (rows[k] && rows[k][3] === "striped") {
+      if (owners[k] && owners[k][3] === "striped") {
         // charged to a domain, owned by the hypervisor: the domain's colour, a diagonal cut
         ctx.beginPath();
         ctx.moveTo(x, y); ctx.lineTo(x + CELL - 1, y); ctx.lineTo(x, y + CELL - 1);
@@ -70,10 +60,10 @@ function render({ model, el: root }) {
       } else ctx.fillRect(x, y, CELL - 1, CELL - 1);
     }
     const base = model.get("base");
-    title.textContent = `Machine memory: ${fmt(n)} frames of 4 KiB from 0x${base.toString(16)}, ` +
+    title.textContent = `Machine memory: ${fmt(n)} frames of 4 KiB from ${hex(base)}, ` +
       `${fmt(cols)} a row`;
     legend.replaceChildren();
-    for (const [label, colour, count, style, why] of rows) {
+    for (const [label, colour, count, style, why] of owners) {
       const item = el("span", "vk-legend-item");
       item.dataset.label = label;
       item.dataset.count = String(count);
@@ -91,18 +81,17 @@ function render({ model, el: root }) {
     const cols = model.get("columns");
     const i = Math.floor((ev.clientY - rect.top) / CELL) * cols + Math.floor((ev.clientX - rect.left) / CELL);
     if (i < 0 || i >= category.length) return;
-    const rows = model.get("legend");
+    const owners = model.get("legend");
     const frame = model.get("base") + i * 4096;
-    const [label] = rows[category[i]] || ["?"];
-    let words = `frame 0x${frame.toString(16)}: ${label}`;
-    if (gpages[i]) words += `, backing guest physical 0x${(gpages[i] * 4096).toString(16)}`;
+    const [label] = owners[category[i]] || ["?"];
+    let words = `frame ${hex(frame)}: ${label}`;
+    if (gpages[i]) words += `, backing guest physical ${hex(gpages[i] * 4096)}`;
     hover.textContent = words;
     hover.dataset.frame = String(i);
   });
 
-  let frame = null;
-  const schedule = () => { if (frame === null) frame = requestAnimationFrame(() => { frame = null; draw(); }); };
-  for (const n of SYNCED) model.on(`change:${n}`, schedule);
+  const schedule = everyFrame(draw);
+  const stop = onChanges(model, SYNCED, schedule);
   // the canvas reads the theme's colours when it draws: draw again when the theme changes.
   // JupyterLab marks the new theme on <body> before its stylesheet has loaded, so keep
   // looking for a while, and draw again once the theme's colours have really changed.
@@ -124,8 +113,8 @@ function render({ model, el: root }) {
   return () => {
     theme.disconnect();
     clearTimeout(watching);
-    if (frame !== null) cancelAnimationFrame(frame);
-    for (const n of SYNCED) model.off(`change:${n}`, schedule);
+    schedule.cancel();
+    stop();
   };
 }
 

@@ -15,31 +15,12 @@ const BAND_HEAD = 18, BAND_GAP = 8;
 // the lane names' column: wide enough for the longest name (bold 12 px, ~7.2 px a letter)
 const gutterFor = (lanes) => Math.max(118, Math.ceil(32 + 7.2 * Math.max(0, ...lanes.map((l) => l[1].length))));
 
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
 function svg(tag, attrs, parent) {
   const e = document.createElementNS(SVG, tag);
   for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
   if (parent) parent.appendChild(e);
   return e;
 }
-
-// a Bytes trait arrives as a DataView (or ArrayBuffer); copy so the Float64Array is aligned
-function rows(value, width) {
-  if (!value || !value.byteLength) return [];
-  const buf = value.buffer ? value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength) : value;
-  const a = new Float64Array(buf);
-  const out = [];
-  for (let i = 0; i + width <= a.length; i += width) out.push(a.subarray(i, i + width));
-  return out;
-}
-
-const fmt = (n) => (Math.round(n) || 0).toLocaleString("en-US"); // never "-0"
 
 function niceTicks(lo, hi, count) {
   const raw = (hi - lo) / count;
@@ -84,8 +65,7 @@ function render({ model, el: root }) {
     return [a, a + span];
   };
   // redraw at most once a frame, however many changes arrive together
-  let frame = null;
-  const schedule = () => { if (frame === null) frame = requestAnimationFrame(() => { frame = null; draw(); }); };
+  const schedule = everyFrame(draw);
   // the view moves here at once; Python hears of it when the moves pause (a burst of
   // key presses or a drag is one request, not dozens)
   const setView = (a, b) => {
@@ -212,7 +192,7 @@ function render({ model, el: root }) {
 
     const body = svg("g", { "clip-path": `url(#${id}-clip)` }, plot);
     // where the hart was: exact segments, or zoomed out, each lane's share of each bin
-    for (const [s, e, lane] of rows(model.get("segments"), 3)) {
+    for (const [s, e, lane] of floatRows(model.get("segments"), 3)) {
       const x0 = Math.max(xOf(s), GUTTER - 1), x1 = Math.min(xOf(e), width);
       const r = svg("rect", { class: "vk-segment", x: x0, y: laneTop(lane) + SEG_TOP,
         width: Math.max(x1 - x0, 1), height: LANE_H - 2 * SEG_TOP }, body);
@@ -221,7 +201,7 @@ function render({ model, el: root }) {
     const density = model.get("density");
     if (density && density.byteLength) {
       // [lo, hi] of the view the bins were computed for, then lanes x bins of shares
-      const values = rows(density, 1).map((r) => r[0]);
+      const values = floatRows(density, 1).map((r) => r[0]);
       const [vlo, vhi] = values, all = values.slice(2);
       const n = lanes.length, bins = all.length / n;
       for (let i = 0; i < n; i++) {
@@ -250,9 +230,9 @@ function render({ model, el: root }) {
     // a world switch: from the lane the vCPU left (or, with none, the entered band's top)
     // to the lane the next one is loaded in
     const switchFrom = (w) => (w[1] >= 0 ? laneMid(w[1]) : bandTop[lanes[w[2]][4]]);
-    const items = rows(model.get("marks"), 7).map((m) => ({ x: xOf(m[0]), mark: m, ys: extent(m[1], m[2]) }))
-      .concat(rows(model.get("exits"), 7).map((e) => ({ x: xOf(e[0]), exit: e, ys: extent(e[1], e[2], e[3]) })))
-      .concat(rows(model.get("switches"), 7).map((w) => {
+    const items = floatRows(model.get("marks"), 7).map((m) => ({ x: xOf(m[0]), mark: m, ys: extent(m[1], m[2]) }))
+      .concat(floatRows(model.get("exits"), 7).map((e) => ({ x: xOf(e[0]), exit: e, ys: extent(e[1], e[2], e[3]) })))
+      .concat(floatRows(model.get("switches"), 7).map((w) => {
         const ys = [switchFrom(w), laneMid(w[2])];
         return { x: xOf(w[0]), sw: w, ys: [Math.min(...ys), Math.max(...ys)] };
       }))
@@ -489,7 +469,7 @@ function render({ model, el: root }) {
   const fromPython = () => { [lo, hi] = model.get("view"); schedule(); };
   const names = ["segments", "density", "marks", "exits", "switches", "nearby", "lanes", "bands", "band_note",
     "legend", "step", "note", "names", "first", "end"];
-  for (const n of names) model.on(`change:${n}`, schedule);
+  const stop = onChanges(model, names, schedule);
   model.on("change:view", fromPython);
   const resize = new ResizeObserver(schedule);
   resize.observe(wrap);
@@ -497,8 +477,8 @@ function render({ model, el: root }) {
   return () => {
     resize.disconnect();
     clearTimeout(sendTimer);
-    if (frame !== null) cancelAnimationFrame(frame);
-    for (const n of names) model.off(`change:${n}`, schedule);
+    schedule.cancel();
+    stop();
     model.off("change:view", fromPython);
   };
 }

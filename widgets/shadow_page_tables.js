@@ -10,28 +10,6 @@ const EVENT_COLS = 7; // row, step, event, cause, detail, pc, cycles
 const FLAGS = ["V", "R", "W", "X", "U", "G", "A", "D"];
 const SYNCED = ["guest", "p2m", "shadow", "events", "written", "dropped", "updated", "info", "states", "note"];
 
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-// a binary buffer of little-endian uint64 rows (BigInt values)
-function rows(value, cols) {
-  if (!value || !value.byteLength) return [];
-  const view = value.buffer ? new DataView(value.buffer, value.byteOffset, value.byteLength) : new DataView(value);
-  const out = [];
-  for (let r = 0; r < value.byteLength / (8 * cols); r++) {
-    const row = [];
-    for (let c = 0; c < cols; c++) row.push(view.getBigUint64(8 * (r * cols + c), true));
-    out.push(row);
-  }
-  return out;
-}
-
-const hex = (v) => "0x" + v.toString(16);
-const fmt = (n) => Number(n).toLocaleString("en-US");
 const SIZES = { 4096: "4 KiB", 2097152: "2 MiB", 1073741824: "1 GiB" };
 // the exits a memory event follows, in words
 const CAUSES = { 1: "instruction access fault", 2: "illegal instruction", 5: "load access fault",
@@ -200,14 +178,7 @@ function render({ model, el: root }) {
     note.textContent = model.get("note");
   }
 
-  let frame = null;
-  const schedule = () => { if (frame === null) frame = requestAnimationFrame(() => { frame = null; draw(); }); };
-  for (const n of SYNCED) model.on(`change:${n}`, schedule);
-  draw();
-  return () => {
-    if (frame !== null) cancelAnimationFrame(frame);
-    for (const n of SYNCED) model.off(`change:${n}`, schedule);
-  };
+  return drawOnChanges(model, SYNCED, draw);
 }
 
 export default { render };

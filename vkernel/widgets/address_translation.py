@@ -14,7 +14,7 @@ import traitlets
 from vkernel.plots import MODE_COLOURS
 from vkernel.trace.accessor import translation_ends
 from vkernel.trace.schema import ACCESS, WALK_RESULT
-from vkernel.widgets._common import ASSETS, _check_kwargs
+from vkernel.widgets._common import ASSETS, _check_kwargs, esm
 from vkernel.widgets.ring_timeline import _domain_info
 
 _CACHED = {name: code for code, name in WALK_RESULT.items()}["cached"]
@@ -98,7 +98,7 @@ class AddressTranslation(anywidget.AnyWidget):
     ('0x10146', True)
     """
 
-    _esm = ASSETS / "address_translation.js"
+    _esm = esm("address_translation.js")
     _css = ASSETS / "vkernel.css"
 
     index = traitlets.Int(-1).tag(sync=True)  # the translation shown; -1: none

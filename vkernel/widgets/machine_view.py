@@ -20,7 +20,7 @@ from vkernel.isa.table import ABI_NAMES
 from vkernel.machine import CSRFile, MachineError, Mode, Registers
 from vkernel.trace.accessor import short_cause
 from vkernel.trace.schema import MODE
-from vkernel.widgets._common import ASSETS, _check_kwargs, _is_domain, _is_host, _is_vm
+from vkernel.widgets._common import ASSETS, _check_kwargs, _is_domain, _is_host, _is_vm, esm
 
 SHOWN_CSRS = ("mstatus", "mepc", "mcause", "mtval", "mtvec", "sstatus", "sepc", "scause",
               "stval", "stvec", "satp")
@@ -99,7 +99,7 @@ class MachineView(anywidget.AnyWidget):
     (2, 9)
     """
 
-    _esm = ASSETS / "machine_view.js"
+    _esm = esm("machine_view.js")
     _css = ASSETS / "vkernel.css"
 
     step = traitlets.Int(0).tag(sync=True)  # machine.steps: instructions retired + traps
@@ -436,44 +436,47 @@ class MachineView(anywidget.AnyWidget):
         return f"{value:#x}"
 
     def _refresh(self, first: bool = False) -> None:
-        m = self.machine
-        regs, pc, mode, _ = self._cpu()
-        csrs = self._csr_values()
-        self.changed = [] if first else [ABI_NAMES[i] for i in range(32)
-                                         if regs[i] != self._last_regs[i]]
-        self.csrs = [[n, f"{v:#x}", not first and v != self._last_csrs[n]]
-                     for n, v in csrs.items()]
-        self._last_regs, self._last_csrs = regs, csrs
-        if self.host is not None:
-            dom = self._dom()
-            vcsrs = self._vcsr_values()
-            self.vcsrs = [[n, self._vcsr_text(n, v),
-                           not first and v != self._last_vcsrs.get(n, v)]
-                          for n, v in vcsrs.items()]
-            self._last_vcsrs = vcsrs
-            hardware = dom.technique_name == "hardware"
-            self.vcsr_title = (
-                "the guest's view: its VS CSRs (vsstatus, vsepc...), which the hart uses "
-                "in place of the S ones while V=1"
-                if hardware else
-                "the guest's view: what the hypervisor keeps for its vCPU, in Python (its "
-                "virtual CSRs and virtual mode); the machine runs the guest in U")
-            if hardware and not self._shows_hart():
-                self.vcsr_title += "; another domain is in the hart, so they are read " \
-                                   "from the context the world switch saved"
-            self.csr_title = "" if self._shows_hart() \
-                else "CSRs (saved with its vCPU: another domain is in the hart)"
-            self.domain_list = [[d.domid, _who(d)] for d in self.host.domains]
-            self.running = self._running_words()
-        self.regs = np.asarray(regs, dtype="<u8").tobytes()
-        self.pc = f"{pc:#x}"
-        self.mode = mode
-        self.furthest = max(self.furthest, self._now())
-        self.instret = m.hart.instret
-        self.step = self._now()
-        console = self._dom().console if self.host is not None else m.console
-        self.console = console[-2000:]
-        self.disasm = self._disassembly()
+        # one message for all of it: a view that redraws on one trait must not see the
+        # others of the step before (pc of one step, step of the next)
+        with self.hold_sync():
+            m = self.machine
+            regs, pc, mode, _ = self._cpu()
+            csrs = self._csr_values()
+            self.changed = [] if first else [ABI_NAMES[i] for i in range(32)
+                                             if regs[i] != self._last_regs[i]]
+            self.csrs = [[n, f"{v:#x}", not first and v != self._last_csrs[n]]
+                         for n, v in csrs.items()]
+            self._last_regs, self._last_csrs = regs, csrs
+            if self.host is not None:
+                dom = self._dom()
+                vcsrs = self._vcsr_values()
+                self.vcsrs = [[n, self._vcsr_text(n, v),
+                               not first and v != self._last_vcsrs.get(n, v)]
+                              for n, v in vcsrs.items()]
+                self._last_vcsrs = vcsrs
+                hardware = dom.technique_name == "hardware"
+                self.vcsr_title = (
+                    "the guest's view: its VS CSRs (vsstatus, vsepc...), which the hart uses "
+                    "in place of the S ones while V=1"
+                    if hardware else
+                    "the guest's view: what the hypervisor keeps for its vCPU, in Python (its "
+                    "virtual CSRs and virtual mode); the machine runs the guest in U")
+                if hardware and not self._shows_hart():
+                    self.vcsr_title += "; another domain is in the hart, so they are read " \
+                                       "from the context the world switch saved"
+                self.csr_title = "" if self._shows_hart() \
+                    else "CSRs (saved with its vCPU: another domain is in the hart)"
+                self.domain_list = [[d.domid, _who(d)] for d in self.host.domains]
+                self.running = self._running_words()
+            self.regs = np.asarray(regs, dtype="<u8").tobytes()
+            self.pc = f"{pc:#x}"
+            self.mode = mode
+            self.furthest = max(self.furthest, self._now())
+            self.instret = m.hart.instret
+            self.step = self._now()
+            console = self._dom().console if self.host is not None else m.console
+            self.console = console[-2000:]
+            self.disasm = self._disassembly()
 
     def _running_words(self) -> str:
         """Which domain runs, and what the view shows (nothing for a VM: it has one)."""

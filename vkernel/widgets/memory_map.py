@@ -12,7 +12,7 @@ import traitlets
 
 from vkernel.core import kernel as K
 from vkernel.plots import PALETTE
-from vkernel.widgets._common import ASSETS, _check_kwargs, _is_host
+from vkernel.widgets._common import ASSETS, _check_kwargs, _is_host, esm
 
 PAGE = 4096
 HYPERVISOR = "hypervisor"  # vkernel.hv.memory.HYPERVISOR: the owner of its structures
@@ -57,7 +57,7 @@ class MemoryMap(anywidget.AnyWidget):
     (1024, True)
     """
 
-    _esm = ASSETS / "memory_map.js"
+    _esm = esm("memory_map.js")
     _css = ASSETS / "vkernel.css"
 
     base = traitlets.Int(0).tag(sync=True)  # the machine address of the first frame

@@ -13,7 +13,7 @@ import traitlets
 
 from vkernel.plots import CAUSE_COLOURS, MODE_COLOURS, SWITCH_COLOUR
 from vkernel.trace.schema import HV_EVENT, MODE, NO_MODE, mode_names
-from vkernel.widgets._common import ASSETS, _check_kwargs
+from vkernel.widgets._common import ASSETS, _check_kwargs, esm
 
 _MODE_VALUE = {name: value for value, name in MODE.items()}
 _SWITCH = {name: code for code, name in HV_EVENT.items()}["switch"]
@@ -202,7 +202,7 @@ class RingTimeline(anywidget.AnyWidget):
     [[8, 'M', 'U', 'mret'], [8, 'U', 'M', 'ecall from U']]
     """
 
-    _esm = ASSETS / "ring_timeline.js"
+    _esm = esm("ring_timeline.js")
     _css = ASSETS / "vkernel.css"
 
     names = traitlets.Unicode("riscv").tag(sync=True)

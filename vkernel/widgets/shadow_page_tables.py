@@ -23,7 +23,7 @@ from vkernel.hv.pagetable import walk
 from vkernel.plots import PALETTE
 from vkernel.trace import tables
 from vkernel.trace.schema import HV_EVENT
-from vkernel.widgets._common import ASSETS, _check_kwargs, _is_domain, _is_host, _is_vm
+from vkernel.widgets._common import ASSETS, _check_kwargs, _is_domain, _is_host, _is_vm, esm
 from vkernel.widgets.ring_timeline import _domain_info
 
 PAGE = 4096
@@ -270,7 +270,7 @@ class ShadowPageTables(anywidget.AnyWidget):
     True
     """
 
-    _esm = ASSETS / "shadow_page_tables.js"
+    _esm = esm("shadow_page_tables.js")
     _css = ASSETS / "vkernel.css"
 
     guest = traitlets.Bytes(b"").tag(sync=True)  # uint64 rows of GUEST_COLUMNS
