@@ -239,3 +239,29 @@ def test_swap_slots_are_reused_and_a_destroyed_domain_frees_its_own():
     assert swap.slots == 6 and swap.in_use == 6  # the file did not grow
     assert host.run().reason == "shutdown" and b.console == native_console()
     assert swap.slots == 6
+
+
+def test_a_restored_host_reads_back_its_pages_though_their_slots_were_reused():
+    host = Host(machine_mb=48, overcommit="swap")
+    a = host.create("hello", "hardware", memory_mb=8, name="a")
+    swap = host.swap
+    top = a.memory.base + 2040 * PAGE  # (pages the guest's pool never reaches)
+    for i in range(8):
+        a.memory.write(top + i * PAGE, bytes([i + 1]) * PAGE)
+    swap.hand = 2040  # the clock hand: those pages go first
+    for _ in range(3):
+        swap.swap_out()
+    page, slot = min(a.memory.swapped.items())
+    assert page == top
+    saved_bytes = swap.contents()[slot * PAGE:(slot + 1) * PAGE]
+    snap = host.save()
+    swap.swap_in(a, page)
+    host.machine.mem.write(a.memory.machine_address(page), b"\xAA" * PAGE)
+    swap.swap_out()  # reuses the slot: the file's page there is another one now
+    assert swap.slots == 3 and slot not in swap.free_slots
+    assert swap.contents()[slot * PAGE:(slot + 1) * PAGE] != saved_bytes
+    host.restore(snap)
+    assert a.memory.swapped[page] == slot and swap.in_use == 3
+    frame = swap.swap_in(a, page)
+    assert host.machine.mem.read(frame, PAGE) == saved_bytes
+    assert host.run().reason == "shutdown" and a.console == native_console()

@@ -285,12 +285,13 @@ class Host:
     balloon before swap; Xen's squeezed setting ``memory/target``):
 
     1. *ballooning*: when the free frames fall below ``reclaim_below`` (by default
-       ``2 * HOST_RESERVE``, 128 frames, half a MiB; 0 turns reclamation off), checked at every scheduling
-       decision and whenever a domain needs a frame (:meth:`frame_for`), :meth:`reclaim`
-       lowers the balloon targets of the running domains, each by a share of the deficit
-       proportional to its pages, never below its floor (``create(min_mb=)``), and asks
-       their drivers. They give pages when they next run: asynchronously, as in reality.
-       When the free frames are back above twice the mark, the targets go back up;
+       ``2 * HOST_RESERVE``, 128 frames, half a MiB; 0 turns reclamation off), checked at
+       every scheduling decision and whenever a domain needs a frame
+       (:meth:`frame_for`), :meth:`reclaim` lowers the balloon targets of the running
+       domains, each by a share of the deficit proportional to its pages, never below
+       its floor (``create(min_mb=)``), and asks their drivers. They give pages when they
+       next run: asynchronously, as in reality. When the free frames are back above
+       twice the mark, the targets go back up;
     2. only when the frames actually run out does ``overcommit`` decide: ``"refuse"``
        (the default: the domain that needed the frame crashes, a GuestMemoryError) or
        ``"swap"`` (a page of some domain goes to the host's swap file,
@@ -528,13 +529,13 @@ class Host:
         driver has done what it was asked (with what the domains above their target
         still owe, less what the ones below may still take). Below ``reclaim_below``,
         it wants them back up to twice the mark: it lowers the targets of the domains
-        on target (neither giving nor taking pages now), each by a share of what is missing proportional to the
-        pages it has, never below its floor. A driver gives free pages of its own when
-        it next runs; the frames behind them come back (a page shared with others frees
-        nothing: it was one frame already). Above twice the mark, the targets the host
-        lowered go back up towards what the administrator set, by what is free beyond
-        twice the mark (so that taking it does not bring the pressure back at once), and
-        the drivers take pages again."""
+        on target (neither giving nor taking pages now), each by a share of what is
+        missing proportional to its target, never below its floor. A driver gives free
+        pages of its own when it next runs; the frames behind them come back (a page
+        shared with others frees nothing: it was one frame already). Above twice the
+        mark, the targets the host lowered go back up towards what the administrator
+        set, by what is free beyond twice the mark (so that taking it does not bring the
+        pressure back at once), and the drivers take pages again."""
         mark = self.reclaim_below
         if not mark:
             return 0
