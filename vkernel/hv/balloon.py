@@ -23,8 +23,16 @@ calls, through whichever interface its technique has (the SBI's balloon extensio
   a fresh zeroed frame charged to the domain.
 
 Each page moved is an ``hv`` row ``balloon`` (cause 1: out of the guest, 0: back in;
-detail: its guest physical address). When frames come back to the host, every domain still
+detail: its guest physical address), and so is each change of the target (cause 2;
+detail: the new target, in pages). When frames come back to the host, every domain still
 below its target is asked again (its driver may have found no frames the first time).
+
+Two parties set the target. The administrator (:meth:`Host.balloon
+<vkernel.hv.host.Host.balloon>`, Xen's ``xl mem-set``) sets what the domain should have,
+:attr:`Balloon.wanted`; the host's *memory reclamation* (:meth:`Host.reclaim
+<vkernel.hv.host.Host.reclaim>`, ESX's balloon-before-swap, Xen's squeezed) lowers the
+target below that when the machine runs short of free frames, never below
+:attr:`Balloon.floor` (Xen's dynamic-min), and raises it back when the pressure is gone.
 
 >>> from vkernel.hv import Host
 >>> host = Host(machine_mb=32)
@@ -49,7 +57,9 @@ from vkernel.hv.pagetable import PAGE
 if TYPE_CHECKING:
     from vkernel.hv.host import Domain
 
-OUT, IN = 1, 0  # the balloon row's cause: a page left the guest, or came back
+# the balloon row's cause: a page left the guest, or came back, or (a row that moves no
+# page) the host set the target, the row's detail
+OUT, IN, TARGET = 1, 0, 2
 # frames a deflate leaves free for the hypervisor's own structures (shadow and G-stage
 # tables, translation caches), so that a guest growing cannot starve them
 HOST_RESERVE = 64
@@ -58,12 +68,16 @@ HOST_RESERVE = 64
 class Balloon:
     """The host's side of one domain's balloon (see the module's docstring)."""
 
-    def __init__(self, domain: Domain) -> None:
+    def __init__(self, domain: Domain, floor: int | None = None) -> None:
         self.domain = domain
         self.memory = domain.memory
-        self.target = self.memory.populated  # pages
+        self.target = self.memory.populated  # pages: what the driver is told to have
+        self.wanted = self.target  # pages: what the administrator set (Host.balloon)
+        # the least the host's memory reclamation lowers the target to (pages)
+        self.floor = min(self.target, self.target * 3 // 4 if floor is None else floor)
         self.pages_out = 0  # pages the guest gave (inflations), over its life
         self.pages_in = 0   # pages it took back (deflations)
+        self.reclaimed = 0  # pages the host's reclamation took off the target, over its life
 
     @property
     def max_pages(self) -> int:
@@ -71,12 +85,21 @@ class Balloon:
         return len(self.memory.p2m)
 
     def set_target(self, pages: int) -> None:
-        """Ask the guest to have ``pages`` pages: its driver hears of it by a virtual
-        interrupt (its technique's :meth:`balloon_interrupt`) and gives or takes."""
+        """Ask the guest to have ``pages`` pages (the administrator's target): its driver
+        hears of it by a virtual interrupt (its technique's :meth:`balloon_interrupt`)
+        and gives or takes."""
         if not isinstance(pages, int) or not 0 < pages <= self.max_pages:
             raise HypervisorError(f"a balloon target is 1..{self.max_pages} pages "
                                   f"(the domain's max), not {pages!r}")
+        self.wanted = pages
+        self.retarget(pages)
+
+    def retarget(self, pages: int) -> None:
+        """Set the target the driver sees (the host's reclamation moves it between
+        :attr:`floor` and :attr:`wanted`), record it (a ``balloon`` row, cause 2) and ask
+        the driver."""
         self.target = pages
+        self.domain.record("balloon", TARGET, pages)  # moves no page: no p2m row
         self.ask()
 
     def ask(self) -> None:

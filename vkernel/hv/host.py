@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vkernel.core import kernel as K
-from vkernel.hv.balloon import HOST_RESERVE, Balloon
+from vkernel.hv.balloon import HOST_RESERVE, TARGET, Balloon
 from vkernel.hv.base import (
     CONTINUE,
     TECHNIQUES,
@@ -87,6 +87,8 @@ VCPU_STATE = (K.S_PC, K.S_MODE, K.S_V, K.S_MTIMECMP, K.S_MSIP)
 # a refusal (a GuestMemoryError: that domain crashes), or a page of someone's swapped out
 OVERCOMMIT = ("refuse", "swap")
 MAX_HELD = 60_000  # ms: a policy that holds runnable domains back longer is broken
+# memory reclamation's low-water mark by default, in free frames (Host(reclaim_below=))
+RECLAIM_BELOW = 2 * HOST_RESERVE
 
 
 @dataclass
@@ -203,7 +205,7 @@ class Domain:
         a memory event's page, entry and address space in ``vaddr``, ``entry`` and
         ``satp`` (see the schema's ``hv`` family). An event that changes the p2m
         (``detail`` the page, ``entry`` its frame now) is a ``p2m`` row too."""
-        if event in P2M_EVENTS:
+        if event in P2M_EVENTS and not (event == "balloon" and cause == TARGET):
             self.machine.record_p2m(self.domid, detail, None if entry == NO_FRAME else entry)
         if not self.machine._s[K.S_TRACE] & K.TRACE_HV:
             return  # not recorded: nothing to work out
@@ -277,13 +279,32 @@ class Host:
     default); ``cost`` the cycle costs; ``trace`` what to record (as for a Machine; the
     ``hv`` family holds what the hypervisor did); ``sensitive_unprivileged`` Popek and
     Goldberg's switch and ``walk_cache`` the MMU's page-walk caches (see
-    :class:`~vkernel.machine.Machine`)."""
+    :class:`~vkernel.machine.Machine`).
+
+    **Memory pressure**, in the order the host meets it (ESX's "memory reclamation",
+    balloon before swap; Xen's squeezed setting ``memory/target``):
+
+    1. *ballooning*: when the free frames fall below ``reclaim_below`` (by default
+       ``2 * HOST_RESERVE``, 128 frames, half a MiB; 0 turns reclamation off), checked at
+       every scheduling decision and whenever a domain needs a frame
+       (:meth:`frame_for`), :meth:`reclaim` lowers the balloon targets of the running
+       domains, each by a share of the deficit proportional to its pages, never below
+       its floor (``create(min_mb=)``), and asks their drivers. They give pages when they
+       next run: asynchronously, as in reality. When the free frames are back above
+       twice the mark, the targets go back up;
+    2. only when the frames actually run out does ``overcommit`` decide: ``"refuse"``
+       (the default: the domain that needed the frame crashes, a GuestMemoryError) or
+       ``"swap"`` (a page of some domain goes to the host's swap file,
+       :mod:`vkernel.hv.swap`).
+
+    Every target change is an ``hv`` row ``balloon`` with cause 2 (detail: the target),
+    so the trace shows the targets, then the pages ballooned, then any swapping."""
 
     def __init__(self, *, machine_mb: int = 64, seed: int = 0,
                  scheduler: Scheduler | None = None, cost: CostModel | None = None,
                  trace: TraceSpec = None, sensitive_unprivileged: bool = False,
                  steps_per_ms: int = STEPS_PER_MS, walk_cache: bool = False,
-                 overcommit: str = "refuse") -> None:
+                 overcommit: str = "refuse", reclaim_below: int | None = None) -> None:
         self.machine = Machine(ram_mb=machine_mb, sensitive_unprivileged=sensitive_unprivileged,
                                walk_cache=walk_cache)
         self.seed = seed
@@ -309,6 +330,13 @@ class Host:
             raise HypervisorError(f"overcommit is one of {', '.join(OVERCOMMIT)}, "
                                   f"not {overcommit!r}")
         self.overcommit = overcommit  # what a domain needing a frame meets with none free
+        if reclaim_below is None:
+            reclaim_below = RECLAIM_BELOW
+        if not isinstance(reclaim_below, int) or reclaim_below < 0:
+            raise HypervisorError(f"reclaim_below is a number of free frames (0: never "
+                                  f"reclaim), not {reclaim_below!r}")
+        # memory reclamation: below this many free frames the host lowers balloon targets
+        self.reclaim_below = reclaim_below
         self.swap = Swap(self) if overcommit == "swap" else None
         if self.swap is not None:  # the hypervisor's own allocations may swap too
             self.frames.on_empty = self.swap.make_room
@@ -337,7 +365,8 @@ class Host:
     def create(self, guest: Program | str = "hello", technique: str = "hardware", *,
                memory_mb: int = 8, weight: int = 256, cap: int = 0,
                name: str | None = None, n: int | None = None, paging: str | None = None,
-               shadow: str | None = None, max_mb: int | None = None) -> Domain:
+               shadow: str | None = None, max_mb: int | None = None,
+               min_mb: float | None = None) -> Domain:
         """Build a domain and boot its guest (ready to run; it runs in :meth:`run`).
 
         ``guest`` is the guest kernel: an assembled :class:`~vkernel.isa.program.Program`
@@ -351,7 +380,9 @@ class Host:
 
         ``max_mb`` (Xen's maxmem; by default ``memory_mb``) is the most RAM the domain may
         have: its guest physical memory is that big, and the pages above ``memory_mb``
-        start ballooned out, so that :meth:`balloon` can later let it grow."""
+        start ballooned out, so that :meth:`balloon` can later let it grow. ``min_mb``
+        (Xen's dynamic-min; by default three quarters of ``memory_mb``) is the least the
+        host's memory reclamation (:meth:`reclaim`) lowers its balloon target to."""
         if technique not in TECHNIQUES:
             raise HypervisorError(f"unknown technique {technique!r}; choose from "
                                   f"{', '.join(TECHNIQUES)}")
@@ -369,6 +400,10 @@ class Host:
             raise HypervisorError(f"a cap is a percentage from 0 (none) to 100, not {cap!r}")
         if max_mb is not None and (not isinstance(max_mb, int) or max_mb < memory_mb):
             raise HypervisorError(f"max_mb is at least memory_mb ({memory_mb}), not {max_mb!r}")
+        if min_mb is not None and (not isinstance(min_mb, (int, float))
+                                   or not 0 < min_mb <= memory_mb):
+            raise HypervisorError(f"min_mb is more than 0 and at most memory_mb "
+                                  f"({memory_mb}), not {min_mb!r}")
         if max_mb not in (None, memory_mb) and technique == "native":
             raise HypervisorError("a native guest has no balloon: max_mb does not apply")
         domid = self._next_domid
@@ -408,7 +443,7 @@ class Host:
             memory = domain.memory
             memory.on_swapped_access = domain.technique.read_back
         if technique != "native":  # its balloon, on the interface its technique offers
-            domain.balloon = Balloon(domain)
+            domain.balloon = Balloon(domain, None if min_mb is None else int(min_mb * 256))
             sbi = getattr(domain.technique, "sbi", None)
             if sbi is not None:
                 sbi.balloon = domain.balloon
@@ -472,22 +507,62 @@ class Host:
 
     def frame_for(self, domain: Domain, *, keep: int | None = None) -> int:
         """A fresh frame for ``domain`` (a copy-on-write break, a page read back from
-        swap: ``keep``). With ``overcommit="swap"`` and fewer free frames than the
-        hypervisor keeps for its own tables (balloon.HOST_RESERVE), a victim page goes to
-        the swap file first. With no frame free, the domains above their balloon target
-        are asked to give some back, and the request is refused: a GuestMemoryError,
-        which crashes the domain that needed it, never the host."""
+        swap: ``keep``). Ballooning first: below the low-water mark the host lowers
+        balloon targets (:meth:`reclaim`), which frees frames as the drivers next run.
+        Then, with ``overcommit="swap"`` and no more free frames than the hypervisor keeps
+        for its own tables (balloon.HOST_RESERVE), a victim page goes to the swap file.
+        With no frame free, the request is refused: a GuestMemoryError, which crashes the
+        domain that needed it, never the host."""
+        self.reclaim()
         if self.swap is not None and self.frames.free_frames <= HOST_RESERVE:
             self.swap.swap_out(keep=None if keep is None else (domain, keep))
         if not self.frames.free_frames:
-            for d in self.domains:
-                if d is not domain and d.balloon is not None and d.state != "shutdown":
-                    d.balloon.ask()  # ballooning first: it frees frames as they next run
             raise GuestMemoryError(
                 f"{domain.name} needs a frame for a copy-on-write break and the machine "
                 f"has none free: the host is overcommitted (shared pages are promised "
                 f"memory); balloon a domain down or give the machine more RAM")
         return domain.frames.alloc(domain.name)
+
+    def reclaim(self) -> int:
+        """Memory reclamation by ballooning (see the class's docstring); returns the pages
+        taken off the targets. The host counts the free frames there will be once every
+        driver has done what it was asked (with what the domains above their target
+        still owe, less what the ones below may still take). Below ``reclaim_below``,
+        it wants them back up to twice the mark: it lowers the targets of the domains
+        on target (neither giving nor taking pages now), each by a share of what is
+        missing proportional to its target, never below its floor. A driver gives free
+        pages of its own when it next runs; the frames behind them come back (a page
+        shared with others frees nothing: it was one frame already). Above twice the
+        mark, the targets the host lowered go back up towards what the administrator
+        set, by what is free beyond twice the mark (so that taking it does not bring the
+        pressure back at once), and the drivers take pages again."""
+        mark = self.reclaim_below
+        if not mark:
+            return 0
+        balloons = [d.balloon for d in self.domains if d.balloon is not None
+                    and d.state in ("runnable", "running", "blocked")]
+        # the free frames once every driver has done what it was asked: what the ones
+        # above their target still owe the host, less what the ones below may still take
+        free = self.frames.free_frames + sum(b.memory.populated - b.target for b in balloons)
+        lowered = 0
+        if free >= 2 * mark:  # the pressure is gone: give back what reclamation took
+            spare = free - 2 * mark
+            for b in balloons:
+                if spare > 0 and b.target < b.wanted:
+                    up = min(b.wanted - b.target, spare)
+                    spare -= up
+                    b.retarget(b.target + up)
+        elif free < mark:  # lower the targets of the domains with pages to spare
+            missing = 2 * mark - free
+            able = [b for b in balloons if b.floor < b.target == b.memory.populated]
+            total = sum(b.target for b in able)
+            for b in able:
+                share = -(-missing * b.target // total)  # (rounded up)
+                target = max(b.target - share, b.floor)
+                b.reclaimed += b.target - target
+                lowered += b.target - target
+                b.retarget(target)
+        return lowered
 
     def notify(self, domain: Domain) -> None:
         """An event for ``domain`` from outside (a device, another domain): a blocked
@@ -510,6 +585,8 @@ class Host:
         if domain.result is None:
             domain.result = VMResult("destroyed", None, self.steps)
         self.sharing.forget_domain(domain)  # its shared pages: freed when nobody else uses them
+        if self.swap is not None:  # its pages on the swap file: their slots are free
+            self.swap.forget_domain(domain)
         self.frames.release(domain.name)
         self.machine.hart.flush_tlb()  # no translation of its frames may outlive them
         self.domains.remove(domain)
@@ -635,7 +712,12 @@ class Host:
 
     # --- scheduling ---------------------------------------------------------------------
     def _schedule(self) -> None:
-        """The scheduler picks who runs next, and for how long (the host timer)."""
+        """The scheduler picks who runs next, and for how long (the host timer). First
+        the host looks at its free memory (:meth:`reclaim`): a cheap check, each time."""
+        rows = len(self.machine._hv_rows)
+        self.reclaim()
+        if len(self.machine._hv_rows) > rows:  # target rows: they belong to no exit
+            self.machine.complete_hv(NO_MODE)
         previous = self.current
         if previous is not None and previous.state == "running":
             previous.state = "runnable"
@@ -815,19 +897,23 @@ class Host:
         """Everything the host is: the machine, and every domain's and the hypervisor's
         state. :meth:`restore` of it continues bit-identically."""
         machine = self.machine.snapshot()
-        return HostSnapshot(machine, _copy_state(self, self.machine))
+        swapped = self.swap.contents() if self.swap is not None else None
+        return HostSnapshot(machine, _copy_state(self, self.machine), swapped)
 
     def restore(self, snap: HostSnapshot) -> None:
         """Go back to ``snap``. Domain objects stay the same objects (references to them
         stay good); their state becomes the saved one."""
         self.machine.restore(snap.machine)
         _restore_state(self, snap.state, self.machine)
+        if self.swap is not None and snap.swap_file is not None:
+            self.swap.set_contents(snap.swap_file)  # (slots reused since hold other pages)
 
 
 @dataclass
 class HostSnapshot:
     machine: Any
     state: dict[str, Any]
+    swap_file: bytes | None = None  # the swap file as it was (its slots are reused)
 
 
 # Observers are the caller's, not the host's state: a save keeps none, a restore keeps

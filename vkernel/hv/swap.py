@@ -11,8 +11,14 @@ out to make room). Waldspurger's paper explains why a host swaps only as a last 
 the host does not know which pages the guest needs; the guest's own allocator does
 (ballooning).
 
-Kept simple: one file in a temporary directory, a page per slot, slots never reused (so a
-saved host restored later still finds its pages), and victims chosen by a *clock* hand
+Swapping comes after ballooning: the host lowers balloon targets first when its free
+memory runs low (:meth:`Host.reclaim <vkernel.hv.host.Host.reclaim>`), and swaps only
+when the frames have actually run out.
+
+Kept simple: one file in a temporary directory, a page per slot; a slot freed by a page
+read back, or by a destroyed domain's page, is reused (the lowest first), so the file
+grows only to the most pages ever out at once (a saved host keeps a copy of the file's
+contents, which a restore writes back); victims are chosen by a *clock* hand
 sweeping the domains' pages in order, skipping shared frames and page tables. The same
 inputs give the same victims. Each page moved is an ``hv`` row ``swap`` (cause 1: out to
 the file, 0: back in; detail: its guest physical address), on the domain it belongs to.
@@ -28,6 +34,7 @@ the file, 0: back in; detail: its guest physical address), on the domain it belo
 
 from __future__ import annotations
 
+import heapq
 import os
 import tempfile
 from typing import TYPE_CHECKING
@@ -48,7 +55,8 @@ class Swap:
     def __init__(self, host: Host) -> None:
         self.host = host
         self.path = os.path.join(tempfile.mkdtemp(prefix="vkernel-swap-"), "swap")
-        self.next_slot = 0
+        self.slots = 0  # the file's size, in slots: the most pages ever out at once
+        self.free_slots: list[int] = []  # slots below that holding nothing (a heap)
         self.hand = 0  # the clock hand: an index into every domain's pages, in order
         self.pages_out = 0
         self.pages_in = 0
@@ -98,8 +106,12 @@ class Swap:
         raise GuestMemoryError("the host has no page left to swap out")
 
     def _write_out(self, d: Domain, gpa: int, frame: int) -> None:
-        slot, self.next_slot = self.next_slot, self.next_slot + 1
-        with open(self.path, "ab" if slot else "wb") as f:
+        if self.free_slots:
+            slot = heapq.heappop(self.free_slots)
+        else:
+            slot, self.slots = self.slots, self.slots + 1
+        with open(self.path, "r+b" if os.path.exists(self.path) else "wb") as f:
+            f.seek(slot * PAGE)
             f.write(self.host.machine.mem.read(frame, PAGE))
         d.memory.swap_out(gpa, slot)
         d.technique.swap_drop(gpa)  # no translation may lead to the frame any more
@@ -118,7 +130,34 @@ class Swap:
             f.seek(slot * PAGE)
             self.host.machine.mem.write(frame, f.read(PAGE))
         d.memory.swap_in(page, frame)
+        heapq.heappush(self.free_slots, slot)  # free for the next page out
         d.technique.swap_map(page, frame)
         self.pages_in += 1
         d.record("swap", IN, page, entry=frame)
         return frame
+
+    def forget_domain(self, d: Domain) -> None:
+        """``d`` is being destroyed: the slots of its pages on the file are free."""
+        memory = d.memory
+        if memory is None:
+            return
+        for slot in memory.swapped.values():
+            heapq.heappush(self.free_slots, slot)
+        memory.swapped.clear()
+
+    @property
+    def in_use(self) -> int:
+        """Slots holding a page now."""
+        return self.slots - len(self.free_slots)
+
+    def contents(self) -> bytes:
+        """The file's bytes (a host's save keeps them: its slots are reused later)."""
+        if not os.path.exists(self.path):
+            return b""
+        with open(self.path, "rb") as f:
+            return f.read()
+
+    def set_contents(self, data: bytes) -> None:
+        """Put the file back as :meth:`contents` had it (a host's restore)."""
+        with open(self.path, "wb") as f:
+            f.write(data)

@@ -11,6 +11,7 @@ import numpy as np
 import traitlets
 
 from vkernel.core import kernel as K
+from vkernel.hv.balloon import TARGET
 from vkernel.plots import PALETTE
 from vkernel.widgets._common import ASSETS, _check_kwargs, _is_host, esm
 
@@ -37,7 +38,8 @@ class MemoryMap(anywidget.AnyWidget):
     Replaying a trace: the hv rows ``balloon``, ``share``, ``unshare`` and ``swap``
     (schema events 14-17) move frames between owners, each saying which guest page
     (``hv_detail``) of which domain is backed by which frame now (``hv_entry``; none:
-    ballooned out or on disk). :meth:`replay` applies them, on top of the map as it is
+    ballooned out or on disk); a ``balloon`` row of cause 2 (the host set a target)
+    moves no page and is not replayed. :meth:`replay` applies them, on top of the map as it is
     (make the map when the trace begins, or :meth:`refresh` to start again from the
     host's frames), in step order, each through the handler registered for its event
     in :attr:`replayers` (``{event name: fn(map, row)}``, ``row`` a dict of the hv row's
@@ -200,6 +202,8 @@ class MemoryMap(anywidget.AnyWidget):
         keep = np.isin(events, [code[e] for e in self.REPLAYED])
         if upto is not None:
             keep &= ds["hv_step"].values <= upto
+        if "hv_cause" in ds:  # a balloon row of cause 2 sets a target: it moves no page
+            keep &= ~((events == code["balloon"]) & (ds["hv_cause"].values == TARGET))
         applied, skipped = 0, {}
         for r in np.flatnonzero(keep):
             name = HV_EVENT[int(events[r])]
