@@ -99,7 +99,8 @@ class Balloon:
         :attr:`floor` and :attr:`wanted`), record it (a ``balloon`` row, cause 2) and ask
         the driver."""
         self.target = pages
-        self.domain.record("balloon", TARGET, pages)  # moves no page: no p2m row
+        # a decision, not page work: not priced (and it moves no page: no p2m row)
+        self.domain.record("balloon", TARGET, pages, units=0)
         self.ask()
 
     def ask(self) -> None:
