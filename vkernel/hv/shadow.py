@@ -272,7 +272,8 @@ class ShadowMMU:
         what the fault was (a :class:`Resolution`):
 
         * ``"guest"``: its tables deny the access: reflect ``cause`` to the guest;
-        * ``"outside"``: they lead outside its RAM (``gpa``): a device, or nothing;
+        * ``"outside"``: they lead outside its RAM (``gpa``; A and D set as its MMU
+          would): a device, or nothing;
         * ``"write-protect"``: a store the guest's tables allow, to one of its own page
           tables (``gpa``; A and D set in the leaf that allows it): emulate it
           (:meth:`emulate_write`);
@@ -287,7 +288,8 @@ class ShadowMMU:
         if t.fault is not None:
             return Resolution("guest", cause=t.fault)
         assert t.gpa is not None
-        if t.gpa not in self.memory:
+        if t.gpa not in self.memory:  # (the guest's MMU sets A, and D for a store, on
+            self.set_accessed(t, access)  # a translation that succeeds, device or not)
             return Resolution("outside", gpa=t.gpa)
         # a hidden fault: its walk is the hypervisor's work (a reflected fault's and a
         # device access's walks are priced in their own events)
