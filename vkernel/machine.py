@@ -37,7 +37,9 @@ from vkernel.core import kernel as K
 from vkernel.devices import (
     DEVICE_ID,
     UART_IRQ,
+    VIRTIO_COUNT,
     VIRTIO_IRQ,
+    EmptyVirtioMmio,
     Plic,
     TestFinisher,
     Uart16550,
@@ -362,6 +364,60 @@ class Memory:
         self.write(addr, (value & MASK64).to_bytes(8, "little"))
 
 
+RAM_BASE = K.RAM_BASE
+Image = Program | bytes | str | os.PathLike[str]  # what boot() loads: see Machine.boot
+
+
+@dataclass(frozen=True)
+class BootInfo:
+    """Where :meth:`Machine.boot` put things: entry points (None: not loaded), the
+    initrd's ``(start, end)``, the device tree's address and the kernel command line."""
+
+    firmware_entry: int | None
+    kernel_entry: int | None
+    initrd: tuple[int, int] | None
+    dtb: int | None
+    append: str = ""
+
+    def __repr__(self) -> str:
+        def h(v: int | None) -> str:
+            return "None" if v is None else f"{v:#x}"
+        initrd = "None" if self.initrd is None else f"({self.initrd[0]:#x}, {self.initrd[1]:#x})"
+        return (f"BootInfo(firmware_entry={h(self.firmware_entry)}, "
+                f"kernel_entry={h(self.kernel_entry)}, initrd={initrd}, dtb={h(self.dtb)}, "
+                f"append={self.append!r})")
+
+
+def _raw(source: bytes | str | os.PathLike[str], what: str) -> bytes:
+    """The bytes of a file, or the bytes given."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        return bytes(source)
+    try:
+        return Path(source).read_bytes()
+    except OSError as e:
+        raise LoadError(f"{what}: {source}: cannot read: {e.strerror}") from e
+
+
+def _image(source: Image, base: int, what: str) -> Program:
+    """A firmware or kernel image as a Program: a Program as it is; an ELF file or
+    assembly source through :func:`load_program`; anything else (bytes, a raw ``.bin``)
+    as one section at ``base``."""
+    if isinstance(source, Program):
+        return source
+    if not isinstance(source, bytes | bytearray | memoryview):
+        path = Path(source)
+        if path.suffix in (".s", ".S", ".asm") or _raw(path, what)[:4] == b"\x7fELF":
+            return load_program(path, base)
+        name = path.name
+    else:
+        name = what
+    from vkernel.isa.program import Section
+
+    data = _raw(source, what)
+    return Program({".image": Section(".image", base, data, executable=True, writable=True)},
+                   {}, base, name=name)
+
+
 @dataclass
 class Snapshot:
     """Everything a machine is, copied: restoring it continues bit-identically."""
@@ -463,13 +519,22 @@ class Machine:
         self.mem = Memory(self._ram)
         self.breakpoints: set[int] = set()
         self.program: Program | None = None
+        self.boot_info: BootInfo | None = None  # what boot() placed where (None: load())
         self.on_console: Callable[[str], None] | None = None
         self.uart = Uart16550(on_output=self._console_byte)
         self.plic = Plic()
         self.finisher = TestFinisher()
+        # the eight virtio-mmio transports: the disk in the first (0x1000_1000, where
+        # xv6 and vkernel's guests look, as QEMU's -device ...,bus=virtio-mmio-bus.0), the
+        # rest empty, as QEMU's
         self.virtio = VirtioBlock(disk, self.mem)
+        self.transports: list[VirtioBlock | EmptyVirtioMmio] = \
+            [self.virtio] + [EmptyVirtioMmio() for _ in range(1, VIRTIO_COUNT)]
         self.bus = Bus({"finisher": self.finisher, "plic": self.plic, "uart": self.uart,
-                        "virtio": self.virtio})  # the devices that live in Python
+                        **{f"virtio{i}": t for i, t in enumerate(self.transports)}})
+        # the devices that live in Python and have an interrupt line: PLIC source -> device
+        self._irq_lines = {UART_IRQ: self.uart,
+                           **{VIRTIO_IRQ + i: t for i, t in enumerate(self.transports)}}
         self._htif_console = bytearray()
         self._console = bytearray()
         self._recorder: Recorder | None = None  # where drained events go
@@ -521,6 +586,10 @@ class Machine:
         csr[:] = 0
         self._tlb[:] = 0
         s[K.S_PC] = self.program.entry if self.program else K.RAM_BASE
+        boot = self.boot_info
+        if boot is not None and boot.firmware_entry is not None:
+            s[K.S_PC] = boot.firmware_entry  # QEMU's reset vector: a0 = hart id, a1 = dtb
+            self._x[11] = boot.dtb or 0
         s[K.S_MODE] = K.PRV_M
         s[K.S_TIME_DIV] = self.time_divider
         s[K.S_MTIMECMP] = -1
@@ -556,9 +625,104 @@ class Machine:
 
     def load(self, program: Program | str | os.PathLike[str]) -> Program:
         """Load a program (an assembled :class:`Program`, or a path to an ELF file or an
-        assembly source ``.s``) into RAM and reset the hart to its entry point."""
+        assembly source ``.s``) into RAM and reset the hart to its entry point: a
+        bare-metal run, as QEMU's ``-bios none -kernel FILE``."""
         if not isinstance(program, Program):
             program = load_program(program)
+        self._place(program)
+        self.program = program
+        self.boot_info = None
+        self.reset()
+        return program
+
+    def boot(self, kernel: Image | None = None, *, bios: Image | str | None = "vkernel",
+             initrd: Image | None = None, append: str = "",
+             dtb: bytes | str | os.PathLike[str] | None = None) -> BootInfo:
+        """Load firmware, a kernel, an initrd and a device tree the way QEMU's ``virt``
+        board does for ``-bios BIOS -kernel KERNEL -initrd INITRD -append ARGS -dtb DTB``,
+        and reset the hart to the firmware.
+
+        * ``bios``: the M-mode firmware, at 0x8000_0000 (an ELF at its own addresses).
+          ``"vkernel"`` (the default) is vkernel's own small SBI firmware
+          (vkernel/guests/sbi.s); ``"none"`` (or None) runs ``kernel`` bare-metal, as
+          QEMU's ``-bios none``: the hart starts at the kernel's entry.
+        * ``kernel``: an ELF is loaded at its own addresses; a raw image at the next
+          2 MiB boundary past the firmware (0x8020_0000 for a small firmware: what
+          OpenSBI's generic ``fw_jump`` jumps to, its FW_JUMP_ADDR), as QEMU's
+          ``riscv_calc_kernel_start_addr``.
+        * ``initrd``: raw bytes at kernel entry + min(RAM / 2, 128 MiB), as QEMU's
+          ``riscv_load_initrd``.
+        * ``dtb``: a flattened device tree (bytes or a file), placed as QEMU's
+          ``riscv_compute_fdt_addr`` places it: at the 2 MiB boundary at or below
+          min(RAM end, 3 GiB) minus its size. None means the machine's own device tree
+          (:meth:`dtb`, when the machine has one; until then, no device tree: a1 = 0).
+        * ``append``: the kernel command line. QEMU writes it (and the initrd's range)
+          into the device tree's ``/chosen``; vkernel does not edit a given device tree
+          yet, so it is only recorded in the returned :class:`BootInfo`.
+
+        Images are a :class:`Program`, a path (ELF, assembly source or raw binary) or
+        bytes (raw). At reset, as after QEMU's reset vector: pc = the firmware's entry,
+        a0 = the hart id (0), a1 = the device tree's address (0 without one); a2, the
+        address of QEMU's ``fw_dynamic`` info, is 0: boot ``fw_jump`` firmware, not
+        ``fw_dynamic``.
+
+        >>> import vkernel
+        >>> m = vkernel.Machine(ram_mb=128)
+        >>> info = m.boot(vkernel.assemble("li a0, 7", base=0x8020_0000),
+        ...               dtb=b"\xd0\x0d\xfe\xed" + (64).to_bytes(4, "big") + bytes(56))
+        >>> hex(m.hart.pc), hex(info.kernel_entry), hex(m.hart.x["a1"])
+        ('0x80000000', '0x80200000', '0x87e00000')
+        """
+        bare = bios is None or bios == "none"
+        if bios == "vkernel":
+            from vkernel.guests import firmware
+
+            bios = firmware()
+        firmware_program = None if bare else _image(bios, RAM_BASE, "bios")
+        if firmware_program is not None:
+            self._place(firmware_program)
+        firmware_end = RAM_BASE if firmware_program is None else \
+            max(sec.end for sec in firmware_program.sections.values())
+        kernel_program = None
+        if kernel is not None:
+            # QEMU's riscv_calc_kernel_start_addr (RV64): the firmware's end, 2 MiB aligned
+            kernel_program = _image(kernel, -(-firmware_end // (2 << 20)) * (2 << 20), "kernel")
+            self._place(kernel_program)
+        elif bare:
+            raise MachineError("bios='none' runs the kernel bare-metal: give a kernel")
+        kernel_entry = kernel_program.entry if kernel_program else None
+        initrd_range = None
+        if initrd is not None:
+            if kernel_entry is None:
+                raise MachineError("an initrd is placed after the kernel: give a kernel")
+            data = _raw(initrd, "initrd")
+            start = kernel_entry + min((self.ram_mb << 20) // 2, 128 << 20)
+            self.mem.write(start, data)
+            initrd_range = (start, start + len(data))
+        if dtb is None:
+            own = getattr(self, "dtb", None)  # the machine's own device tree, once it has one
+            blob = own() if callable(own) else None
+        else:
+            blob = _raw(dtb, "dtb")
+        dtb_addr = 0
+        if blob is not None:
+            if blob[:4] != b"\xd0\x0d\xfe\xed":
+                raise LoadError("dtb: not a flattened device tree (no 0xd00dfeed magic)")
+            size = max(int.from_bytes(blob[4:8], "big"), len(blob))
+            ram_end = RAM_BASE + (self.ram_mb << 20)
+            top = min(ram_end, 3 << 30) if RAM_BASE < 3 << 30 else ram_end
+            dtb_addr = (top - size) // (2 << 20) * (2 << 20)
+            self.mem.write(dtb_addr, bytes(blob) + bytes(size - len(blob)))
+        self.program = kernel_program if bare else firmware_program
+        self.boot_info = BootInfo(
+            firmware_entry=None if bare else firmware_program.entry,
+            kernel_entry=kernel_entry, initrd=initrd_range, dtb=dtb_addr or None,
+            append=append)
+        self.reset()
+        return self.boot_info
+
+    def _place(self, program: Program) -> None:
+        """Copy a program's sections into RAM."""
         for sec in program.sections.values():
             if sec.size == 0:
                 continue
@@ -570,9 +734,6 @@ class Machine:
                                 f"try a larger ram_mb")
             self._ram[off:off + sec.size] = np.frombuffer(bytes(sec.data), np.uint8) \
                 if not sec.nobits else 0
-        self.program = program
-        self.reset()
-        return program
 
     # --- recording ----------------------------------------------------------------------
     def trace(self, *families: str, mode: str = "all", last: int = 100_000,
@@ -976,10 +1137,11 @@ class Machine:
     def _update_irqs(self) -> bool:
         """Feed the device lines to the PLIC and the PLIC's outputs to the hart. True when
         an external interrupt line into the hart is up."""
-        raised = [src for src, dev in ((UART_IRQ, self.uart), (VIRTIO_IRQ, self.virtio))
-                  if dev.raised]
-        self.uart.raised = self.virtio.raised = False
-        self.plic.update({UART_IRQ: self.uart.irq, VIRTIO_IRQ: self.virtio.irq}, raised)
+        lines = self._irq_lines
+        raised = [src for src, dev in lines.items() if dev.raised]
+        for dev in lines.values():
+            dev.raised = False
+        self.plic.update({src: dev.irq for src, dev in lines.items()}, raised)
         m, s_ = self.plic.outputs()
         self._s[K.S_EXT_M] = int(m)
         self._s[K.S_EXT_S] = int(s_)
@@ -1015,10 +1177,10 @@ class Machine:
         rec = self._recorder
         return Snapshot(
             arrays={a: getattr(self, a).copy() for a in self._ARRAYS},
-            devices={"uart": self.uart.state(), "plic": self.plic.state(),
-                     "finisher": self.finisher.state(), "virtio": self.virtio.state()},
+            devices={name: dev.state() for name, dev in self.bus.devices.items()},
             extra={"console": bytes(self._console), "exit_code": self.exit_code,
-                   "program": self.program, "domain": self.domain,
+                   "program": self.program, "boot_info": self.boot_info,
+                   "domain": self.domain,
                    "trace": (rec.epoch, rec.mark()) if rec is not None else None})
 
     def restore(self, snap: Snapshot) -> None:
@@ -1053,13 +1215,12 @@ class Machine:
         self.mem = Memory(self._ram)
         self.hart = Hart(self)
         self.virtio.memory = self.mem
-        self.uart.set_state(snap.devices["uart"])
-        self.plic.set_state(snap.devices["plic"])
-        self.finisher.set_state(snap.devices["finisher"])
-        self.virtio.set_state(snap.devices["virtio"])
+        for name, dev in self.bus.devices.items():
+            dev.set_state(snap.devices[name])
         self._console = bytearray(snap.extra["console"])
         self.exit_code = snap.extra["exit_code"]
         self.program = snap.extra["program"]
+        self.boot_info = snap.extra.get("boot_info")
         self.domain = snap.extra["domain"]
 
     def __repr__(self) -> str:

@@ -16,8 +16,8 @@
 #      ecall-from-M (11) goes straight to S (medeleg = 0xB1FF), and so do the three S
 #      interrupts (mideleg = SSI|STI|SEI = 0x222). M only sees SBI calls and its own timer.
 #   3. mcounteren = 7: S may read the cycle, time and instret counters (rdtime).
-#   4. mret into S at the kernel's entry 0x8020_0000 with a0 = hart id (0), a1 = 0 (where
-#      a device tree would be; we have none).
+#   4. mret into S at the kernel's entry 0x8020_0000 with a0 = hart id (0) and a1 as the
+#      boot left it: the device tree's address (Machine.boot), 0 when there is none.
 #
 # SBI calls (SBI v2 calling convention): a7 = extension id (EID), a6 = function id (FID),
 # arguments in a0, a1, ...; the firmware returns an error code in a0 (0 = success,
@@ -101,8 +101,7 @@ _start:
         li    t0, KERNEL_ENTRY
         csrw  mepc, t0
         li    a0, 0
-        li    a1, 0
-        li    t0, 0
+        li    t0, 0                     # a1: as the boot left it, the device tree (or 0)
         mret
 
 # ---- traps into M: SBI calls from S, and the M timer --------------------------------------
