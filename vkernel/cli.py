@@ -56,6 +56,21 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("file", type=Path, nargs="?",
                      help="ELF executable or assembly source (not with --guest)")
     _include_option(run)
+    run.add_argument("--bios", metavar="FILE",
+                     help="QEMU's boot convention: M-mode firmware loaded at 0x80000000 (ELF "
+                          "or raw binary); 'none' runs --kernel bare-metal; default, with "
+                          "--kernel: vkernel's own small SBI firmware (vkernel/guests/sbi.s)")
+    run.add_argument("--kernel", metavar="FILE", type=Path,
+                     help="the kernel the firmware starts: an ELF at its own addresses, a "
+                          "raw image at 0x80200000 (OpenSBI fw_jump's next stage)")
+    run.add_argument("--initrd", metavar="FILE", type=Path,
+                     help="initial ramdisk, at kernel + min(RAM/2, 128 MiB) as QEMU puts it")
+    run.add_argument("--append", metavar="ARGS", default="",
+                     help="kernel command line (recorded; not yet written into the device "
+                          "tree's /chosen)")
+    run.add_argument("--dtb", metavar="FILE", type=Path,
+                     help="flattened device tree, placed where QEMU puts it (below the end "
+                          "of RAM, 2 MiB aligned); its address goes to the firmware in a1")
     run.add_argument("--guest", metavar="WORKLOAD",
                      help="run the shipped guest kernel with this workload instead: "
                           "hello, null-syscall, page-fault, exception, call-return, "
@@ -149,18 +164,39 @@ def _run(args: argparse.Namespace) -> int:
 
     from vkernel.machine import Machine
 
+    booting = args.bios is not None or args.kernel is not None
     if args.guest is not None:
+        if booting:
+            print("vkernel: --guest runs a shipped guest kernel: not with --bios or --kernel",
+                  file=sys.stderr)
+            return 2
         return _run_guest(args)
-    if args.file is None:
-        print("vkernel: run needs a program file, or --guest WORKLOAD", file=sys.stderr)
+    if booting and args.file is not None:
+        print("vkernel: give a program file (bare-metal) or --bios/--kernel, not both",
+              file=sys.stderr)
+        return 2
+    if not booting and (args.initrd is not None or args.dtb is not None or args.append):
+        print("vkernel: --initrd, --dtb and --append go with --kernel", file=sys.stderr)
+        return 2
+    if args.file is None and not booting:
+        print("vkernel: run needs a program file, --kernel FILE, or --guest WORKLOAD",
+              file=sys.stderr)
         return 2
     if args.paging is not None or args.shadow is not None:
         print("vkernel: --paging and --shadow choose how a hypervisor virtualizes a guest's "
               "memory: use them with --guest", file=sys.stderr)
         return 2
-    program = _load(args.file, include_dirs=args.include_dirs)
     m = Machine(ram_mb=args.ram_mb, disk=args.disk, walk_cache=args.walk_cache)
-    m.load(program)
+    if booting:
+        kernel = None if args.kernel is None else \
+            _load(args.kernel, 0x8020_0000, args.include_dirs) \
+            if args.kernel.suffix in (".s", ".S", ".asm") else args.kernel
+        bios = "vkernel" if args.bios is None else args.bios
+        if bios not in ("vkernel", "none") and Path(bios).suffix in (".s", ".S", ".asm"):
+            bios = _load(Path(bios), include_dirs=args.include_dirs)
+        m.boot(kernel, bios=bios, initrd=args.initrd, append=args.append, dtb=args.dtb)
+    else:
+        m.load(_load(args.file, include_dirs=args.include_dirs))
     bar = None
     if args.trace is not None:
         bar = _start_trace(m, args)

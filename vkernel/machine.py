@@ -587,8 +587,8 @@ class Machine:
         self._tlb[:] = 0
         s[K.S_PC] = self.program.entry if self.program else K.RAM_BASE
         boot = self.boot_info
-        if boot is not None and boot.firmware_entry is not None:
-            s[K.S_PC] = boot.firmware_entry  # QEMU's reset vector: a0 = hart id, a1 = dtb
+        if boot is not None:  # QEMU's reset vector: a0 = hart id (0), a1 = the device tree
+            s[K.S_PC] = boot.firmware_entry or boot.kernel_entry
             self._x[11] = boot.dtb or 0
         s[K.S_MODE] = K.PRV_M
         s[K.S_TIME_DIV] = self.time_divider

@@ -9,9 +9,13 @@ sector), data buffers and a 1-byte status the device writes. Types: IN (read the
 OUT (write it), FLUSH and GET_ID. Every request completes at once when the driver writes
 QueueNotify; the used ring and an interrupt follow.
 
+With no disk image the transport is empty and answers exactly as QEMU's empty
+transports do (:class:`~vkernel.devices.virtio_mmio.EmptyVirtioMmio`: legacy version 1,
+device ID 0, writes ignored).
+
 >>> d = VirtioBlock(None, memory=None)        # no disk: the slot reads as "no device"
 >>> hex(d.read(0, 4)), d.read(4, 4), d.read(8, 4)
-('0x74726976', 2, 0)
+('0x74726976', 1, 0)
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import struct
 from typing import Protocol
 
 import numpy as np
+
+from vkernel.devices.virtio_mmio import EmptyVirtioMmio
 
 MAGIC = 0x7472_6976  # "virt"
 VENDOR = 0x554D_4551  # "QEMU"
@@ -35,6 +41,7 @@ VRING_DESC_F_INDIRECT = 4
 T_IN, T_OUT, T_FLUSH, T_GET_ID = 0, 1, 4, 8
 S_OK, S_IOERR, S_UNSUPP = 0, 1, 2
 STATUS_NEEDS_RESET = 0x40
+_EMPTY = EmptyVirtioMmio()  # what the transport answers with no disk plugged in
 
 
 class PhysicalMemory(Protocol):
@@ -91,6 +98,8 @@ class VirtioBlock:
         return len(self.disk) // SECTOR
 
     def read(self, offset: int, size: int) -> int:
+        if not self.present:
+            return _EMPTY.read(offset, size)
         if offset == 0x000:
             return MAGIC
         if offset == 0x004:
@@ -119,6 +128,8 @@ class VirtioBlock:
         return 0
 
     def write(self, offset: int, size: int, value: int) -> None:
+        if not self.present:
+            return
         value &= 0xFFFF_FFFF
         if offset == 0x014:
             self.device_features_sel = value
