@@ -661,7 +661,8 @@ class Machine:
           yet, so it is only recorded in the returned :class:`BootInfo`.
 
         Images are a :class:`Program`, a path (ELF, assembly source or raw binary) or
-        bytes (raw). At reset, as after QEMU's reset vector: pc = the firmware's entry,
+        bytes (raw). At reset, as after QEMU's reset vector: pc = the firmware's entry (the
+        kernel's with ``bios="none"``),
         a0 = the hart id (0), a1 = the device tree's address (0 without one); a2, the
         address of QEMU's ``fw_dynamic`` info, is 0: boot ``fw_jump`` firmware, not
         ``fw_dynamic``.
@@ -669,7 +670,7 @@ class Machine:
         >>> import vkernel
         >>> m = vkernel.Machine(ram_mb=128)
         >>> info = m.boot(vkernel.assemble("li a0, 7", base=0x8020_0000),
-        ...               dtb=b"\xd0\x0d\xfe\xed" + (64).to_bytes(4, "big") + bytes(56))
+        ...               dtb=b"\\xd0\\x0d\\xfe\\xed" + (64).to_bytes(4, "big") + bytes(56))
         >>> hex(m.hart.pc), hex(info.kernel_entry), hex(m.hart.x["a1"])
         ('0x80000000', '0x80200000', '0x87e00000')
         """
