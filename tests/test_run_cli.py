@@ -268,3 +268,53 @@ def test_bench_memory_table(tmp_path):
     assert te["cycles_per_op"] > pv["cycles_per_op"] > native["cycles_per_op"]
     assert "hw-nested-wc" in rows or "walk_cache" in data["skipped"]["hw-nested-wc"]
     assert all(x["sim_steps_per_second"] > 0 for x in data["rows"])
+
+
+BOOT_KERNEL = """
+    # an S-mode kernel started by the firmware: prints 'S' if a1 holds the device tree
+    li    a7, 0x4442434E           # SBI DBCN: write one byte
+    li    a6, 2
+    li    a0, 'x'
+    beqz  a1, 1f
+    lwu   t0, 0(a1)
+    li    t1, 0xedfe0dd0           # the FDT magic, read little-endian
+    bne   t0, t1, 1f
+    li    a0, 'S'
+1:  ecall
+    li    a7, 0x53525354           # SBI SRST: shut down, reason 0 = pass
+    li    a6, 0
+    li    a0, 0
+    li    a1, 0
+    ecall
+"""
+
+
+def test_run_boots_a_kernel_through_the_default_firmware(tmp_path):
+    """`vkernel run --kernel K --dtb D`: vkernel's own SBI firmware (sbi.s) at 0x80000000
+    starts K at 0x80200000 in S-mode with a1 = the device tree, which it placed."""
+    kernel = tmp_path / "k.s"
+    kernel.write_text(BOOT_KERNEL)
+    dtb = tmp_path / "tiny.dtb"
+    dtb.write_bytes(b"\xd0\x0d\xfe\xed" + (64).to_bytes(4, "big") + bytes(56))
+    r = vkernel_run("--kernel", str(kernel), "--dtb", str(dtb))
+    assert (r.returncode, r.stdout) == (0, b"S"), r.stderr
+    r = vkernel_run("--kernel", str(kernel))  # no device tree: a1 = 0
+    assert (r.returncode, r.stdout) == (0, b"x"), r.stderr
+
+
+def test_run_bios_none_is_bare_metal(tmp_path):
+    src = tmp_path / "echo.s"
+    src.write_text(ECHO)
+    r = vkernel_run("--bios", "none", "--kernel", str(src), stdin=b"bare q")
+    assert (r.returncode, r.stdout) == (0, b"bare q"), r.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["x.s", "--kernel", "k.s"], b"not both"),
+    (["x.s", "--dtb", "d.dtb"], b"go with --kernel"),
+    (["--guest", "hello", "--bios", "none"], b"not with --bios"),
+    (["--bios", "none"], b"give a kernel"),
+])
+def test_run_boot_options_that_do_not_go_together(args, message):
+    r = vkernel_run(*args)
+    assert r.returncode in (1, 2) and message in r.stderr and b"Traceback" not in r.stderr
