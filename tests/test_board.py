@@ -2,8 +2,9 @@
 
 A small bare-metal probe runs on vkernel and under ``qemu-system-riscv64 -M virt -bios
 none``: it prints the registers it was started with (a0 = hart id, a1 = the device tree's
-address) and every register of the eight virtio-mmio transports, writes a few of them and
-reads them back. The two consoles must be the same, byte for byte.
+address), every register of the eight virtio-mmio transports and the PCIe host bridge's
+configuration space, writes a few of them and reads them back. The two consoles must be
+the same, byte for byte.
 """
 
 from __future__ import annotations
@@ -65,6 +66,55 @@ _start:
         li    t0, 0x1000
         add   s2, s2, t0
         bltu  s2, s3, 1b
+        li    s2, 0x30000000      # PCIe ECAM: 00:00.0, the host bridge, and past its end
+        li    s4, 0
+pci_loop:
+        add   t0, s2, s4
+        lwu   a0, 0(t0)
+        li    a2, 8
+        call  hex
+        addi  s4, s4, 4
+        andi  t0, s4, 0x3f
+        bnez  t0, pci_next
+        call  newline
+pci_next:
+        li    t0, 0x104
+        bltu  s4, t0, pci_loop
+        call  newline
+        li    t1, -1              # all ones into Command/Status, Cache Line .. BIST, BAR0,
+        sw    t1, 0x04(s2)        # Interrupt Line/Pin: only the writable bits stay
+        sw    t1, 0x0c(s2)
+        sw    t1, 0x10(s2)
+        sw    t1, 0x3c(s2)
+        lwu   a0, 0x04(s2)
+        li    a2, 8
+        call  hex
+        lwu   a0, 0x0c(s2)
+        li    a2, 8
+        call  hex
+        lwu   a0, 0x10(s2)
+        li    a2, 8
+        call  hex
+        lwu   a0, 0x3c(s2)
+        li    a2, 8
+        call  hex
+        lhu   a0, 2(s2)           # narrower reads: the device ID, the class byte
+        li    a2, 4
+        call  hex
+        lbu   a0, 0xb(s2)
+        li    a2, 2
+        call  hex
+        li    t0, 0x8000          # 00:01.0 and 01:00.0: nobody
+        add   t0, s2, t0
+        lwu   a0, 0(t0)
+        li    a2, 8
+        call  hex
+        li    t0, 0x100000
+        add   t0, s2, t0
+        lhu   a0, 0(t0)
+        li    a2, 8
+        call  hex
+        call  newline
         li    t0, 0x100000        # the SiFive test finisher: pass
         li    t1, 0x5555
         sw    t1, 0(t0)
@@ -128,10 +178,11 @@ def test_the_eight_transports_are_devices_in_the_range_table():
     assert m.transports[0] is m.virtio  # the disk's slot: 0x1000_1000, PLIC source 1
 
 
-def test_the_transports_answer_as_qemus(tmp_path):
+def test_the_transports_and_pcie_answer_as_qemus(tmp_path):
     """The probe's console on vkernel is QEMU's (7.2, ``-bios none``, 128 MiB, no
-    virtio devices): magic, legacy version 1, device ID 0, vendor "QEMU", zeros elsewhere,
-    writes ignored; and a1 = QEMU's device tree address."""
+    devices): transports with magic, legacy version 1, device ID 0, vendor "QEMU", zeros
+    elsewhere, writes ignored; the PCIe host bridge alone on its bus; and a1 = QEMU's device
+    tree address."""
     probe = vkernel.assemble(PROBE, name="probe")
     elf = tmp_path / "probe.elf"
     probe.to_elf(elf)
@@ -144,6 +195,8 @@ def test_the_transports_answer_as_qemus(tmp_path):
     lines = [line.rstrip() for line in got.decode().splitlines()]
     assert lines[0] == "0" * 16 and lines[1] == "0000000087e00000"
     assert lines[2].split()[:4] == ["74726976", "00000001", "00000000", "554d4551"]
+    pci = lines[2 + 8 * 6]  # after the eight transports, six lines each: 00:00.0
+    assert pci.split()[:3] == ["00081b36", "00000000", "06000000"]
     assert got == want
 
 

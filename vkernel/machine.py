@@ -40,6 +40,7 @@ from vkernel.devices import (
     VIRTIO_COUNT,
     VIRTIO_IRQ,
     EmptyVirtioMmio,
+    PcieHost,
     Plic,
     TestFinisher,
     Uart16550,
@@ -530,8 +531,10 @@ class Machine:
         self.virtio = VirtioBlock(disk, self.mem)
         self.transports: list[VirtioBlock | EmptyVirtioMmio] = \
             [self.virtio] + [EmptyVirtioMmio() for _ in range(1, VIRTIO_COUNT)]
+        self.pcie = PcieHost()  # an empty PCIe bus: firmware finds the host bridge alone
         self.bus = Bus({"finisher": self.finisher, "plic": self.plic, "uart": self.uart,
-                        **{f"virtio{i}": t for i, t in enumerate(self.transports)}})
+                        **{f"virtio{i}": t for i, t in enumerate(self.transports)},
+                        "pcie": self.pcie})
         # the devices that live in Python and have an interrupt line: PLIC source -> device
         self._irq_lines = {UART_IRQ: self.uart,
                            **{VIRTIO_IRQ + i: t for i, t in enumerate(self.transports)}}
