@@ -152,6 +152,123 @@ newline:
 """
 
 
+FLASH_PROBE = """
+# every command firmware uses to find a CFI flash, at every width, on both banks; each
+# answer printed as 16 hex digits
+        .option norvc
+        .equ UART, 0x10000000
+        .globl _start
+_start:
+        li    s2, 0x20000000       # the first bank
+        lwu   a0, 0(s2)            # array mode
+        call  hex
+        lwu   a0, 0x100(s2)
+        call  hex
+        call  newline
+        li    t0, 0x98             # CFI query, 8-bit write at 0x55
+        sb    t0, 0x55(s2)
+        lbu   a0, 0x10(s2)
+        call  hex
+        lhu   a0, 0x20(s2)
+        call  hex
+        lwu   a0, 0x40(s2)
+        call  hex
+        lbu   a0, 0x42(s2)
+        call  hex
+        ld    a0, 0x40(s2)
+        call  hex
+        call  newline
+        li    s4, 0                # the table, one 32-bit read per entry
+1:      slli  t0, s4, 2
+        add   t0, s2, t0
+        lwu   a0, 0(t0)
+        call  hex
+        addi  s4, s4, 1
+        andi  t0, s4, 7
+        bnez  t0, 2f
+        call  newline
+2:      li    t0, 0x48
+        bltu  s4, t0, 1b
+        call  newline
+        li    t0, 0xff00ff         # read array
+        sw    t0, 0(s2)
+        lwu   a0, 0x40(s2)
+        call  hex
+        li    t0, 0x900090         # read ID
+        sw    t0, 0(s2)
+        lwu   a0, 0(s2)
+        call  hex
+        lwu   a0, 4(s2)
+        call  hex
+        lwu   a0, 8(s2)
+        call  hex
+        lbu   a0, 4(s2)
+        call  hex
+        li    t0, 0x40000          # a sector further
+        add   t0, s2, t0
+        lwu   a0, 8(t0)
+        call  hex
+        li    t0, 0x700070         # read status
+        sw    t0, 0(s2)
+        lwu   a0, 0(s2)
+        call  hex
+        li    t0, 0xf0             # AMD reset byte, then 0xff
+        sb    t0, 0(s2)
+        lwu   a0, 0(s2)
+        call  hex
+        li    t0, 0xff
+        sb    t0, 0(s2)
+        lwu   a0, 0(s2)
+        call  hex
+        call  newline
+        li    s2, 0x22000000       # the second bank
+        li    t0, 0x98
+        sw    t0, 0x154(s2)
+        lwu   a0, 0x40(s2)
+        call  hex
+        lwu   a0, 0x9c(s2)
+        call  hex
+        li    t0, 0xff
+        sw    t0, 0(s2)
+        lwu   a0, 0x40(s2)
+        call  hex
+        call  newline
+        li    t0, 0x100000
+        li    t1, 0x5555
+        sw    t1, 0(t0)
+3:      j     3b
+
+hex:    li    t0, UART
+        mv    t3, a0
+        li    a2, 16
+5:      addi  a2, a2, -1
+        slli  t4, a2, 2
+        srl   t2, t3, t4
+        andi  t2, t2, 15
+        li    t4, 10
+        bltu  t2, t4, 6f
+        addi  t2, t2, 87
+        j     7f
+6:      addi  t2, t2, 48
+7:      lbu   t1, 5(t0)
+        andi  t1, t1, 0x20
+        beqz  t1, 7b
+        sb    t2, 0(t0)
+        bnez  a2, 5b
+        li    t2, 32
+        sb    t2, 0(t0)
+        ret
+newline:
+        li    t0, UART
+8:      lbu   t1, 5(t0)
+        andi  t1, t1, 0x20
+        beqz  t1, 8b
+        li    t2, 10
+        sb    t2, 0(t0)
+        ret
+"""
+
+
 def qemu_console(*args: str, timeout: float = 60) -> bytes:
     qemu = require_tool("qemu-system-riscv64")
     r = subprocess.run([qemu, "-machine", "virt", "-display", "none", "-serial", "stdio",
@@ -253,3 +370,17 @@ def test_boot_refuses_what_it_cannot_place():
         m.boot(None, bios="none")
     with pytest.raises(vkernel.VkernelError, match="device tree"):
         m.boot(b"\x6f\x00\x00\x00", dtb=b"not a tree")
+
+
+def test_the_flash_answers_as_qemus(tmp_path):
+    """QEMU's two blank CFI flash banks (pflash_cfi01): query table, IDs, status, array,
+    as the probe sees them on both machines."""
+    probe = vkernel.assemble(FLASH_PROBE, name="flash-probe")
+    elf = tmp_path / "flash-probe.elf"
+    probe.to_elf(elf)
+    want = qemu_console("-m", "128M", "-bios", "none", "-kernel", str(elf))
+    m = Machine(ram_mb=128)
+    m.load(probe)
+    got = vkernel_console(m)
+    assert "0000000000510051 0000000000520052 0000000000590059" in got.decode()  # Q R Y
+    assert got == want

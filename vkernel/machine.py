@@ -39,6 +39,7 @@ from vkernel.devices import (
     UART_IRQ,
     VIRTIO_COUNT,
     VIRTIO_IRQ,
+    CfiFlash,
     EmptyVirtioMmio,
     PcieHost,
     Plic,
@@ -532,9 +533,10 @@ class Machine:
         self.transports: list[VirtioBlock | EmptyVirtioMmio] = \
             [self.virtio] + [EmptyVirtioMmio() for _ in range(1, VIRTIO_COUNT)]
         self.pcie = PcieHost()  # an empty PCIe bus: firmware finds the host bridge alone
+        self.flash = [CfiFlash(), CfiFlash()]  # two blank CFI flash banks
         self.bus = Bus({"finisher": self.finisher, "plic": self.plic, "uart": self.uart,
                         **{f"virtio{i}": t for i, t in enumerate(self.transports)},
-                        "pcie": self.pcie})
+                        "pcie": self.pcie, "flash0": self.flash[0], "flash1": self.flash[1]})
         # the devices that live in Python and have an interrupt line: PLIC source -> device
         self._irq_lines = {UART_IRQ: self.uart,
                            **{VIRTIO_IRQ + i: t for i, t in enumerate(self.transports)}}

@@ -13,6 +13,7 @@ an ``irq`` property (its interrupt line, for the PLIC) where it has one, and
 from __future__ import annotations
 
 from vkernel.devices.finisher import TestFinisher
+from vkernel.devices.flash import BANK_SIZE, FLASH0_BASE, FLASH1_BASE, CfiFlash
 from vkernel.devices.pcie import ECAM_BASE, ECAM_SIZE, PcieHost
 from vkernel.devices.plic import Plic
 from vkernel.devices.uart import Uart16550
@@ -30,6 +31,8 @@ MEMORY_MAP: list[tuple[str, int, int]] = [
     ("plic", 0x0C00_0000, 0x60_0000),
     ("uart", 0x1000_0000, 0x100),
     *((f"virtio{i}", VIRTIO_BASE + VIRTIO_SIZE * i, VIRTIO_SIZE) for i in range(VIRTIO_COUNT)),
+    ("flash0", FLASH0_BASE, BANK_SIZE),  # CFI flash, two blank banks
+    ("flash1", FLASH1_BASE, BANK_SIZE),
     ("pcie", ECAM_BASE, ECAM_SIZE),  # configuration space (ECAM) of an empty PCIe bus
     ("ram", 0x8000_0000, None),  # size set by the machine
 ]
@@ -37,11 +40,12 @@ MEMORY_MAP: list[tuple[str, int, int]] = [
 # device numbers used in the io event family (CLINT's comes from the core); virtio0 kept
 # the number the one transport had before there were eight
 DEVICE_ID = {"clint": 1, "uart": 2, "plic": 3, "virtio0": 4, "finisher": 5, "htif": 6,
-             **{f"virtio{i}": 6 + i for i in range(1, VIRTIO_COUNT)}, "pcie": 14}
+             **{f"virtio{i}": 6 + i for i in range(1, VIRTIO_COUNT)}, "pcie": 14,
+             "flash0": 15, "flash1": 16}
 
 UART_IRQ = 10
 VIRTIO_IRQ = 1  # transport i interrupts on PLIC source VIRTIO_IRQ + i, as on QEMU virt
 
-__all__ = ["DEVICE_ID", "MEMORY_MAP", "EmptyVirtioMmio", "PcieHost", "Plic", "TestFinisher",
-           "Uart16550", "VirtioBlock", "UART_IRQ", "VIRTIO_BASE", "VIRTIO_COUNT", "VIRTIO_IRQ",
-           "VIRTIO_SIZE"]
+__all__ = ["DEVICE_ID", "MEMORY_MAP", "CfiFlash", "EmptyVirtioMmio", "PcieHost", "Plic",
+           "TestFinisher", "Uart16550", "VirtioBlock", "UART_IRQ", "VIRTIO_BASE",
+           "VIRTIO_COUNT", "VIRTIO_IRQ", "VIRTIO_SIZE"]
