@@ -384,3 +384,16 @@ def test_the_flash_answers_as_qemus(tmp_path):
     got = vkernel_console(m)
     assert "0000000000510051 0000000000520052 0000000000590059" in got.decode()  # Q R Y
     assert got == want
+
+
+@pytest.mark.parametrize("ram_mb", [128, 512, 4096])
+def test_the_device_tree_address_is_qemus(tmp_path, ram_mb):
+    """a1 at reset under QEMU (its own 1 MiB device tree) and on vkernel (a 1 MiB tree)."""
+    probe = vkernel.assemble(PROBE, name="probe")
+    elf = tmp_path / "probe.elf"
+    probe.to_elf(elf)
+    want = qemu_console("-m", f"{ram_mb}M", "-bios", "none", "-kernel", str(elf))
+    m = Machine(ram_mb=ram_mb)
+    info = m.boot(probe, bios="none",
+                  dtb=b"\xd0\x0d\xfe\xed" + (1 << 20).to_bytes(4, "big") + bytes(56))
+    assert want.split(b"\n")[1].strip() == f"{info.dtb:016x}".encode()
