@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 LAB_ARGS ?=
 # Debian packages the tests use: independent oracles, and a real browser for JupyterLab
-APT_PACKAGES := binutils-riscv64-unknown-elf qemu-system-misc chromium
+APT_PACKAGES := binutils-riscv64-unknown-elf qemu-system-misc device-tree-compiler chromium
 
 .PHONY: lab test bench fuzz lint clean apt
 
