@@ -7,8 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 LAB_ARGS ?=
 # Debian packages the tests use: independent oracles, and a real browser for JupyterLab
-APT_PACKAGES := binutils-riscv64-unknown-elf qemu-system-misc chromium opensbi u-boot-qemu \
-                device-tree-compiler
+APT_PACKAGES := binutils-riscv64-unknown-elf qemu-system-misc device-tree-compiler chromium \
+                opensbi u-boot-qemu
 
 .PHONY: lab test bench fuzz lint clean apt
 

@@ -16,11 +16,12 @@ from elftools.elf.elffile import ELFFile
 MARCH = "rv64imac_zicsr_zifencei_h"
 
 
-def require_tool(name: str) -> str:
-    """Path of an external tool; skip when missing, but fail under CI, where it must exist."""
+def require_tool(name: str, package: str = "binutils-riscv64-unknown-elf") -> str:
+    """Path of an external tool; skip when missing, but fail under CI, where it must exist.
+    ``package``: the Debian package that has it (the Makefile's APT_PACKAGES)."""
     path = shutil.which(name)
     if path is None:
-        message = f"{name} not found (make test installs binutils-riscv64-unknown-elf)"
+        message = f"{name} not found (make test installs {package})"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)

@@ -342,8 +342,8 @@ def test_a_raw_kernel_goes_past_the_firmware_at_2_mib():
     """QEMU's riscv_calc_kernel_start_addr: the firmware's end rounded up to 2 MiB."""
     m = Machine(ram_mb=16)
     info = m.boot(b"\x6f\x00\x00\x00", bios=bytes(0x20_0001))  # a firmware just over 2 MiB
-    assert info.kernel_entry == 0x8040_0000 and info.dtb is None
-    assert m.mem.read(0x8040_0000, 4) == b"\x6f\x00\x00\x00" and m.hart.x["a1"] == 0
+    assert info.kernel_entry == 0x8040_0000 and info.dtb == 0x80e0_0000  # its own tree
+    assert m.mem.read(0x8040_0000, 4) == b"\x6f\x00\x00\x00" and m.hart.x["a1"] == info.dtb
 
 
 def test_the_default_firmware_starts_the_kernel_in_s_mode_with_the_device_tree():

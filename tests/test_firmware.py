@@ -150,3 +150,16 @@ def test_vkernel_run_boots_firmware_from_the_command_line(board_dtb):
     assert r.returncode == 124, r.stderr
     assert "Domain0 Next Address      : 0x0000000080200000" in out
     assert out.rstrip().endswith("=>")
+
+
+def test_uboot_reaches_its_prompt_with_the_machines_own_device_tree():
+    """``Machine.boot`` without ``dtb``: the machine's own tree (Machine.dtb) is enough
+    for OpenSBI and U-Boot; its 1 MHz timebase makes the 2 s countdown 20 M steps."""
+    require_file(FW_JUMP, "opensbi")
+    require_file(UBOOT, "u-boot-qemu")
+    m = Machine(ram_mb=128)
+    m.boot(UBOOT, bios=FW_JUMP)
+    while PROMPT not in m.console:
+        ex = m.run(max_steps=1_000_000, progress=False)
+        assert ex.reason == "budget" and m.steps < 200_000_000, f"{ex!r}\n{m.console}"
+    assert "Model: riscv-virtio,vkernel" in m.console and "DRAM:  128 MiB" in m.console

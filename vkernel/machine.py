@@ -35,6 +35,7 @@ import numpy as np
 
 from vkernel.core import kernel as K
 from vkernel.devices import (
+    BOARD,
     DEVICE_ID,
     UART_IRQ,
     VIRTIO_COUNT,
@@ -62,6 +63,14 @@ if TYPE_CHECKING:
     from vkernel.trace.recorder import Recorder
 
 MASK64 = (1 << 64) - 1
+# vkernel's hart retires this many instructions a second, by definition: the machine has
+# no clock but its retired instructions, so this nominal 10 MIPS is what turns its ``time``
+# into seconds (the device tree's timebase-frequency; the hypervisor's milliseconds)
+STEPS_PER_SECOND = 10_000_000
+# the core serves the CLINT and RAM from its own compile-time constants: the board's rows
+if (BOARD["clint"].base, BOARD["clint"].size, BOARD["ram"].base) \
+        != (K.CLINT_BASE, K.CLINT_SIZE, K.RAM_BASE):
+    raise ImportError("vkernel.devices.BOARD and the core disagree on the CLINT or RAM")
 _CORE_READY = False  # run() has compiled or loaded the core in this process
 CHUNK = 1 << 24  # steps per call into the core: long enough to amortise, short for Ctrl-C
 FAMILIES = RECORDABLE
@@ -660,10 +669,10 @@ class Machine:
         * ``dtb``: a flattened device tree (bytes or a file), placed as QEMU's
           ``riscv_compute_fdt_addr`` places it: at the 2 MiB boundary at or below
           min(RAM end, 3 GiB) minus its size. None means the machine's own device tree
-          (:meth:`dtb`, when the machine has one; until then, no device tree: a1 = 0).
-        * ``append``: the kernel command line. QEMU writes it (and the initrd's range)
-          into the device tree's ``/chosen``; vkernel does not edit a given device tree
-          yet, so it is only recorded in the returned :class:`BootInfo`.
+          (:meth:`dtb`, with ``append`` as its ``/chosen/bootargs``).
+        * ``append``: the kernel command line. QEMU also writes it into a given device
+          tree, and the initrd's range into any; vkernel does not edit a given tree yet,
+          so there they are only recorded in the returned :class:`BootInfo`.
 
         Images are a :class:`Program`, a path (ELF, assembly source or raw binary) or
         bytes (raw). At reset, as after QEMU's reset vector: pc = the firmware's entry (the
@@ -674,10 +683,12 @@ class Machine:
 
         >>> import vkernel
         >>> m = vkernel.Machine(ram_mb=128)
-        >>> info = m.boot(vkernel.assemble("li a0, 7", base=0x8020_0000),
-        ...               dtb=b"\\xd0\\x0d\\xfe\\xed" + (64).to_bytes(4, "big") + bytes(56))
+        >>> info = m.boot(vkernel.assemble("li a0, 7", base=0x8020_0000))
         >>> hex(m.hart.pc), hex(info.kernel_entry), hex(m.hart.x["a1"])
         ('0x80000000', '0x80200000', '0x87e00000')
+        >>> m.mem.read(info.dtb, 4).hex()     # the machine's own device tree
+        'd00dfeed'
+
         """
         bare = bios is None or bios == "none"
         if bios == "vkernel":
@@ -706,8 +717,7 @@ class Machine:
             self.mem.write(start, data)
             initrd_range = (start, start + len(data))
         if dtb is None:
-            own = getattr(self, "dtb", None)  # the machine's own device tree, once it has one
-            blob = own() if callable(own) else None
+            blob = self.dtb(bootargs=append)  # the machine's own, /chosen/bootargs = append
         else:
             blob = _raw(dtb, "dtb")
         dtb_addr = 0
@@ -1111,6 +1121,54 @@ class Machine:
                     exit_code=self.exit_code if reason == "halt" else None, **kw)
 
     # --- devices ------------------------------------------------------------------------
+    @property
+    def timebase_frequency(self) -> int:
+        """How many times a second ``time`` (the CLINT's mtime) ticks: the nominal
+        :data:`STEPS_PER_SECOND` over ``time_divider`` (rounded, if it does not divide).
+
+        >>> [Machine(ram_mb=1, time_divider=d).timebase_frequency for d in (10, 1)]
+        [1000000, 10000000]
+        """
+        return round(STEPS_PER_SECOND / self.time_divider)
+
+    def dtb(self, bootargs: str = "") -> bytes:
+        """The machine's flattened device tree (a DTB, as QEMU's ``virt`` board gives its
+        guest in a1): its RAM, its hart (ISA string, Sv39, the timebase of its ``time``),
+        CLINT, PLIC, UART, eight virtio-mmio transports, the test finisher as syscon
+        poweroff/reboot, and ``/chosen`` with the console and ``bootargs``, the kernel's
+        command line. Generated from :data:`vkernel.devices.BOARD`
+        (:mod:`vkernel.devices.dtb`); :meth:`dts` is the same tree as source.
+
+        >>> blob = Machine(ram_mb=16).dtb("console=ttyS0")
+        >>> blob[:4].hex(), int.from_bytes(blob[4:8], "big") == len(blob)
+        ('d00dfeed', True)
+        """
+        from vkernel.devices.dtb import to_dtb
+
+        return to_dtb(self._device_tree(bootargs))
+
+    def dts(self, bootargs: str = "") -> str:
+        """The device tree of :meth:`dtb` as device tree source, to read.
+
+        >>> print(Machine(ram_mb=16).dts())   # doctest: +ELLIPSIS
+        /dts-v1/;
+        ...
+            memory@80000000 {
+                device_type = "memory";
+                reg = <0x0 0x80000000 0x0 0x1000000>;
+            };
+        ...
+        """
+        from vkernel.devices.dtb import to_dts
+
+        return to_dts(self._device_tree(bootargs))
+
+    def _device_tree(self, bootargs: str):  # noqa: ANN202  (an fdt.FDT)
+        from vkernel.devices.dtb import device_tree
+
+        return device_tree(ram_size=self._ram.shape[0], bootargs=bootargs,
+                           timebase_frequency=self.timebase_frequency)
+
     def _mmio(self) -> None:
         s = self._s
         addr = int(s[K.S_MMIO_ADDR])

@@ -71,7 +71,7 @@ from vkernel.hv.shadow import ASIDS_PER_DOMAIN
 from vkernel.hv.sharing import PageSharing
 from vkernel.hv.swap import Swap
 from vkernel.isa.program import Program
-from vkernel.machine import TRACE_P2M, Exit, Machine, TraceSpec
+from vkernel.machine import STEPS_PER_SECOND, TRACE_P2M, Exit, Machine, TraceSpec
 from vkernel.trace.schema import NO_MODE
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ if TYPE_CHECKING:
 
 MASK64 = (1 << 64) - 1
 MAX_DOMAINS = (1 << 16) // ASIDS_PER_DOMAIN  # as many as there are ASID blocks
-STEPS_PER_MS = 10_000  # 10 steps per mtime tick, a 1 MHz timebase: a 10 MIPS CPU
+STEPS_PER_MS = STEPS_PER_SECOND // 1000  # with 10 steps per mtime tick, a 1 MHz timebase
 # the machine-state words that belong to the vCPU loaded in the hart (the rest of
 # machine._s is the machine's: counters, time base, trace buffers)
 VCPU_STATE = (K.S_PC, K.S_MODE, K.S_V, K.S_MTIMECMP, K.S_MSIP)
