@@ -397,3 +397,30 @@ def test_the_device_tree_address_is_qemus(tmp_path, ram_mb):
     info = m.boot(probe, bios="none",
                   dtb=b"\xd0\x0d\xfe\xed" + (1 << 20).to_bytes(4, "big") + bytes(56))
     assert want.split(b"\n")[1].strip() == f"{info.dtb:016x}".encode()
+
+
+def test_chosen_carries_the_initrd_and_command_line_as_qemus(tmp_path):
+    """With the machine's own device tree, ``/chosen`` says where the initrd is and what
+    the command line is, as QEMU's (``-initrd``, ``-append``; read back from
+    ``-machine dumpdtb``) says for the same kernel and RAM."""
+    import fdt
+
+    qemu = require_tool("qemu-system-riscv64")
+    kernel = vkernel.assemble("j .", name="spin")
+    elf, initrd, dumped = tmp_path / "spin.elf", tmp_path / "initrd", tmp_path / "qemu.dtb"
+    kernel.to_elf(elf)
+    initrd.write_bytes(bytes(range(256)) * 4)
+    subprocess.run([qemu, "-M", "virt", "-m", "128M", "-machine", f"dumpdtb={dumped}",
+                    "-bios", "none", "-kernel", str(elf), "-initrd", str(initrd),
+                    "-append", "console=ttyS0 quiet", "-nographic"],
+                   capture_output=True, check=True, timeout=60)
+    m = Machine(ram_mb=128)
+    info = m.boot(kernel, bios="none", initrd=initrd, append="console=ttyS0 quiet")
+    ours = fdt.parse_dtb(m.mem.read(info.dtb, int.from_bytes(m.mem.read(info.dtb + 4, 4),
+                                                                "big")))
+    theirs = fdt.parse_dtb(dumped.read_bytes())
+    for name in ("linux,initrd-start", "linux,initrd-end", "bootargs"):
+        assert ours.get_property(name, "/chosen").data == \
+            theirs.get_property(name, "/chosen").data, name
+    assert ours.get_property("linux,initrd-start", "/chosen").value == info.initrd[0]
+    assert m.mem.read(info.initrd[0], 1024) == initrd.read_bytes()

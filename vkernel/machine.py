@@ -669,7 +669,7 @@ class Machine:
         * ``dtb``: a flattened device tree (bytes or a file), placed as QEMU's
           ``riscv_compute_fdt_addr`` places it: at the 2 MiB boundary at or below
           min(RAM end, 3 GiB) minus its size. None means the machine's own device tree
-          (:meth:`dtb`, with ``append`` as its ``/chosen/bootargs``).
+          (:meth:`dtb`, with ``append`` and the initrd's range in its ``/chosen``).
         * ``append``: the kernel command line. QEMU also writes it into a given device
           tree, and the initrd's range into any; vkernel does not edit a given tree yet,
           so there they are only recorded in the returned :class:`BootInfo`.
@@ -717,7 +717,7 @@ class Machine:
             self.mem.write(start, data)
             initrd_range = (start, start + len(data))
         if dtb is None:
-            blob = self.dtb(bootargs=append)  # the machine's own, /chosen/bootargs = append
+            blob = self.dtb(bootargs=append, initrd=initrd_range)  # the machine's own
         else:
             blob = _raw(dtb, "dtb")
         dtb_addr = 0
@@ -1131,12 +1131,13 @@ class Machine:
         """
         return round(STEPS_PER_SECOND / self.time_divider)
 
-    def dtb(self, bootargs: str = "") -> bytes:
+    def dtb(self, bootargs: str = "", initrd: tuple[int, int] | None = None) -> bytes:
         """The machine's flattened device tree (a DTB, as QEMU's ``virt`` board gives its
         guest in a1): its RAM, its hart (ISA string, Sv39, the timebase of its ``time``),
         CLINT, PLIC, UART, eight virtio-mmio transports, the test finisher as syscon
         poweroff/reboot, and ``/chosen`` with the console and ``bootargs``, the kernel's
-        command line. Generated from :data:`vkernel.devices.BOARD`
+        command line (and ``initrd``, an initial ramdisk's ``(start, end)``, as
+        :meth:`boot` places it). Generated from :data:`vkernel.devices.BOARD`
         (:mod:`vkernel.devices.dtb`); :meth:`dts` is the same tree as source.
 
         >>> blob = Machine(ram_mb=16).dtb("console=ttyS0")
@@ -1145,7 +1146,7 @@ class Machine:
         """
         from vkernel.devices.dtb import to_dtb
 
-        return to_dtb(self._device_tree(bootargs))
+        return to_dtb(self._device_tree(bootargs, initrd))
 
     def dts(self, bootargs: str = "") -> str:
         """The device tree of :meth:`dtb` as device tree source, to read.
@@ -1163,10 +1164,11 @@ class Machine:
 
         return to_dts(self._device_tree(bootargs))
 
-    def _device_tree(self, bootargs: str):  # noqa: ANN202  (an fdt.FDT)
+    def _device_tree(self, bootargs: str,  # noqa: ANN202  (an fdt.FDT)
+                     initrd: tuple[int, int] | None = None):
         from vkernel.devices.dtb import device_tree
 
-        return device_tree(ram_size=self._ram.shape[0], bootargs=bootargs,
+        return device_tree(ram_size=self._ram.shape[0], bootargs=bootargs, initrd=initrd,
                            timebase_frequency=self.timebase_frequency)
 
     def _mmio(self) -> None:

@@ -88,10 +88,14 @@ def isa_extensions(isa: str = ISA) -> list[str]:
 
 
 def device_tree(*, ram_size: int, timebase_frequency: int, bootargs: str = "",
-                board: Board = BOARD, isa: str = ISA) -> fdt.FDT:
+                initrd: tuple[int, int] | None = None, board: Board = BOARD,
+                isa: str = ISA) -> fdt.FDT:
     """The device tree of ``board`` with ``ram_size`` bytes of RAM and one hart whose
     ``time`` counts ``timebase_frequency`` ticks a second; ``bootargs`` is the kernel
-    command line in ``/chosen`` (left out when empty, as QEMU does).
+    command line in ``/chosen`` (left out when empty, as QEMU does); ``initrd`` the
+    initial ramdisk's ``(start, end)``, as ``/chosen``'s ``linux,initrd-start`` and
+    ``linux,initrd-end`` (one cell each, as QEMU 7.2's riscv_load_initrd writes them; two
+    for an address past 4 GiB).
 
     >>> tree = device_tree(ram_size=128 << 20, timebase_frequency=1_000_000,
     ...                    bootargs="console=ttyS0")
@@ -107,6 +111,10 @@ def device_tree(*, ram_size: int, timebase_frequency: int, bootargs: str = "",
     tree.add_item(fdt.PropStrings("model", "riscv-virtio,vkernel"))
 
     chosen = fdt.Node("chosen")
+    if initrd is not None:
+        for name, addr in zip(("linux,initrd-start", "linux,initrd-end"), initrd, strict=True):
+            chosen.append(fdt.PropWords(name, *([addr] if addr >> 32 == 0 else
+                                                [addr >> 32, addr & 0xFFFF_FFFF])))
     if bootargs:
         chosen.append(fdt.PropStrings("bootargs", bootargs))
     tree.add_item(chosen)
