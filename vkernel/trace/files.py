@@ -173,7 +173,8 @@ def upgrade(ds: xr.Dataset) -> xr.Dataset:
     one), and hv rows get :data:`~vkernel.trace.schema.NO_MODE` for their modes (so
     ``ds.vk`` infers them, as it did for version 2). From version 3 (and 2): the flags of
     hv_event and walk_result gain the new values (no row changes). From version 4 (and
-    older): hv rows get ``hv_vaddr``, ``hv_entry`` and ``hv_satp`` as 0 (not recorded).
+    older): hv rows get ``hv_vaddr``, ``hv_entry`` and ``hv_satp`` as 0 (not recorded), and
+    io_device's flags the board's other devices (4, the one transport, is ``virtio0``).
     The ``recording`` attribute says ``schema_upgraded_from``. A current trace is returned as it is.
 
     The added columns are constant views (no memory per row): copy one before writing
@@ -194,8 +195,8 @@ def upgrade(ds: xr.Dataset) -> xr.Dataset:
                                   attrs=v.attrs())
     ds = ds.assign(added)
     # versions 3, 4 and 5 added events to hv_event's flags (and said what their cause and
-    # detail are), version 4 a result to walk_result's
-    for name in ("hv_event", "hv_cause", "hv_detail", "walk_result"):
+    # detail are), version 4 a result to walk_result's, version 5 devices to io_device's
+    for name in ("hv_event", "hv_cause", "hv_detail", "walk_result", "io_device"):
         if name in ds.data_vars:
             ds[name].attrs.update(VARIABLES[name].attrs())
     recording = json_attr(ds, "recording")
