@@ -4,8 +4,12 @@
 Both machines get the same images and the same device tree: QEMU's own for 128 MiB
 (``-machine dumpdtb``), unchanged, so U-Boot probes the whole board (CFI flash, PCIe,
 eight virtio-mmio transports). The
-consoles must be the same up to and including the prompt, and after ``version``, but for
-the lines that describe the hart itself (see :data:`HART_LINES`).
+consoles must be the same up to and including the prompt, and after each of
+:data:`COMMANDS` (``version``, ``md.q``, ``crc32`` over the image's first 64 KiB,
+``bdinfo``: relocation, device tree and lmb addresses included, which agree because
+the images, RAM and tree do), but for the lines that describe the hart itself (see
+:data:`HART_LINES`). A second boot of each has a key pressed during the autoboot
+countdown: both stop at once, at the prompt, without trying to boot.
 
 Debian packages: qemu-system-misc, opensbi, u-boot-qemu (make apt).
 """
@@ -55,9 +59,17 @@ def board_dtb(tmp_path_factory) -> Path:
     return out
 
 
-def qemu_uboot(dtb: Path, command: str) -> tuple[str, float]:
-    """U-Boot's console on QEMU up to its prompt, then ``command``'s output up to the next
-    prompt; and the seconds to the first prompt."""
+COMMANDS = ("version", "md.q 0x80200000 4", "crc32 0x80200000 0x10000", "bdinfo")
+COUNTDOWN = "Hit any key to stop autoboot:"
+# A prompt at the start of a line: crc32's "... ==> 89bcc07e" has "=> " in it too.
+LINE_PROMPT = "\n" + PROMPT
+
+
+def qemu_uboot(dtb: Path, commands: tuple[str, ...] = COMMANDS, *,
+               key: bool = False) -> tuple[str, float]:
+    """U-Boot's console on QEMU up to its prompt, then each command's output up to the
+    next prompt; and the seconds to the first prompt. With ``key``, a key is pressed as
+    soon as the autoboot countdown starts."""
     qemu = require_tool("qemu-system-riscv64")
     start = time.monotonic()
     p = subprocess.Popen([qemu, "-M", "virt", "-m", "128M", "-nographic", "-bios",
@@ -66,43 +78,55 @@ def qemu_uboot(dtb: Path, command: str) -> tuple[str, float]:
                          stderr=subprocess.DEVNULL)
     out = b""
 
-    def until(prompts: int) -> None:
+    def until(text: str, count: int) -> None:
         nonlocal out
         deadline = time.monotonic() + 60
-        while out.decode(errors="replace").count(PROMPT) < prompts:
+        while out.decode(errors="replace").count(text) < count:
             ready, _, _ = select.select([p.stdout], [], [], max(deadline - time.monotonic(), 0))
             if not ready:
-                raise AssertionError(f"QEMU: no prompt within 60 s:\n{out.decode()}")
+                raise AssertionError(f"QEMU: no {text!r} within 60 s:\n{out.decode()}")
             out += os.read(p.stdout.fileno(), 65536)
 
-    try:
-        until(1)
-        seconds = time.monotonic() - start
-        p.stdin.write(command.encode() + b"\n")
+    def send(text: str) -> None:
+        p.stdin.write(text.encode())
         p.stdin.flush()
-        until(2)
+
+    try:
+        if key:
+            until(COUNTDOWN, 1)
+            send("x")
+        until(LINE_PROMPT, 1)
+        seconds = time.monotonic() - start
+        for n, command in enumerate(commands, 2):
+            send(command + "\n")
+            until(LINE_PROMPT, n)
     finally:
         p.kill()
         p.wait()
     return out.decode(errors="replace").replace("\r\n", "\n"), seconds
 
 
-def vkernel_uboot(dtb: Path, command: str) -> tuple[str, int, float]:
+def vkernel_uboot(dtb: Path, commands: tuple[str, ...] = COMMANDS, *,
+                  key: bool = False) -> tuple[str, int, float]:
     """The same on vkernel; and the steps and seconds to the first prompt."""
     m = Machine(ram_mb=128)
     m.boot(UBOOT, bios=FW_JUMP, dtb=dtb)
 
-    def until(prompts: int) -> None:
-        while m.console.count(PROMPT) < prompts:
+    def until(text: str, count: int) -> None:
+        while m.console.count(text) < count:
             ex = m.run(max_steps=1_000_000, progress=False)
             assert ex.reason in ("budget", "wfi-idle") and m.steps < STEP_BUDGET, \
                 f"{ex!r}\n{m.console}"
 
     start = time.monotonic()
-    until(1)
+    if key:
+        until(COUNTDOWN, 1)
+        m.send_console("x")
+    until(LINE_PROMPT, 1)
     seconds, steps = time.monotonic() - start, m.steps
-    m.send_console(command + "\n")
-    until(2)
+    for n, command in enumerate(commands, 2):
+        m.send_console(command + "\n")
+        until(LINE_PROMPT, n)
     return m.console.replace("\r\n", "\n"), steps, seconds
 
 
@@ -112,8 +136,8 @@ def comparable(console: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def consoles(board_dtb) -> dict:
-    q, q_seconds = qemu_uboot(board_dtb, "version")
-    v, v_steps, v_seconds = vkernel_uboot(board_dtb, "version")
+    q, q_seconds = qemu_uboot(board_dtb)
+    v, v_steps, v_seconds = vkernel_uboot(board_dtb)
     print(f"\nto U-Boot's prompt: vkernel {v_steps:,} steps in {v_seconds:.1f} s, "
           f"QEMU {q_seconds:.1f} s")
     return {"qemu": q, "vkernel": v}
@@ -130,10 +154,33 @@ def test_uboot_reaches_its_prompt_as_on_qemu(consoles):
     assert comparable(head) == comparable(q[:q.index(PROMPT) + len(PROMPT)])
 
 
-def test_uboot_runs_a_command_as_on_qemu(consoles):
-    v, q = consoles["vkernel"], consoles["qemu"]
-    after = v[v.index(PROMPT):]
-    assert after.startswith("=> version\nU-Boot 2023.01") and after.endswith(PROMPT)
+def command_outputs(console: str) -> dict[str, list[str]]:
+    """Each command's output (the lines between its echo and the next prompt)."""
+    parts = console.split(LINE_PROMPT)[1:]
+    return {part.split("\n", 1)[0]: comparable(part.split("\n", 1)[1]) for part in parts
+            if "\n" in part}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_uboot_runs_a_command_as_on_qemu(consoles, command):
+    v, q = command_outputs(consoles["vkernel"]), command_outputs(consoles["qemu"])
+    assert v[command], consoles["vkernel"]
+    assert v[command] == q[command]
+
+
+@pytest.fixture(scope="module")
+def stopped(board_dtb) -> dict:
+    """Both machines booted again, with a key pressed once the autoboot countdown shows."""
+    return {"qemu": qemu_uboot(board_dtb, (), key=True)[0],
+            "vkernel": vkernel_uboot(board_dtb, (), key=True)[0]}
+
+
+def test_a_key_stops_autoboot_as_on_qemu(stopped):
+    """The countdown stops at once, with no boot attempted (no bus scanned, no network)."""
+    v, q = stopped["vkernel"], stopped["qemu"]
+    after = v[v.index(COUNTDOWN):]
+    assert after.startswith(COUNTDOWN + "  2 ") and after.endswith(" 0 \n" + PROMPT), after
+    assert "scanning bus" not in after and "ethernet" not in after
     assert comparable(v) == comparable(q)
 
 
