@@ -18,6 +18,39 @@ from tests.conftest import require_tool
 from vkernel import Machine
 from vkernel.devices import MEMORY_MAP, VIRTIO_BASE, VIRTIO_COUNT, VIRTIO_SIZE
 
+# what both probes print with (after their own .equ UART)
+PRINT = """
+# print a0 as a2 hex digits and a space
+hex:    li    t0, UART
+        mv    t3, a0
+5:      addi  a2, a2, -1
+        slli  t4, a2, 2
+        srl   t2, t3, t4
+        andi  t2, t2, 15
+        li    t4, 10
+        bltu  t2, t4, 6f
+        addi  t2, t2, 87          # 'a' - 10
+        j     7f
+6:      addi  t2, t2, 48          # '0'
+7:      lbu   t1, 5(t0)           # LSR.THRE
+        andi  t1, t1, 0x20
+        beqz  t1, 7b
+        sb    t2, 0(t0)
+        bnez  a2, 5b
+        li    t2, 32
+        sb    t2, 0(t0)
+        ret
+
+newline:
+        li    t0, UART
+8:      lbu   t1, 5(t0)
+        andi  t1, t1, 0x20
+        beqz  t1, 8b
+        li    t2, 10
+        sb    t2, 0(t0)
+        ret
+"""
+
 PROBE = """
         .option norvc
         .equ UART, 0x10000000
@@ -120,36 +153,7 @@ pci_next:
         sw    t1, 0(t0)
 4:      j     4b
 
-# print a0 as a2 hex digits and a space
-hex:    li    t0, UART
-        mv    t3, a0
-5:      addi  a2, a2, -1
-        slli  t4, a2, 2
-        srl   t2, t3, t4
-        andi  t2, t2, 15
-        li    t4, 10
-        bltu  t2, t4, 6f
-        addi  t2, t2, 87          # 'a' - 10
-        j     7f
-6:      addi  t2, t2, 48          # '0'
-7:      lbu   t1, 5(t0)           # LSR.THRE
-        andi  t1, t1, 0x20
-        beqz  t1, 7b
-        sb    t2, 0(t0)
-        bnez  a2, 5b
-        li    t2, 32
-        sb    t2, 0(t0)
-        ret
-
-newline:
-        li    t0, UART
-8:      lbu   t1, 5(t0)
-        andi  t1, t1, 0x20
-        beqz  t1, 8b
-        li    t2, 10
-        sb    t2, 0(t0)
-        ret
-"""
+""" + PRINT
 
 
 FLASH_PROBE = """
@@ -161,28 +165,28 @@ FLASH_PROBE = """
 _start:
         li    s2, 0x20000000       # the first bank
         lwu   a0, 0(s2)            # array mode
-        call  hex
+        call  hex16
         lwu   a0, 0x100(s2)
-        call  hex
+        call  hex16
         call  newline
         li    t0, 0x98             # CFI query, 8-bit write at 0x55
         sb    t0, 0x55(s2)
         lbu   a0, 0x10(s2)
-        call  hex
+        call  hex16
         lhu   a0, 0x20(s2)
-        call  hex
+        call  hex16
         lwu   a0, 0x40(s2)
-        call  hex
+        call  hex16
         lbu   a0, 0x42(s2)
-        call  hex
+        call  hex16
         ld    a0, 0x40(s2)
-        call  hex
+        call  hex16
         call  newline
         li    s4, 0                # the table, one 32-bit read per entry
 1:      slli  t0, s4, 2
         add   t0, s2, t0
         lwu   a0, 0(t0)
-        call  hex
+        call  hex16
         addi  s4, s4, 1
         andi  t0, s4, 7
         bnez  t0, 2f
@@ -193,80 +197,56 @@ _start:
         li    t0, 0xff00ff         # read array
         sw    t0, 0(s2)
         lwu   a0, 0x40(s2)
-        call  hex
+        call  hex16
         li    t0, 0x900090         # read ID
         sw    t0, 0(s2)
         lwu   a0, 0(s2)
-        call  hex
+        call  hex16
         lwu   a0, 4(s2)
-        call  hex
+        call  hex16
         lwu   a0, 8(s2)
-        call  hex
+        call  hex16
         lbu   a0, 4(s2)
-        call  hex
+        call  hex16
         li    t0, 0x40000          # a sector further
         add   t0, s2, t0
         lwu   a0, 8(t0)
-        call  hex
+        call  hex16
         li    t0, 0x700070         # read status
         sw    t0, 0(s2)
         lwu   a0, 0(s2)
-        call  hex
+        call  hex16
         li    t0, 0xf0             # AMD reset byte, then 0xff
         sb    t0, 0(s2)
         lwu   a0, 0(s2)
-        call  hex
+        call  hex16
         li    t0, 0xff
         sb    t0, 0(s2)
         lwu   a0, 0(s2)
-        call  hex
+        call  hex16
         call  newline
         li    s2, 0x22000000       # the second bank
         li    t0, 0x98
         sw    t0, 0x154(s2)
         lwu   a0, 0x40(s2)
-        call  hex
+        call  hex16
         lwu   a0, 0x9c(s2)
-        call  hex
+        call  hex16
         li    t0, 0xff
         sw    t0, 0(s2)
         lwu   a0, 0x40(s2)
-        call  hex
+        call  hex16
         call  newline
         li    t0, 0x100000
         li    t1, 0x5555
         sw    t1, 0(t0)
 3:      j     3b
 
-hex:    li    t0, UART
-        mv    t3, a0
-        li    a2, 16
-5:      addi  a2, a2, -1
-        slli  t4, a2, 2
-        srl   t2, t3, t4
-        andi  t2, t2, 15
-        li    t4, 10
-        bltu  t2, t4, 6f
-        addi  t2, t2, 87
-        j     7f
-6:      addi  t2, t2, 48
-7:      lbu   t1, 5(t0)
-        andi  t1, t1, 0x20
-        beqz  t1, 7b
-        sb    t2, 0(t0)
-        bnez  a2, 5b
-        li    t2, 32
-        sb    t2, 0(t0)
-        ret
-newline:
-        li    t0, UART
-8:      lbu   t1, 5(t0)
-        andi  t1, t1, 0x20
-        beqz  t1, 8b
-        li    t2, 10
-        sb    t2, 0(t0)
-        ret
-"""
+# print a0 as 16 hex digits and a space
+hex16:  li    a2, 16
+        j     hex
+
+""" + PRINT
 
 
 def qemu_console(*args: str, timeout: float = 60) -> bytes:
